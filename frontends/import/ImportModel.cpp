@@ -12,9 +12,10 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Verifier.h"
 
 using namespace mlir;
-using namespace tern::fe;
+using namespace ::tern::fe;
 namespace T = mlir::tern;
 
 namespace tern {

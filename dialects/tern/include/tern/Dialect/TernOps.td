@@ -1,0 +1,313 @@
+// Operations of the tern dialect: the graph-level ops the frontends produce.
+#ifndef TERN_DIALECT_TERNOPS_TD
+#define TERN_DIALECT_TERNOPS_TD
+
+include "tern/Dialect/TernTypes.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+//===----------------------------------------------------------------------===//
+// Type constraints
+//===----------------------------------------------------------------------===//
+
+def Tern_Ternary : Type<CPred<"::llvm::isa<::mlir::tern::TernaryType>($_self)">,
+                        "ternary weight matrix", "::mlir::tern::TernaryType">;
+def Tern_KVCache : Type<CPred<"::llvm::isa<::mlir::tern::KVCacheType>($_self)">,
+                        "KV cache", "::mlir::tern::KVCacheType">;
+
+// Activations: [tokens, width] rows of f32.
+def Tern_Rows : TensorRankOf<[F32], [2]>;
+def Tern_QuantRows : TensorRankOf<[I8], [2]>;
+def Tern_RowScales : TensorRankOf<[F32], [1]>;
+def Tern_TokenIds : TensorRankOf<[I32], [1]>;
+// Float weights as stored in model files.
+def Tern_FloatMatrix : TensorRankOf<[F32, F16, BF16], [2]>;
+def Tern_FloatVector : TensorRankOf<[F32, F16, BF16], [1]>;
+def Tern_FloatTensor : RankedTensorOf<[AnyFloat]>;
+
+class Tern_Op<string mnemonic, list<Trait> traits = []>
+    : Op<Tern_Dialect, mnemonic, traits>;
+
+//===----------------------------------------------------------------------===//
+// tern.weight
+//===----------------------------------------------------------------------===//
+
+def Tern_WeightOp : Tern_Op<"weight", [Pure]> {
+  let summary = "constant weight stored in the model file";
+  let description = [{
+    A weight tensor whose bytes live in the imported model file at `offset`
+    (absolute, in bytes) with length `size`. The bytes are never inlined into the IR.
+    `dtype` names the storage type in the file ("f32", "f16", "bf16", "q8_0", "tq2_0",
+    "i2_s", "u8", ...). `file` names the file holding the bytes when it is not the
+    module's source (sharded checkpoints). `scale_name` names a separate scale tensor
+    (Hugging Face `*.weight_scale`). `ternarize` marks float master weights that the
+    compiler ternarizes (absmean) at compile time; it requires a `!tern.ternary` result.
+
+    ```mlir
+    %w = tern.weight "blk.0.attn_q.weight" {dtype = "tq2_0", offset = 1024 : i64,
+           size = 8448 : i64} : !tern.ternary<64x256, tq2_0, per_block 256>
+    %n = tern.weight "blk.0.attn_norm.weight" {dtype = "f32", offset = 0 : i64,
+           size = 256 : i64} : tensor<64xf32>
+    ```
+  }];
+  let arguments = (ins
+    StrAttr:$name,
+    StrAttr:$dtype,
+    I64Attr:$offset,
+    I64Attr:$size,
+    OptionalAttr<StrAttr>:$file,
+    OptionalAttr<StrAttr>:$scale_name,
+    UnitAttr:$ternarize
+  );
+  let results = (outs AnyTypeOf<[AnyStaticShapeTensor, Tern_Ternary]>:$result);
+  let assemblyFormat = "$name attr-dict `:` qualified(type($result))";
+  let builders = [
+    // The common case; set `file`, `scale_name` or `ternarize` afterwards with
+    // setFileAttr / setScaleNameAttr / setTernarize (or Operation::setAttr).
+    OpBuilder<(ins "::mlir::Type":$type, "::llvm::StringRef":$name,
+                   "::llvm::StringRef":$dtype, "int64_t":$offset, "int64_t":$size)>
+  ];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Embedding, normalization, activation quantization
+//===----------------------------------------------------------------------===//
+
+def Tern_EmbeddingOp : Tern_Op<"embedding", [Pure]> {
+  let summary = "gathers rows of an embedding table";
+  let description = [{
+    Row t of the result is row `tokens[t]` of `table` [V, D], converted to f32.
+
+    ```mlir
+    %x = tern.embedding %table, %tokens
+           : tensor<512x64xf16>, tensor<?xi32> -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Tern_FloatMatrix:$table, Tern_TokenIds:$tokens);
+  let results = (outs Tern_Rows:$result);
+  let assemblyFormat = [{
+    $table `,` $tokens attr-dict `:` type($table) `,` type($tokens) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tern_RmsNormOp : Tern_Op<"rms_norm", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "RMS normalization over the last dimension";
+  let description = [{
+    y = x / sqrt(mean(x^2) + epsilon) * w, with the mean over the last dimension of x
+    and `w` a vector of that length.
+
+    ```mlir
+    %y = tern.rms_norm %x, %w {epsilon = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64xf32>
+    ```
+  }];
+  let arguments = (ins Tern_FloatTensor:$input, Tern_FloatVector:$weight, F64Attr:$epsilon);
+  let results = (outs Tern_FloatTensor:$result);
+  let assemblyFormat = "$input `,` $weight attr-dict `:` type($input) `,` type($weight)";
+  let hasVerifier = 1;
+}
+
+def Tern_QuantizeActOp : Tern_Op<"quantize_act", [Pure]> {
+  let summary = "BitNet per-row absmax int8 activation quantization";
+  let description = [{
+    For each row x: s = 127 / max(max|x|, 1e-5); q = clamp(round(x * s), -128, 127).
+    Returns q as int8 and s (one f32 per row).
+
+    ```mlir
+    %q, %s = tern.quantize_act %x : tensor<?x64xf32> -> tensor<?x64xi8>, tensor<?xf32>
+    ```
+  }];
+  let arguments = (ins Tern_Rows:$input);
+  let results = (outs Tern_QuantRows:$quantized, Tern_RowScales:$scale);
+  let assemblyFormat = [{
+    $input attr-dict `:` type($input) `->` type($quantized) `,` type($scale)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Matrix products
+//===----------------------------------------------------------------------===//
+
+def Tern_TernaryMatmulOp : Tern_Op<"ternary_matmul", [Pure]> {
+  let summary = "int8 activations times a ternary weight matrix";
+  let description = [{
+    y = (q . W_t^T) / s * weight_scale, where q [T, K] are int8 activations with row
+    scales s [T] (from `tern.quantize_act`), W_t in {-1, 0, 1} is the [N, K] ternary
+    matrix `weight`, and the dot products accumulate exactly in int32. With
+    `divide_by_scale` the weight scale divides instead of multiplying (Hugging Face
+    `linear_class: bitlinear` checkpoints store the reciprocal).
+
+    ```mlir
+    %y = tern.ternary_matmul %q, %s, %w
+           : tensor<?x256xi8>, tensor<?xf32>, !tern.ternary<64x256, tq2_0, per_block 256>
+             -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Tern_QuantRows:$input, Tern_RowScales:$input_scale,
+                       Tern_Ternary:$weight, UnitAttr:$divide_by_scale);
+  let results = (outs Tern_Rows:$result);
+  let assemblyFormat = [{
+    $input `,` $input_scale `,` $weight attr-dict `:` type($input) `,` type($input_scale) `,`
+    qualified(type($weight)) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tern_MatmulOp : Tern_Op<"matmul", [Pure]> {
+  let summary = "float activations times a float weight matrix";
+  let description = [{
+    y = x W^T for x [T, K] f32 and a non-ternary weight W [N, K] (lm_head, LLaMA).
+
+    ```mlir
+    %y = tern.matmul %x, %w : tensor<?x64xf32>, tensor<172x64xf16> -> tensor<?x172xf32>
+    ```
+  }];
+  let arguments = (ins Tern_Rows:$input, Tern_FloatMatrix:$weight);
+  let results = (outs Tern_Rows:$result);
+  let assemblyFormat = [{
+    $input `,` $weight attr-dict `:` type($input) `,` type($weight) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Attention
+//===----------------------------------------------------------------------===//
+
+def Tern_RopeOp : Tern_Op<"rope", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "rotary position embedding";
+  let description = [{
+    Rotates each head (`num_heads` heads of `head_dim` lanes per row) of the rows of x,
+    whose positions are pos, pos+1, ... . Lane pair j of a head is rotated by angle
+    p * freq_scale * theta^(-2j/head_dim). `normal` pairs lanes (2j, 2j+1); `neox`
+    pairs lanes (j, j + head_dim/2).
+
+    ```mlir
+    %r = tern.rope neox %x, %pos {head_dim = 8 : i64, num_heads = 8 : i64,
+           theta = 1.000000e+04 : f64} : tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Tern_Rows:$input, Index:$pos, Tern_RopeStyleAttr:$style,
+                       F64Attr:$theta, I64Attr:$head_dim, I64Attr:$num_heads,
+                       DefaultValuedAttr<F64Attr, "1.0">:$freq_scale);
+  let results = (outs Tern_Rows:$result);
+  let assemblyFormat = [{
+    custom<RopeStyleKeyword>($style) $input `,` $pos attr-dict `:` type($input)
+  }];
+  let builders = [
+    // Attributes built by the caller; `style` as the plain enum.
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input, "::mlir::Value":$pos,
+                   "::mlir::tern::RopeStyle":$style, "::mlir::FloatAttr":$theta,
+                   "::mlir::IntegerAttr":$head_dim, "::mlir::IntegerAttr":$num_heads,
+                   "::mlir::FloatAttr":$freq_scale)>,
+    // Plain values; the result has the type of `input`.
+    OpBuilder<(ins "::mlir::Value":$input, "::mlir::Value":$pos,
+                   "::mlir::tern::RopeStyle":$style, "double":$theta, "int64_t":$head_dim,
+                   "int64_t":$num_heads, CArg<"double", "1.0">:$freq_scale)>
+  ];
+  let hasVerifier = 1;
+}
+
+def Tern_KVCacheWriteOp : Tern_Op<"kv_cache_write",
+    [Pure, AllTypesMatch<["cache", "result"]>]> {
+  let summary = "stores K/V rows of one layer at the current position";
+  let description = [{
+    Writes row t of `key` and `value` ([T, num_kv_heads * head_dim]) at position pos + t
+    of layer `layer` and returns the updated cache (value semantics; the runtime updates
+    its cache in place).
+
+    ```mlir
+    %kv1 = tern.kv_cache_write %kv, %k, %v, %pos {layer = 0 : i64}
+             : !tern.kv_cache<5x512x4x8xf32>, tensor<?x32xf32>, tensor<?x32xf32>
+    ```
+  }];
+  let arguments = (ins Tern_KVCache:$cache, Tern_Rows:$key, Tern_Rows:$value, Index:$pos,
+                       I64Attr:$layer);
+  let results = (outs Tern_KVCache:$result);
+  let assemblyFormat = [{
+    $cache `,` $key `,` $value `,` $pos attr-dict `:` qualified(type($cache)) `,`
+    type($key) `,` type($value)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tern_AttentionOp : Tern_Op<"attention", [Pure, AllTypesMatch<["query", "result"]>]> {
+  let summary = "causal grouped-query attention over the KV cache";
+  let description = [{
+    Query row t (position pos + t) of head h attends, with softmax(scale * q.k), to
+    positions 0 .. pos + t of layer `layer` of the cache, KV head h / (num_heads /
+    num_kv_heads). The result has the query's shape [T, num_heads * head_dim].
+
+    ```mlir
+    %a = tern.attention %q, %kv, %pos {head_dim = 8 : i64, layer = 0 : i64,
+           num_heads = 8 : i64, num_kv_heads = 4 : i64, scale = 0.35355339059327379 : f64}
+           : tensor<?x64xf32>, !tern.kv_cache<5x512x4x8xf32>
+    ```
+  }];
+  let arguments = (ins Tern_Rows:$query, Tern_KVCache:$cache, Index:$pos, I64Attr:$layer,
+                       I64Attr:$num_heads, I64Attr:$num_kv_heads, I64Attr:$head_dim,
+                       F64Attr:$scale);
+  let results = (outs Tern_Rows:$result);
+  let assemblyFormat = [{
+    $query `,` $cache `,` $pos attr-dict `:` type($query) `,` qualified(type($cache))
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise
+//===----------------------------------------------------------------------===//
+
+class Tern_UnaryOp<string mnemonic, string formula>
+    : Tern_Op<mnemonic, [Pure, SameOperandsAndResultType]> {
+  let summary = "elementwise " # formula;
+  let description = "Computes " # formula # " for every element.\n\n"
+      "```mlir\n%y = tern." # mnemonic # " %x : tensor<?x128xf32>\n```";
+  let arguments = (ins Tern_FloatTensor:$input);
+  let results = (outs Tern_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+}
+
+def Tern_Relu2Op : Tern_UnaryOp<"relu2", "relu(x)^2">;
+def Tern_SiluOp : Tern_UnaryOp<"silu", "x * sigmoid(x)">;
+def Tern_GeluOp : Tern_UnaryOp<"gelu", "gelu(x) (tanh approximation)">;
+
+class Tern_BinaryOp<string mnemonic, string formula>
+    : Tern_Op<mnemonic, [Pure, SameOperandsAndResultType, Commutative]> {
+  let summary = "elementwise " # formula;
+  let description = "Computes " # formula # " for every pair of elements.\n\n"
+      "```mlir\n%z = tern." # mnemonic # " %x, %y : tensor<?x128xf32>\n```";
+  let arguments = (ins Tern_FloatTensor:$lhs, Tern_FloatTensor:$rhs);
+  let results = (outs Tern_FloatTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+}
+
+def Tern_MulOp : Tern_BinaryOp<"mul", "x * y">;
+def Tern_AddOp : Tern_BinaryOp<"add", "x + y">;
+
+//===----------------------------------------------------------------------===//
+// tern.logits
+//===----------------------------------------------------------------------===//
+
+def Tern_LogitsOp : Tern_Op<"logits", [Pure]> {
+  let summary = "projects final hidden states onto the vocabulary";
+  let description = [{
+    y = x lm_head^T for x [T, D] and lm_head [V, D], a float matrix (often the tied
+    token embedding) or a ternary one.
+
+    ```mlir
+    %l = tern.logits %x, %emb : tensor<?x64xf32>, tensor<512x64xf32> -> tensor<?x512xf32>
+    ```
+  }];
+  let arguments = (ins Tern_Rows:$input, AnyTypeOf<[Tern_FloatMatrix, Tern_Ternary]>:$lm_head);
+  let results = (outs Tern_Rows:$result);
+  let assemblyFormat = [{
+    $input `,` $lm_head attr-dict `:` type($input) `,` qualified(type($lm_head)) `->`
+    type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // TERN_DIALECT_TERNOPS_TD

@@ -1,0 +1,247 @@
+//===- TernOps.cpp - builders and verifiers of the tern ops ---------------===//
+#include "tern/Dialect/TernOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/OpImplementation.h"
+
+#include <string>
+
+using namespace mlir;
+using namespace mlir::tern;
+
+//===----------------------------------------------------------------------===//
+// Shape helpers. Token counts are usually dynamic, so a check only fails when both
+// sides are static and differ.
+//===----------------------------------------------------------------------===//
+
+static bool compatible(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+static std::string dimStr(int64_t d) {
+  return ShapedType::isDynamic(d) ? std::string("?") : std::to_string(d);
+}
+
+static int64_t dim(Value v, unsigned i) {
+  return cast<RankedTensorType>(v.getType()).getDimSize(i);
+}
+
+/// Checks that all of |values| (name, row count) agree on the token count.
+static LogicalResult verifyRows(Operation *op,
+                                ArrayRef<std::pair<StringRef, int64_t>> values) {
+  for (auto [name, rows] : values.drop_front()) {
+    if (!compatible(values.front().second, rows))
+      return op->emitOpError() << "row counts disagree: " << values.front().first
+                               << " has " << dimStr(values.front().second) << " rows, "
+                               << name << " has " << dimStr(rows);
+  }
+  return success();
+}
+
+/// Checks that a width |actual| (a dimension of |what|) equals |expected| (|why|).
+static LogicalResult verifyWidth(Operation *op, StringRef what, int64_t actual,
+                                 StringRef why, int64_t expected) {
+  if (compatible(actual, expected))
+    return success();
+  return op->emitOpError() << what << " is " << dimStr(actual) << " but " << why << " is "
+                           << dimStr(expected);
+}
+
+static LogicalResult verifyLayer(Operation *op, int64_t layer, KVCacheType cache) {
+  if (layer < 0 || layer >= cache.getNumLayers())
+    return op->emitOpError() << "layer " << layer << " is out of range for a cache of "
+                             << cache.getNumLayers() << " layers";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// WeightOp
+//===----------------------------------------------------------------------===//
+
+void WeightOp::build(OpBuilder &builder, OperationState &state, Type type, StringRef name,
+                     StringRef dtype, int64_t offset, int64_t size) {
+  build(builder, state, type, builder.getStringAttr(name), builder.getStringAttr(dtype),
+        builder.getI64IntegerAttr(offset), builder.getI64IntegerAttr(size),
+        /*file=*/StringAttr(), /*scale_name=*/StringAttr(), /*ternarize=*/UnitAttr());
+}
+
+LogicalResult WeightOp::verify() {
+  if (getName().empty())
+    return emitOpError("needs a non-empty tensor name");
+  if (getDtype().empty())
+    return emitOpError("needs a non-empty dtype");
+  if (static_cast<int64_t>(getOffset()) < 0)
+    return emitOpError() << "offset must be non-negative, got "
+                         << static_cast<int64_t>(getOffset());
+  if (static_cast<int64_t>(getSize()) <= 0)
+    return emitOpError() << "size must be positive, got " << static_cast<int64_t>(getSize());
+  if (getFile() && getFile()->empty())
+    return emitOpError("has an empty 'file'");
+  if (getScaleName() && getScaleName()->empty())
+    return emitOpError("has an empty 'scale_name'");
+  if (getTernarize() && !isa<TernaryType>(getType()))
+    return emitOpError() << "'ternarize' needs a !tern.ternary result, got " << getType();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// EmbeddingOp, RmsNormOp, QuantizeActOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult EmbeddingOp::verify() {
+  if (failed(verifyWidth(*this, "result width", dim(getResult(), 1), "table width",
+                         dim(getTable(), 1))))
+    return failure();
+  return verifyRows(*this, {{"tokens", dim(getTokens(), 0)}, {"result", dim(getResult(), 0)}});
+}
+
+LogicalResult RmsNormOp::verify() {
+  auto inputType = cast<RankedTensorType>(getInput().getType());
+  if (inputType.getRank() < 1)
+    return emitOpError("needs an input of rank >= 1");
+  if (failed(verifyWidth(*this, "weight length", dim(getWeight(), 0), "input width",
+                         inputType.getDimSize(inputType.getRank() - 1))))
+    return failure();
+  if (!(getEpsilon().convertToDouble() > 0.0))
+    return emitOpError() << "epsilon must be positive, got " << getEpsilon().convertToDouble();
+  return success();
+}
+
+LogicalResult QuantizeActOp::verify() {
+  if (failed(verifyWidth(*this, "quantized width", dim(getQuantized(), 1), "input width",
+                         dim(getInput(), 1))))
+    return failure();
+  return verifyRows(*this, {{"input", dim(getInput(), 0)},
+                            {"quantized", dim(getQuantized(), 0)},
+                            {"scale", dim(getScale(), 0)}});
+}
+
+//===----------------------------------------------------------------------===//
+// TernaryMatmulOp, MatmulOp, LogitsOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult TernaryMatmulOp::verify() {
+  auto weight = cast<TernaryType>(getWeight().getType());
+  if (failed(verifyWidth(*this, "input width", dim(getInput(), 1), "weight K",
+                         weight.getK())) ||
+      failed(verifyWidth(*this, "result width", dim(getResult(), 1), "weight N",
+                         weight.getN())))
+    return failure();
+  return verifyRows(*this, {{"input", dim(getInput(), 0)},
+                            {"input_scale", dim(getInputScale(), 0)},
+                            {"result", dim(getResult(), 0)}});
+}
+
+LogicalResult MatmulOp::verify() {
+  if (failed(verifyWidth(*this, "input width", dim(getInput(), 1), "weight K",
+                         dim(getWeight(), 1))) ||
+      failed(verifyWidth(*this, "result width", dim(getResult(), 1), "weight N",
+                         dim(getWeight(), 0))))
+    return failure();
+  return verifyRows(*this, {{"input", dim(getInput(), 0)}, {"result", dim(getResult(), 0)}});
+}
+
+LogicalResult LogitsOp::verify() {
+  int64_t vocab, width;
+  if (auto ternary = dyn_cast<TernaryType>(getLmHead().getType())) {
+    vocab = ternary.getN();
+    width = ternary.getK();
+  } else {
+    vocab = dim(getLmHead(), 0);
+    width = dim(getLmHead(), 1);
+  }
+  if (failed(verifyWidth(*this, "input width", dim(getInput(), 1), "lm_head width", width)) ||
+      failed(verifyWidth(*this, "result width", dim(getResult(), 1), "lm_head vocabulary",
+                         vocab)))
+    return failure();
+  return verifyRows(*this, {{"input", dim(getInput(), 0)}, {"result", dim(getResult(), 0)}});
+}
+
+//===----------------------------------------------------------------------===//
+// RopeOp, KVCacheWriteOp, AttentionOp
+//===----------------------------------------------------------------------===//
+
+void RopeOp::build(OpBuilder &builder, OperationState &state, Type result, Value input,
+                   Value pos, RopeStyle style, FloatAttr theta, IntegerAttr headDim,
+                   IntegerAttr numHeads, FloatAttr freqScale) {
+  build(builder, state, result, input, pos, RopeStyleAttr::get(builder.getContext(), style),
+        theta, headDim, numHeads, freqScale);
+}
+
+void RopeOp::build(OpBuilder &builder, OperationState &state, Value input, Value pos,
+                   RopeStyle style, double theta, int64_t headDim, int64_t numHeads,
+                   double freqScale) {
+  build(builder, state, input.getType(), input, pos, style, builder.getF64FloatAttr(theta),
+        builder.getI64IntegerAttr(headDim), builder.getI64IntegerAttr(numHeads),
+        builder.getF64FloatAttr(freqScale));
+}
+
+// The style prints as a bare keyword (`tern.rope neox %x, ...`); the enum attribute's own
+// printer would add the `#tern<rope_style ...>` wrapping or a stray space.
+static ParseResult parseRopeStyleKeyword(OpAsmParser &parser, RopeStyleAttr &style) {
+  SMLoc loc = parser.getCurrentLocation();
+  StringRef keyword;
+  if (parser.parseKeyword(&keyword))
+    return failure();
+  std::optional<RopeStyle> value = symbolizeRopeStyle(keyword);
+  if (!value)
+    return parser.emitError(loc) << "expected rope style 'normal' or 'neox', got '" << keyword
+                                 << "'";
+  style = RopeStyleAttr::get(parser.getContext(), *value);
+  return success();
+}
+
+static void printRopeStyleKeyword(OpAsmPrinter &printer, Operation *, RopeStyleAttr style) {
+  printer << stringifyRopeStyle(style.getValue());
+}
+
+LogicalResult RopeOp::verify() {
+  int64_t headDim = getHeadDim(), numHeads = getNumHeads();
+  if (headDim <= 0 || headDim % 2 != 0)
+    return emitOpError() << "head_dim must be positive and even, got " << headDim;
+  if (numHeads <= 0)
+    return emitOpError() << "num_heads must be positive, got " << numHeads;
+  if (!(getTheta().convertToDouble() > 0.0))
+    return emitOpError() << "theta must be positive, got " << getTheta().convertToDouble();
+  if (!(getFreqScale().convertToDouble() > 0.0))
+    return emitOpError() << "freq_scale must be positive, got "
+                         << getFreqScale().convertToDouble();
+  return verifyWidth(*this, "input width", dim(getInput(), 1), "num_heads * head_dim",
+                     numHeads * headDim);
+}
+
+LogicalResult KVCacheWriteOp::verify() {
+  auto cache = cast<KVCacheType>(getCache().getType());
+  if (failed(verifyLayer(*this, getLayer(), cache)) ||
+      failed(verifyWidth(*this, "key width", dim(getKey(), 1),
+                         "the cache's kv_heads * head_dim", cache.getKVWidth())) ||
+      failed(verifyWidth(*this, "value width", dim(getValue(), 1),
+                         "the cache's kv_heads * head_dim", cache.getKVWidth())))
+    return failure();
+  return verifyRows(*this, {{"key", dim(getKey(), 0)}, {"value", dim(getValue(), 0)}});
+}
+
+LogicalResult AttentionOp::verify() {
+  auto cache = cast<KVCacheType>(getCache().getType());
+  int64_t numHeads = getNumHeads(), numKVHeads = getNumKvHeads(), headDim = getHeadDim();
+  if (numHeads <= 0 || numKVHeads <= 0 || headDim <= 0)
+    return emitOpError() << "num_heads, num_kv_heads and head_dim must be positive, got "
+                         << numHeads << ", " << numKVHeads << ", " << headDim;
+  if (numHeads % numKVHeads != 0)
+    return emitOpError() << "num_heads " << numHeads << " is not a multiple of num_kv_heads "
+                         << numKVHeads;
+  if (numKVHeads != cache.getNumKVHeads() || headDim != cache.getHeadDim())
+    return emitOpError() << "num_kv_heads " << numKVHeads << " and head_dim " << headDim
+                         << " do not match the cache's " << cache.getNumKVHeads() << " and "
+                         << cache.getHeadDim();
+  if (!(getScale().convertToDouble() > 0.0))
+    return emitOpError() << "scale must be positive, got " << getScale().convertToDouble();
+  if (failed(verifyLayer(*this, getLayer(), cache)))
+    return failure();
+  return verifyWidth(*this, "query width", dim(getQuery(), 1), "num_heads * head_dim",
+                     numHeads * headDim);
+}
+
+#define GET_OP_CLASSES
+#include "tern/Dialect/TernOps.cpp.inc"

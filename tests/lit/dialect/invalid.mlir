@@ -1,0 +1,495 @@
+// RUN: tern-opt %s -split-input-file -verify-diagnostics
+// Tests that every tern type and op verifier rejects malformed IR with its message.
+
+//===----------------------------------------------------------------------===//
+// !tern.ternary
+//===----------------------------------------------------------------------===//
+
+// expected-error @+1 {{ternary weight must have rank 2 (N x K), got rank 1}}
+func.func private @ternary_rank1(!tern.ternary<64, tq2_0, per_tensor>)
+
+// -----
+
+// expected-error @+1 {{ternary weight must have rank 2 (N x K), got rank 3}}
+func.func private @ternary_rank3(!tern.ternary<2x64x64, tq2_0, per_tensor>)
+
+// -----
+
+// expected-error @+1 {{ternary weight dimensions must be positive, got 0x64}}
+func.func private @ternary_zero(!tern.ternary<0x64, unpacked, per_tensor>)
+
+// -----
+
+// expected-error @+1 {{hf_packed weight needs N divisible by 4, got N = 6}}
+func.func private @hf_packed_rows(!tern.ternary<6x64, hf_packed, per_tensor>)
+
+// -----
+
+// expected-error @+1 {{per_tensor scale takes no group size, got 32}}
+func.func private @per_tensor_group(!tern.ternary<64x64, i2_s, per_tensor 32>)
+
+// -----
+
+// expected-error @+1 {{per_block scale needs a positive group size, got 0}}
+func.func private @per_block_no_group(!tern.ternary<64x256, tq2_0, per_block>)
+
+// -----
+
+// expected-error @+1 {{per_block scale needs a positive group size, got -256}}
+func.func private @per_block_negative(!tern.ternary<64x256, tq2_0, per_block -256>)
+
+// -----
+
+// expected-error @+1 {{per_block group size 100 does not divide K = 256}}
+func.func private @per_block_divides(!tern.ternary<64x256, tq2_0, per_block 100>)
+
+// -----
+
+// expected-error @+1 {{per_row group size must be K = 64 (or omitted), got 32}}
+func.func private @per_row_group(!tern.ternary<64x64, unpacked, per_row 32>)
+
+// -----
+
+// expected-error @+1 {{unknown ternary packing 'q4_0'}}
+func.func private @bad_packing(!tern.ternary<64x64, q4_0, per_tensor>)
+
+// -----
+
+// expected-error @+1 {{unknown scale kind 'per_column'}}
+func.func private @bad_scale(!tern.ternary<64x64, tq2_0, per_column>)
+
+// -----
+
+// expected-error @+1 {{expected '>'}}
+func.func private @trailing(!tern.ternary<64x64, tq2_0, per_block 256, 1>)
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// !tern.kv_cache
+//===----------------------------------------------------------------------===//
+
+// expected-error @+1 {{kv_cache needs 4 dimensions (layers x context x kv_heads x head_dim), got 3}}
+func.func private @kv_rank(!tern.kv_cache<5x512x4xf32>)
+
+// -----
+
+// expected-error @+1 {{kv_cache dimensions must be positive, got 5x0x4x8}}
+func.func private @kv_zero(!tern.kv_cache<5x0x4x8xf32>)
+
+// -----
+
+// expected-error @+1 {{kv_cache element type must be a float type, got 'i32'}}
+func.func private @kv_element(!tern.kv_cache<5x512x4x8xi32>)
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// tern.weight
+//===----------------------------------------------------------------------===//
+
+func.func @weight_name() {
+  // expected-error @+1 {{'tern.weight' op needs a non-empty tensor name}}
+  %w = tern.weight "" {dtype = "f32", offset = 0, size = 4} : tensor<1xf32>
+  return
+}
+
+// -----
+
+func.func @weight_dtype() {
+  // expected-error @+1 {{'tern.weight' op needs a non-empty dtype}}
+  %w = tern.weight "w" {dtype = "", offset = 0, size = 4} : tensor<1xf32>
+  return
+}
+
+// -----
+
+func.func @weight_offset() {
+  // expected-error @+1 {{'tern.weight' op offset must be non-negative, got -1}}
+  %w = tern.weight "w" {dtype = "f32", offset = -1, size = 4} : tensor<1xf32>
+  return
+}
+
+// -----
+
+func.func @weight_size() {
+  // expected-error @+1 {{'tern.weight' op size must be positive, got 0}}
+  %w = tern.weight "w" {dtype = "f32", offset = 0, size = 0} : tensor<1xf32>
+  return
+}
+
+// -----
+
+func.func @weight_file() {
+  // expected-error @+1 {{'tern.weight' op has an empty 'file'}}
+  %w = tern.weight "w" {dtype = "f32", offset = 0, size = 4, file = ""} : tensor<1xf32>
+  return
+}
+
+// -----
+
+func.func @weight_scale_name() {
+  // expected-error @+1 {{'tern.weight' op has an empty 'scale_name'}}
+  %w = tern.weight "w" {dtype = "u8", offset = 0, size = 4, scale_name = ""} : !tern.ternary<4x4, hf_packed, per_tensor>
+  return
+}
+
+// -----
+
+func.func @weight_ternarize() {
+  // expected-error @+1 {{'tern.weight' op 'ternarize' needs a !tern.ternary result, got 'tensor<4x4xf32>'}}
+  %w = tern.weight "w" {dtype = "f32", offset = 0, size = 64, ternarize} : tensor<4x4xf32>
+  return
+}
+
+// -----
+
+func.func @weight_dynamic() {
+  // expected-error @+1 {{'tern.weight' op result #0 must be statically shaped tensor of any type values or ternary weight matrix}}
+  %w = tern.weight "w" {dtype = "f32", offset = 0, size = 4} : tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @weight_missing_attr() {
+  // expected-error @+1 {{'tern.weight' op requires attribute 'size'}}
+  %w = "tern.weight"() <{name = "w", dtype = "f32", offset = 0 : i64}> : () -> tensor<1xf32>
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// tern.embedding, tern.rms_norm, tern.quantize_act
+//===----------------------------------------------------------------------===//
+
+func.func @embedding_width(%t: tensor<512x64xf32>, %ids: tensor<?xi32>) {
+  // expected-error @+1 {{'tern.embedding' op result width is 32 but table width is 64}}
+  %x = tern.embedding %t, %ids : tensor<512x64xf32>, tensor<?xi32> -> tensor<?x32xf32>
+  return
+}
+
+// -----
+
+func.func @embedding_rows(%t: tensor<512x64xf32>, %ids: tensor<4xi32>) {
+  // expected-error @+1 {{'tern.embedding' op row counts disagree: tokens has 4 rows, result has 3}}
+  %x = tern.embedding %t, %ids : tensor<512x64xf32>, tensor<4xi32> -> tensor<3x64xf32>
+  return
+}
+
+// -----
+
+func.func @embedding_token_type(%t: tensor<512x64xf32>, %ids: tensor<?xi64>) {
+  // expected-error @+1 {{'tern.embedding' op operand #1 must be 1D tensor of 32-bit signless integer values}}
+  %x = tern.embedding %t, %ids : tensor<512x64xf32>, tensor<?xi64> -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm_rank0(%x: tensor<f32>, %w: tensor<1xf32>) {
+  // expected-error @+1 {{'tern.rms_norm' op needs an input of rank >= 1}}
+  %y = tern.rms_norm %x, %w {epsilon = 1.0e-5 : f64} : tensor<f32>, tensor<1xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm_width(%x: tensor<?x64xf32>, %w: tensor<32xf32>) {
+  // expected-error @+1 {{'tern.rms_norm' op weight length is 32 but input width is 64}}
+  %y = tern.rms_norm %x, %w {epsilon = 1.0e-5 : f64} : tensor<?x64xf32>, tensor<32xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm_epsilon(%x: tensor<?x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{'tern.rms_norm' op epsilon must be positive, got 0}}
+  %y = tern.rms_norm %x, %w {epsilon = 0.0 : f64} : tensor<?x64xf32>, tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm_result(%x: tensor<?x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{'tern.rms_norm' op failed to verify that all of {input, result} have same type}}
+  %y = "tern.rms_norm"(%x, %w) <{epsilon = 1.0e-5 : f64}> : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf16>
+  return
+}
+
+// -----
+
+func.func @quantize_width(%x: tensor<?x64xf32>) {
+  // expected-error @+1 {{'tern.quantize_act' op quantized width is 32 but input width is 64}}
+  %q, %s = tern.quantize_act %x : tensor<?x64xf32> -> tensor<?x32xi8>, tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @quantize_rows(%x: tensor<4x64xf32>) {
+  // expected-error @+1 {{'tern.quantize_act' op row counts disagree: input has 4 rows, scale has 3}}
+  %q, %s = tern.quantize_act %x : tensor<4x64xf32> -> tensor<?x64xi8>, tensor<3xf32>
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// tern.ternary_matmul, tern.matmul, tern.logits
+//===----------------------------------------------------------------------===//
+
+func.func @ternary_matmul_k(%q: tensor<?x32xi8>, %s: tensor<?xf32>, %w: !tern.ternary<64x256, tq2_0, per_block 256>) {
+  // expected-error @+1 {{'tern.ternary_matmul' op input width is 32 but weight K is 256}}
+  %y = tern.ternary_matmul %q, %s, %w : tensor<?x32xi8>, tensor<?xf32>, !tern.ternary<64x256, tq2_0, per_block 256> -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @ternary_matmul_n(%q: tensor<?x256xi8>, %s: tensor<?xf32>, %w: !tern.ternary<64x256, tq2_0, per_block 256>) {
+  // expected-error @+1 {{'tern.ternary_matmul' op result width is 128 but weight N is 64}}
+  %y = tern.ternary_matmul %q, %s, %w : tensor<?x256xi8>, tensor<?xf32>, !tern.ternary<64x256, tq2_0, per_block 256> -> tensor<?x128xf32>
+  return
+}
+
+// -----
+
+func.func @ternary_matmul_rows(%q: tensor<2x256xi8>, %s: tensor<3xf32>, %w: !tern.ternary<64x256, tq2_0, per_block 256>) {
+  // expected-error @+1 {{'tern.ternary_matmul' op row counts disagree: input has 2 rows, input_scale has 3}}
+  %y = tern.ternary_matmul %q, %s, %w : tensor<2x256xi8>, tensor<3xf32>, !tern.ternary<64x256, tq2_0, per_block 256> -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @ternary_matmul_float_weight(%q: tensor<?x64xi8>, %s: tensor<?xf32>, %w: tensor<64x64xf32>) {
+  // expected-error @+1 {{'tern.ternary_matmul' op operand #2 must be ternary weight matrix, but got 'tensor<64x64xf32>'}}
+  %y = "tern.ternary_matmul"(%q, %s, %w) : (tensor<?x64xi8>, tensor<?xf32>, tensor<64x64xf32>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_k(%x: tensor<?x64xf32>, %w: tensor<32x48xf16>) {
+  // expected-error @+1 {{'tern.matmul' op input width is 64 but weight K is 48}}
+  %y = tern.matmul %x, %w : tensor<?x64xf32>, tensor<32x48xf16> -> tensor<?x32xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_n(%x: tensor<?x64xf32>, %w: tensor<32x64xf16>) {
+  // expected-error @+1 {{'tern.matmul' op result width is 16 but weight N is 32}}
+  %y = tern.matmul %x, %w : tensor<?x64xf32>, tensor<32x64xf16> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_rows(%x: tensor<5x64xf32>, %w: tensor<32x64xf16>) {
+  // expected-error @+1 {{'tern.matmul' op row counts disagree: input has 5 rows, result has 1}}
+  %y = tern.matmul %x, %w : tensor<5x64xf32>, tensor<32x64xf16> -> tensor<1x32xf32>
+  return
+}
+
+// -----
+
+func.func @logits_width(%x: tensor<?x64xf32>, %w: tensor<512x32xf32>) {
+  // expected-error @+1 {{'tern.logits' op input width is 64 but lm_head width is 32}}
+  %y = tern.logits %x, %w : tensor<?x64xf32>, tensor<512x32xf32> -> tensor<?x512xf32>
+  return
+}
+
+// -----
+
+func.func @logits_vocab(%x: tensor<?x64xf32>, %w: !tern.ternary<512x64, unpacked, per_tensor>) {
+  // expected-error @+1 {{'tern.logits' op result width is 256 but lm_head vocabulary is 512}}
+  %y = tern.logits %x, %w : tensor<?x64xf32>, !tern.ternary<512x64, unpacked, per_tensor> -> tensor<?x256xf32>
+  return
+}
+
+// -----
+
+func.func @logits_rows(%x: tensor<1x64xf32>, %w: tensor<512x64xf16>) {
+  // expected-error @+1 {{'tern.logits' op row counts disagree: input has 1 rows, result has 2}}
+  %y = tern.logits %x, %w : tensor<1x64xf32>, tensor<512x64xf16> -> tensor<2x512xf32>
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// tern.rope
+//===----------------------------------------------------------------------===//
+
+func.func @rope_head_dim(%x: tensor<?x56xf32>, %pos: index) {
+  // expected-error @+1 {{'tern.rope' op head_dim must be positive and even, got 7}}
+  %y = tern.rope neox %x, %pos {theta = 1.0e4 : f64, head_dim = 7 : i64, num_heads = 8 : i64} : tensor<?x56xf32>
+  return
+}
+
+// -----
+
+func.func @rope_num_heads(%x: tensor<?x64xf32>, %pos: index) {
+  // expected-error @+1 {{'tern.rope' op num_heads must be positive, got 0}}
+  %y = tern.rope neox %x, %pos {theta = 1.0e4 : f64, head_dim = 8 : i64, num_heads = 0 : i64} : tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @rope_theta(%x: tensor<?x64xf32>, %pos: index) {
+  // expected-error @+1 {{'tern.rope' op theta must be positive, got -1}}
+  %y = tern.rope normal %x, %pos {theta = -1.0 : f64, head_dim = 8 : i64, num_heads = 8 : i64} : tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @rope_freq_scale(%x: tensor<?x64xf32>, %pos: index) {
+  // expected-error @+1 {{'tern.rope' op freq_scale must be positive, got 0}}
+  %y = tern.rope normal %x, %pos {theta = 1.0e4 : f64, head_dim = 8 : i64, num_heads = 8 : i64, freq_scale = 0.0 : f64} : tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @rope_width(%x: tensor<?x48xf32>, %pos: index) {
+  // expected-error @+1 {{'tern.rope' op input width is 48 but num_heads * head_dim is 64}}
+  %y = tern.rope neox %x, %pos {theta = 1.0e4 : f64, head_dim = 8 : i64, num_heads = 8 : i64} : tensor<?x48xf32>
+  return
+}
+
+// -----
+
+func.func @rope_style(%x: tensor<?x64xf32>, %pos: index) {
+  // expected-error @+1 {{expected rope style 'normal' or 'neox', got 'gptj'}}
+  %y = tern.rope gptj %x, %pos {theta = 1.0e4 : f64, head_dim = 8 : i64, num_heads = 8 : i64} : tensor<?x64xf32>
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// tern.kv_cache_write
+//===----------------------------------------------------------------------===//
+
+func.func @kv_write_layer(%kv: !tern.kv_cache<5x512x4x8xf32>, %k: tensor<?x32xf32>, %v: tensor<?x32xf32>, %pos: index) {
+  // expected-error @+1 {{'tern.kv_cache_write' op layer 5 is out of range for a cache of 5 layers}}
+  %kv1 = tern.kv_cache_write %kv, %k, %v, %pos {layer = 5 : i64} : !tern.kv_cache<5x512x4x8xf32>, tensor<?x32xf32>, tensor<?x32xf32>
+  return
+}
+
+// -----
+
+func.func @kv_write_key(%kv: !tern.kv_cache<5x512x4x8xf32>, %k: tensor<?x64xf32>, %v: tensor<?x32xf32>, %pos: index) {
+  // expected-error @+1 {{'tern.kv_cache_write' op key width is 64 but the cache's kv_heads * head_dim is 32}}
+  %kv1 = tern.kv_cache_write %kv, %k, %v, %pos {layer = 0 : i64} : !tern.kv_cache<5x512x4x8xf32>, tensor<?x64xf32>, tensor<?x32xf32>
+  return
+}
+
+// -----
+
+func.func @kv_write_value(%kv: !tern.kv_cache<5x512x4x8xf32>, %k: tensor<?x32xf32>, %v: tensor<?x16xf32>, %pos: index) {
+  // expected-error @+1 {{'tern.kv_cache_write' op value width is 16 but the cache's kv_heads * head_dim is 32}}
+  %kv1 = tern.kv_cache_write %kv, %k, %v, %pos {layer = 0 : i64} : !tern.kv_cache<5x512x4x8xf32>, tensor<?x32xf32>, tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @kv_write_rows(%kv: !tern.kv_cache<5x512x4x8xf32>, %k: tensor<2x32xf32>, %v: tensor<3x32xf32>, %pos: index) {
+  // expected-error @+1 {{'tern.kv_cache_write' op row counts disagree: key has 2 rows, value has 3}}
+  %kv1 = tern.kv_cache_write %kv, %k, %v, %pos {layer = 0 : i64} : !tern.kv_cache<5x512x4x8xf32>, tensor<2x32xf32>, tensor<3x32xf32>
+  return
+}
+
+// -----
+
+func.func @kv_write_result(%kv: !tern.kv_cache<5x512x4x8xf32>, %k: tensor<?x32xf32>, %v: tensor<?x32xf32>, %pos: index) {
+  // expected-error @+1 {{'tern.kv_cache_write' op failed to verify that all of {cache, result} have same type}}
+  %kv1 = "tern.kv_cache_write"(%kv, %k, %v, %pos) <{layer = 0 : i64}> : (!tern.kv_cache<5x512x4x8xf32>, tensor<?x32xf32>, tensor<?x32xf32>, index) -> !tern.kv_cache<5x256x4x8xf32>
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// tern.attention
+//===----------------------------------------------------------------------===//
+
+func.func @attention_positive(%q: tensor<?x64xf32>, %kv: !tern.kv_cache<5x512x4x8xf32>, %pos: index) {
+  // expected-error @+1 {{'tern.attention' op num_heads, num_kv_heads and head_dim must be positive, got 8, 0, 8}}
+  %a = tern.attention %q, %kv, %pos {layer = 0 : i64, num_heads = 8 : i64, num_kv_heads = 0 : i64, head_dim = 8 : i64, scale = 0.35 : f64} : tensor<?x64xf32>, !tern.kv_cache<5x512x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @attention_groups(%q: tensor<?x48xf32>, %kv: !tern.kv_cache<5x512x4x8xf32>, %pos: index) {
+  // expected-error @+1 {{'tern.attention' op num_heads 6 is not a multiple of num_kv_heads 4}}
+  %a = tern.attention %q, %kv, %pos {layer = 0 : i64, num_heads = 6 : i64, num_kv_heads = 4 : i64, head_dim = 8 : i64, scale = 0.35 : f64} : tensor<?x48xf32>, !tern.kv_cache<5x512x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @attention_cache_heads(%q: tensor<?x64xf32>, %kv: !tern.kv_cache<5x512x4x8xf32>, %pos: index) {
+  // expected-error @+1 {{'tern.attention' op num_kv_heads 2 and head_dim 8 do not match the cache's 4 and 8}}
+  %a = tern.attention %q, %kv, %pos {layer = 0 : i64, num_heads = 8 : i64, num_kv_heads = 2 : i64, head_dim = 8 : i64, scale = 0.35 : f64} : tensor<?x64xf32>, !tern.kv_cache<5x512x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @attention_cache_head_dim(%q: tensor<?x128xf32>, %kv: !tern.kv_cache<5x512x4x8xf32>, %pos: index) {
+  // expected-error @+1 {{'tern.attention' op num_kv_heads 4 and head_dim 16 do not match the cache's 4 and 8}}
+  %a = tern.attention %q, %kv, %pos {layer = 0 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, head_dim = 16 : i64, scale = 0.25 : f64} : tensor<?x128xf32>, !tern.kv_cache<5x512x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @attention_scale(%q: tensor<?x64xf32>, %kv: !tern.kv_cache<5x512x4x8xf32>, %pos: index) {
+  // expected-error @+1 {{'tern.attention' op scale must be positive, got 0}}
+  %a = tern.attention %q, %kv, %pos {layer = 0 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, head_dim = 8 : i64, scale = 0.0 : f64} : tensor<?x64xf32>, !tern.kv_cache<5x512x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @attention_layer(%q: tensor<?x64xf32>, %kv: !tern.kv_cache<5x512x4x8xf32>, %pos: index) {
+  // expected-error @+1 {{'tern.attention' op layer -1 is out of range for a cache of 5 layers}}
+  %a = tern.attention %q, %kv, %pos {layer = -1 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, head_dim = 8 : i64, scale = 0.35 : f64} : tensor<?x64xf32>, !tern.kv_cache<5x512x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @attention_width(%q: tensor<?x32xf32>, %kv: !tern.kv_cache<5x512x4x8xf32>, %pos: index) {
+  // expected-error @+1 {{'tern.attention' op query width is 32 but num_heads * head_dim is 64}}
+  %a = tern.attention %q, %kv, %pos {layer = 0 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, head_dim = 8 : i64, scale = 0.35 : f64} : tensor<?x32xf32>, !tern.kv_cache<5x512x4x8xf32>
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// Elementwise
+//===----------------------------------------------------------------------===//
+
+func.func @add_types(%a: tensor<?x64xf32>, %b: tensor<?x32xf32>) {
+  // expected-error @+1 {{'tern.add' op requires the same type for all operands and results}}
+  %c = "tern.add"(%a, %b) : (tensor<?x64xf32>, tensor<?x32xf32>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @relu2_int(%a: tensor<?x64xi32>) {
+  // expected-error @+1 {{'tern.relu2' op operand #0 must be ranked tensor of floating-point values}}
+  %c = tern.relu2 %a : tensor<?x64xi32>
+  return
+}

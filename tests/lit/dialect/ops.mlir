@@ -1,0 +1,123 @@
+// RUN: tern-opt %s | tern-opt | FileCheck %s
+// RUN: tern-opt %s --mlir-print-op-generic | tern-opt | FileCheck %s
+// Tests that every tern type, attribute and op prints and parses back unchanged, from the
+// custom form and from the generic form.
+
+// CHECK: module attributes
+// CHECK-SAME: tern.hparams = {num_layers = 5 : i64}
+// CHECK-SAME: test.packings = [#tern<packing unpacked>, #tern<packing i2_s>, #tern<packing tq1_0>, #tern<packing tq2_0>, #tern<packing hf_packed>]
+// CHECK-SAME: test.rope_styles = [#tern<rope_style normal>, #tern<rope_style neox>]
+// CHECK-SAME: test.scales = [#tern<scale per_tensor>, #tern<scale per_block>, #tern<scale per_row>]
+module attributes {
+  tern.hparams = {num_layers = 5 : i64},
+  test.packings = [#tern<packing unpacked>, #tern<packing i2_s>, #tern<packing tq1_0>,
+                   #tern<packing tq2_0>, #tern<packing hf_packed>],
+  test.scales = [#tern<scale per_tensor>, #tern<scale per_block>, #tern<scale per_row>],
+  test.rope_styles = [#tern<rope_style normal>, #tern<rope_style neox>]
+} {
+
+// CHECK-LABEL: func.func private @types(
+// CHECK-SAME: !tern.ternary<2560x2560, tq2_0, per_block 256>
+// CHECK-SAME: !tern.ternary<2560x6912, tq1_0, per_block 256>
+// CHECK-SAME: !tern.ternary<64x64, hf_packed, per_tensor>
+// CHECK-SAME: !tern.ternary<128x64, i2_s, per_tensor>
+// CHECK-SAME: !tern.ternary<3x5, unpacked, per_row>
+// CHECK-SAME: !tern.ternary<3x5, unpacked, per_row 5>
+// CHECK-SAME: !tern.kv_cache<5x512x4x8xf32>
+// CHECK-SAME: !tern.kv_cache<30x4096x5x128xf16>
+func.func private @types(!tern.ternary<2560x2560, tq2_0, per_block 256>,
+                         !tern.ternary<2560x6912, tq1_0, per_block 256>,
+                         !tern.ternary<64x64, hf_packed, per_tensor>,
+                         !tern.ternary<128x64, i2_s, per_tensor>,
+                         !tern.ternary<3x5, unpacked, per_row>,
+                         !tern.ternary<3x5, unpacked, per_row 5>,
+                         !tern.kv_cache<5x512x4x8xf32>,
+                         !tern.kv_cache<30x4096x5x128xf16>)
+
+// CHECK-LABEL: func.func @weights()
+func.func @weights() -> (tensor<512x64xf16>, !tern.ternary<64x256, tq2_0, per_block 256>,
+                         !tern.ternary<64x64, hf_packed, per_tensor>,
+                         !tern.ternary<64x64, unpacked, per_tensor>) {
+  // CHECK: tern.weight "token_embd.weight" {dtype = "f16", offset = 0 : i64, size = 65536 : i64} : tensor<512x64xf16>
+  %emb = tern.weight "token_embd.weight" {dtype = "f16", offset = 0 : i64, size = 65536 : i64} : tensor<512x64xf16>
+  // CHECK: tern.weight "blk.0.attn_q.weight" {dtype = "tq2_0", offset = 1024 : i64, size = 8448 : i64} : !tern.ternary<64x256, tq2_0, per_block 256>
+  %q = tern.weight "blk.0.attn_q.weight" {dtype = "tq2_0", offset = 1024 : i64, size = 8448 : i64} : !tern.ternary<64x256, tq2_0, per_block 256>
+  // CHECK: tern.weight "model.layers.0.self_attn.q_proj.weight" {dtype = "u8", file = "model-00002-of-00002.safetensors", offset = 96 : i64, scale_name = "model.layers.0.self_attn.q_proj.weight_scale", size = 1024 : i64} : !tern.ternary<64x64, hf_packed, per_tensor>
+  %hf = tern.weight "model.layers.0.self_attn.q_proj.weight" {dtype = "u8", file = "model-00002-of-00002.safetensors", offset = 96, scale_name = "model.layers.0.self_attn.q_proj.weight_scale", size = 1024} : !tern.ternary<64x64, hf_packed, per_tensor>
+  // CHECK: tern.weight "model.layers.0.mlp.up_proj.weight" {dtype = "f32", offset = 8 : i64, size = 16384 : i64, ternarize} : !tern.ternary<64x64, unpacked, per_tensor>
+  %online = "tern.weight"() <{name = "model.layers.0.mlp.up_proj.weight", dtype = "f32", offset = 8 : i64, size = 16384 : i64, ternarize}> : () -> !tern.ternary<64x64, unpacked, per_tensor>
+  return %emb, %q, %hf, %online : tensor<512x64xf16>, !tern.ternary<64x256, tq2_0, per_block 256>, !tern.ternary<64x64, hf_packed, per_tensor>, !tern.ternary<64x64, unpacked, per_tensor>
+}
+
+// CHECK-LABEL: func.func @forward(
+// CHECK-SAME: %[[TOKENS:[^:]+]]: tensor<?xi32>, %[[POS:[^:]+]]: index, %[[KV:[^:]+]]: !tern.kv_cache<5x512x4x8xf32>
+// CHECK-SAME: -> (tensor<?x512xf32>, !tern.kv_cache<5x512x4x8xf32>)
+func.func @forward(%tokens: tensor<?xi32>, %pos: index, %kv: !tern.kv_cache<5x512x4x8xf32>)
+    -> (tensor<?x512xf32>, !tern.kv_cache<5x512x4x8xf32>) {
+  %table = tern.weight "token_embd.weight" {dtype = "f32", offset = 0, size = 131072} : tensor<512x64xf32>
+  %norm = tern.weight "blk.0.attn_norm.weight" {dtype = "f32", offset = 131072, size = 256} : tensor<64xf32>
+  %wq = tern.weight "blk.0.attn_q.weight" {dtype = "i2_s", offset = 131328, size = 1056} : !tern.ternary<64x64, i2_s, per_tensor>
+  %wk = tern.weight "blk.0.attn_k.weight" {dtype = "f16", offset = 132384, size = 2048} : tensor<32x64xf16>
+  %wv = tern.weight "blk.0.attn_v.weight" {dtype = "bf16", offset = 134432, size = 2048} : tensor<32x64xbf16>
+  %lm = tern.weight "output.weight" {dtype = "tq1_0", offset = 136480, size = 6784} : !tern.ternary<512x256, tq1_0, per_block 256>
+
+  // CHECK: %[[X:.+]] = tern.embedding %{{.+}}, %[[TOKENS]] : tensor<512x64xf32>, tensor<?xi32> -> tensor<?x64xf32>
+  %x = tern.embedding %table, %tokens : tensor<512x64xf32>, tensor<?xi32> -> tensor<?x64xf32>
+  // CHECK: %[[H:.+]] = tern.rms_norm %[[X]], %{{.+}} {epsilon = 1.000000e-05 : f64} : tensor<?x64xf32>, tensor<64xf32>
+  %h = tern.rms_norm %x, %norm {epsilon = 1.0e-5 : f64} : tensor<?x64xf32>, tensor<64xf32>
+  // CHECK: %[[Q8:.+]], %[[S:.+]] = tern.quantize_act %[[H]] : tensor<?x64xf32> -> tensor<?x64xi8>, tensor<?xf32>
+  %q8, %s = tern.quantize_act %h : tensor<?x64xf32> -> tensor<?x64xi8>, tensor<?xf32>
+  // CHECK: %[[Q:.+]] = tern.ternary_matmul %[[Q8]], %[[S]], %{{.+}} : tensor<?x64xi8>, tensor<?xf32>, !tern.ternary<64x64, i2_s, per_tensor> -> tensor<?x64xf32>
+  %q = tern.ternary_matmul %q8, %s, %wq : tensor<?x64xi8>, tensor<?xf32>, !tern.ternary<64x64, i2_s, per_tensor> -> tensor<?x64xf32>
+  // CHECK: %[[QD:.+]] = tern.ternary_matmul %[[Q8]], %[[S]], %{{.+}} {divide_by_scale} : tensor<?x64xi8>
+  %qd = tern.ternary_matmul %q8, %s, %wq {divide_by_scale} : tensor<?x64xi8>, tensor<?xf32>, !tern.ternary<64x64, i2_s, per_tensor> -> tensor<?x64xf32>
+  // CHECK: %[[K:.+]] = tern.matmul %[[H]], %{{.+}} : tensor<?x64xf32>, tensor<32x64xf16> -> tensor<?x32xf32>
+  %k = tern.matmul %h, %wk : tensor<?x64xf32>, tensor<32x64xf16> -> tensor<?x32xf32>
+  // CHECK: %[[V:.+]] = tern.matmul %[[H]], %{{.+}} : tensor<?x64xf32>, tensor<32x64xbf16> -> tensor<?x32xf32>
+  %v = tern.matmul %h, %wv : tensor<?x64xf32>, tensor<32x64xbf16> -> tensor<?x32xf32>
+  // The default freq_scale (1.0) is not printed.
+  // CHECK: %[[QR:.+]] = tern.rope neox %[[Q]], %[[POS]] {head_dim = 8 : i64, num_heads = 8 : i64, theta = 1.000000e+04 : f64} : tensor<?x64xf32>
+  %qr = tern.rope neox %q, %pos {theta = 10000.0 : f64, head_dim = 8 : i64, num_heads = 8 : i64, freq_scale = 1.0 : f64} : tensor<?x64xf32>
+  // CHECK: %[[KR:.+]] = tern.rope normal %[[K]], %[[POS]] {freq_scale = 2.500000e-01 : f64, head_dim = 8 : i64, num_heads = 4 : i64, theta = 5.000000e+05 : f64} : tensor<?x32xf32>
+  %kr = tern.rope normal %k, %pos {theta = 500000.0 : f64, head_dim = 8 : i64, num_heads = 4 : i64, freq_scale = 0.25 : f64} : tensor<?x32xf32>
+  // CHECK: %[[KV1:.+]] = tern.kv_cache_write %[[KV]], %[[KR]], %[[V]], %[[POS]] {layer = 0 : i64} : !tern.kv_cache<5x512x4x8xf32>, tensor<?x32xf32>, tensor<?x32xf32>
+  %kv1 = tern.kv_cache_write %kv, %kr, %v, %pos {layer = 0 : i64} : !tern.kv_cache<5x512x4x8xf32>, tensor<?x32xf32>, tensor<?x32xf32>
+  // CHECK: %[[A:.+]] = tern.attention %[[QR]], %[[KV1]], %[[POS]] {head_dim = 8 : i64, layer = 0 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, scale = 0.35355339059327379 : f64} : tensor<?x64xf32>, !tern.kv_cache<5x512x4x8xf32>
+  %a = tern.attention %qr, %kv1, %pos {layer = 0 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, head_dim = 8 : i64, scale = 0.35355339059327379 : f64} : tensor<?x64xf32>, !tern.kv_cache<5x512x4x8xf32>
+  // CHECK: %[[R2:.+]] = tern.relu2 %[[A]] : tensor<?x64xf32>
+  %r2 = tern.relu2 %a : tensor<?x64xf32>
+  // CHECK: %[[SI:.+]] = tern.silu %[[R2]] : tensor<?x64xf32>
+  %si = tern.silu %r2 : tensor<?x64xf32>
+  // CHECK: %[[GE:.+]] = tern.gelu %[[SI]] : tensor<?x64xf32>
+  %ge = tern.gelu %si : tensor<?x64xf32>
+  // CHECK: %[[M:.+]] = tern.mul %[[GE]], %[[QD]] : tensor<?x64xf32>
+  %m = tern.mul %ge, %qd : tensor<?x64xf32>
+  // CHECK: %[[Y:.+]] = tern.add %[[X]], %[[M]] : tensor<?x64xf32>
+  %y = tern.add %x, %m : tensor<?x64xf32>
+  // CHECK: tern.logits %[[Y]], %{{.+}} : tensor<?x64xf32>, tensor<512x64xf32> -> tensor<?x512xf32>
+  %tied = tern.logits %y, %table : tensor<?x64xf32>, tensor<512x64xf32> -> tensor<?x512xf32>
+  // CHECK: %[[LOGITS:.+]] = tern.logits %{{.+}}, %{{.+}} : tensor<?x256xf32>, !tern.ternary<512x256, tq1_0, per_block 256> -> tensor<?x512xf32>
+  %wide = tensor.empty(%pos) : tensor<?x256xf32>
+  %logits = tern.logits %wide, %lm : tensor<?x256xf32>, !tern.ternary<512x256, tq1_0, per_block 256> -> tensor<?x512xf32>
+  // CHECK: return %[[LOGITS]], %[[KV1]] : tensor<?x512xf32>, !tern.kv_cache<5x512x4x8xf32>
+  return %logits, %kv1 : tensor<?x512xf32>, !tern.kv_cache<5x512x4x8xf32>
+}
+
+// Static token counts and elementwise ops on other ranks and float types verify too.
+// CHECK-LABEL: func.func @static_rows(
+func.func @static_rows(%x: tensor<4x64xf32>, %t: tensor<4xi32>, %table: tensor<512x64xf16>,
+                       %w: tensor<64xbf16>, %v: tensor<8x2x3xf16>) -> tensor<8x2x3xf16> {
+  // CHECK: tern.embedding %{{.+}}, %{{.+}} : tensor<512x64xf16>, tensor<4xi32> -> tensor<4x64xf32>
+  %e = tern.embedding %table, %t : tensor<512x64xf16>, tensor<4xi32> -> tensor<4x64xf32>
+  // CHECK: tern.rms_norm %{{.+}}, %{{.+}} {epsilon = 9.9999999999999995E-7 : f64} : tensor<4x64xf32>, tensor<64xbf16>
+  %n = tern.rms_norm %e, %w {epsilon = 1.0e-6 : f64} : tensor<4x64xf32>, tensor<64xbf16>
+  // CHECK: tern.quantize_act %{{.+}} : tensor<4x64xf32> -> tensor<4x64xi8>, tensor<4xf32>
+  %q:2 = tern.quantize_act %n : tensor<4x64xf32> -> tensor<4x64xi8>, tensor<4xf32>
+  // CHECK: tern.silu %{{.+}} : tensor<8x2x3xf16>
+  %s = tern.silu %v : tensor<8x2x3xf16>
+  // CHECK: tern.add %{{.+}}, %{{.+}} : tensor<8x2x3xf16>
+  %r = "tern.add"(%s, %v) : (tensor<8x2x3xf16>, tensor<8x2x3xf16>) -> tensor<8x2x3xf16>
+  return %r : tensor<8x2x3xf16>
+}
+
+}

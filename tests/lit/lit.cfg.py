@@ -1,0 +1,33 @@
+# Main lit configuration of the tern compiler tests (tern-opt, ternc) under tests/lit.
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "TERN"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "Inputs"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = config.tern_obj_root
+
+# Our tools come first, then LLVM 22's FileCheck/not: the unversioned LLVM tools on PATH
+# are LLVM 14 and must never be picked up.
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.tern_tools_dir, append_path=True)
+llvm_config.use_default_substitutions()
+
+config.environment["FILECHECK_OPTS"] = "--enable-var-scope"
+
+config.substitutions.append(("%shared_data", config.shared_data_dir))
+config.substitutions.append(("%python", config.tern_python))
+
+# Tools are resolved by name inside RUN lines; list them so a missing one is reported.
+tools = ["tern-opt", "ternc"]
+for tool in tools:
+    if os.path.exists(os.path.join(config.tern_tools_dir, tool)):
+        config.available_features.add(tool)
+    else:
+        lit_config.note("%s is not built in %s" % (tool, config.tern_tools_dir))
+if os.path.isdir(config.shared_data_dir):
+    config.available_features.add("shared-data")
