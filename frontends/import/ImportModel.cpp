@@ -74,7 +74,7 @@ FailureOr<Type> GraphBuilder::floatElementType(const TensorRecord &t) {
 
 static T::WeightOp createWeight(OpBuilder &b, Location loc, Type type, const TensorRecord &t,
                                 const ModelDescription &model) {
-  auto op = b.create<T::WeightOp>(loc, type, t.name, info(t.dtype).name,
+  auto op = T::WeightOp::create(b, loc, type, t.name, info(t.dtype).name,
                                   static_cast<int64_t>(t.fileOffset),
                                   static_cast<int64_t>(t.byteSize));
   // Sharded checkpoints: say which file holds the bytes when it is not the module's source.
@@ -144,16 +144,16 @@ FailureOr<Value> GraphBuilder::linear(Value x, const LinearWeight &w, llvm::Stri
     FailureOr<Value> weight = floatWeight(w.weight, role);
     if (failed(weight))
       return failure();
-    return b.create<T::MatmulOp>(loc, rows(w.outFeatures), x, *weight).getResult();
+    return T::MatmulOp::create(b, loc, rows(w.outFeatures), x, *weight).getResult();
   }
   FailureOr<Value> weight = ternaryWeight(w, role);
   if (failed(weight))
     return failure();
-  auto quant = b.create<T::QuantizeActOp>(
+  auto quant = T::QuantizeActOp::create(b, 
       loc, TypeRange{rows(w.inFeatures, b.getI8Type()),
                      RankedTensorType::get({ShapedType::kDynamic}, b.getF32Type())},
       x);
-  auto mm = b.create<T::TernaryMatmulOp>(loc, rows(w.outFeatures), quant.getResult(0),
+  auto mm = T::TernaryMatmulOp::create(b, loc, rows(w.outFeatures), quant.getResult(0),
                                          quant.getResult(1), *weight);
   if (w.scaleMode == ScaleMode::Divide)
     mm->setAttr("divide_by_scale", b.getUnitAttr());
@@ -161,7 +161,7 @@ FailureOr<Value> GraphBuilder::linear(Value x, const LinearWeight &w, llvm::Stri
 }
 
 Value GraphBuilder::rmsNorm(Value x, Value weight) {
-  return b.create<T::RmsNormOp>(x.getLoc(), x.getType(), x, weight,
+  return T::RmsNormOp::create(b, x.getLoc(), x.getType(), x, weight,
                                 b.getF64FloatAttr(model.hparams.rmsNormEps));
 }
 
@@ -270,7 +270,7 @@ FailureOr<OwningOpRef<ModuleOp>> GraphBuilder::build() {
   auto funcType = b.getFunctionType({tokensType, b.getIndexType(), kvType}, {logitsType, kvType});
 
   b.setInsertionPointToEnd(module->getBody());
-  auto func = b.create<func::FuncOp>(fileLoc, "forward", funcType);
+  auto func = func::FuncOp::create(b, fileLoc, "forward", funcType);
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);
   Value tokens = entry->getArgument(0);
@@ -280,7 +280,7 @@ FailureOr<OwningOpRef<ModuleOp>> GraphBuilder::build() {
   FailureOr<Value> table = floatWeight(model.tokenEmbedding, "token embedding");
   if (failed(table))
     return failure();
-  Value x = b.create<T::EmbeddingOp>(fileLoc, rows(h.hiddenSize), *table, tokens);
+  Value x = T::EmbeddingOp::create(b, fileLoc, rows(h.hiddenSize), *table, tokens);
 
   const int64_t qWidth = h.numHeads * h.headDim, kvWidth = h.numKVHeads * h.headDim;
   const bool bitnet = h.family == "bitnet";
@@ -299,13 +299,13 @@ FailureOr<OwningOpRef<ModuleOp>> GraphBuilder::build() {
     if (failed(q) || failed(k) || failed(v))
       return failure();
     auto rope = [&](Value t, int64_t heads) -> Value {
-      return b.create<T::RopeOp>(t.getLoc(), t.getType(), t, pos, ropeStyle,
+      return T::RopeOp::create(b, t.getLoc(), t.getType(), t, pos, ropeStyle,
                                  b.getF64FloatAttr(h.ropeTheta), b.getI64IntegerAttr(h.headDim),
                                  b.getI64IntegerAttr(heads), b.getF64FloatAttr(1.0));
     };
     Value qr = rope(*q, h.numHeads), kr = rope(*k, h.numKVHeads);
-    kv = b.create<T::KVCacheWriteOp>(fileLoc, kvType, kv, kr, *v, pos, b.getI64IntegerAttr(i));
-    Value attn = b.create<T::AttentionOp>(
+    kv = T::KVCacheWriteOp::create(b, fileLoc, kvType, kv, kr, *v, pos, b.getI64IntegerAttr(i));
+    Value attn = T::AttentionOp::create(b, 
         fileLoc, rows(qWidth), qr, kv, pos, b.getI64IntegerAttr(i),
         b.getI64IntegerAttr(h.numHeads), b.getI64IntegerAttr(h.numKVHeads),
         b.getI64IntegerAttr(h.headDim), b.getF64FloatAttr(1.0 / std::sqrt(double(h.headDim))));
@@ -319,7 +319,7 @@ FailureOr<OwningOpRef<ModuleOp>> GraphBuilder::build() {
     FailureOr<Value> o = linear(attn, l.o, layer + " output projection");
     if (failed(o))
       return failure();
-    x = b.create<T::AddOp>(fileLoc, x, *o);
+    x = T::AddOp::create(b, fileLoc, x, *o);
 
     FailureOr<Value> ffnNorm = floatWeight(l.ffnNorm, layer + " FFN norm");
     if (failed(ffnNorm))
@@ -332,16 +332,16 @@ FailureOr<OwningOpRef<ModuleOp>> GraphBuilder::build() {
     Value act;
     switch (h.activation) {
     case FFNActivation::ReLU2:
-      act = b.create<T::Relu2Op>(fileLoc, *gate);
+      act = T::Relu2Op::create(b, fileLoc, *gate);
       break;
     case FFNActivation::SiLU:
-      act = b.create<T::SiluOp>(fileLoc, *gate);
+      act = T::SiluOp::create(b, fileLoc, *gate);
       break;
     case FFNActivation::GELU:
-      act = b.create<T::GeluOp>(fileLoc, *gate);
+      act = T::GeluOp::create(b, fileLoc, *gate);
       break;
     }
-    Value m = b.create<T::MulOp>(fileLoc, act, *up);
+    Value m = T::MulOp::create(b, fileLoc, act, *up);
     if (bitnet) {
       FailureOr<Value> subNorm = floatWeight(l.ffnSubNorm, layer + " FFN sub-norm");
       if (failed(subNorm))
@@ -351,7 +351,7 @@ FailureOr<OwningOpRef<ModuleOp>> GraphBuilder::build() {
     FailureOr<Value> down = linear(m, l.down, layer + " FFN down");
     if (failed(down))
       return failure();
-    x = b.create<T::AddOp>(fileLoc, x, *down);
+    x = T::AddOp::create(b, fileLoc, x, *down);
   }
 
   FailureOr<Value> outNorm = floatWeight(model.outputNorm, "output norm");
@@ -370,8 +370,8 @@ FailureOr<OwningOpRef<ModuleOp>> GraphBuilder::build() {
       return failure();
     lmHead = *w;
   }
-  Value logits = b.create<T::LogitsOp>(fileLoc, logitsType, x, lmHead);
-  b.create<func::ReturnOp>(fileLoc, ValueRange{logits, kv});
+  Value logits = T::LogitsOp::create(b, fileLoc, logitsType, x, lmHead);
+  func::ReturnOp::create(b, fileLoc, ValueRange{logits, kv});
 
   if (failed(verify(*module)))
     return emitError(fileLoc) << "internal error: imported IR does not verify", failure();
