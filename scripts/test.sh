@@ -39,7 +39,9 @@ run_suite() {
 build() {
   local dir=$1
   shift
-  cmake -G Ninja -S . -B "$dir" "$@" >/dev/null && cmake --build "$dir" -j "$jobs" "${TERN_BUILD_TARGETS[@]/#/--target=}"
+  local targets=()
+  ((${#TERN_BUILD_TARGETS[@]})) && targets=(--target "${TERN_BUILD_TARGETS[@]}")
+  cmake -G Ninja -S . -B "$dir" "$@" >/dev/null && cmake --build "$dir" -j "$jobs" "${targets[@]}"
 }
 
 TERN_BUILD_TARGETS=()
@@ -56,7 +58,7 @@ else
 fi
 
 # The readers parse untrusted bytes: run their tests under ASan + UBSan.
-TERN_BUILD_TARGETS=(gguf-tests safetensors-tests)
+TERN_BUILD_TARGETS=(GGUFTests gguf-crosscheck-tool SafeTensorsTests)
 if build build-sanitize -DTERN_ENABLE_SANITIZERS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     run_suite "readers under ASan+UBSan" build-sanitize -L readers

@@ -144,6 +144,9 @@ FailureOr<Value> GraphBuilder::linear(Value x, const LinearWeight &w, llvm::Stri
     FailureOr<Value> weight = floatWeight(w.weight, role);
     if (failed(weight))
       return failure();
+    // Mainline llama.cpp BitNet files keep sign weights in F16/F32 with a separate scale.
+    if (w.scale)
+      weight->getDefiningOp()->setAttr("scale_name", b.getStringAttr(w.scale->name));
     return T::MatmulOp::create(b, loc, rows(w.outFeatures), x, *weight).getResult();
   }
   FailureOr<Value> weight = ternaryWeight(w, role);
