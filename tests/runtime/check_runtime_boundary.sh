@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Fails if the runtime includes an LLVM/MLIR header, links an LLVM/MLIR library, or needs an
 # LLVM/MLIR symbol: the runtime must build and run on machines that have no LLVM at all.
-# Usage: check_runtime_boundary.sh RUNTIME_SOURCE_DIR LINK_LIBRARIES_FILE STATIC_LIB EXECUTABLE...
+# Usage: check_runtime_boundary.sh RUNTIME_SOURCE_DIR LINK_LIBRARIES_FILE STATIC_LIB... EXECUTABLE...
 set -uo pipefail
-src=$1 link_file=$2 static_lib=$3
-shift 3
+src=$1 link_file=$2
+shift 2
+static_libs=()
+while [ $# -gt 0 ] && [[ $1 == *.a ]]; do
+  static_libs+=("$1")
+  shift
+done
 violations=0
 
 report() {
@@ -25,9 +30,11 @@ if grep -qiE '(^|[;/ ])(lib)?(LLVM|MLIR)[A-Za-z0-9_.-]*' "$link_file"; then
 fi
 
 # 3. Symbols: the static library needs no llvm:: or mlir:: symbol.
-undefined=$(nm -uC "$static_lib" 2>/dev/null | grep -E '(llvm|mlir)::' || true)
-echo "checked undefined symbols of $(basename "$static_lib")"
-[ -z "$undefined" ] || report "$(basename "$static_lib") needs LLVM/MLIR symbols:"$'\n'"$undefined"
+for static_lib in "${static_libs[@]}"; do
+  undefined=$(nm -uC "$static_lib" 2>/dev/null | grep -E '(llvm|mlir)::' || true)
+  echo "checked undefined symbols of $(basename "$static_lib")"
+  [ -z "$undefined" ] || report "$(basename "$static_lib") needs LLVM/MLIR symbols:"$'\n'"$undefined"
+done
 
 # 4. Executables built on the runtime load no LLVM/MLIR shared library.
 for exe in "$@"; do
