@@ -8,6 +8,7 @@
 #include <sstream>
 
 #ifdef TERN_TOKENIZER_TEST_HAVE_GGUF
+#include "compiler/tokenizer/ModelTokenizer.h"
 #include "frontends/common/ModelFormats.h"
 #include "llvm/Support/Error.h"
 #endif
@@ -117,33 +118,12 @@ std::unique_ptr<tern::Tokenizer> tokenizerFromGGUF(const std::string &path) {
     ADD_FAILURE() << llvm::toString(model.takeError());
     return nullptr;
   }
-  const tern::fe::TokenizerInfo &info = model->tokenizer;
-  tern::GGUFTokenizerFields f;
-  f.model = info.model;
-  f.pre = info.pre;
-  for (const auto &m : model->metadata)
-    if (m.key == "general.name")
-      f.modelName = m.value;
-  f.tokens = info.tokens;
-  f.scores = info.scores;
-  f.tokenTypes = info.tokenTypes;
-  f.merges = info.merges;
-  f.bosId = info.bosId;
-  f.eosId = info.eosId;
-  f.unkId = info.unkId;
-  f.padId = info.padId;
-  f.addBos = info.addBos;
-  f.addEos = info.addEos;
-  tern::TokenizerData data;
-  std::string error;
-  if (!tern::tokenizerDataFromGGUF(std::move(f), &data, &error)) {
-    ADD_FAILURE() << path << ": " << error;
+  auto tok = tern::tokenizerForModel(*model);
+  if (!tok) {
+    ADD_FAILURE() << llvm::toString(tok.takeError());
     return nullptr;
   }
-  auto tok = tern::Tokenizer::create(std::move(data), &error);
-  if (!tok)
-    ADD_FAILURE() << path << ": " << error;
-  return tok;
+  return std::move(*tok);
 }
 #endif
 
