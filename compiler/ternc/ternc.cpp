@@ -1,7 +1,8 @@
-// The ternc driver: `ternc inspect` and `ternc compile`.
+// The ternc driver: `ternc inspect`, `ternc compile` and `ternc tokenize`.
 #include "compiler/ternc/Inspect.h"
 
 #include "frontends/common/ModelFormats.h"
+#include "compiler/tokenizer/ModelTokenizer.h"
 #include "frontends/import/ImportModel.h"
 
 #include "mlir/IR/AsmState.h"
@@ -10,6 +11,7 @@
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
@@ -21,6 +23,22 @@ static cl::SubCommand inspectCommand("inspect",
                                      "hyperparameters, tensors, tokenizer, compatibility");
 static cl::SubCommand compileCommand("compile", "Compile a model (GGUF file or Hugging Face "
                                                 "SafeTensors directory)");
+
+static cl::SubCommand tokenizeCommand("tokenize",
+                                      "Print the token ids of a text (FILE: a .gguf, a "
+                                      "tokenizer.json or a Hugging Face model directory)");
+static cl::opt<std::string> tokenizeInput(cl::Positional, cl::desc("<model or tokenizer file>"),
+                                          cl::Required, cl::sub(tokenizeCommand));
+static cl::opt<std::string> tokenizeText("text", cl::desc("Text to tokenize"), cl::Required,
+                                         cl::sub(tokenizeCommand));
+static cl::opt<bool> tokenizeNoSpecial("no-bos",
+                                       cl::desc("Do not add the BOS/EOS tokens the model asks for"),
+                                       cl::sub(tokenizeCommand));
+static cl::opt<bool> tokenizeParseSpecial(
+    "parse-special", cl::desc("Match special tokens (e.g. <|eot_id|>) written in the text"),
+    cl::sub(tokenizeCommand));
+static cl::opt<bool> tokenizePieces("pieces", cl::desc("Print each id with its text piece"),
+                                    cl::sub(tokenizeCommand));
 
 static cl::opt<std::string> inspectInput(cl::Positional, cl::desc("<model file or directory>"),
                                          cl::Required, cl::sub(inspectCommand));
@@ -61,6 +79,43 @@ static int runInspect() {
     tern::printInspection(*model, llvm::outs());
   // A report was produced either way; the exit code says whether the model can be compiled.
   return model->supported() ? 0 : 2;
+}
+
+static int runTokenize() {
+  std::unique_ptr<tern::Tokenizer> tokenizer;
+  llvm::StringRef path = tokenizeInput;
+  if (path.ends_with(".json") && !path.ends_with(".index.json")) {
+    tern::TokenizerData data;
+    std::string error;
+    // "x_tokenizer.json" pairs with "x_tokenizer_config.json" (special-token flags), if present.
+    std::string config = path.drop_back(strlen(".json")).str() + "_config.json";
+    if (!llvm::sys::fs::exists(config))
+      config.clear();
+    if (!tern::loadTokenizerJsonFile(path.str(), config, &data, &error))
+      return reportError(llvm::createStringError("%s: %s", path.str().c_str(), error.c_str()));
+    tokenizer = tern::Tokenizer::create(std::move(data), &error);
+    if (!tokenizer)
+      return reportError(llvm::createStringError("%s: %s", path.str().c_str(), error.c_str()));
+  } else {
+    llvm::Expected<tern::fe::ModelDescription> model = tern::fe::describeModel(path);
+    if (!model)
+      return reportError(model.takeError());
+    auto built = tern::tokenizerForModel(*model);
+    if (!built)
+      return reportError(built.takeError());
+    tokenizer = std::move(*built);
+  }
+  std::vector<int32_t> ids =
+      tokenizer->encode(tokenizeText, !tokenizeNoSpecial, tokenizeParseSpecial);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (tokenizePieces)
+      llvm::outs() << ids[i] << "\t'" << tokenizer->tokenPiece(ids[i], true) << "'\n";
+    else
+      llvm::outs() << (i ? " " : "") << ids[i];
+  }
+  if (!tokenizePieces)
+    llvm::outs() << "\n";
+  return 0;
 }
 
 static int runCompile() {
@@ -106,6 +161,8 @@ int main(int argc, char **argv) {
     return runInspect();
   if (compileCommand)
     return runCompile();
-  llvm::errs() << "ternc: expected a command: inspect or compile (see ternc --help)\n";
+  if (tokenizeCommand)
+    return runTokenize();
+  llvm::errs() << "ternc: expected a command: inspect, compile or tokenize (see ternc --help)\n";
   return 1;
 }
