@@ -38,6 +38,11 @@ private:
   FailureOr<Value> ternaryWeight(const LinearWeight &w, llvm::StringRef role);
   FailureOr<Value> linear(Value x, const LinearWeight &w, llvm::StringRef role);
   Value rmsNorm(Value x, Value weight);
+  FailureOr<Value> norm(Value x, const TensorRecord *weight, const std::string &role);
+  // x + attention(norm(x)), appending the layer's K/V rows to |kv|.
+  FailureOr<Value> attentionBlock(Value x, const LayerWeights &l, int64_t layer, Value &kv);
+  // x + down(act(gate(norm(x))) * up(norm(x))).
+  FailureOr<Value> ffnBlock(Value x, const LayerWeights &l, int64_t layer);
   RankedTensorType rows(int64_t width, Type element = {}) {
     return RankedTensorType::get({ShapedType::kDynamic, width},
                                  element ? element : b.getF32Type());
@@ -168,6 +173,86 @@ Value GraphBuilder::rmsNorm(Value x, Value weight) {
                                 b.getF64FloatAttr(model.hparams.rmsNormEps));
 }
 
+FailureOr<Value> GraphBuilder::norm(Value x, const TensorRecord *weight, const std::string &role) {
+  FailureOr<Value> w = floatWeight(weight, role);
+  if (failed(w))
+    return failure();
+  return rmsNorm(x, *w);
+}
+
+FailureOr<Value> GraphBuilder::attentionBlock(Value x, const LayerWeights &l, int64_t layer,
+                                              Value &kv) {
+  const Hyperparameters &h = model.hparams;
+  const std::string name = "layer " + std::to_string(layer);
+  FailureOr<Value> hn = norm(x, l.attnNorm, name + " attention norm");
+  if (failed(hn))
+    return failure();
+  FailureOr<Value> q = linear(*hn, l.q, name + " q projection");
+  FailureOr<Value> k = linear(*hn, l.k, name + " k projection");
+  FailureOr<Value> v = linear(*hn, l.v, name + " v projection");
+  if (failed(q) || failed(k) || failed(v))
+    return failure();
+  const T::RopeStyle style =
+      h.ropeStyle == RopeStyle::Neox ? T::RopeStyle::neox : T::RopeStyle::normal;
+  auto rope = [&](Value t, int64_t heads) -> Value {
+    return T::RopeOp::create(b, t.getLoc(), t.getType(), t, pos, style,
+                             b.getF64FloatAttr(h.ropeTheta), b.getI64IntegerAttr(h.headDim),
+                             b.getI64IntegerAttr(heads), b.getF64FloatAttr(1.0));
+  };
+  Value qr = rope(*q, h.numHeads), kr = rope(*k, h.numKVHeads);
+  kv = T::KVCacheWriteOp::create(b, fileLoc, kv.getType(), kv, kr, *v, pos,
+                                 b.getI64IntegerAttr(layer));
+  Value attn = T::AttentionOp::create(
+      b, fileLoc, rows(h.numHeads * h.headDim), qr, kv, pos, b.getI64IntegerAttr(layer),
+      b.getI64IntegerAttr(h.numHeads), b.getI64IntegerAttr(h.numKVHeads),
+      b.getI64IntegerAttr(h.headDim), b.getF64FloatAttr(1.0 / std::sqrt(double(h.headDim))));
+  if (h.family == "bitnet") {
+    FailureOr<Value> normed = norm(attn, l.attnSubNorm, name + " attention sub-norm");
+    if (failed(normed))
+      return failure();
+    attn = *normed;
+  }
+  FailureOr<Value> o = linear(attn, l.o, name + " output projection");
+  if (failed(o))
+    return failure();
+  return Value(T::AddOp::create(b, fileLoc, x, *o));
+}
+
+FailureOr<Value> GraphBuilder::ffnBlock(Value x, const LayerWeights &l, int64_t layer) {
+  const Hyperparameters &h = model.hparams;
+  const std::string name = "layer " + std::to_string(layer);
+  FailureOr<Value> f = norm(x, l.ffnNorm, name + " FFN norm");
+  if (failed(f))
+    return failure();
+  FailureOr<Value> gate = linear(*f, l.gate, name + " FFN gate");
+  FailureOr<Value> up = linear(*f, l.up, name + " FFN up");
+  if (failed(gate) || failed(up))
+    return failure();
+  Value act;
+  switch (h.activation) {
+  case FFNActivation::ReLU2:
+    act = T::Relu2Op::create(b, fileLoc, *gate);
+    break;
+  case FFNActivation::SiLU:
+    act = T::SiluOp::create(b, fileLoc, *gate);
+    break;
+  case FFNActivation::GELU:
+    act = T::GeluOp::create(b, fileLoc, *gate);
+    break;
+  }
+  Value m = T::MulOp::create(b, fileLoc, act, *up);
+  if (h.family == "bitnet") {
+    FailureOr<Value> normed = norm(m, l.ffnSubNorm, name + " FFN sub-norm");
+    if (failed(normed))
+      return failure();
+    m = *normed;
+  }
+  FailureOr<Value> down = linear(m, l.down, name + " FFN down");
+  if (failed(down))
+    return failure();
+  return Value(T::AddOp::create(b, fileLoc, x, *down));
+}
+
 DictionaryAttr GraphBuilder::sourceAttr() {
   return b.getDictionaryAttr({
       b.getNamedAttr("format", b.getStringAttr(model.format)),
@@ -285,82 +370,20 @@ FailureOr<OwningOpRef<ModuleOp>> GraphBuilder::build() {
     return failure();
   Value x = T::EmbeddingOp::create(b, fileLoc, rows(h.hiddenSize), *table, tokens);
 
-  const int64_t qWidth = h.numHeads * h.headDim, kvWidth = h.numKVHeads * h.headDim;
-  const bool bitnet = h.family == "bitnet";
-  const T::RopeStyle ropeStyle =
-      h.ropeStyle == RopeStyle::Neox ? T::RopeStyle::neox : T::RopeStyle::normal;
   for (int64_t i = 0; i < static_cast<int64_t>(model.layers.size()); ++i) {
-    const LayerWeights &l = model.layers[i];
-    std::string layer = "layer " + std::to_string(i);
-    FailureOr<Value> attnNorm = floatWeight(l.attnNorm, layer + " attention norm");
-    if (failed(attnNorm))
+    FailureOr<Value> attended = attentionBlock(x, model.layers[i], i, kv);
+    if (failed(attended))
       return failure();
-    Value hn = rmsNorm(x, *attnNorm);
-    FailureOr<Value> q = linear(hn, l.q, layer + " q projection");
-    FailureOr<Value> k = linear(hn, l.k, layer + " k projection");
-    FailureOr<Value> v = linear(hn, l.v, layer + " v projection");
-    if (failed(q) || failed(k) || failed(v))
+    FailureOr<Value> mixed = ffnBlock(*attended, model.layers[i], i);
+    if (failed(mixed))
       return failure();
-    auto rope = [&](Value t, int64_t heads) -> Value {
-      return T::RopeOp::create(b, t.getLoc(), t.getType(), t, pos, ropeStyle,
-                                 b.getF64FloatAttr(h.ropeTheta), b.getI64IntegerAttr(h.headDim),
-                                 b.getI64IntegerAttr(heads), b.getF64FloatAttr(1.0));
-    };
-    Value qr = rope(*q, h.numHeads), kr = rope(*k, h.numKVHeads);
-    kv = T::KVCacheWriteOp::create(b, fileLoc, kvType, kv, kr, *v, pos, b.getI64IntegerAttr(i));
-    Value attn = T::AttentionOp::create(b, 
-        fileLoc, rows(qWidth), qr, kv, pos, b.getI64IntegerAttr(i),
-        b.getI64IntegerAttr(h.numHeads), b.getI64IntegerAttr(h.numKVHeads),
-        b.getI64IntegerAttr(h.headDim), b.getF64FloatAttr(1.0 / std::sqrt(double(h.headDim))));
-    (void)kvWidth;
-    if (bitnet) {
-      FailureOr<Value> subNorm = floatWeight(l.attnSubNorm, layer + " attention sub-norm");
-      if (failed(subNorm))
-        return failure();
-      attn = rmsNorm(attn, *subNorm);
-    }
-    FailureOr<Value> o = linear(attn, l.o, layer + " output projection");
-    if (failed(o))
-      return failure();
-    x = T::AddOp::create(b, fileLoc, x, *o);
-
-    FailureOr<Value> ffnNorm = floatWeight(l.ffnNorm, layer + " FFN norm");
-    if (failed(ffnNorm))
-      return failure();
-    Value f = rmsNorm(x, *ffnNorm);
-    FailureOr<Value> gate = linear(f, l.gate, layer + " FFN gate");
-    FailureOr<Value> up = linear(f, l.up, layer + " FFN up");
-    if (failed(gate) || failed(up))
-      return failure();
-    Value act;
-    switch (h.activation) {
-    case FFNActivation::ReLU2:
-      act = T::Relu2Op::create(b, fileLoc, *gate);
-      break;
-    case FFNActivation::SiLU:
-      act = T::SiluOp::create(b, fileLoc, *gate);
-      break;
-    case FFNActivation::GELU:
-      act = T::GeluOp::create(b, fileLoc, *gate);
-      break;
-    }
-    Value m = T::MulOp::create(b, fileLoc, act, *up);
-    if (bitnet) {
-      FailureOr<Value> subNorm = floatWeight(l.ffnSubNorm, layer + " FFN sub-norm");
-      if (failed(subNorm))
-        return failure();
-      m = rmsNorm(m, *subNorm);
-    }
-    FailureOr<Value> down = linear(m, l.down, layer + " FFN down");
-    if (failed(down))
-      return failure();
-    x = T::AddOp::create(b, fileLoc, x, *down);
+    x = *mixed;
   }
 
-  FailureOr<Value> outNorm = floatWeight(model.outputNorm, "output norm");
+  FailureOr<Value> outNorm = norm(x, model.outputNorm, "output norm");
   if (failed(outNorm))
     return failure();
-  x = rmsNorm(x, *outNorm);
+  x = *outNorm;
   Value lmHead;
   if (model.lmHead.encoding == WeightEncoding::Float) {
     FailureOr<Value> w = floatWeight(model.lmHead.weight, "lm_head");
