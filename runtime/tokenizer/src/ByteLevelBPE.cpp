@@ -3,6 +3,7 @@
 #include "tern/tokenizer/Tokenizer.h"
 
 #include "PreTokenizer.h"
+#include "MergeSymbols.h"
 #include "Unicode.h"
 
 #include <queue>
@@ -10,12 +11,6 @@
 namespace tern {
 using namespace tok;
 namespace {
-
-struct Symbol {
-  int32_t prev, next; // neighbour indices, -1 at the ends
-  uint32_t begin;     // byte offset in the encoded word
-  uint32_t size;      // bytes; 0 once merged into the left neighbour
-};
 
 struct Candidate {
   int32_t rank;
@@ -80,16 +75,7 @@ void Tokenizer::encodeByteLevelWord(const std::string &word, std::vector<int32_t
       return;
     }
   }
-  std::vector<Symbol> symbols;
-  symbols.reserve(word.size());
-  for (size_t offset = 0; offset < word.size();) {
-    size_t len = std::min(utf8SequenceLength(static_cast<uint8_t>(word[offset])),
-                          word.size() - offset);
-    int32_t index = static_cast<int32_t>(symbols.size());
-    symbols.push_back({index - 1, offset + len == word.size() ? -1 : index + 1,
-                       static_cast<uint32_t>(offset), static_cast<uint32_t>(len)});
-    offset += len;
-  }
+  std::vector<Symbol> symbols = splitIntoSymbols(word);
 
   std::priority_queue<Candidate, std::vector<Candidate>, CandidateOrder> queue;
   std::string key;

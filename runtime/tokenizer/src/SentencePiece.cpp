@@ -2,22 +2,18 @@
 // whose concatenation is the highest-scoring token, then fall back to <0xXX> byte tokens.
 #include "tern/tokenizer/Tokenizer.h"
 
+#include "MergeSymbols.h"
 #include "Unicode.h"
 
 #include <queue>
 
 namespace tern {
+using tok::Symbol;
+using tok::splitIntoSymbols;
 using tok::utf8SequenceLength;
 namespace {
 
 const char kSpaceMark[] = "\xE2\x96\x81"; // U+2581 "▁", SentencePiece's visible space
-
-// One character (later: a merged run of characters) in a doubly linked list over the text.
-struct Symbol {
-  int32_t prev, next; // neighbour indices, -1 at the ends
-  uint32_t begin;     // byte offset in the escaped text
-  uint32_t size;      // bytes; 0 once merged into the left neighbour
-};
 
 struct Candidate {
   float score;
@@ -62,16 +58,7 @@ void Tokenizer::encodeSentencePiece(const std::string &fragment, bool afterSpeci
       text += c;
   }
 
-  std::vector<Symbol> symbols;
-  symbols.reserve(text.size());
-  for (size_t offset = 0; offset < text.size();) {
-    size_t len = std::min(utf8SequenceLength(static_cast<uint8_t>(text[offset])),
-                          text.size() - offset);
-    int32_t index = static_cast<int32_t>(symbols.size());
-    symbols.push_back({index - 1, offset + len == text.size() ? -1 : index + 1,
-                       static_cast<uint32_t>(offset), static_cast<uint32_t>(len)});
-    offset += len;
-  }
+  std::vector<Symbol> symbols = splitIntoSymbols(text);
 
   std::priority_queue<Candidate, std::vector<Candidate>, CandidateOrder> queue;
   std::string scratch;
