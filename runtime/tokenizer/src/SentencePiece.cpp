@@ -10,7 +10,6 @@
 namespace tern {
 using tok::Symbol;
 using tok::splitIntoSymbols;
-using tok::utf8SequenceLength;
 namespace {
 
 const char kSpaceMark[] = "\xE2\x96\x81"; // U+2581 "▁", SentencePiece's visible space
