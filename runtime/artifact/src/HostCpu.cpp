@@ -1,0 +1,67 @@
+// Host CPU feature queries for the artifact loader's target check.
+#include "tern/artifact/HostCpu.h"
+
+namespace tern {
+
+HostFeature hostHasCpuFeature(std::string_view feature) {
+#if defined(__x86_64__) || defined(__i386__)
+  // __builtin_cpu_supports needs a literal, hence a table of calls rather than one lookup.
+  struct Entry {
+    std::string_view name;
+    bool present;
+  };
+  __builtin_cpu_init();
+  const Entry entries[] = {
+      {"sse4.2", static_cast<bool>(__builtin_cpu_supports("sse4.2"))},
+      {"avx", static_cast<bool>(__builtin_cpu_supports("avx"))},
+      {"avx2", static_cast<bool>(__builtin_cpu_supports("avx2"))},
+      {"fma", static_cast<bool>(__builtin_cpu_supports("fma"))},
+      {"f16c", static_cast<bool>(__builtin_cpu_supports("f16c"))},
+      {"bmi2", static_cast<bool>(__builtin_cpu_supports("bmi2"))},
+      {"avx512f", static_cast<bool>(__builtin_cpu_supports("avx512f"))},
+      {"avx512bw", static_cast<bool>(__builtin_cpu_supports("avx512bw"))},
+      {"avx512vl", static_cast<bool>(__builtin_cpu_supports("avx512vl"))},
+      {"avx512dq", static_cast<bool>(__builtin_cpu_supports("avx512dq"))},
+      {"avx512vnni", static_cast<bool>(__builtin_cpu_supports("avx512vnni"))},
+  };
+  for (const Entry &entry : entries)
+    if (entry.name == feature)
+      return entry.present ? HostFeature::Present : HostFeature::Missing;
+  return HostFeature::Unknown;
+#elif defined(__aarch64__)
+  // NEON is baseline on AArch64; other features need getauxval, added with the ARM backend.
+  if (feature == "neon")
+    return HostFeature::Present;
+  return HostFeature::Unknown;
+#else
+  (void)feature;
+  return HostFeature::Unknown;
+#endif
+}
+
+const char *hostArchitecture() {
+#if defined(__x86_64__)
+  return "x86_64";
+#elif defined(__aarch64__)
+  return "aarch64";
+#else
+  return "unknown";
+#endif
+}
+
+bool hostRunsTriple(std::string_view triple) {
+  if (triple.empty())
+    return true;
+  std::string_view arch = triple.substr(0, triple.find('-'));
+  std::string_view host = hostArchitecture();
+  if (arch == host)
+    return true;
+  // Spellings LLVM accepts for the same architecture.
+  if (host == "x86_64" && (arch == "x86-64" || arch == "amd64"))
+    return true;
+  if (host == "aarch64" && arch == "arm64")
+    return true;
+  return false;
+}
+
+} // namespace tern
