@@ -2,6 +2,9 @@
 #ifndef TERN_TERN_H
 #define TERN_TERN_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -44,6 +47,183 @@ void tern_status_free(tern_status_t status);
 
 /* The runtime's version, "MAJOR.MINOR.PATCH", a static string. Thread-safe. */
 const char* tern_version(void);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Models                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+
+/* A loaded `.tern` artifact: mapped weights, kernels and tokenizer. Immutable once created:
+ * thread-safe, shared by any number of sessions, released after the last of them. */
+typedef struct tern_model_s tern_model_t;
+
+typedef enum tern_kernels_e {
+  TERN_KERNELS_GENERATED = 0, /* the kernels the compiler generated into the artifact */
+  TERN_KERNELS_REFERENCE = 1, /* the runtime's plain C++ twins: slow, for cross-checks */
+} tern_kernels_t;
+
+typedef struct tern_model_options_s {
+  int32_t num_threads;    /* worker threads including the caller; 0 = one per online CPU */
+  tern_kernels_t kernels;
+} tern_model_options_t;
+
+/* Fills |options| with the defaults (all CPUs, generated kernels). */
+void tern_model_options_init(tern_model_options_t* options);
+
+/* Opens the artifact at |path| (mmap, verified: header, FlatBuffer, checksums, format version,
+ * host CPU features, kernel ABI) and loads its kernel library. |options| may be NULL. */
+tern_status_t tern_model_open(const char* path, const tern_model_options_t* options,
+                              tern_model_t** out_model);
+
+/* Releases |model|; NULL is allowed. Sessions must be released first. */
+void tern_model_release(tern_model_t* model);
+
+typedef struct tern_model_info_s {
+  const char* architecture;  /* as the source named it; valid while the model lives */
+  const char* target_cpu;    /* e.g. "x86-64-v4" */
+  int64_t vocab_size;
+  int64_t context_length;    /* most positions a session holds */
+  int64_t num_layers;
+  int64_t hidden_size;
+  int64_t max_batch_rows;    /* most tokens one prefill call evaluates at once */
+  uint64_t weight_bytes;     /* bytes of weight sections */
+  uint64_t arena_bytes;      /* scratch per session */
+  uint64_t kv_cache_bytes;   /* KV cache per session */
+  int32_t num_threads;
+} tern_model_info_t;
+
+/* Describes |model|. Thread-safe. */
+void tern_model_info(const tern_model_t* model, tern_model_info_t* out_info);
+
+/* The chat template from the model's metadata ("" when it has none), valid while the model
+ * lives. Thread-safe. */
+const char* tern_model_chat_template(const tern_model_t* model);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tokenizer                                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef enum tern_special_token_e {
+  TERN_TOKEN_BOS = 0,
+  TERN_TOKEN_EOS = 1,
+  TERN_TOKEN_EOT = 2, /* end of turn (chat models); may equal EOS */
+} tern_special_token_t;
+
+/* The id of |which|, or -1 when the model has none. Thread-safe. */
+int32_t tern_model_special_token(const tern_model_t* model, tern_special_token_t which);
+
+/* Whether generation should stop at |token| (EOS, EOT or another end-of-generation token). */
+int tern_model_is_end_of_generation(const tern_model_t* model, int32_t token);
+
+/* Tokenizes |length| bytes of UTF-8 |text|. |add_bos|: prepend BOS when the model's metadata
+ * asks for it; |parse_special|: turn special-token text such as "<|eot_id|>" into its id.
+ * Writes up to |capacity| ids to |tokens| and the full count to |*out_count|; if the count
+ * exceeds |capacity| returns OUT_OF_RANGE (call again with a larger buffer). Thread-safe. */
+tern_status_t tern_model_tokenize(const tern_model_t* model, const char* text, size_t length,
+                                  int add_bos, int parse_special, int32_t* tokens,
+                                  size_t capacity, size_t* out_count);
+
+/* The text of |token| as generation should print it (bytes, possibly part of a UTF-8
+ * character), copied to |buffer| (not NUL-terminated) with its length in |*out_length|.
+ * OUT_OF_RANGE for an id outside the vocabulary or a too-small buffer. Thread-safe. */
+tern_status_t tern_model_token_to_piece(const tern_model_t* model, int32_t token, char* buffer,
+                                        size_t capacity, size_t* out_length);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Sessions                                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+/* One sequence being evaluated: a KV cache, an activation arena and the last logits. Memory is
+ * allocated at creation; evaluating allocates nothing.
+ * Thread-compatible: one thread at a time may use a session. */
+typedef struct tern_session_s tern_session_t;
+
+typedef struct tern_session_options_s {
+  int64_t context_length; /* 0 = the model's; larger than the model's is INVALID_ARGUMENT */
+} tern_session_options_t;
+
+void tern_session_options_init(tern_session_options_t* options);
+
+/* Creates a session over |model| with its own KV cache. |options| may be NULL. */
+tern_status_t tern_session_create(tern_model_t* model, const tern_session_options_t* options,
+                                  tern_session_t** out_session);
+
+void tern_session_release(tern_session_t* session);
+
+/* Forgets every evaluated token: the next one goes to position 0. */
+void tern_session_reset(tern_session_t* session);
+
+/* Tokens evaluated so far: the position the next token goes to. */
+int64_t tern_session_position(const tern_session_t* session);
+
+/* Evaluates |count| tokens at the current position (prefill in chunks of max_batch_rows, or
+ * one decode step when |count| is 1) and keeps the logits of the last one. OUT_OF_RANGE when
+ * the tokens would pass the context length, INVALID_ARGUMENT for an id outside the vocabulary;
+ * on error the session is unchanged. */
+tern_status_t tern_session_eval(tern_session_t* session, const int32_t* tokens, size_t count);
+
+/* Like tern_session_eval, and writes the float32 logits of every one of the |count| tokens to
+ * |out_logits| (count x vocab_size, row-major). */
+tern_status_t tern_session_eval_all_logits(tern_session_t* session, const int32_t* tokens,
+                                           size_t count, float* out_logits);
+
+/* The logits (vocab_size floats) of the last evaluated token; NULL before any. Valid until the
+ * next call that changes the session. */
+const float* tern_session_logits(const tern_session_t* session);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Sampling                                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Chooses the next token from logits: repetition penalty, then temperature, top-k, top-p and
+ * min-p filters, then a seeded draw. Temperature 0 is greedy (argmax, lowest id on ties).
+ * Thread-compatible. */
+typedef struct tern_sampler_s tern_sampler_t;
+
+typedef struct tern_sampler_options_s {
+  float temperature;      /* 0 = greedy; must be >= 0 */
+  int32_t top_k;          /* 0 = off; must be >= 0 */
+  float top_p;            /* 1 = off; in (0, 1] */
+  float min_p;            /* 0 = off; in [0, 1) */
+  float repeat_penalty;   /* 1 = off; must be > 0 */
+  int32_t repeat_last_n;  /* tokens the penalty looks back over; must be >= 0 */
+  uint64_t seed;
+} tern_sampler_options_t;
+
+/* Greedy defaults: temperature 0, top_k 0, top_p 1, min_p 0, penalty 1 over 64, seed 0. */
+void tern_sampler_options_init(tern_sampler_options_t* options);
+
+/* Creates a sampler for a vocabulary of |vocab_size|; INVALID_ARGUMENT names the bad field. */
+tern_status_t tern_sampler_create(const tern_sampler_options_t* options, int64_t vocab_size,
+                                  tern_sampler_t** out_sampler);
+
+void tern_sampler_release(tern_sampler_t* sampler);
+
+/* Picks a token from |logits| (vocab_size floats) into |*out_token|. */
+tern_status_t tern_sampler_sample(tern_sampler_t* sampler, const float* logits,
+                                  int32_t* out_token);
+
+/* Records |token| (a prompt or generated token) for the repetition penalty. */
+void tern_sampler_accept(tern_sampler_t* sampler, int32_t token);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Generation                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Called for each generated token as it arrives, with its text (not NUL-terminated). Return
+ * non-zero to stop. */
+typedef int (*tern_token_callback_t)(void* user_data, int32_t token, const char* piece,
+                                     size_t piece_length);
+
+/* Evaluates |prompt| (count tokens, may be 0 to continue), then samples and evaluates up to
+ * |max_tokens| tokens, calling |callback| (may be NULL) for each. Stops early at an
+ * end-of-generation token (not passed to the callback), when |callback| asks, or at the
+ * context length (OUT_OF_RANGE only if the prompt itself does not fit). |*out_generated|
+ * (may be NULL) receives how many tokens were generated. */
+tern_status_t tern_session_generate(tern_session_t* session, tern_sampler_t* sampler,
+                                    const int32_t* prompt, size_t prompt_count,
+                                    int32_t max_tokens, tern_token_callback_t callback,
+                                    void* user_data, int32_t* out_generated);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -1,0 +1,40 @@
+// One kernel to generate: its exported symbol, family and parameters (docs/kernels.md). The
+// program builder makes these from the graph; backends generate code for them.
+#ifndef TERN_CODEGEN_KERNELSPEC_H
+#define TERN_CODEGEN_KERNELSPEC_H
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <tuple>
+
+namespace tern {
+
+struct KernelSpec {
+  std::string symbol; // exported C name, unique in its library
+  std::string family; // embedding, rms_norm, ternary_matmul, ... (docs/kernels.md)
+  std::map<std::string, int64_t> ints;
+  std::map<std::string, double> floats;
+  std::map<std::string, std::string> strings;
+
+  int64_t getInt(const std::string &name, int64_t fallback = 0) const {
+    auto it = ints.find(name);
+    return it == ints.end() ? fallback : it->second;
+  }
+  double getFloat(const std::string &name, double fallback = 0) const {
+    auto it = floats.find(name);
+    return it == floats.end() ? fallback : it->second;
+  }
+  std::string getString(const std::string &name, const std::string &fallback = "") const {
+    auto it = strings.find(name);
+    return it == strings.end() ? fallback : it->second;
+  }
+  bool operator<(const KernelSpec &other) const {
+    return std::tie(family, ints, floats, strings) <
+           std::tie(other.family, other.ints, other.floats, other.strings);
+  }
+};
+
+} // namespace tern
+
+#endif
