@@ -1,7 +1,8 @@
-// One kernel to generate: its exported symbol, family and parameters (docs/kernels.md). The
-// program builder makes these from the graph; backends generate code for them.
-#ifndef TERN_CODEGEN_KERNELSPEC_H
-#define TERN_CODEGEN_KERNELSPEC_H
+// One kernel: its exported symbol, family and parameters (docs/kernels.md). The compiler's
+// program builder makes these from the graph, backends generate code for them and the
+// runtime's reference twins run from them.
+#ifndef TERN_RUNTIME_KERNELS_KERNELSPEC_H
+#define TERN_RUNTIME_KERNELS_KERNELSPEC_H
 
 #include <cstdint>
 #include <map>

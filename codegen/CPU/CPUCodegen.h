@@ -1,0 +1,48 @@
+// The CPU backend's entry points: target resolution and kernel libraries for a list of kernels.
+#ifndef TERN_CODEGEN_CPU_CPUCODEGEN_H
+#define TERN_CODEGEN_CPU_CPUCODEGEN_H
+
+#include "KernelSpec.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tern::cpu {
+
+// A CPU the kernels are generated for.
+struct CpuTarget {
+  std::string name;   // as the user wrote it after resolution: x86-64-v4, x86-64-v3, generic
+  std::string triple; // x86_64-unknown-linux-gnu
+  std::string cpu;    // LLVM CPU name: x86-64-v4, x86-64-v3, x86-64, or the host's for native
+  // Features the generated code needs from the host, in LLVM spelling as the runtime's host
+  // check knows them (avx2, fma, f16c, avx512f, avx512bw, avx512vl, avx512vnni, ...). Written
+  // to the artifact's Target.cpu_features.
+  std::vector<std::string> features;
+  bool hasAVX512 = false; // AVX-512 F/BW/VL (+ VNNI on x86-64-v4)
+  bool hasAVX2 = false;   // AVX2 + FMA + F16C
+};
+
+// Resolves `x86-64-v4`, `x86-64-v3`, `generic` or `native` (the build machine, mapped to the
+// best of those it supports). Unknown names give an error listing the known ones.
+llvm::Expected<CpuTarget> resolveCpuTarget(llvm::StringRef name);
+
+// Generates every kernel of |kernels| for |target| through MLIR (vector, x86vector, scf,
+// arith, memref -> LLVM dialect -> LLVM IR), compiles it in process with an LLVM TargetMachine
+// and links one ELF shared object exporting each KernelSpec::symbol (tern_cpu_kernel_fn, see
+// runtime/include/tern/kernel_abi.h) and `tern_kernel_abi_version`. Returns its bytes.
+llvm::Expected<std::vector<uint8_t>> buildKernelLibrary(llvm::ArrayRef<KernelSpec> kernels,
+                                                        const CpuTarget &target);
+
+// The same kernels as text for reading and lit tests: |stage| is "mlir" (generated kernel
+// IR before lowering), "llvm" (LLVM IR) or "asm" (target assembly).
+llvm::Expected<std::string> emitKernels(llvm::ArrayRef<KernelSpec> kernels,
+                                        const CpuTarget &target, llvm::StringRef stage);
+
+} // namespace tern::cpu
+
+#endif
