@@ -29,7 +29,7 @@ venv="$root/.venv"
 if [ ! -x "$venv/bin/python" ]; then
   /usr/bin/python3 -m venv "$venv"
 fi
-want="numpy==1.26.4 gguf==0.19.0 safetensors==0.4.5"
+want="numpy==1.26.4 gguf==0.19.0 safetensors==0.4.5 sentencepiece==0.2.3"
 stamp="$venv/.ternc-requirements"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "$venv/bin/python" -m pip install -q --disable-pip-version-check $want

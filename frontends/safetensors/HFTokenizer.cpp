@@ -1,7 +1,9 @@
-// Hugging Face `tokenizers` files -> TokenizerInfo: vocabulary, merges, special tokens, template.
+// Hugging Face `tokenizers` files (or a SentencePiece tokenizer.model) -> TokenizerInfo:
+// vocabulary, merges, special tokens, template.
 #include "frontends/safetensors/HFTokenizer.h"
 
 #include "frontends/safetensors/HFConfig.h"
+#include "tern/tokenizer/Tokenizer.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -53,12 +55,103 @@ std::optional<std::string> tokenText(const llvm::json::Value *v) {
   return std::nullopt;
 }
 
+// tokenizer_config.json (special tokens by text, add_bos/eos, the chat template) and
+// chat_template.jinja, over the vocabulary already in |model.tokenizer|.
+llvm::Error readTokenizerConfig(llvm::StringRef dir, ModelDescription &model) {
+  TokenizerInfo &t = model.tokenizer;
+  auto idOf = [&](const std::string &text) -> std::optional<int64_t> {
+    for (size_t i = 0; i < t.tokens.size(); ++i)
+      if (t.tokens[i] == text)
+        return static_cast<int64_t>(i);
+    return std::nullopt;
+  };
+  // tokenizer_config.json: special tokens by text, add_bos/eos, and the chat template.
+  const std::string configPath = join(dir, "tokenizer_config.json");
+  if (llvm::sys::fs::exists(configPath)) {
+    llvm::Expected<llvm::json::Value> cj = loadJSONFile(configPath);
+    if (!cj)
+      return cj.takeError();
+    if (const llvm::json::Object *c = cj->getAsObject()) {
+      auto special = [&](llvm::StringRef key, std::optional<int64_t> &field) {
+        if (auto text = tokenText(c->get(key))) {
+          if (auto id = idOf(*text))
+            field = id;
+          else
+            model.problems.push_back({Problem::Warning, key.str(),
+                                      configPath + ": '" + *text + "' is not in the vocabulary"});
+        }
+      };
+      special("bos_token", t.bosId);
+      special("eos_token", t.eosId);
+      special("unk_token", t.unkId);
+      special("pad_token", t.padId);
+      if (auto b = c->getBoolean("add_bos_token"))
+        t.addBos = b;
+      if (auto b = c->getBoolean("add_eos_token"))
+        t.addEos = b;
+      if (auto s = c->getString("chat_template")) {
+        t.chatTemplate = s->str();
+      } else if (const llvm::json::Array *list = c->getArray("chat_template")) {
+        // Several named templates: the runtime's `chat` uses the default one.
+        for (const llvm::json::Value &e : *list)
+          if (const llvm::json::Object *o = e.getAsObject())
+            if (o->getString("name").value_or("") == "default")
+              t.chatTemplate = o->getString("template").value_or("").str();
+      }
+    }
+  }
+  // transformers >= 4.43 may save the template as its own file.
+  const std::string jinja = join(dir, "chat_template.jinja");
+  if (t.chatTemplate.empty() && llvm::sys::fs::exists(jinja))
+    if (auto text = llvm::MemoryBuffer::getFile(jinja, /*IsText=*/true))
+      t.chatTemplate = (*text)->getBuffer().str();
+  return llvm::Error::success();
+}
+
+// A SentencePiece tokenizer.model (LLaMA-2-style checkpoints without tokenizer.json), read by the
+// runtime's own reader so the compiler and runtime agree on what it holds. One the runtime cannot
+// run is a Warning (token ids only), like an unsupported tokenizer.json model.
+llvm::Error readSentencePieceModel(llvm::StringRef dir, const std::string &path,
+                                   ModelDescription &model) {
+  TokenizerInfo &t = model.tokenizer;
+  TokenizerData data;
+  std::string error;
+  if (!loadSentencePieceModelFile(path, &data, &error)) {
+    t.model.clear();
+    model.problems.push_back({Problem::Warning, "tokenizer.model", error + ": token ids only"});
+    return llvm::Error::success();
+  }
+  t.model = data.model == TokenizerModel::Unigram ? "unigram" : "llama";
+  t.pre.clear();
+  t.source = path;
+  t.vocabSize = static_cast<int64_t>(data.tokens.size());
+  t.tokens = std::move(data.tokens);
+  t.scores = std::move(data.scores);
+  t.tokenTypes = std::move(data.tokenTypes);
+  t.hasScores = t.hasTokenTypes = true;
+  auto id = [](int32_t v) { return v == kNoToken ? std::nullopt : std::optional<int64_t>(v); };
+  t.bosId = id(data.bosId);
+  t.eosId = id(data.eosId);
+  t.unkId = id(data.unkId);
+  t.padId = id(data.padId);
+  t.addBos = data.addBos;
+  t.addEos = data.addEos;
+  if (model.hparams.vocabSize > 0 && t.vocabSize > model.hparams.vocabSize)
+    model.problems.push_back({Problem::Warning, "tokenizer.model",
+                              path + ": has " + std::to_string(t.vocabSize) +
+                                  " tokens but the model's vocab_size is " +
+                                  std::to_string(model.hparams.vocabSize)});
+  return readTokenizerConfig(dir, model);
+}
+
 } // namespace
 
 llvm::Error readHFTokenizer(llvm::StringRef dir, ModelDescription &model) {
   TokenizerInfo &t = model.tokenizer;
   const std::string path = join(dir, "tokenizer.json");
   if (!llvm::sys::fs::exists(path)) {
+    if (const std::string spm = join(dir, "tokenizer.model"); llvm::sys::fs::exists(spm))
+      return readSentencePieceModel(dir, spm, model);
     t.model.clear();
     model.problems.push_back(
         {Problem::Warning, "tokenizer.json", "no tokenizer.json: token ids only"});
@@ -172,47 +265,7 @@ llvm::Error readHFTokenizer(llvm::StringRef dir, ModelDescription &model) {
   if (auto unk = m->getString("unk_token"))
     t.unkId = idOf(unk->str());
 
-  // tokenizer_config.json: special tokens by text, add_bos/eos, and the chat template.
-  const std::string configPath = join(dir, "tokenizer_config.json");
-  if (llvm::sys::fs::exists(configPath)) {
-    llvm::Expected<llvm::json::Value> cj = loadJSONFile(configPath);
-    if (!cj)
-      return cj.takeError();
-    if (const llvm::json::Object *c = cj->getAsObject()) {
-      auto special = [&](llvm::StringRef key, std::optional<int64_t> &field) {
-        if (auto text = tokenText(c->get(key))) {
-          if (auto id = idOf(*text))
-            field = id;
-          else
-            model.problems.push_back({Problem::Warning, key.str(),
-                                      configPath + ": '" + *text + "' is not in the vocabulary"});
-        }
-      };
-      special("bos_token", t.bosId);
-      special("eos_token", t.eosId);
-      special("unk_token", t.unkId);
-      special("pad_token", t.padId);
-      if (auto b = c->getBoolean("add_bos_token"))
-        t.addBos = b;
-      if (auto b = c->getBoolean("add_eos_token"))
-        t.addEos = b;
-      if (auto s = c->getString("chat_template")) {
-        t.chatTemplate = s->str();
-      } else if (const llvm::json::Array *list = c->getArray("chat_template")) {
-        // Several named templates: the runtime's `chat` uses the default one.
-        for (const llvm::json::Value &e : *list)
-          if (const llvm::json::Object *o = e.getAsObject())
-            if (o->getString("name").value_or("") == "default")
-              t.chatTemplate = o->getString("template").value_or("").str();
-      }
-    }
-  }
-  // transformers >= 4.43 may save the template as its own file.
-  const std::string jinja = join(dir, "chat_template.jinja");
-  if (t.chatTemplate.empty() && llvm::sys::fs::exists(jinja))
-    if (auto text = llvm::MemoryBuffer::getFile(jinja, /*IsText=*/true))
-      t.chatTemplate = (*text)->getBuffer().str();
-  return llvm::Error::success();
+  return readTokenizerConfig(dir, model);
 }
 
 } // namespace tern::fe

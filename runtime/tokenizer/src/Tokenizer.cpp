@@ -24,8 +24,18 @@ std::unique_ptr<Tokenizer> Tokenizer::create(TokenizerData data, std::string *er
   std::unique_ptr<Tokenizer> t(new Tokenizer(std::move(data)));
   if (!t->init(error))
     return nullptr;
-  bool ok = t->data_.model == TokenizerModel::SentencePiece ? t->initSentencePiece(error)
-                                                             : t->initByteLevel(error);
+  bool ok = false;
+  switch (t->data_.model) {
+  case TokenizerModel::SentencePiece:
+    ok = t->initSentencePiece(error);
+    break;
+  case TokenizerModel::ByteLevelBPE:
+    ok = t->initByteLevel(error);
+    break;
+  case TokenizerModel::Unigram:
+    ok = t->initSentencePiece(error) && t->initUnigram(error);
+    break;
+  }
   return ok ? std::move(t) : nullptr;
 }
 
@@ -140,16 +150,34 @@ std::vector<int32_t> Tokenizer::encode(const std::string &text, bool addSpecial,
   if (addSpecial && data_.addBos)
     ids.push_back(data_.bosId);
   bool afterSpecial = true;
-  for (const Fragment &f : fragments) {
+  for (size_t i = 0; i < fragments.size(); ++i) {
+    const Fragment &f = fragments[i];
+    // The sentencepiece library puts its "▁" in front of the whole text only, even when a
+    // special token comes first ("▁" "<mask>" ...); llama.cpp after every special token.
+    const bool prefixHere = afterSpecial && (data_.prefixAfterSpecial || i == 0);
     if (f.token != kNoToken) {
+      if (prefixHere && !data_.prefixAfterSpecial && data_.addSpacePrefix &&
+          data_.model != TokenizerModel::ByteLevelBPE) {
+        if (data_.model == TokenizerModel::Unigram)
+          encodeUnigram(std::string(), true, &ids);
+        else
+          encodeSentencePiece(std::string(), true, &ids);
+      }
       ids.push_back(f.token);
       afterSpecial = true;
     } else {
       std::string fragment = text.substr(f.begin, f.end - f.begin);
-      if (data_.model == TokenizerModel::SentencePiece)
-        encodeSentencePiece(fragment, afterSpecial, &ids);
-      else
+      switch (data_.model) {
+      case TokenizerModel::SentencePiece:
+        encodeSentencePiece(fragment, prefixHere, &ids);
+        break;
+      case TokenizerModel::Unigram:
+        encodeUnigram(fragment, prefixHere, &ids);
+        break;
+      case TokenizerModel::ByteLevelBPE:
         encodeByteLevel(fragment, &ids);
+        break;
+      }
       afterSpecial = false;
     }
   }
@@ -202,7 +230,7 @@ std::string Tokenizer::decode(const std::vector<int32_t> &ids, bool renderSpecia
 TokenStreamDecoder::TokenStreamDecoder(const Tokenizer &tokenizer, bool atStart,
                                        bool renderSpecial)
     : tokenizer_(tokenizer),
-      stripPending_(atStart && tokenizer.data().model == TokenizerModel::SentencePiece &&
+      stripPending_(atStart && tokenizer.data().model != TokenizerModel::ByteLevelBPE &&
                     tokenizer.data().addSpacePrefix),
       renderSpecial_(renderSpecial) {}
 

@@ -14,6 +14,10 @@ bool tokenizerModelFromName(const std::string &name, TokenizerModel *out) {
     *out = TokenizerModel::ByteLevelBPE;
     return true;
   }
+  if (name == "unigram") {
+    *out = TokenizerModel::Unigram;
+    return true;
+  }
   return false;
 }
 
@@ -44,18 +48,20 @@ bool tokenizerDataFromGGUF(GGUFTokenizerFields f, TokenizerData *out, std::strin
   TokenizerData d;
   if (!tokenizerModelFromName(f.model, &d.model))
     return fail("tokenizer.ggml.model '" + f.model +
-                "' is not supported (this runtime has 'llama' and 'gpt2')");
+                "' is not supported (this runtime has 'llama', 'gpt2' and 'unigram')");
   if (f.tokens.empty())
     return fail("tokenizer.ggml.tokens is missing or empty");
   const int64_t n = static_cast<int64_t>(f.tokens.size());
 
   // llama.cpp's per-model defaults, before the file's own keys override them.
   int64_t bos = kNoToken, eos = kNoToken, unk = kNoToken;
-  if (d.model == TokenizerModel::SentencePiece) {
+  if (d.model != TokenizerModel::ByteLevelBPE) {
     d.pre = PreTokenizer::None;
     bos = 1, eos = 2, unk = 0;
     d.addBos = true;
     d.addSpacePrefix = true;
+    // "unigram" only comes from tokenizer.model files: keep the sentencepiece library's rule.
+    d.prefixAfterSpecial = d.model != TokenizerModel::Unigram;
   } else {
     if (!preTokenizerFromName(f.pre, &d.pre))
       return fail("tokenizer.ggml.pre '" + f.pre +

@@ -1,4 +1,4 @@
-// Runtime tokenizers: SentencePiece-style BPE (llama.cpp "llama") and byte-level BPE (GPT-2, LLaMA-3).
+// Runtime tokenizers: SentencePiece BPE ("llama") and unigram, byte-level BPE (GPT-2, LLaMA-3).
 #ifndef TERN_TOKENIZER_TOKENIZER_H
 #define TERN_TOKENIZER_TOKENIZER_H
 
@@ -18,6 +18,7 @@ constexpr int32_t kNoToken = -1;
 enum class TokenizerModel : uint8_t {
   SentencePiece, // GGUF "llama": score-driven merges over UTF-8 chars, "▁" for spaces, <0xXX> bytes
   ByteLevelBPE,  // GGUF "gpt2": ranked merges over GPT-2's byte-to-unicode alphabet
+  Unigram,       // SentencePiece unigram ("unigram"): the most probable segmentation (Viterbi)
 };
 
 // How byte-level BPE splits text into words before merging (the tokenizer.json Split regex).
@@ -52,12 +53,16 @@ struct TokenizerData {
   int32_t bosId = kNoToken, eosId = kNoToken, unkId = kNoToken, padId = kNoToken;
   bool addBos = false, addEos = false; // what encode(..., addSpecial = true) adds
   bool addSpacePrefix = true;          // SentencePiece: "▁" before text that starts a fragment
+  // SentencePiece/unigram: the "▁" also goes before text after a special token (llama.cpp); false
+  // puts it only at the start of the whole text, as the sentencepiece library does.
+  bool prefixAfterSpecial = true;
   bool ignoreMerges = false;           // byte-level BPE: a word that is a token is taken whole (LLaMA-3)
 };
 
 constexpr uint8_t kStripLeft = 1, kStripRight = 2;
 
-// Names as GGUF spells them (tokenizer.ggml.model: "llama", "gpt2"; tokenizer.ggml.pre: "default",
+// Names as GGUF spells them (tokenizer.ggml.model: "llama", "gpt2", and "unigram" for SentencePiece
+// unigram models read from tokenizer.model; tokenizer.ggml.pre: "default",
 // "gpt-2", "llama-bpe", "llama3", ...). False for names this runtime does not implement.
 bool tokenizerModelFromName(const std::string &name, TokenizerModel *out);
 bool preTokenizerFromName(const std::string &name, PreTokenizer *out);
@@ -87,6 +92,15 @@ bool tokenizerDataFromJson(const std::string &tokenizerJson, const std::string &
 // Reads |path| (and |configPath| unless empty) and calls tokenizerDataFromJson.
 bool loadTokenizerJsonFile(const std::string &path, const std::string &configPath,
                            TokenizerData *out, std::string *error);
+
+// SentencePiece's tokenizer.model (a serialized ModelProto), read without a protobuf library: BPE
+// models become SentencePiece, unigram models Unigram, with the library's own encoding rules
+// (prefixAfterSpecial = false; BOS added, as LLaMA's tokenizers do). Models this runtime cannot
+// run exactly (WORD/CHAR, a normalization rule other than identity, whitespace collapsing) are
+// refused naming the setting. |name| labels errors, which give the byte offset of a bad field.
+bool tokenizerDataFromSentencePieceModel(const std::string &bytes, const std::string &name,
+                                         TokenizerData *out, std::string *error);
+bool loadSentencePieceModelFile(const std::string &path, TokenizerData *out, std::string *error);
 
 // Text <-> token ids. Immutable after creation: any number of threads may call encode/decode.
 // One class for both models (no virtual dispatch: the runtime is built without RTTI, and a
@@ -123,11 +137,13 @@ private:
   bool init(std::string *error);
   bool initSentencePiece(std::string *error); // SentencePiece.cpp
   bool initByteLevel(std::string *error);     // ByteLevelBPE.cpp
+  bool initUnigram(std::string *error);       // Unigram.cpp
   // Tokenizes one stretch of text that holds no special token. |afterSpecial| is true at the start
   // and after a special token (SentencePiece adds its dummy-prefix space there).
   void encodeSentencePiece(const std::string &text, bool afterSpecial,
                            std::vector<int32_t> *out) const;
   void encodeByteLevel(const std::string &text, std::vector<int32_t> *out) const;
+  void encodeUnigram(const std::string &text, bool afterSpecial, std::vector<int32_t> *out) const;
   void encodeByteLevelWord(const std::string &word, std::vector<int32_t> *out) const;
   std::string normalPiece(const std::string &tokenText) const;    // SentencePiece.cpp
   std::string byteLevelPiece(const std::string &tokenText) const; // ByteLevelBPE.cpp
@@ -137,6 +153,11 @@ private:
   std::vector<int32_t> specialTokens_; // control/user-defined/unknown ids, longest text first
   // SentencePiece: byte -> <0xXX> token (else the 1-byte token, else unk).
   std::array<int32_t, 256> byteTokens_{};
+  // Unigram: score bounds over normal pieces (sentencepiece's min_score_/max_score_), the longest
+  // piece in bytes, and whether every byte has a <0xXX> token (unknown characters become bytes).
+  float unigramMinScore_ = 0, unigramMaxScore_ = 0;
+  size_t unigramMaxPieceBytes_ = 0;
+  bool byteFallback_ = false;
   // Byte-level BPE.
   std::unordered_map<std::string, int32_t> mergeRank_; // "left right" -> rank
   std::array<std::string, 256> byteToUnicode_;         // byte -> UTF-8 of its GPT-2 stand-in
