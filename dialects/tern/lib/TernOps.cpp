@@ -63,7 +63,8 @@ void WeightOp::build(OpBuilder &builder, OperationState &state, Type type, Strin
                      StringRef dtype, int64_t offset, int64_t size) {
   build(builder, state, type, builder.getStringAttr(name), builder.getStringAttr(dtype),
         builder.getI64IntegerAttr(offset), builder.getI64IntegerAttr(size),
-        /*file=*/StringAttr(), /*scale_name=*/StringAttr(), /*ternarize=*/UnitAttr());
+        /*file=*/StringAttr(), /*scale_name=*/StringAttr(), /*ternarize=*/UnitAttr(),
+        /*source_packing=*/PackingKindAttr());
 }
 
 LogicalResult WeightOp::verify() {
@@ -82,6 +83,9 @@ LogicalResult WeightOp::verify() {
     return emitOpError("has an empty 'scale_name'");
   if (getTernarize() && !isa<TernaryType>(getType()))
     return emitOpError() << "'ternarize' needs a !tern.ternary result, got " << getType();
+  if (getSourcePacking() && !isa<TernaryType>(getType()))
+    return emitOpError() << "'source_packing' needs a !tern.ternary result, got "
+                         << getType();
   return success();
 }
 
@@ -117,16 +121,165 @@ LogicalResult QuantizeActOp::verify() {
                             {"scale", dim(getScale(), 0)}});
 }
 
+LogicalResult RmsNormQuantizeOp::verify() {
+  if (failed(verifyWidth(*this, "weight length", dim(getWeight(), 0), "input width",
+                         dim(getInput(), 1))) ||
+      failed(verifyWidth(*this, "quantized width", dim(getQuantized(), 1), "input width",
+                         dim(getInput(), 1))))
+    return failure();
+  if (!(getEpsilon().convertToDouble() > 0.0))
+    return emitOpError() << "epsilon must be positive, got " << getEpsilon().convertToDouble();
+  return verifyRows(*this, {{"input", dim(getInput(), 0)},
+                            {"quantized", dim(getQuantized(), 0)},
+                            {"scale", dim(getScale(), 0)}});
+}
+
+//===----------------------------------------------------------------------===//
+// ConcatWeightsOp, SliceColumnsOp, GluOp
+//===----------------------------------------------------------------------===//
+
+/// Checks concatenated ternary matrices: shared K, packing and scales; N adds up; the
+/// result carries one scale per row.
+static LogicalResult verifyTernaryConcat(ConcatWeightsOp op, TernaryType result) {
+  auto first = cast<TernaryType>(op.getInputs().front().getType());
+  int64_t rows = 0;
+  for (auto [i, input] : llvm::enumerate(op.getInputs())) {
+    auto type = dyn_cast<TernaryType>(input.getType());
+    if (!type)
+      return op.emitOpError() << "operand " << i << " is " << input.getType()
+                              << " but operand 0 is a !tern.ternary matrix";
+    if (type.getK() != first.getK())
+      return op.emitOpError() << "operand " << i << " has K = " << type.getK()
+                              << " but operand 0 has K = " << first.getK();
+    if (type.getPacking() != first.getPacking())
+      return op.emitOpError() << "operand " << i << " has packing "
+                              << stringifyPackingKind(type.getPacking())
+                              << " but operand 0 has "
+                              << stringifyPackingKind(first.getPacking());
+    if (type.getScale() != first.getScale() || type.getScaleGroup() != first.getScaleGroup())
+      return op.emitOpError() << "operand " << i << " has scale kind "
+                              << stringifyScaleKind(type.getScale()) << " group "
+                              << type.getScaleGroup() << " but operand 0 has "
+                              << stringifyScaleKind(first.getScale()) << " group "
+                              << first.getScaleGroup();
+    rows += type.getN();
+  }
+  if (result.getN() != rows || result.getK() != first.getK())
+    return op.emitOpError() << "result is " << result.getN() << "x" << result.getK()
+                            << " but the operands stack to " << rows << "x" << first.getK();
+  if (result.getPacking() != first.getPacking())
+    return op.emitOpError() << "result packing " << stringifyPackingKind(result.getPacking())
+                            << " differs from the operands' "
+                            << stringifyPackingKind(first.getPacking());
+  if (result.getScale() != ScaleKind::per_row)
+    return op.emitOpError() << "result scale kind must be per_row (each operand keeps its "
+                               "own scales), got "
+                            << stringifyScaleKind(result.getScale());
+  return success();
+}
+
+/// Checks concatenated float matrices: one element type, shared K, N adds up.
+static LogicalResult verifyFloatConcat(ConcatWeightsOp op, RankedTensorType result) {
+  auto first = cast<RankedTensorType>(op.getInputs().front().getType());
+  int64_t rows = 0;
+  for (auto [i, input] : llvm::enumerate(op.getInputs())) {
+    auto type = dyn_cast<RankedTensorType>(input.getType());
+    if (!type)
+      return op.emitOpError() << "operand " << i << " is " << input.getType()
+                              << " but operand 0 is a float matrix";
+    if (!type.hasStaticShape())
+      return op.emitOpError() << "operand " << i << " must have a static shape, got " << type;
+    if (type.getElementType() != first.getElementType())
+      return op.emitOpError() << "operand " << i << " has element type "
+                              << type.getElementType() << " but operand 0 has "
+                              << first.getElementType();
+    if (type.getDimSize(1) != first.getDimSize(1))
+      return op.emitOpError() << "operand " << i << " has K = " << type.getDimSize(1)
+                              << " but operand 0 has K = " << first.getDimSize(1);
+    rows += type.getDimSize(0);
+  }
+  if (result.getElementType() != first.getElementType() || result.getDimSize(0) != rows ||
+      result.getDimSize(1) != first.getDimSize(1))
+    return op.emitOpError() << "result is " << result << " but the operands stack to "
+                            << RankedTensorType::get({rows, first.getDimSize(1)},
+                                                     first.getElementType());
+  return success();
+}
+
+LogicalResult ConcatWeightsOp::verify() {
+  if (getInputs().size() < 2)
+    return emitOpError() << "needs at least two operands, got " << getInputs().size();
+  if (isa<TernaryType>(getInputs().front().getType())) {
+    auto result = dyn_cast<TernaryType>(getType());
+    if (!result)
+      return emitOpError() << "stacks !tern.ternary matrices, so the result must be one, got "
+                           << getType();
+    return verifyTernaryConcat(*this, result);
+  }
+  auto result = dyn_cast<RankedTensorType>(getType());
+  if (!result)
+    return emitOpError() << "stacks float matrices, so the result must be one, got "
+                         << getType();
+  return verifyFloatConcat(*this, result);
+}
+
+LogicalResult SliceColumnsOp::verify() {
+  int64_t offset = getOffset(), inWidth = dim(getInput(), 1), width = dim(getResult(), 1);
+  if (ShapedType::isDynamic(inWidth) || ShapedType::isDynamic(width))
+    return emitOpError() << "needs static widths, got " << dimStr(inWidth) << " -> "
+                         << dimStr(width);
+  if (offset < 0)
+    return emitOpError() << "offset must be non-negative, got " << offset;
+  if (width <= 0)
+    return emitOpError() << "result width must be positive, got " << width;
+  if (offset + width > inWidth)
+    return emitOpError() << "columns [" << offset << ", " << offset + width
+                         << ") are out of range for an input of width " << inWidth;
+  return verifyRows(*this, {{"input", dim(getInput(), 0)}, {"result", dim(getResult(), 0)}});
+}
+
+LogicalResult GluOp::verify() {
+  StringRef activation = getActivation();
+  if (activation != "relu2" && activation != "silu" && activation != "gelu")
+    return emitOpError() << "activation must be \"relu2\", \"silu\" or \"gelu\", got \""
+                         << activation << "\"";
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // TernaryMatmulOp, MatmulOp, LogitsOp
 //===----------------------------------------------------------------------===//
+
+/// Checks a tile width chosen by tern-tile: positive and dividing N.
+static LogicalResult verifyNBlock(Operation *op, std::optional<uint64_t> nBlock, int64_t n) {
+  if (!nBlock)
+    return success();
+  auto value = static_cast<int64_t>(*nBlock);
+  if (value <= 0)
+    return op->emitOpError() << "n_block must be positive, got " << value;
+  if (!ShapedType::isDynamic(n) && n % value != 0)
+    return op->emitOpError() << "n_block " << value << " does not divide N = " << n;
+  return success();
+}
+
+void TernaryMatmulOp::build(OpBuilder &builder, OperationState &state, Type result,
+                            Value input, Value inputScale, Value weight, bool divideByScale) {
+  build(builder, state, result, input, inputScale, weight, divideByScale,
+        /*n_block=*/IntegerAttr());
+}
+
+void MatmulOp::build(OpBuilder &builder, OperationState &state, Type result, Value input,
+                     Value weight) {
+  build(builder, state, result, input, weight, /*n_block=*/IntegerAttr());
+}
 
 LogicalResult TernaryMatmulOp::verify() {
   auto weight = cast<TernaryType>(getWeight().getType());
   if (failed(verifyWidth(*this, "input width", dim(getInput(), 1), "weight K",
                          weight.getK())) ||
       failed(verifyWidth(*this, "result width", dim(getResult(), 1), "weight N",
-                         weight.getN())))
+                         weight.getN())) ||
+      failed(verifyNBlock(*this, getNBlock(), weight.getN())))
     return failure();
   return verifyRows(*this, {{"input", dim(getInput(), 0)},
                             {"input_scale", dim(getInputScale(), 0)},
@@ -137,7 +290,8 @@ LogicalResult MatmulOp::verify() {
   if (failed(verifyWidth(*this, "input width", dim(getInput(), 1), "weight K",
                          dim(getWeight(), 1))) ||
       failed(verifyWidth(*this, "result width", dim(getResult(), 1), "weight N",
-                         dim(getWeight(), 0))))
+                         dim(getWeight(), 0))) ||
+      failed(verifyNBlock(*this, getNBlock(), dim(getWeight(), 0))))
     return failure();
   return verifyRows(*this, {{"input", dim(getInput(), 0)}, {"result", dim(getResult(), 0)}});
 }

@@ -493,3 +493,223 @@ func.func @relu2_int(%a: tensor<?x64xi32>) {
   %c = tern.relu2 %a : tensor<?x64xi32>
   return
 }
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// Ops produced by the graph passes
+//===----------------------------------------------------------------------===//
+
+func.func @source_packing_float() {
+  // expected-error @+1 {{'tern.weight' op 'source_packing' needs a !tern.ternary result, got 'tensor<4xf32>'}}
+  %w = tern.weight "w" {dtype = "f32", offset = 0, size = 16, source_packing = #tern<packing tq2_0>} : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm_quantize_weight(%x: tensor<?x64xf32>, %w: tensor<32xf32>) {
+  // expected-error @+1 {{'tern.rms_norm_quantize' op weight length is 32 but input width is 64}}
+  %q, %s = tern.rms_norm_quantize %x, %w {epsilon = 1.0e-5 : f64} : tensor<?x64xf32>, tensor<32xf32> -> tensor<?x64xi8>, tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm_quantize_width(%x: tensor<?x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{'tern.rms_norm_quantize' op quantized width is 32 but input width is 64}}
+  %q, %s = tern.rms_norm_quantize %x, %w {epsilon = 1.0e-5 : f64} : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x32xi8>, tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm_quantize_epsilon(%x: tensor<?x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{'tern.rms_norm_quantize' op epsilon must be positive, got 0}}
+  %q, %s = tern.rms_norm_quantize %x, %w {epsilon = 0.0 : f64} : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xi8>, tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm_quantize_rows(%x: tensor<4x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{'tern.rms_norm_quantize' op row counts disagree: input has 4 rows, scale has 3}}
+  %q, %s = tern.rms_norm_quantize %x, %w {epsilon = 1.0e-5 : f64} : tensor<4x64xf32>, tensor<64xf32> -> tensor<4x64xi8>, tensor<3xf32>
+  return
+}
+
+// -----
+
+func.func @concat_one(%a: !tern.ternary<64x64, i2_b128, per_tensor>) {
+  // expected-error @+1 {{'tern.concat_weights' op needs at least two operands, got 1}}
+  %w = tern.concat_weights %a : !tern.ternary<64x64, i2_b128, per_tensor> -> !tern.ternary<64x64, i2_b128, per_row>
+  return
+}
+
+// -----
+
+func.func @concat_k(%a: !tern.ternary<64x64, i2_b128, per_tensor>, %b: !tern.ternary<32x128, i2_b128, per_tensor>) {
+  // expected-error @+1 {{'tern.concat_weights' op operand 1 has K = 128 but operand 0 has K = 64}}
+  %w = tern.concat_weights %a, %b : !tern.ternary<64x64, i2_b128, per_tensor>, !tern.ternary<32x128, i2_b128, per_tensor> -> !tern.ternary<96x64, i2_b128, per_row>
+  return
+}
+
+// -----
+
+func.func @concat_packing(%a: !tern.ternary<64x64, i2_b128, per_tensor>, %b: !tern.ternary<32x64, i2_s, per_tensor>) {
+  // expected-error @+1 {{'tern.concat_weights' op operand 1 has packing i2_s but operand 0 has i2_b128}}
+  %w = tern.concat_weights %a, %b : !tern.ternary<64x64, i2_b128, per_tensor>, !tern.ternary<32x64, i2_s, per_tensor> -> !tern.ternary<96x64, i2_b128, per_row>
+  return
+}
+
+// -----
+
+func.func @concat_scale(%a: !tern.ternary<64x256, tq2_0, per_block 256>, %b: !tern.ternary<32x256, tq2_0, per_tensor>) {
+  // expected-error @+1 {{'tern.concat_weights' op operand 1 has scale kind per_tensor group 0 but operand 0 has per_block group 256}}
+  %w = tern.concat_weights %a, %b : !tern.ternary<64x256, tq2_0, per_block 256>, !tern.ternary<32x256, tq2_0, per_tensor> -> !tern.ternary<96x256, tq2_0, per_row>
+  return
+}
+
+// -----
+
+func.func @concat_rows(%a: !tern.ternary<64x64, i2_b128, per_tensor>, %b: !tern.ternary<32x64, i2_b128, per_tensor>) {
+  // expected-error @+1 {{'tern.concat_weights' op result is 128x64 but the operands stack to 96x64}}
+  %w = tern.concat_weights %a, %b : !tern.ternary<64x64, i2_b128, per_tensor>, !tern.ternary<32x64, i2_b128, per_tensor> -> !tern.ternary<128x64, i2_b128, per_row>
+  return
+}
+
+// -----
+
+func.func @concat_result_packing(%a: !tern.ternary<64x64, i2_b128, per_tensor>, %b: !tern.ternary<32x64, i2_b128, per_tensor>) {
+  // expected-error @+1 {{'tern.concat_weights' op result packing unpacked differs from the operands' i2_b128}}
+  %w = tern.concat_weights %a, %b : !tern.ternary<64x64, i2_b128, per_tensor>, !tern.ternary<32x64, i2_b128, per_tensor> -> !tern.ternary<96x64, unpacked, per_row>
+  return
+}
+
+// -----
+
+func.func @concat_result_scale(%a: !tern.ternary<64x64, i2_b128, per_tensor>, %b: !tern.ternary<32x64, i2_b128, per_tensor>) {
+  // expected-error @+1 {{'tern.concat_weights' op result scale kind must be per_row (each operand keeps its own scales), got per_tensor}}
+  %w = tern.concat_weights %a, %b : !tern.ternary<64x64, i2_b128, per_tensor>, !tern.ternary<32x64, i2_b128, per_tensor> -> !tern.ternary<96x64, i2_b128, per_tensor>
+  return
+}
+
+// -----
+
+func.func @concat_mixed(%a: !tern.ternary<64x64, i2_b128, per_tensor>, %b: tensor<32x64xf32>) {
+  // expected-error @+1 {{'tern.concat_weights' op operand 1 is 'tensor<32x64xf32>' but operand 0 is a !tern.ternary matrix}}
+  %w = tern.concat_weights %a, %b : !tern.ternary<64x64, i2_b128, per_tensor>, tensor<32x64xf32> -> !tern.ternary<96x64, i2_b128, per_row>
+  return
+}
+
+// -----
+
+func.func @concat_ternary_result(%a: !tern.ternary<64x64, i2_b128, per_tensor>, %b: !tern.ternary<32x64, i2_b128, per_tensor>) {
+  // expected-error @+1 {{'tern.concat_weights' op stacks !tern.ternary matrices, so the result must be one, got 'tensor<96x64xf32>'}}
+  %w = tern.concat_weights %a, %b : !tern.ternary<64x64, i2_b128, per_tensor>, !tern.ternary<32x64, i2_b128, per_tensor> -> tensor<96x64xf32>
+  return
+}
+
+// -----
+
+func.func @concat_float_result(%a: tensor<64x64xf32>, %b: tensor<32x64xf32>) {
+  // expected-error @+1 {{'tern.concat_weights' op stacks float matrices, so the result must be one, got '!tern.ternary<96x64, i2_b128, per_row>'}}
+  %w = tern.concat_weights %a, %b : tensor<64x64xf32>, tensor<32x64xf32> -> !tern.ternary<96x64, i2_b128, per_row>
+  return
+}
+
+// -----
+
+func.func @concat_float_element(%a: tensor<64x64xf32>, %b: tensor<32x64xf16>) {
+  // expected-error @+1 {{'tern.concat_weights' op operand 1 has element type 'f16' but operand 0 has 'f32'}}
+  %w = tern.concat_weights %a, %b : tensor<64x64xf32>, tensor<32x64xf16> -> tensor<96x64xf32>
+  return
+}
+
+// -----
+
+func.func @concat_float_k(%a: tensor<64x64xf32>, %b: tensor<32x32xf32>) {
+  // expected-error @+1 {{'tern.concat_weights' op operand 1 has K = 32 but operand 0 has K = 64}}
+  %w = tern.concat_weights %a, %b : tensor<64x64xf32>, tensor<32x32xf32> -> tensor<96x64xf32>
+  return
+}
+
+// -----
+
+func.func @concat_float_rows(%a: tensor<64x64xf32>, %b: tensor<32x64xf32>) {
+  // expected-error @+1 {{'tern.concat_weights' op result is 'tensor<64x64xf32>' but the operands stack to 'tensor<96x64xf32>'}}
+  %w = tern.concat_weights %a, %b : tensor<64x64xf32>, tensor<32x64xf32> -> tensor<64x64xf32>
+  return
+}
+
+// -----
+
+func.func @concat_float_dynamic(%a: tensor<64x64xf32>, %b: tensor<?x64xf32>) {
+  // expected-error @+1 {{'tern.concat_weights' op operand 1 must have a static shape, got 'tensor<?x64xf32>'}}
+  %w = tern.concat_weights %a, %b : tensor<64x64xf32>, tensor<?x64xf32> -> tensor<96x64xf32>
+  return
+}
+
+// -----
+
+func.func @slice_range(%y: tensor<?x128xf32>) {
+  // expected-error @+1 {{'tern.slice_columns' op columns [100, 132) are out of range for an input of width 128}}
+  %p = tern.slice_columns %y {offset = 100 : i64} : tensor<?x128xf32> -> tensor<?x32xf32>
+  return
+}
+
+// -----
+
+func.func @slice_negative(%y: tensor<?x128xf32>) {
+  // expected-error @+1 {{'tern.slice_columns' op offset must be non-negative, got -1}}
+  %p = tern.slice_columns %y {offset = -1 : i64} : tensor<?x128xf32> -> tensor<?x32xf32>
+  return
+}
+
+// -----
+
+func.func @slice_dynamic(%y: tensor<?x?xf32>) {
+  // expected-error @+1 {{'tern.slice_columns' op needs static widths, got ? -> 32}}
+  %p = tern.slice_columns %y {offset = 0 : i64} : tensor<?x?xf32> -> tensor<?x32xf32>
+  return
+}
+
+// -----
+
+func.func @slice_rows(%y: tensor<4x128xf32>) {
+  // expected-error @+1 {{'tern.slice_columns' op row counts disagree: input has 4 rows, result has 2}}
+  %p = tern.slice_columns %y {offset = 0 : i64} : tensor<4x128xf32> -> tensor<2x32xf32>
+  return
+}
+
+// -----
+
+func.func @glu_activation(%g: tensor<?x172xf32>, %u: tensor<?x172xf32>) {
+  // expected-error @+1 {{'tern.glu' op activation must be "relu2", "silu" or "gelu", got "tanh"}}
+  %h = tern.glu %g, %u {activation = "tanh"} : tensor<?x172xf32>
+  return
+}
+
+// -----
+
+func.func @glu_types(%g: tensor<?x172xf32>, %u: tensor<?x64xf32>) {
+  // expected-error @+1 {{'tern.glu' op failed to verify that all of {gate, up, result} have same type}}
+  %h = "tern.glu"(%g, %u) {activation = "silu"} : (tensor<?x172xf32>, tensor<?x64xf32>) -> tensor<?x172xf32>
+  return
+}
+
+// -----
+
+func.func @n_block_divides(%q: tensor<?x64xi8>, %s: tensor<?xf32>, %w: !tern.ternary<96x64, i2_b128, per_tensor>) {
+  // expected-error @+1 {{'tern.ternary_matmul' op n_block 64 does not divide N = 96}}
+  %y = tern.ternary_matmul %q, %s, %w {n_block = 64 : i64} : tensor<?x64xi8>, tensor<?xf32>, !tern.ternary<96x64, i2_b128, per_tensor> -> tensor<?x96xf32>
+  return
+}
+
+// -----
+
+func.func @n_block_positive(%x: tensor<?x64xf32>, %w: tensor<96x64xf32>) {
+  // expected-error @+1 {{'tern.matmul' op n_block must be positive, got 0}}
+  %y = tern.matmul %x, %w {n_block = 0 : i64} : tensor<?x64xf32>, tensor<96x64xf32> -> tensor<?x96xf32>
+  return
+}

@@ -5,13 +5,13 @@
 
 // CHECK: module attributes
 // CHECK-SAME: tern.hparams = {num_layers = 5 : i64}
-// CHECK-SAME: test.packings = [#tern<packing unpacked>, #tern<packing i2_s>, #tern<packing tq1_0>, #tern<packing tq2_0>, #tern<packing hf_packed>]
+// CHECK-SAME: test.packings = [#tern<packing unpacked>, #tern<packing i2_s>, #tern<packing tq1_0>, #tern<packing tq2_0>, #tern<packing hf_packed>, #tern<packing i2_b128>]
 // CHECK-SAME: test.rope_styles = [#tern<rope_style normal>, #tern<rope_style neox>]
 // CHECK-SAME: test.scales = [#tern<scale per_tensor>, #tern<scale per_block>, #tern<scale per_row>]
 module attributes {
   tern.hparams = {num_layers = 5 : i64},
   test.packings = [#tern<packing unpacked>, #tern<packing i2_s>, #tern<packing tq1_0>,
-                   #tern<packing tq2_0>, #tern<packing hf_packed>],
+                   #tern<packing tq2_0>, #tern<packing hf_packed>, #tern<packing i2_b128>],
   test.scales = [#tern<scale per_tensor>, #tern<scale per_block>, #tern<scale per_row>],
   test.rope_styles = [#tern<rope_style normal>, #tern<rope_style neox>]
 } {
@@ -101,6 +101,49 @@ func.func @forward(%tokens: tensor<?xi32>, %pos: index, %kv: !tern.kv_cache<5x51
   %logits = tern.logits %wide, %lm : tensor<?x256xf32>, !tern.ternary<512x256, tq1_0, per_block 256> -> tensor<?x512xf32>
   // CHECK: return %[[LOGITS]], %[[KV1]] : tensor<?x512xf32>, !tern.kv_cache<5x512x4x8xf32>
   return %logits, %kv1 : tensor<?x512xf32>, !tern.kv_cache<5x512x4x8xf32>
+}
+
+// The ops the graph passes produce: repacked weights, stacked weights, column views,
+// fused norm + quantization, gated units and tiled matmuls.
+// CHECK-LABEL: func.func @fused(
+// CHECK-SAME: %[[X:[^:]+]]: tensor<?x64xf32>
+func.func @fused(%x: tensor<?x64xf32>) -> (tensor<?x64xf32>, tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x172xf32>, tensor<?x172xf32>) {
+  // CHECK: %[[N:.+]] = tern.weight "blk.0.attn_norm.weight" {dtype = "f32", offset = 0 : i64, size = 256 : i64} : tensor<64xf32>
+  %n = tern.weight "blk.0.attn_norm.weight" {dtype = "f32", offset = 0, size = 256} : tensor<64xf32>
+  // CHECK: %[[WQ:.+]] = tern.weight "blk.0.attn_q.weight" {dtype = "tq2_0", offset = 256 : i64, size = 1088 : i64, source_packing = #tern<packing tq2_0>} : !tern.ternary<64x256, i2_b128, per_block 256>
+  %wq = tern.weight "blk.0.attn_q.weight" {dtype = "tq2_0", offset = 256, size = 1088, source_packing = #tern<packing tq2_0>} : !tern.ternary<64x256, i2_b128, per_block 256>
+  %wk = tern.weight "blk.0.attn_k.weight" {dtype = "tq2_0", offset = 2048, size = 544, source_packing = #tern<packing tq2_0>} : !tern.ternary<32x256, i2_b128, per_block 256>
+  %wv = tern.weight "blk.0.attn_v.weight" {dtype = "tq2_0", offset = 4096, size = 544, source_packing = #tern<packing tq2_0>} : !tern.ternary<32x256, i2_b128, per_block 256>
+  // CHECK: %[[WQKV:.+]] = tern.concat_weights %[[WQ]], %{{.+}}, %{{.+}} : !tern.ternary<64x256, i2_b128, per_block 256>, !tern.ternary<32x256, i2_b128, per_block 256>, !tern.ternary<32x256, i2_b128, per_block 256> -> !tern.ternary<128x256, i2_b128, per_row>
+  %wqkv = tern.concat_weights %wq, %wk, %wv : !tern.ternary<64x256, i2_b128, per_block 256>, !tern.ternary<32x256, i2_b128, per_block 256>, !tern.ternary<32x256, i2_b128, per_block 256> -> !tern.ternary<128x256, i2_b128, per_row>
+  %wg = tern.weight "blk.0.ffn_gate.weight" {dtype = "f16", offset = 8192, size = 22016} : tensor<172x64xf16>
+  %wu = tern.weight "blk.0.ffn_up.weight" {dtype = "f16", offset = 30208, size = 22016} : tensor<172x64xf16>
+  // CHECK: %[[WGU:.+]] = tern.concat_weights %{{.+}}, %{{.+}} : tensor<172x64xf16>, tensor<172x64xf16> -> tensor<344x64xf16>
+  %wgu = tern.concat_weights %wg, %wu : tensor<172x64xf16>, tensor<172x64xf16> -> tensor<344x64xf16>
+
+  // CHECK: %[[Q8:.+]], %[[S:.+]] = tern.rms_norm_quantize %[[X]], %[[N]] {epsilon = 1.000000e-05 : f64} : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xi8>, tensor<?xf32>
+  %q8, %s = tern.rms_norm_quantize %x, %n {epsilon = 1.0e-5 : f64} : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xi8>, tensor<?xf32>
+  %wide = tensor.empty() : tensor<1x256xi8>
+  %ws = tensor.empty() : tensor<1xf32>
+  // CHECK: %[[QKV:.+]] = tern.ternary_matmul %{{.+}}, %{{.+}}, %[[WQKV]] {n_block = 32 : i64} : tensor<1x256xi8>, tensor<1xf32>, !tern.ternary<128x256, i2_b128, per_row> -> tensor<1x128xf32>
+  %qkv = tern.ternary_matmul %wide, %ws, %wqkv {n_block = 32 : i64} : tensor<1x256xi8>, tensor<1xf32>, !tern.ternary<128x256, i2_b128, per_row> -> tensor<1x128xf32>
+  // CHECK: tern.slice_columns %[[QKV]] {offset = 64 : i64} : tensor<1x128xf32> -> tensor<1x32xf32>
+  %k1 = tern.slice_columns %qkv {offset = 64 : i64} : tensor<1x128xf32> -> tensor<1x32xf32>
+  // CHECK: %[[GU:.+]] = tern.matmul %[[X]], %[[WGU]] {n_block = 8 : i64} : tensor<?x64xf32>, tensor<344x64xf16> -> tensor<?x344xf32>
+  %gu = tern.matmul %x, %wgu {n_block = 8 : i64} : tensor<?x64xf32>, tensor<344x64xf16> -> tensor<?x344xf32>
+  // CHECK: %[[G:.+]] = tern.slice_columns %[[GU]] {offset = 0 : i64} : tensor<?x344xf32> -> tensor<?x172xf32>
+  %g = tern.slice_columns %gu {offset = 0 : i64} : tensor<?x344xf32> -> tensor<?x172xf32>
+  // CHECK: %[[U:.+]] = tern.slice_columns %[[GU]] {offset = 172 : i64} : tensor<?x344xf32> -> tensor<?x172xf32>
+  %u = tern.slice_columns %gu {offset = 172 : i64} : tensor<?x344xf32> -> tensor<?x172xf32>
+  // CHECK: %[[H:.+]] = tern.glu %[[G]], %[[U]] {activation = "silu"} : tensor<?x172xf32>
+  %h = tern.glu %g, %u {activation = "silu"} : tensor<?x172xf32>
+  // CHECK: tern.glu %[[G]], %[[U]] {activation = "relu2"} : tensor<?x172xf32>
+  %h2 = tern.glu %g, %u {activation = "relu2"} : tensor<?x172xf32>
+  // CHECK: tern.glu %[[G]], %[[U]] {activation = "gelu"} : tensor<?x172xf32>
+  %h3 = tern.glu %g, %u {activation = "gelu"} : tensor<?x172xf32>
+  %k = tern.slice_columns %gu {offset = 0 : i64} : tensor<?x344xf32> -> tensor<?x32xf32>
+  %q = tern.slice_columns %gu {offset = 200 : i64} : tensor<?x344xf32> -> tensor<?x64xf32>
+  return %q, %k, %k, %h, %h3 : tensor<?x64xf32>, tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x172xf32>, tensor<?x172xf32>
 }
 
 // Static token counts and elementwise ops on other ranks and float types verify too.

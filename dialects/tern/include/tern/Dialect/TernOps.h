@@ -7,7 +7,12 @@
 //     then, as needed: op.setFileAttr(b.getStringAttr(..)), op.setScaleNameAttr(..),
 //     op.setTernarize(true)  (or op->setAttr("file", ...) etc.).
 //   TernaryMatmulOp::create(b, loc, resultType, q, s, w, /*divide_by_scale=*/false)
-//     (the flag may be omitted: the weight scale multiplies).
+//     (the flag may be omitted: the weight scale multiplies; n_block is set by tern-tile).
+//   MatmulOp::create(b, loc, resultType, x, w)
+//   ConcatWeightsOp::create(b, loc, resultType, ValueRange weights)
+//   SliceColumnsOp::create(b, loc, resultType, input, b.getI64IntegerAttr(offset))
+//   GluOp::create(b, loc, resultType, gate, up, b.getStringAttr("relu2"))
+//   RmsNormQuantizeOp::create(b, loc, qType, scaleType, x, w, epsilonAttr)
 //   RopeOp::create(b, loc, resultType, x, pos, RopeStyle, FloatAttr theta,
 //                  IntegerAttr headDim, IntegerAttr numHeads, FloatAttr freqScale)
 //   RopeOp::create(b, loc, x, pos, RopeStyle, double theta, int64_t headDim,

@@ -42,12 +42,18 @@ def Tern_WeightOp : Tern_Op<"weight", [Pure]> {
     module's source (sharded checkpoints). `scale_name` names a separate scale tensor
     (Hugging Face `*.weight_scale`). `ternarize` marks float master weights that the
     compiler ternarizes (absmean) at compile time; it requires a `!tern.ternary` result.
+    `source_packing` is set by `tern-select-packing` when it gives a ternary weight a
+    packing other than the file's: it names the layout of the bytes at `offset`, which
+    the compiler repacks into the result type's packing when it writes the artifact.
 
     ```mlir
     %w = tern.weight "blk.0.attn_q.weight" {dtype = "tq2_0", offset = 1024 : i64,
            size = 8448 : i64} : !tern.ternary<64x256, tq2_0, per_block 256>
     %n = tern.weight "blk.0.attn_norm.weight" {dtype = "f32", offset = 0 : i64,
            size = 256 : i64} : tensor<64xf32>
+    %r = tern.weight "blk.0.attn_k.weight" {dtype = "tq2_0", offset = 9472 : i64,
+           size = 8448 : i64, source_packing = #tern<packing tq2_0>}
+           : !tern.ternary<64x256, i2_b128, per_block 256>
     ```
   }];
   let arguments = (ins
@@ -57,7 +63,8 @@ def Tern_WeightOp : Tern_Op<"weight", [Pure]> {
     I64Attr:$size,
     OptionalAttr<StrAttr>:$file,
     OptionalAttr<StrAttr>:$scale_name,
-    UnitAttr:$ternarize
+    UnitAttr:$ternarize,
+    OptionalAttr<Tern_PackingKindAttr>:$source_packing
   );
   let results = (outs AnyTypeOf<[AnyStaticShapeTensor, Tern_Ternary]>:$result);
   let assemblyFormat = "$name attr-dict `:` qualified(type($result))";
@@ -126,6 +133,92 @@ def Tern_QuantizeActOp : Tern_Op<"quantize_act", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Tern_RmsNormQuantizeOp : Tern_Op<"rms_norm_quantize", [Pure]> {
+  let summary = "RMS normalization followed by BitNet activation quantization";
+  let description = [{
+    `tern.rms_norm` then `tern.quantize_act` in one pass over each row, without
+    materializing the normalized row: y = x / sqrt(mean(x^2) + epsilon) * w, then
+    s = 127 / max(max|y|, 1e-5) and q = clamp(round(y * s), -128, 127). Produced by
+    `tern-fuse-norm-quant`.
+
+    ```mlir
+    %q, %s = tern.rms_norm_quantize %x, %w {epsilon = 1.0e-05 : f64}
+               : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xi8>, tensor<?xf32>
+    ```
+  }];
+  let arguments = (ins Tern_Rows:$input, Tern_FloatVector:$weight, F64Attr:$epsilon);
+  let results = (outs Tern_QuantRows:$quantized, Tern_RowScales:$scale);
+  let assemblyFormat = [{
+    $input `,` $weight attr-dict `:` type($input) `,` type($weight) `->` type($quantized) `,`
+    type($scale)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Weight stacking and column views (results of the QKV and gate/up fusions)
+//===----------------------------------------------------------------------===//
+
+def Tern_ConcatWeightsOp : Tern_Op<"concat_weights", [Pure]> {
+  let summary = "stacks the rows of weight matrices that share an input";
+  let description = [{
+    The result holds the rows of the operands in operand order, so a matmul over it
+    computes all the operands' products at once and its output columns are the
+    operands' outputs side by side. Operands are either all `!tern.ternary` matrices
+    with the same K, packing and scale kind (and group), or all float matrices
+    `tensor<NxKxT>` of one element type with the same K. A ternary result has the
+    operands' packing and scale kind `per_row`: each operand keeps its own scales, and
+    the compiler expands them into one scale per output row.
+
+    ```mlir
+    %w = tern.concat_weights %wq, %wk, %wv
+           : !tern.ternary<64x64, i2_b128, per_tensor>, !tern.ternary<32x64, i2_b128, per_tensor>,
+             !tern.ternary<32x64, i2_b128, per_tensor> -> !tern.ternary<128x64, i2_b128, per_row>
+    %f = tern.concat_weights %wg, %wu : tensor<172x64xf32>, tensor<172x64xf32> -> tensor<344x64xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<AnyTypeOf<[Tern_Ternary, Tern_FloatMatrix]>>:$inputs);
+  let results = (outs AnyTypeOf<[Tern_Ternary, Tern_FloatMatrix]>:$result);
+  let assemblyFormat = [{
+    $inputs attr-dict `:` qualified(type($inputs)) `->` qualified(type($result))
+  }];
+  let hasVerifier = 1;
+}
+
+def Tern_SliceColumnsOp : Tern_Op<"slice_columns", [Pure]> {
+  let summary = "a range of columns of every row (a view)";
+  let description = [{
+    Row t of the result is columns [offset, offset + width) of row t of the input, where
+    width is the result's width. It reads one part of a fused matmul's output; the
+    program builder lowers it to a strided binding rather than a copy.
+
+    ```mlir
+    %k = tern.slice_columns %qkv {offset = 64 : i64} : tensor<?x128xf32> -> tensor<?x32xf32>
+    ```
+  }];
+  let arguments = (ins Tern_Rows:$input, I64Attr:$offset);
+  let results = (outs Tern_Rows:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Tern_GluOp : Tern_Op<"glu", [Pure, AllTypesMatch<["gate", "up", "result"]>]> {
+  let summary = "gated linear unit: act(gate) * up";
+  let description = [{
+    Computes act(gate) * up elementwise, where `activation` is one of "relu2"
+    (relu(x)^2), "silu" (x * sigmoid(x)) or "gelu" (tanh approximation). Produced by
+    `tern-fuse-gate-up`, whose gate and up are slices of one matmul's output.
+
+    ```mlir
+    %h = tern.glu %gate, %up {activation = "relu2"} : tensor<?x172xf32>
+    ```
+  }];
+  let arguments = (ins Tern_Rows:$gate, Tern_Rows:$up, StrAttr:$activation);
+  let results = (outs Tern_Rows:$result);
+  let assemblyFormat = "$gate `,` $up attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Matrix products
 //===----------------------------------------------------------------------===//
@@ -137,7 +230,9 @@ def Tern_TernaryMatmulOp : Tern_Op<"ternary_matmul", [Pure]> {
     scales s [T] (from `tern.quantize_act`), W_t in {-1, 0, 1} is the [N, K] ternary
     matrix `weight`, and the dot products accumulate exactly in int32. With
     `divide_by_scale` the weight scale divides instead of multiplying (Hugging Face
-    `linear_class: bitlinear` checkpoints store the reciprocal).
+    `linear_class: bitlinear` checkpoints store the reciprocal). `n_block`, set by
+    `tern-tile`, is the number of output columns one work item of the kernel computes;
+    it divides N.
 
     ```mlir
     %y = tern.ternary_matmul %q, %s, %w
@@ -146,12 +241,19 @@ def Tern_TernaryMatmulOp : Tern_Op<"ternary_matmul", [Pure]> {
     ```
   }];
   let arguments = (ins Tern_QuantRows:$input, Tern_RowScales:$input_scale,
-                       Tern_Ternary:$weight, UnitAttr:$divide_by_scale);
+                       Tern_Ternary:$weight, UnitAttr:$divide_by_scale,
+                       OptionalAttr<I64Attr>:$n_block);
   let results = (outs Tern_Rows:$result);
   let assemblyFormat = [{
     $input `,` $input_scale `,` $weight attr-dict `:` type($input) `,` type($input_scale) `,`
     qualified(type($weight)) `->` type($result)
   }];
+  let builders = [
+    // Untiled (no n_block), as the frontends build it.
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
+                   "::mlir::Value":$input_scale, "::mlir::Value":$weight,
+                   CArg<"bool", "false">:$divide_by_scale)>
+  ];
   let hasVerifier = 1;
 }
 
@@ -159,16 +261,23 @@ def Tern_MatmulOp : Tern_Op<"matmul", [Pure]> {
   let summary = "float activations times a float weight matrix";
   let description = [{
     y = x W^T for x [T, K] f32 and a non-ternary weight W [N, K] (lm_head, LLaMA).
+    `n_block`, set by `tern-tile`, is the number of output columns one work item of the
+    kernel computes; it divides N.
 
     ```mlir
     %y = tern.matmul %x, %w : tensor<?x64xf32>, tensor<172x64xf16> -> tensor<?x172xf32>
     ```
   }];
-  let arguments = (ins Tern_Rows:$input, Tern_FloatMatrix:$weight);
+  let arguments = (ins Tern_Rows:$input, Tern_FloatMatrix:$weight,
+                       OptionalAttr<I64Attr>:$n_block);
   let results = (outs Tern_Rows:$result);
   let assemblyFormat = [{
     $input `,` $weight attr-dict `:` type($input) `,` type($weight) `->` type($result)
   }];
+  let builders = [
+    // Untiled (no n_block), as the frontends build it.
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input, "::mlir::Value":$weight)>
+  ];
   let hasVerifier = 1;
 }
 

@@ -1,0 +1,148 @@
+// Graph-level passes of the tern dialect (kept in alphabetical order of their records).
+#ifndef TERN_TRANSFORMS_PASSES_TD
+#define TERN_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def FuseGateUpPass : Pass<"tern-fuse-gate-up", "func::FuncOp"> {
+  let summary = "fuses the gate and up projections of a gated FFN into one matmul";
+  let description = [{
+    Two matmuls of one input (ternary ones sharing their quantized input, or float
+    ones) whose results meet in act(gate) * up, with act one of `tern.relu2`,
+    `tern.silu`, `tern.gelu`, become one matmul over `tern.concat_weights` of the gate
+    and up weights, two `tern.slice_columns` and a `tern.glu`. Each intermediate must
+    have no other user, both weights must be `tern.weight` constants with the same N,
+    and float weights must carry no separate `scale_name`. Duplicate `tern.quantize_act`
+    ops of one value are merged first.
+
+    Before:
+    ```mlir
+    %g = tern.ternary_matmul %q, %s, %wg : ... -> tensor<?x172xf32>
+    %u = tern.ternary_matmul %q, %s, %wu : ... -> tensor<?x172xf32>
+    %a = tern.relu2 %g : tensor<?x172xf32>
+    %h = tern.mul %a, %u : tensor<?x172xf32>
+    ```
+    After:
+    ```mlir
+    %w = tern.concat_weights %wg, %wu : ... -> !tern.ternary<344x64, ..., per_row>
+    %gu = tern.ternary_matmul %q, %s, %w : ... -> tensor<?x344xf32>
+    %g = tern.slice_columns %gu {offset = 0 : i64} : tensor<?x344xf32> -> tensor<?x172xf32>
+    %u = tern.slice_columns %gu {offset = 172 : i64} : tensor<?x344xf32> -> tensor<?x172xf32>
+    %h = tern.glu %g, %u {activation = "relu2"} : tensor<?x172xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::tern::TernDialect"];
+}
+
+def FuseNormQuantPass : Pass<"tern-fuse-norm-quant", "func::FuncOp"> {
+  let summary = "fuses rms_norm and the quantize_act of its result";
+  let description = [{
+    Merges `tern.quantize_act` ops of one value into the first of them, then replaces
+    a `tern.rms_norm` whose only user is a `tern.quantize_act` by one
+    `tern.rms_norm_quantize`, which normalizes and quantizes each row in one pass
+    without materializing the normalized row. A norm whose result has float users too
+    (a float matmul, a residual) stays as it is.
+
+    Before:
+    ```mlir
+    %y = tern.rms_norm %x, %w {epsilon = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64xf32>
+    %q, %s = tern.quantize_act %y : tensor<?x64xf32> -> tensor<?x64xi8>, tensor<?xf32>
+    ```
+    After:
+    ```mlir
+    %q, %s = tern.rms_norm_quantize %x, %w {epsilon = 1.0e-05 : f64}
+               : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xi8>, tensor<?xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::tern::TernDialect"];
+}
+
+def FuseQKVPass : Pass<"tern-fuse-qkv", "func::FuncOp"> {
+  let summary = "fuses the q, k and v projections of one input into one matmul";
+  let description = [{
+    Exactly three matmuls of one input (ternary ones sharing their quantized input,
+    after duplicate `tern.quantize_act` ops of one value are merged, or float ones)
+    become one matmul over `tern.concat_weights` of their weights, in program order,
+    and three `tern.slice_columns` of its result. The weights must be `tern.weight`
+    constants that can be stacked (same K; ternary: same packing, scale kind and
+    `divide_by_scale`; float: same element type and no separate `scale_name`).
+    Groups of two (gate/up) are left to `tern-fuse-gate-up`.
+
+    Before:
+    ```mlir
+    %q1, %s1 = tern.quantize_act %x : tensor<?x64xf32> -> tensor<?x64xi8>, tensor<?xf32>
+    %q = tern.ternary_matmul %q1, %s1, %wq : ... -> tensor<?x64xf32>
+    %q2, %s2 = tern.quantize_act %x : tensor<?x64xf32> -> tensor<?x64xi8>, tensor<?xf32>
+    %k = tern.ternary_matmul %q2, %s2, %wk : ... -> tensor<?x32xf32>
+    %q3, %s3 = tern.quantize_act %x : tensor<?x64xf32> -> tensor<?x64xi8>, tensor<?xf32>
+    %v = tern.ternary_matmul %q3, %s3, %wv : ... -> tensor<?x32xf32>
+    ```
+    After:
+    ```mlir
+    %q1, %s1 = tern.quantize_act %x : tensor<?x64xf32> -> tensor<?x64xi8>, tensor<?xf32>
+    %w = tern.concat_weights %wq, %wk, %wv : ... -> !tern.ternary<128x64, ..., per_row>
+    %qkv = tern.ternary_matmul %q1, %s1, %w : ... -> tensor<?x128xf32>
+    %q = tern.slice_columns %qkv {offset = 0 : i64} : tensor<?x128xf32> -> tensor<?x64xf32>
+    %k = tern.slice_columns %qkv {offset = 64 : i64} : tensor<?x128xf32> -> tensor<?x32xf32>
+    %v = tern.slice_columns %qkv {offset = 96 : i64} : tensor<?x128xf32> -> tensor<?x32xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::tern::TernDialect"];
+}
+
+def SelectPackingPass : Pass<"tern-select-packing", "func::FuncOp"> {
+  let summary = "chooses the storage layout of every ternary weight for the target";
+  let description = [{
+    Gives every ternary `tern.weight` the packing the target's kernels read, and
+    updates the `tern.concat_weights` built from them. On CPU targets (`x86-64-v4`,
+    `x86-64-v3`, `generic`, `native`) that is `i2_b128` (docs/kernels.md). A weight
+    whose packing changes records the layout of its bytes in the file as
+    `source_packing`, which the artifact writer decodes before repacking. Scales are
+    unchanged. An unknown target is an error.
+
+    Before:
+    ```mlir
+    %w = tern.weight "blk.0.attn_q.weight" {dtype = "tq2_0", offset = 0 : i64,
+           size = 1088 : i64} : !tern.ternary<64x256, tq2_0, per_block 256>
+    ```
+    After:
+    ```mlir
+    %w = tern.weight "blk.0.attn_q.weight" {dtype = "tq2_0", offset = 0 : i64,
+           size = 1088 : i64, source_packing = #tern<packing tq2_0>}
+           : !tern.ternary<64x256, i2_b128, per_block 256>
+    ```
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"x86-64-v4\"",
+           "target to pack for: x86-64-v4, x86-64-v3, generic or native">
+  ];
+  let dependentDialects = ["::mlir::tern::TernDialect"];
+}
+
+def TilePass : Pass<"tern-tile", "func::FuncOp"> {
+  let summary = "chooses the output tile width (n_block) of every matmul";
+  let description = [{
+    Sets `n_block` on every `tern.ternary_matmul` and `tern.matmul`: the number of
+    output columns one work item computes, so the kernel's grid is N / n_block work
+    items shared by the runtime's threads. The rule: the largest of 64, 32, 16, 8, 4,
+    2, 1 that divides N and still leaves at least 4 * `threads` work items, so every
+    thread gets several items and uneven ones balance out; when even 1 leaves fewer
+    (tiny N), 1. Wider tiles reuse each activation row across more output columns;
+    64 keeps a tile's accumulators in registers. An existing `n_block` is replaced.
+
+    Before / after (N = 2560, threads = 8: 64 leaves 40 >= 32 items):
+    ```mlir
+    %y = tern.ternary_matmul %q, %s, %w : ... -> tensor<?x2560xf32>
+    %y = tern.ternary_matmul %q, %s, %w {n_block = 64 : i64} : ... -> tensor<?x2560xf32>
+    ```
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"x86-64-v4\"",
+           "target to tile for: x86-64-v4, x86-64-v3, generic or native">,
+    Option<"threads", "threads", "int64_t", /*default=*/"4",
+           "threads the runtime is expected to run the kernels on">
+  ];
+  let dependentDialects = ["::mlir::tern::TernDialect"];
+}
+
+#endif // TERN_TRANSFORMS_PASSES_TD

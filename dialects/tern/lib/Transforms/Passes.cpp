@@ -1,0 +1,41 @@
+//===- Passes.cpp - registration of the graph passes and their pipeline ---===//
+#include "tern/Transforms/Passes.h"
+
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+using namespace mlir::tern;
+
+bool mlir::tern::isKnownCPUTarget(StringRef target) {
+  return target == "x86-64-v4" || target == "x86-64-v3" || target == "generic" ||
+         target == "native";
+}
+
+void mlir::tern::buildTernGraphPipeline(OpPassManager &pm,
+                                        const GraphPipelineOptions &options) {
+  // Canonicalization drops unused weights and folds what the importer left behind.
+  pm.addPass(createCanonicalizerPass());
+  // Norm + quantization fuse first: they need the quantize_act ops that fuse-qkv would
+  // otherwise merge anyway, and fusing them leaves the matmul inputs unchanged.
+  pm.addNestedPass<func::FuncOp>(createFuseNormQuantPass());
+  pm.addNestedPass<func::FuncOp>(createFuseQKVPass());
+  pm.addNestedPass<func::FuncOp>(createFuseGateUpPass());
+  // Packing after fusion so concatenations are repacked together with their parts.
+  SelectPackingPassOptions packing;
+  packing.target = options.target;
+  pm.addNestedPass<func::FuncOp>(createSelectPackingPass(packing));
+  TilePassOptions tile;
+  tile.target = options.target;
+  tile.threads = options.threads;
+  pm.addNestedPass<func::FuncOp>(createTilePass(tile));
+  pm.addPass(createCanonicalizerPass());
+}
+
+void mlir::tern::registerTernTransformsPasses() {
+  registerTernPasses();
+  PassPipelineRegistration<GraphPipelineOptions>(
+      "tern-graph-pipeline",
+      "tern graph passes: fuse norm+quant, q/k/v, gate/up; select packing; tile",
+      buildTernGraphPipeline);
+}
