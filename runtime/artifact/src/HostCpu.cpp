@@ -22,6 +22,7 @@ HostFeature hostHasCpuFeature(std::string_view feature) {
       {"avx512bw", static_cast<bool>(__builtin_cpu_supports("avx512bw"))},
       {"avx512vl", static_cast<bool>(__builtin_cpu_supports("avx512vl"))},
       {"avx512dq", static_cast<bool>(__builtin_cpu_supports("avx512dq"))},
+      {"avx512cd", static_cast<bool>(__builtin_cpu_supports("avx512cd"))},
       {"avx512vnni", static_cast<bool>(__builtin_cpu_supports("avx512vnni"))},
   };
   for (const Entry &entry : entries)

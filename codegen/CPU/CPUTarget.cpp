@@ -1,0 +1,74 @@
+// Resolves a user's CPU target name (x86-64-v4, x86-64-v3, generic, native) to LLVM settings.
+#include "codegen/CPU/CPUCodegen.h"
+
+#include "llvm/ADT/StringMap.h"
+#include "llvm/TargetParser/Host.h"
+
+namespace tern::cpu {
+namespace {
+
+constexpr const char *kTriple = "x86_64-unknown-linux-gnu";
+
+CpuTarget makeV4() {
+  CpuTarget t;
+  t.name = "x86-64-v4";
+  t.triple = kTriple;
+  t.cpu = "x86-64-v4";
+  // x86-64-v4 itself implies AVX-512 F/BW/VL/DQ/CD; the ternary kernels also need VNNI.
+  t.features = {"avx2",     "fma",      "f16c",     "bmi2",    "avx512f",
+                "avx512bw", "avx512vl", "avx512dq", "avx512cd", "avx512vnni"};
+  t.hasAVX512 = true;
+  t.hasAVX2 = true;
+  return t;
+}
+
+CpuTarget makeV3() {
+  CpuTarget t;
+  t.name = "x86-64-v3";
+  t.triple = kTriple;
+  t.cpu = "x86-64-v3";
+  t.features = {"avx2", "fma", "f16c", "bmi2"};
+  t.hasAVX2 = true;
+  return t;
+}
+
+CpuTarget makeGeneric() {
+  CpuTarget t;
+  t.name = "generic";
+  t.triple = kTriple;
+  t.cpu = "x86-64"; // SSE2 baseline: runs on every x86-64
+  return t;
+}
+
+} // namespace
+
+llvm::Expected<CpuTarget> resolveCpuTarget(llvm::StringRef name) {
+  if (name == "x86-64-v4")
+    return makeV4();
+  if (name == "x86-64-v3")
+    return makeV3();
+  if (name == "generic" || name == "x86-64")
+    return makeGeneric();
+  if (name == "native") {
+#if defined(__x86_64__)
+    llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
+    auto has = [&](const char *feature) {
+      auto it = host.find(feature);
+      return it != host.end() && it->second;
+    };
+    bool v3 = has("avx2") && has("fma") && has("f16c") && has("bmi2");
+    bool v4 = v3 && has("avx512f") && has("avx512bw") && has("avx512vl") && has("avx512dq") &&
+              has("avx512cd") && has("avx512vnni");
+    CpuTarget best = v4 ? makeV4() : v3 ? makeV3() : makeGeneric();
+    return best;
+#else
+    return llvm::createStringError("CPU target 'native': the build machine is not x86-64; "
+                                   "name one of x86-64-v4, x86-64-v3, generic");
+#endif
+  }
+  return llvm::createStringError("unknown CPU target '%s'; known: x86-64-v4, x86-64-v3, "
+                                 "generic, native",
+                                 name.str().c_str());
+}
+
+} // namespace tern::cpu

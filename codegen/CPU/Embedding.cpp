@@ -1,0 +1,110 @@
+// embedding: out[t] = row tokens[t] of the table (f32, f16, bf16 or q8_0), decoded to f32.
+//
+// Token ids are checked against the vocabulary by the runtime before the call, so the kernel
+// reads them unchecked. f16 uses vcvtph2ps where the target has F16C and the exact integer
+// conversion on the baseline (which would otherwise call compiler-rt); q8_0 rows are blocks of
+// an f16 scale and 32 int8 codes, decoded as scale * code with one rounding, like the source.
+#include "codegen/CPU/KernelBuilder.h"
+#include "codegen/CPU/KernelGenerators.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+namespace tern::cpu {
+
+using namespace mlir;
+
+namespace {
+
+constexpr int64_t kQ8Block = 32;      // codes per q8_0 block
+constexpr int64_t kQ8BlockBytes = 34; // f16 scale + 32 int8
+
+} // namespace
+
+LogicalResult generateEmbedding(func::FuncOp fn, const KernelSpec &spec, const CpuTarget &target) {
+  const int64_t vocab = spec.getInt("vocab");
+  const int64_t width = spec.getInt("width");
+  const std::string dtype = spec.getString("dtype", "f32");
+  if (vocab <= 0 || width <= 0)
+    return kernelError(fn, spec, "parameters 'vocab' and 'width' must be positive, got vocab=" +
+                                     llvm::Twine(vocab) + " width=" + llvm::Twine(width));
+  if (dtype != "f32" && dtype != "f16" && dtype != "bf16" && dtype != "q8_0")
+    return kernelError(fn, spec, "dtype '" + dtype + "' is not supported (known: f32, f16, "
+                                 "bf16, q8_0)");
+  if (dtype == "q8_0" && width % kQ8Block != 0)
+    return kernelError(fn, spec, "q8_0 tables need width to be a multiple of 32, got width=" +
+                                     llvm::Twine(width));
+  const int64_t lanes = f32Lanes(target);
+
+  ImplicitLocOpBuilder b(fn.getLoc(), fn.getContext());
+  KernelArgs args = beginKernel(fn, b);
+  Type f32 = b.getF32Type();
+  Value table;
+  int64_t rowElements = width; // table elements (of the memref's type) per row
+  if (dtype == "f32") {
+    table = bindFlat(b, args, 0, f32, vocab * width); // (vocab, width)
+  } else if (dtype == "f16" || dtype == "bf16") {
+    table = bindFlat(b, args, 0, b.getI16Type(), vocab * width); // (vocab, width) raw bits
+  } else {
+    rowElements = width / kQ8Block * kQ8BlockBytes;
+    table = bindFlat(b, args, 0, b.getI8Type(), vocab * rowElements); // (vocab, width / 32) blocks
+  }
+  Value tokens = bindFlat(b, args, 1, b.getI32Type(), args.rows); // (rows)
+  Value out = bindFlat(b, args, 2, f32,
+                       arith::MulIOp::create(b, args.rows, constIndex(b, width))); // (rows, width)
+
+  forLoop(b, constIndex(b, 0), args.rows, constIndex(b, 1), [&](ImplicitLocOpBuilder &rb, Value t) {
+    Value token = arith::IndexCastOp::create(rb, rb.getIndexType(),
+                                             memref::LoadOp::create(rb, tokens, ValueRange{t}));
+    Value src = arith::MulIOp::create(rb, token, constIndex(rb, rowElements));
+    Value dst = arith::MulIOp::create(rb, t, constIndex(rb, width));
+
+    if (dtype == "q8_0") {
+      const int64_t step = std::min<int64_t>(lanes, kQ8Block);
+      auto vecType = VectorType::get({step}, f32);
+      forLoop(rb, constIndex(rb, 0), constIndex(rb, width / kQ8Block), constIndex(rb, 1),
+              [&](ImplicitLocOpBuilder &nb, Value block) {
+                Value base = arith::AddIOp::create(
+                    nb, src, arith::MulIOp::create(nb, block, constIndex(nb, kQ8BlockBytes)));
+                Value bits = vector::BitCastOp::create(nb, VectorType::get({1}, nb.getI16Type()),
+                                                       loadVector(nb, table, base, 2));
+                Value scale = vector::BroadcastOp::create(
+                    nb, vecType,
+                    vector::ExtractOp::create(nb, halfBitsToF32(nb, bits), ArrayRef<int64_t>{0}));
+                Value outBase = arith::AddIOp::create(
+                    nb, dst, arith::MulIOp::create(nb, block, constIndex(nb, kQ8Block)));
+                for (int64_t sub = 0; sub < kQ8Block; sub += step) {
+                  Value codes = loadVector(
+                      nb, table, arith::AddIOp::create(nb, base, constIndex(nb, 2 + sub)), step);
+                  Value values =
+                      arith::MulFOp::create(nb, scale, arith::SIToFPOp::create(nb, vecType, codes));
+                  storeVector(nb, values, out,
+                              arith::AddIOp::create(nb, outBase, constIndex(nb, sub)));
+                }
+              });
+      return;
+    }
+
+    forChunks(rb, width, lanes, ValueRange{},
+              [&](ImplicitLocOpBuilder &nb, Value offset, int64_t n, ValueRange) {
+                Value raw = loadVector(nb, table, arith::AddIOp::create(nb, src, offset), n);
+                Value values = raw;
+                if (dtype == "f16") {
+                  if (target.hasAVX2)
+                    values = extF(nb, VectorType::get({n}, f32),
+                                  vector::BitCastOp::create(
+                                      nb, VectorType::get({n}, nb.getF16Type()), raw));
+                  else
+                    values = halfBitsToF32(nb, raw);
+                } else if (dtype == "bf16") {
+                  values = bf16BitsToF32(nb, raw);
+                }
+                storeVector(nb, values, out, arith::AddIOp::create(nb, dst, offset));
+                return SmallVector<Value>{};
+              });
+  });
+  return success();
+}
+
+} // namespace tern::cpu

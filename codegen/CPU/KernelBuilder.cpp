@@ -1,0 +1,169 @@
+// Helpers shared by the CPU kernel generators (see KernelBuilder.h).
+#include "codegen/CPU/KernelBuilder.h"
+
+#include "codegen/CPU/Bindings.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+namespace tern::cpu {
+
+using namespace mlir;
+
+KernelArgs beginKernel(func::FuncOp fn, ImplicitLocOpBuilder &b) {
+  Block &entry = fn.getBody().front();
+  b.setInsertionPointToStart(&entry);
+  KernelArgs args;
+  args.bindings = entry.getArgument(0);
+  auto toIndex = [&](unsigned i) -> Value {
+    return arith::IndexCastOp::create(b, b.getIndexType(), entry.getArgument(i));
+  };
+  args.rows = toIndex(1);
+  args.pos = toIndex(2);
+  args.begin = toIndex(3);
+  args.end = toIndex(4);
+  return args;
+}
+
+Value bindFlat(ImplicitLocOpBuilder &b, const KernelArgs &args, int64_t index, Type elementType,
+               Value size) {
+  auto type = MemRefType::get({ShapedType::kDynamic}, elementType);
+  return loadBindingMemRef(b, b.getLoc(), args.bindings, index, type, ValueRange{size});
+}
+
+Value bindFlat(ImplicitLocOpBuilder &b, const KernelArgs &args, int64_t index, Type elementType,
+               int64_t size) {
+  auto type = MemRefType::get({size}, elementType);
+  return loadBindingMemRef(b, b.getLoc(), args.bindings, index, type, ValueRange{});
+}
+
+Value constIndex(ImplicitLocOpBuilder &b, int64_t v) {
+  return arith::ConstantIndexOp::create(b, v);
+}
+
+Value constInt(ImplicitLocOpBuilder &b, Type type, int64_t v) {
+  if (auto vec = dyn_cast<VectorType>(type))
+    return arith::ConstantOp::create(
+        b, vec, DenseElementsAttr::get(vec, b.getIntegerAttr(vec.getElementType(), v)));
+  return arith::ConstantOp::create(b, type, b.getIntegerAttr(type, v));
+}
+
+Value constFloat(ImplicitLocOpBuilder &b, Type type, double v) {
+  if (auto vec = dyn_cast<VectorType>(type))
+    return arith::ConstantOp::create(
+        b, vec, DenseElementsAttr::get(vec, b.getFloatAttr(vec.getElementType(), v)));
+  return arith::ConstantOp::create(b, type, b.getFloatAttr(type, v));
+}
+
+SmallVector<Value> forLoop(ImplicitLocOpBuilder &b, Value lb, Value ub, Value step,
+                           ValueRange init, const LoopBody &body) {
+  auto loop = scf::ForOp::create(
+      b, lb, ub, step, init, [&](OpBuilder &nested, Location loc, Value iv, ValueRange carried) {
+        ImplicitLocOpBuilder nb(loc, nested);
+        SmallVector<Value> next = body(nb, iv, carried);
+        scf::YieldOp::create(nb, next);
+      });
+  return SmallVector<Value>(loop.getResults());
+}
+
+void forLoop(ImplicitLocOpBuilder &b, Value lb, Value ub, Value step,
+             const std::function<void(ImplicitLocOpBuilder &, Value iv)> &body) {
+  forLoop(b, lb, ub, step, ValueRange{},
+          [&](ImplicitLocOpBuilder &nb, Value iv, ValueRange) -> SmallVector<Value> {
+            body(nb, iv);
+            return {};
+          });
+}
+
+int64_t f32Lanes(const CpuTarget &target) {
+  return target.hasAVX512 ? 16 : target.hasAVX2 ? 8 : 4;
+}
+
+SmallVector<Value> forChunks(ImplicitLocOpBuilder &b, int64_t width, int64_t lanes,
+                             ValueRange init, const ChunkBody &chunk) {
+  const int64_t full = width / lanes * lanes;
+  SmallVector<Value> carried(init);
+  if (full > 0)
+    carried = forLoop(b, constIndex(b, 0), constIndex(b, full), constIndex(b, lanes), carried,
+                      [&](ImplicitLocOpBuilder &nb, Value iv, ValueRange c) {
+                        return chunk(nb, iv, lanes, c);
+                      });
+  if (width > full)
+    carried = chunk(b, constIndex(b, full), width - full, carried);
+  return carried;
+}
+
+Value loadVector(ImplicitLocOpBuilder &b, Value memref, Value offset, int64_t lanes) {
+  auto elementType = cast<MemRefType>(memref.getType()).getElementType();
+  return vector::LoadOp::create(b, VectorType::get({lanes}, elementType), memref,
+                                ValueRange{offset});
+}
+
+void storeVector(ImplicitLocOpBuilder &b, Value value, Value memref, Value offset) {
+  vector::StoreOp::create(b, value, memref, ValueRange{offset});
+}
+
+Value extF(ImplicitLocOpBuilder &b, Type type, Value v) {
+  return arith::ExtFOp::create(b, type, v, arith::FastMathFlagsAttr());
+}
+
+Value reduceAdd(ImplicitLocOpBuilder &b, Value vector) {
+  return vector::ReductionOp::create(b, vector::CombiningKind::ADD, vector);
+}
+
+Value reduceMax(ImplicitLocOpBuilder &b, Value vector) {
+  auto elementType = cast<VectorType>(vector.getType()).getElementType();
+  auto kind = isa<FloatType>(elementType) ? vector::CombiningKind::MAXNUMF
+                                          : vector::CombiningKind::MAXSI;
+  return vector::ReductionOp::create(b, kind, vector);
+}
+
+// Same shape as |like| with element type |element|.
+static Type withElement(Type like, Type element) {
+  if (auto vec = dyn_cast<VectorType>(like))
+    return VectorType::get(vec.getShape(), element);
+  return element;
+}
+
+Value halfBitsToF32(ImplicitLocOpBuilder &b, Value bits) {
+  Type i32 = withElement(bits.getType(), b.getI32Type());
+  Type f32 = withElement(bits.getType(), b.getF32Type());
+  Value u = arith::ExtUIOp::create(b, i32, bits);
+  Value sign = arith::ShLIOp::create(
+      b, arith::AndIOp::create(b, u, constInt(b, i32, 0x8000)), constInt(b, i32, 16));
+  Value magnitude = arith::AndIOp::create(b, u, constInt(b, i32, 0x7fff));
+  Value shifted = arith::ShLIOp::create(b, magnitude, constInt(b, i32, 13));
+  // Moving the 5-bit exponent into f32's 8-bit field and scaling by 2^(127-15) is exact for
+  // normals and subnormals alike.
+  Value scaled = arith::MulFOp::create(b, arith::BitcastOp::create(b, f32, shifted),
+                                       constFloat(b, f32, 0x1p112));
+  Value infOrNan = arith::CmpIOp::create(b, arith::CmpIPredicate::uge, magnitude,
+                                         constInt(b, i32, 0x7c00));
+  Value special = arith::OrIOp::create(b, shifted, constInt(b, i32, 0x7f800000));
+  Value magnitudeBits = arith::SelectOp::create(b, infOrNan, special,
+                                                arith::BitcastOp::create(b, i32, scaled));
+  return arith::BitcastOp::create(b, f32, arith::OrIOp::create(b, magnitudeBits, sign));
+}
+
+Value bf16BitsToF32(ImplicitLocOpBuilder &b, Value bits) {
+  Type i32 = withElement(bits.getType(), b.getI32Type());
+  Type f32 = withElement(bits.getType(), b.getF32Type());
+  Value u = arith::ExtUIOp::create(b, i32, bits);
+  return arith::BitcastOp::create(b, f32, arith::ShLIOp::create(b, u, constInt(b, i32, 16)));
+}
+
+Value roundHalfEven(ImplicitLocOpBuilder &b, Value v) {
+  // Adding and subtracting 1.5 * 2^23 leaves no fraction bits, and the addition rounds in the
+  // default mode: to nearest, ties to even. No fast-math flags, so LLVM keeps both steps.
+  Value magic = constFloat(b, v.getType(), 12582912.0);
+  return arith::SubFOp::create(b, arith::AddFOp::create(b, v, magic), magic);
+}
+
+LogicalResult kernelError(func::FuncOp fn, const KernelSpec &spec, const llvm::Twine &message) {
+  return fn.emitError() << "kernel '" << spec.symbol << "' (family " << spec.family
+                        << "): " << message.str();
+}
+
+} // namespace tern::cpu

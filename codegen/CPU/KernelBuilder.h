@@ -1,0 +1,85 @@
+// Small helpers shared by the CPU kernel generators: ABI arguments, constants, loops, vectors.
+#ifndef TERN_CODEGEN_CPU_KERNELBUILDER_H
+#define TERN_CODEGEN_CPU_KERNELBUILDER_H
+
+#include "codegen/CPU/CPUCodegen.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+#include <functional>
+
+namespace tern::cpu {
+
+// The kernel ABI's arguments; rows/pos/begin/end converted to index for loops and memrefs.
+struct KernelArgs {
+  mlir::Value bindings; // !llvm.ptr
+  mlir::Value rows, pos, begin, end; // index
+};
+
+// Positions |b| at the start of |fn|'s (empty) entry block and returns its arguments.
+// KernelLibrary adds the func.return after the generator if the body has none.
+KernelArgs beginKernel(mlir::func::FuncOp fn, mlir::ImplicitLocOpBuilder &b);
+
+// Binding |index| as a 1-D memref<?x elementType> of |size| elements (an index value).
+mlir::Value bindFlat(mlir::ImplicitLocOpBuilder &b, const KernelArgs &args, int64_t index,
+                     mlir::Type elementType, mlir::Value size);
+// The same with a static element count.
+mlir::Value bindFlat(mlir::ImplicitLocOpBuilder &b, const KernelArgs &args, int64_t index,
+                     mlir::Type elementType, int64_t size);
+
+mlir::Value constIndex(mlir::ImplicitLocOpBuilder &b, int64_t v);
+mlir::Value constInt(mlir::ImplicitLocOpBuilder &b, mlir::Type type, int64_t v); // or splat
+mlir::Value constFloat(mlir::ImplicitLocOpBuilder &b, mlir::Type type, double v); // or splat
+
+// scf.for from |lb| to |ub| by |step| with loop-carried values; |body| returns the next ones.
+using LoopBody = std::function<llvm::SmallVector<mlir::Value>(
+    mlir::ImplicitLocOpBuilder &, mlir::Value iv, mlir::ValueRange carried)>;
+llvm::SmallVector<mlir::Value> forLoop(mlir::ImplicitLocOpBuilder &b, mlir::Value lb,
+                                       mlir::Value ub, mlir::Value step, mlir::ValueRange init,
+                                       const LoopBody &body);
+// Without loop-carried values.
+void forLoop(mlir::ImplicitLocOpBuilder &b, mlir::Value lb, mlir::Value ub, mlir::Value step,
+             const std::function<void(mlir::ImplicitLocOpBuilder &, mlir::Value iv)> &body);
+
+// Lanes of f32 per register for |target|: 16 (AVX-512), 8 (AVX2), 4 (SSE2).
+int64_t f32Lanes(const CpuTarget &target);
+
+// Walks [0, width) in chunks of |lanes| elements: a loop of full chunks, then (when width is
+// not a multiple) one shorter chunk at the static offset width - width % lanes. |chunk|
+// receives the chunk's offset and its static lane count and returns the next carried values.
+using ChunkBody = std::function<llvm::SmallVector<mlir::Value>(
+    mlir::ImplicitLocOpBuilder &, mlir::Value offset, int64_t lanes, mlir::ValueRange carried)>;
+llvm::SmallVector<mlir::Value> forChunks(mlir::ImplicitLocOpBuilder &b, int64_t width,
+                                         int64_t lanes, mlir::ValueRange init,
+                                         const ChunkBody &chunk);
+
+// vector<lanes x type> loaded from / stored to a 1-D memref at |offset|.
+mlir::Value loadVector(mlir::ImplicitLocOpBuilder &b, mlir::Value memref, mlir::Value offset,
+                       int64_t lanes);
+void storeVector(mlir::ImplicitLocOpBuilder &b, mlir::Value value, mlir::Value memref,
+                 mlir::Value offset);
+
+// arith.extf without fast-math flags (its builder has no two-argument form).
+mlir::Value extF(mlir::ImplicitLocOpBuilder &b, mlir::Type type, mlir::Value v);
+
+// Sum / max of a vector's lanes (ordered for floats is not required: any order).
+mlir::Value reduceAdd(mlir::ImplicitLocOpBuilder &b, mlir::Value vector);
+mlir::Value reduceMax(mlir::ImplicitLocOpBuilder &b, mlir::Value vector);
+
+// f16 bits (vector of i16) to f32 without F16C or libcalls: exact for normals, subnormals,
+// infinities and NaNs.
+mlir::Value halfBitsToF32(mlir::ImplicitLocOpBuilder &b, mlir::Value bits);
+// bf16 bits (vector of i16) to f32.
+mlir::Value bf16BitsToF32(mlir::ImplicitLocOpBuilder &b, mlir::Value bits);
+// Rounds f32 values with |v| < 2^22 to the nearest integer, ties to even, without roundeven
+// (which needs SSE4.1 or a libm call on the baseline).
+mlir::Value roundHalfEven(mlir::ImplicitLocOpBuilder &b, mlir::Value v);
+
+// An error on |fn| naming the kernel's family, for unsupported parameters.
+mlir::LogicalResult kernelError(mlir::func::FuncOp fn, const KernelSpec &spec,
+                                const llvm::Twine &message);
+
+} // namespace tern::cpu
+
+#endif

@@ -1,0 +1,108 @@
+// Generated rms_norm, rms_norm_quantize and quantize_act vs the reference twins.
+#include "CodegenTestUtil.h"
+
+#include "reference/ReferenceKernels.h"
+
+#include <gtest/gtest.h>
+
+namespace tern::cpu::test {
+namespace {
+
+class NormQuantizeTest : public ::testing::TestWithParam<std::string> {};
+
+const int64_t kWidths[] = {1, 7, 64, 200, 2560, 6912};
+const int64_t kRows[] = {1, 3};
+
+std::vector<float> rowsWithOutliers(std::mt19937 &rng, int64_t rows, int64_t width) {
+  std::vector<float> x = randomFloats(rng, rows * width, 3.0f);
+  // Values that land exactly on .5 after scaling test the ties-to-even rounding.
+  if (width > 4)
+    for (int64_t t = 0; t < rows; ++t) {
+      x[t * width + 0] = 127.0f;
+      x[t * width + 1] = 2.5f;
+      x[t * width + 2] = -0.5f;
+      x[t * width + 3] = 3.5f;
+    }
+  return x;
+}
+
+TEST_P(NormQuantizeTest, QuantizeActIsBitExact) {
+  for (int64_t width : kWidths) {
+    KernelSpec spec{"qa", "quantize_act", {{"width", width}}, {}, {}};
+    std::string error;
+    auto library = buildAndLoad({spec}, GetParam(), &error);
+    ASSERT_TRUE(library) << error;
+    std::mt19937 rng{uint32_t(width)};
+    for (int64_t rows : kRows) {
+      std::vector<float> x = rowsWithOutliers(rng, rows, width);
+      if (rows > 2)
+        std::fill(x.begin() + width, x.begin() + 2 * width, 0.0f); // all-zero row: 1e-5 floor
+      std::vector<int8_t> want(rows * width), got(rows * width, 99);
+      std::vector<float> wantScale(rows), gotScale(rows);
+      ref::quantizeActivations(x.data(), rows, width, want.data(), wantScale.data());
+      poison(gotScale);
+      library->kernel("qa")(std::vector<void *>{x.data(), got.data(), gotScale.data()}.data(),
+                            rows, 0, 0, 1);
+      EXPECT_EQ(got, want) << "width " << width << " rows " << rows;
+      EXPECT_EQ(gotScale, wantScale) << "width " << width << " rows " << rows;
+    }
+  }
+}
+
+TEST_P(NormQuantizeTest, RmsNormMatchesReference) {
+  for (int64_t width : kWidths) {
+    KernelSpec spec{"rn", "rms_norm", {{"width", width}}, {{"eps", 1e-5}}, {}};
+    std::string error;
+    auto library = buildAndLoad({spec}, GetParam(), &error);
+    ASSERT_TRUE(library) << error;
+    std::mt19937 rng(uint32_t(width) + 7);
+    std::vector<float> w = randomFloats(rng, width, 2.0f);
+    for (int64_t rows : kRows) {
+      std::vector<float> x = rowsWithOutliers(rng, rows, width);
+      std::vector<float> want(rows * width), got(rows * width);
+      ref::rmsNorm(x.data(), w.data(), rows, width, 1e-5f, want.data());
+      poison(got);
+      library->kernel("rn")(std::vector<void *>{x.data(), w.data(), got.data()}.data(), rows, 0,
+                            0, 1);
+      for (int64_t i = 0; i < rows * width; ++i)
+        ASSERT_TRUE(closeRelative(got[i], want[i], std::fabs(want[i]), 1e-5))
+            << "width " << width << " at " << i << ": " << got[i] << " vs " << want[i];
+      // In place (y aliases x), as the runtime may run it.
+      std::vector<float> inPlace = x;
+      library->kernel("rn")(std::vector<void *>{inPlace.data(), w.data(), inPlace.data()}.data(),
+                            rows, 0, 0, 1);
+      EXPECT_EQ(inPlace, got);
+    }
+  }
+}
+
+TEST_P(NormQuantizeTest, RmsNormQuantizeMatchesReferenceComposition) {
+  for (int64_t width : kWidths) {
+    KernelSpec spec{"rnq", "rms_norm_quantize", {{"width", width}}, {{"eps", 1e-6}}, {}};
+    std::string error;
+    auto library = buildAndLoad({spec}, GetParam(), &error);
+    ASSERT_TRUE(library) << error;
+    std::mt19937 rng(uint32_t(width) + 13);
+    std::vector<float> w = randomFloats(rng, width, 2.0f);
+    for (int64_t rows : kRows) {
+      std::vector<float> x = rowsWithOutliers(rng, rows, width);
+      std::vector<float> normalized(rows * width), wantScale(rows), gotScale(rows);
+      std::vector<int8_t> want(rows * width), got(rows * width, 99);
+      ref::rmsNorm(x.data(), w.data(), rows, width, 1e-6f, normalized.data());
+      ref::quantizeActivations(normalized.data(), rows, width, want.data(), wantScale.data());
+      poison(gotScale);
+      library->kernel("rnq")(
+          std::vector<void *>{x.data(), w.data(), got.data(), gotScale.data()}.data(), rows, 0, 0,
+          1);
+      // The sum of squares is accumulated in double in another order; the rounded float
+      // normalizer matches the reference's, so codes and scales are equal.
+      EXPECT_EQ(got, want) << "width " << width << " rows " << rows;
+      EXPECT_EQ(gotScale, wantScale) << "width " << width << " rows " << rows;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Targets, NormQuantizeTest, ::testing::ValuesIn(runnableTargets()));
+
+} // namespace
+} // namespace tern::cpu::test

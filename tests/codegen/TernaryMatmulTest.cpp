@@ -1,0 +1,98 @@
+// Generated ternary_matmul kernels vs the reference twin: exact int32 dots, every target.
+#include "CodegenTestUtil.h"
+
+#include "packing/TernaryPacking.h"
+#include "reference/ReferenceKernels.h"
+
+#include <gtest/gtest.h>
+
+namespace tern::cpu::test {
+namespace {
+
+struct TernaryCase {
+  int64_t n, k, nBlock;
+  bool divide;
+};
+
+class TernaryMatmulTest : public ::testing::TestWithParam<std::string> {};
+
+void checkTernary(const std::string &target, const TernaryCase &c,
+                  std::initializer_list<int64_t> rowCounts, uint32_t seed) {
+  SCOPED_TRACE("target " + target + " n=" + std::to_string(c.n) + " k=" + std::to_string(c.k) +
+               " n_block=" + std::to_string(c.nBlock));
+  KernelSpec spec;
+  spec.symbol = "tmm";
+  spec.family = "ternary_matmul";
+  spec.ints = {{"n", c.n}, {"k", c.k}, {"n_block", c.nBlock}, {"divide_by_scale", c.divide}};
+  spec.strings = {{"packing", "i2_b128"}};
+  std::string error;
+  auto library = buildAndLoad({spec}, target, &error);
+  ASSERT_TRUE(library) << error;
+  tern_cpu_kernel_fn fn = library->kernel("tmm");
+  ASSERT_NE(fn, nullptr);
+
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> weight(-1, 1), act(-128, 127);
+  std::vector<int8_t> w(c.n * c.k);
+  for (int8_t &v : w)
+    v = int8_t(weight(rng));
+  const auto layout = packing::TernaryLayout::I2B128;
+  // 64-byte aligned like the artifact's weight sections.
+  size_t packedSize = packing::packedBytes(layout, c.n, c.k);
+  std::vector<uint8_t, std::allocator<uint8_t>> packedStorage(packedSize + 64);
+  uint8_t *packed = reinterpret_cast<uint8_t *>(
+      (reinterpret_cast<uintptr_t>(packedStorage.data()) + 63) & ~uintptr_t(63));
+  ASSERT_TRUE(packing::packTernary(layout, w.data(), c.n, c.k, packed));
+  // The reference reads the unpacked weights back, so both sides see the same layout.
+  std::vector<int8_t> unpacked(c.n * c.k);
+  packing::unpackTernary(layout, packed, c.k, 0, c.n, unpacked.data());
+  ASSERT_EQ(unpacked, w);
+  std::vector<float> wscale = randomFloats(rng, c.n, 2.0f);
+  for (float &s : wscale)
+    s = std::fabs(s) + 0.1f;
+
+  for (int64_t rows : rowCounts) {
+    std::vector<int8_t> q(rows * c.k);
+    for (int8_t &v : q)
+      v = int8_t(act(rng));
+    if (!q.empty()) {
+      q[0] = -128; // extremes of the code range
+      q.back() = 127;
+    }
+    std::vector<float> qscale(rows);
+    for (float &s : qscale)
+      s = 1.0f + float(act(rng) + 128);
+    std::vector<float> want(rows * c.n), got(rows * c.n);
+    ref::ternaryMatmul(q.data(), qscale.data(), w.data(), wscale.data(), c.k, c.divide, rows, c.n,
+                       c.k, want.data());
+    for (int64_t slices : {1, 3}) {
+      poison(got);
+      std::vector<void *> bindings = {q.data(), qscale.data(), packed, wscale.data(), got.data()};
+      runSliced(fn, bindings, rows, 0, c.n / c.nBlock, slices);
+      for (int64_t i = 0; i < rows * c.n; ++i)
+        // Integer dots are exact and both sides scale in double then round once.
+        ASSERT_EQ(got[i], want[i]) << "rows=" << rows << " slices=" << slices << " at row "
+                                   << i / c.n << " col " << i % c.n;
+    }
+  }
+}
+
+TEST_P(TernaryMatmulTest, MatchesReferenceOnOddShapes) {
+  const std::vector<TernaryCase> cases = {
+      {32, 64, 8, false},  {172, 200, 43, false}, {256, 2560, 32, false},
+      {32, 6912, 16, true}, {40, 130, 10, true},   {16, 384, 2, false},
+  };
+  uint32_t seed = 1;
+  for (const TernaryCase &c : cases)
+    checkTernary(GetParam(), c, {1, 2, 3, 5, 8}, seed++);
+}
+
+TEST_P(TernaryMatmulTest, MatchesReferenceAtModelShape) {
+  // The BitNet b1.58 2B FFN down projection (2560 x 6912), decode and a prefill row tile.
+  checkTernary(GetParam(), {2560, 6912, 64, false}, {1, 4}, 99);
+}
+
+INSTANTIATE_TEST_SUITE_P(Targets, TernaryMatmulTest, ::testing::ValuesIn(runnableTargets()));
+
+} // namespace
+} // namespace tern::cpu::test
