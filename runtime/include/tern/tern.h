@@ -150,6 +150,9 @@ tern_status_t tern_session_create(tern_model_t* model, const tern_session_option
 
 void tern_session_release(tern_session_t* session);
 
+/* The model |session| was created over (tern_session_generate needs its tokenizer). */
+tern_model_t* tern_session_model(const tern_session_t* session);
+
 /* Forgets every evaluated token: the next one goes to position 0. */
 void tern_session_reset(tern_session_t* session);
 

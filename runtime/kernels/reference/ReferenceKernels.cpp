@@ -165,4 +165,53 @@ void add(const float* a, const float* b, int64_t n, float* out) {
     out[i] = a[i] + b[i];
 }
 
+void ropeFromTable(float* x, int64_t rows, int64_t heads, int64_t headDim, int64_t stride,
+                   int64_t pos, const float* table, bool neox) {
+  const int64_t half = headDim / 2;
+  for (int64_t t = 0; t < rows; ++t) {
+    const float* angles = table + (pos + t) * half * 2;
+    for (int64_t h = 0; h < heads; ++h) {
+      float* v = x + t * stride + h * headDim;
+      for (int64_t i = 0; i < half; ++i) {
+        const float c = angles[2 * i], s = angles[2 * i + 1];
+        int64_t a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
+        const float va = v[a], vb = v[b];
+        v[a] = va * c - vb * s;
+        v[b] = va * s + vb * c;
+      }
+    }
+  }
+}
+
+void attentionHeads(const float* kCache, const float* vCache, int64_t kvHeads, int64_t headDim,
+                    int64_t heads, int64_t headBegin, int64_t headEnd, int64_t pos, int64_t rows,
+                    float scale, const float* q, int64_t qStride, double* scratch, float* out) {
+  const int64_t d = headDim, width = kvHeads * headDim;
+  const int64_t group = heads / kvHeads;
+  for (int64_t t = 0; t < rows; ++t)
+    for (int64_t h = headBegin; h < headEnd; ++h) {
+      const float* qh = q + t * qStride + h * d;
+      const int64_t kvh = h / group, last = pos + t;
+      double maxScore = -INFINITY;
+      for (int64_t p = 0; p <= last; ++p) {
+        const float* kp = kCache + p * width + kvh * d;
+        double dot = 0;
+        for (int64_t i = 0; i < d; ++i)
+          dot += double(qh[i]) * kp[i];
+        scratch[p] = dot * scale;
+        maxScore = std::max(maxScore, scratch[p]);
+      }
+      double total = 0;
+      for (int64_t p = 0; p <= last; ++p)
+        total += (scratch[p] = std::exp(scratch[p] - maxScore));
+      float* oh = out + (t * heads + h) * d;
+      for (int64_t i = 0; i < d; ++i) {
+        double acc = 0;
+        for (int64_t p = 0; p <= last; ++p)
+          acc += scratch[p] * vCache[p * width + kvh * d + i];
+        oh[i] = float(acc / total);
+      }
+    }
+}
+
 }  // namespace tern::ref

@@ -77,6 +77,23 @@ void gelu(const float* x, int64_t n, float* out);  // tanh approximation
 void mul(const float* a, const float* b, int64_t n, float* out);
 void add(const float* a, const float* b, int64_t n, float* out);
 
+// tern.rope from a precomputed table, as the `rope` kernel family runs it: row t (position
+// pos + t) of |x| starts at x + t * stride; pair i of each head rotates by table[pos + t][i].
+void ropeFromTable(float* x,            // (rows, heads * headDim), row stride |stride|
+                   int64_t rows, int64_t heads, int64_t headDim, int64_t stride, int64_t pos,
+                   const float* table,  // (context, headDim / 2, 2) of (cos, sin)
+                   bool neox);
+
+// tern.attention for heads [headBegin, headEnd) over one layer's cache, with strided queries:
+// the `attention` kernel family. Same arithmetic as attention() above.
+void attentionHeads(const float* kCache, const float* vCache,  // (context, kvHeads * headDim)
+                    int64_t kvHeads, int64_t headDim, int64_t heads, int64_t headBegin,
+                    int64_t headEnd, int64_t pos, int64_t rows, float scale,
+                    const float* q,  // (rows, heads * headDim), row stride |qStride|
+                    int64_t qStride,
+                    double* scratch,  // (pos + rows)
+                    float* out);      // (rows, heads * headDim)
+
 }  // namespace tern::ref
 
 #endif

@@ -1,0 +1,72 @@
+// What a loaded model holds: the verified artifact, kernels, the checked plan and the tokenizer.
+#ifndef TERN_EXECUTOR_MODELIMPL_H
+#define TERN_EXECUTOR_MODELIMPL_H
+
+#include "KernelLibrary.h"
+#include "ThreadPool.h"
+
+#include "tern/artifact/Artifact.h"
+#include "tern/kernel_abi.h"
+#include "tern/tern.h"
+#include "tern/tokenizer/Tokenizer.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tern {
+
+// One dispatch of an entry point, checked at load.
+struct PreparedDispatch {
+  const KernelSpec *spec = nullptr; // the descriptor (reference mode runs from it)
+  tern_cpu_kernel_fn fn = nullptr;  // the generated kernel; null in reference mode
+  int64_t gridItems = 1;            // grid[0]
+  bool lastRow = false;
+  size_t firstBinding = 0;          // into PreparedEntry::bindings
+  size_t numBindings = 0;
+};
+
+struct PreparedEntry {
+  std::string name;
+  int64_t maxRows = 1;
+  bool logitsAllRows = false;
+  uint64_t logitsOffset = 0;    // arena offset of row 0's logits
+  uint64_t logitsRowStride = 0; // bytes between rows' logits
+  std::vector<PreparedDispatch> dispatches;
+  std::vector<const schema::Binding *> bindings; // every dispatch's bindings, concatenated
+};
+
+// The KV cache as the memory plan lays it out: (layers, context, kv_heads, head_dim) floats
+// per cache.
+struct KVLayout {
+  int64_t layers = 0, context = 0, kvHeads = 0, headDim = 0;
+  uint64_t layerFloats() const { return uint64_t(context * kvHeads * headDim); }
+  uint64_t cacheFloats() const { return uint64_t(layers) * layerFloats(); }
+};
+
+} // namespace tern
+
+struct tern_model_s {
+  std::unique_ptr<tern::Artifact> artifact;
+  bool reference = false;
+  std::vector<tern::LoadedKernelLibrary> libraries; // parallel to Artifact.kernel_libraries
+  std::vector<tern::PreparedEntry> entries;
+  const tern::PreparedEntry *decode = nullptr;        // null when the artifact lacks one
+  const tern::PreparedEntry *prefill = nullptr;
+  const tern::PreparedEntry *prefillLogits = nullptr;
+  size_t maxBindings = 0; // most bindings of any entry point (sessions size their arrays)
+
+  tern::KVLayout kv;
+  uint64_t arenaBytes = 0;
+  uint64_t weightBytes = 0;
+  int64_t vocab = 0, layers = 0, hidden = 0;
+  std::string architecture, targetCpu, chatTemplate;
+
+  std::unique_ptr<tern::Tokenizer> tokenizer; // null when the artifact has none
+  std::vector<int32_t> endOfGeneration;       // EOS, EOT and similar ids in the vocabulary
+  int32_t eotId = -1;
+
+  tern::ThreadPool pool;
+};
+
+#endif

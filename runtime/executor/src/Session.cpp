@@ -1,0 +1,285 @@
+// tern_session_*: per-sequence memory, binding resolution and the chunked evaluation loop.
+#include "ModelImpl.h"
+
+#include "reference/ReferenceDispatch.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+
+using namespace tern;
+
+namespace {
+
+// One entry point's bindings resolved to this session's memory.
+struct EntryState {
+  const PreparedEntry *entry = nullptr;
+  std::vector<void *> resolved;       // (entry bindings) pointers for a call's first row
+  std::vector<uint64_t> lastRowShift; // (entry bindings) row_stride of ArenaSlices, else 0
+};
+
+} // namespace
+
+struct tern_session_s {
+  tern_model_t *model = nullptr;
+  int64_t context = 0;  // positions this session holds
+  int64_t position = 0; // where the next token goes
+  uint8_t *arena = nullptr;       // (arena_bytes) 64-byte aligned activation scratch
+  float *keyCache = nullptr;      // (layers, context, kv_heads, head_dim)
+  float *valueCache = nullptr;    // (layers, context, kv_heads, head_dim)
+  std::vector<int32_t> tokens;    // (max rows of any entry point) the call's token ids
+  std::vector<float> logits;      // (vocab) logits of the last evaluated token
+  bool hasLogits = false;
+  std::vector<void *> callBindings; // (max bindings) last-row-adjusted pointers of one call
+  EntryState decode, prefill, prefillLogits;
+
+  ~tern_session_s() {
+    std::free(arena);
+    std::free(keyCache);
+    std::free(valueCache);
+  }
+};
+
+namespace {
+
+tern_status_t failSession(tern_status_code_t code, const std::string &message) {
+  return tern_status_create(code, message.c_str());
+}
+
+void resolveEntry(tern_session_t &session, const PreparedEntry *entry, EntryState *state) {
+  state->entry = entry;
+  if (!entry)
+    return;
+  const Artifact &artifact = *session.model->artifact;
+  const uint64_t layerFloats = session.model->kv.layerFloats();
+  state->resolved.resize(entry->bindings.size());
+  state->lastRowShift.assign(entry->bindings.size(), 0);
+  for (size_t i = 0; i < entry->bindings.size(); ++i) {
+    const schema::Binding &b = *entry->bindings[i];
+    void *pointer = nullptr;
+    switch (b.kind()) {
+    case schema::BindingKind::ArenaSlice:
+      pointer = session.arena + b.offset();
+      state->lastRowShift[i] = b.row_stride();
+      break;
+    case schema::BindingKind::SectionSlice:
+      // Kernels never write weights; the ABI passes every binding as void*.
+      pointer = const_cast<uint8_t *>(artifact.sectionBytes(b.section()).data) + b.offset();
+      break;
+    case schema::BindingKind::KeyCache:
+      pointer = session.keyCache + b.layer() * layerFloats;
+      break;
+    case schema::BindingKind::ValueCache:
+      pointer = session.valueCache + b.layer() * layerFloats;
+      break;
+    case schema::BindingKind::Tokens:
+      pointer = session.tokens.data();
+      break;
+    }
+    state->resolved[i] = pointer;
+  }
+}
+
+// One dispatch as the thread pool sees it.
+struct DispatchJob {
+  const PreparedDispatch *dispatch;
+  void *const *bindings;
+  int64_t rows, pos;
+  std::atomic<tern_status_t> error{nullptr};
+};
+
+void runDispatchSlice(void *context, int64_t begin, int64_t end) {
+  auto *job = static_cast<DispatchJob *>(context);
+  if (job->dispatch->fn) {
+    job->dispatch->fn(job->bindings, job->rows, job->pos, begin, end);
+    return;
+  }
+  tern_status_t status =
+      runReferenceKernel(*job->dispatch->spec, job->bindings, job->rows, job->pos, begin, end);
+  tern_status_t expected = nullptr;
+  if (status && !job->error.compare_exchange_strong(expected, status))
+    tern_status_free(status); // another slice already reported
+}
+
+// Runs |state|'s entry point on |rows| tokens at |pos|. Allocates nothing.
+tern_status_t runEntry(tern_session_t &session, const EntryState &state, const int32_t *tokens,
+                       int64_t rows, int64_t pos) {
+  const PreparedEntry &entry = *state.entry;
+  std::memcpy(session.tokens.data(), tokens, sizeof(int32_t) * size_t(rows));
+  for (const PreparedDispatch &dispatch : entry.dispatches) {
+    DispatchJob job;
+    job.dispatch = &dispatch;
+    job.rows = rows;
+    job.pos = pos;
+    job.bindings = state.resolved.data() + dispatch.firstBinding;
+    if (dispatch.lastRow) {
+      // Only the last row goes through: row-indexed arena bindings move to it.
+      for (size_t i = 0; i < dispatch.numBindings; ++i) {
+        const size_t b = dispatch.firstBinding + i;
+        session.callBindings[i] =
+            static_cast<uint8_t *>(state.resolved[b]) + uint64_t(rows - 1) * state.lastRowShift[b];
+      }
+      job.bindings = session.callBindings.data();
+      job.rows = 1;
+      job.pos = pos + rows - 1;
+    }
+    session.model->pool.parallelFor(dispatch.gridItems, &runDispatchSlice, &job);
+    if (tern_status_t error = job.error.load())
+      return error;
+  }
+  return nullptr;
+}
+
+// Logits of row |row| of the call just run on |entry| (row 0 when it keeps only the last).
+const float *entryLogits(const tern_session_t &session, const PreparedEntry &entry,
+                         int64_t row) {
+  return reinterpret_cast<const float *>(session.arena + entry.logitsOffset +
+                                         uint64_t(row) * entry.logitsRowStride);
+}
+
+tern_status_t checkTokens(const tern_session_t &session, const int32_t *tokens, size_t count) {
+  if (count > 0 && !tokens)
+    return failSession(TERN_STATUS_INVALID_ARGUMENT, "tern_session_eval: tokens is NULL");
+  if (int64_t(count) > session.context - session.position)
+    return failSession(TERN_STATUS_OUT_OF_RANGE,
+                       "tern_session_eval: " + std::to_string(count) + " tokens at position " +
+                           std::to_string(session.position) + " would pass the context length " +
+                           std::to_string(session.context));
+  for (size_t i = 0; i < count; ++i)
+    if (tokens[i] < 0 || tokens[i] >= session.model->vocab)
+      return failSession(TERN_STATUS_INVALID_ARGUMENT,
+                         "tern_session_eval: token " + std::to_string(i) + " has id " +
+                             std::to_string(tokens[i]) + ", outside the vocabulary of " +
+                             std::to_string(session.model->vocab));
+  return nullptr;
+}
+
+// Evaluates |count| tokens; with |allLogits| writes every row's logits there.
+tern_status_t evaluate(tern_session_t &session, const int32_t *tokens, size_t count,
+                       float *allLogits) {
+  if (tern_status_t status = checkTokens(session, tokens, count))
+    return status;
+  if (count == 0)
+    return nullptr;
+  const tern_model_t &model = *session.model;
+  const EntryState *state;
+  if (allLogits)
+    state = model.prefillLogits ? &session.prefillLogits : &session.decode;
+  else if (count == 1 && model.decode)
+    state = &session.decode;
+  else
+    state = model.prefill ? &session.prefill : &session.decode;
+  if (!state->entry)
+    return failSession(TERN_STATUS_UNIMPLEMENTED,
+                       model.artifact->name() +
+                           ": no entry point gives the logits of every token (needs "
+                           "'prefill_logits' or 'decode')");
+  const PreparedEntry &entry = *state->entry;
+  // An entry that keeps only the last row's logits goes one token at a time for |allLogits|.
+  const int64_t chunk = allLogits && !entry.logitsAllRows ? 1 : entry.maxRows;
+  const size_t vocab = size_t(model.vocab);
+
+  std::lock_guard<std::mutex> lock(session.model->pool.runMutex());
+  int64_t done = 0, rows = 0;
+  while (done < int64_t(count)) {
+    rows = std::min<int64_t>(chunk, int64_t(count) - done);
+    if (tern_status_t status =
+            runEntry(session, *state, tokens + done, rows, session.position + done))
+      return status; // position and logits unchanged: the session is as before the call
+    if (allLogits)
+      for (int64_t r = 0; r < rows; ++r)
+        std::memcpy(allLogits + size_t(done + r) * vocab,
+                    entryLogits(session, entry, entry.logitsAllRows ? r : 0),
+                    vocab * sizeof(float));
+    done += rows;
+  }
+  std::memcpy(session.logits.data(),
+              entryLogits(session, entry, entry.logitsAllRows ? rows - 1 : 0),
+              vocab * sizeof(float));
+  session.hasLogits = true;
+  session.position += int64_t(count);
+  return nullptr;
+}
+
+} // namespace
+
+extern "C" {
+
+void tern_session_options_init(tern_session_options_t *options) { options->context_length = 0; }
+
+tern_status_t tern_session_create(tern_model_t *model, const tern_session_options_t *options,
+                                  tern_session_t **out_session) {
+  if (!model || !out_session)
+    return failSession(TERN_STATUS_INVALID_ARGUMENT,
+                       "tern_session_create: model and out_session must not be NULL");
+  *out_session = nullptr;
+  int64_t context = options ? options->context_length : 0;
+  if (context < 0 || context > model->kv.context)
+    return failSession(TERN_STATUS_INVALID_ARGUMENT,
+                       "tern_session_create: options.context_length is " +
+                           std::to_string(context) + ", expected 0 (the model's) up to " +
+                           std::to_string(model->kv.context));
+  auto *session = new (std::nothrow) tern_session_t();
+  if (!session)
+    return failSession(TERN_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+  session->model = model;
+  session->context = context ? context : model->kv.context;
+  // The kernels index caches by the plan's context (a compile-time stride), so a shorter
+  // session still gets the plan's full layout.
+  const uint64_t arenaBytes = (std::max<uint64_t>(model->arenaBytes, 1) + 63) / 64 * 64;
+  const size_t cacheFloats = std::max<size_t>(model->kv.cacheFloats(), 1);
+  session->arena = static_cast<uint8_t *>(std::aligned_alloc(64, arenaBytes));
+  session->keyCache = static_cast<float *>(std::calloc(cacheFloats, sizeof(float)));
+  session->valueCache = static_cast<float *>(std::calloc(cacheFloats, sizeof(float)));
+  if (!session->arena || !session->keyCache || !session->valueCache) {
+    delete session;
+    return failSession(TERN_STATUS_RESOURCE_EXHAUSTED,
+                       "tern_session_create: cannot allocate the " + std::to_string(arenaBytes) +
+                           "-byte arena and two " + std::to_string(cacheFloats * sizeof(float)) +
+                           "-byte KV caches");
+  }
+  std::memset(session->arena, 0, arenaBytes);
+  int64_t maxRows = 1;
+  for (const PreparedEntry &entry : model->entries)
+    maxRows = std::max(maxRows, entry.maxRows);
+  session->tokens.assign(size_t(maxRows), 0);
+  session->logits.assign(size_t(model->vocab), 0.0f);
+  session->callBindings.assign(std::max<size_t>(model->maxBindings, 1), nullptr);
+  resolveEntry(*session, model->decode, &session->decode);
+  resolveEntry(*session, model->prefill, &session->prefill);
+  resolveEntry(*session, model->prefillLogits, &session->prefillLogits);
+  *out_session = session;
+  return nullptr;
+}
+
+void tern_session_release(tern_session_t *session) { delete session; }
+
+tern_model_t *tern_session_model(const tern_session_t *session) { return session->model; }
+
+void tern_session_reset(tern_session_t *session) {
+  session->position = 0;
+  session->hasLogits = false;
+}
+
+int64_t tern_session_position(const tern_session_t *session) { return session->position; }
+
+tern_status_t tern_session_eval(tern_session_t *session, const int32_t *tokens, size_t count) {
+  return evaluate(*session, tokens, count, nullptr);
+}
+
+tern_status_t tern_session_eval_all_logits(tern_session_t *session, const int32_t *tokens,
+                                           size_t count, float *out_logits) {
+  if (!out_logits)
+    return failSession(TERN_STATUS_INVALID_ARGUMENT,
+                       "tern_session_eval_all_logits: out_logits is NULL");
+  return evaluate(*session, tokens, count, out_logits);
+}
+
+const float *tern_session_logits(const tern_session_t *session) {
+  return session->hasLogits ? session->logits.data() : nullptr;
+}
+
+} // extern "C"

@@ -1,0 +1,525 @@
+// Maps each kernel family's descriptor and bindings onto the reference twins.
+#include "reference/ReferenceDispatch.h"
+
+#include "packing/TernaryPacking.h"
+#include "reference/ReferenceKernels.h"
+
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+namespace tern {
+namespace {
+
+enum class Family {
+  Embedding,
+  RmsNorm,
+  RmsNormQuantize,
+  QuantizeAct,
+  TernaryMatmul,
+  Matmul,
+  Rope,
+  KVCacheWrite,
+  Attention,
+  Add,
+  Mul,
+  Relu2,
+  Silu,
+  Gelu,
+  Glu,
+};
+
+struct FamilyName {
+  const char *name;
+  Family family;
+};
+constexpr FamilyName kFamilies[] = {
+    {"embedding", Family::Embedding},
+    {"rms_norm", Family::RmsNorm},
+    {"rms_norm_quantize", Family::RmsNormQuantize},
+    {"quantize_act", Family::QuantizeAct},
+    {"ternary_matmul", Family::TernaryMatmul},
+    {"matmul", Family::Matmul},
+    {"rope", Family::Rope},
+    {"kv_cache_write", Family::KVCacheWrite},
+    {"attention", Family::Attention},
+    {"add", Family::Add},
+    {"mul", Family::Mul},
+    {"relu2", Family::Relu2},
+    {"silu", Family::Silu},
+    {"gelu", Family::Gelu},
+    {"glu", Family::Glu},
+};
+
+enum class DType { F32, F16, BF16, Q8_0 };
+enum class Act { SiLU, ReLU2, GELU };
+
+constexpr int64_t kQ8Block = 32;      // weights per q8_0 block
+constexpr int64_t kQ8BlockBytes = 34; // f16 scale + 32 int8
+
+// Every parameter any family has, parsed and checked once.
+struct Parsed {
+  Family family = Family::Add;
+  int64_t width = 0, vocab = 0, n = 0, k = 0, nBlock = 1, xStride = 0;
+  int64_t heads = 0, kvHeads = 0, headDim = 0, stride = 0, kStride = 0, vStride = 0;
+  int64_t qStride = 0, inStride = 0, context = 0;
+  double eps = 0, scale = 0;
+  DType dtype = DType::F32;
+  packing::TernaryLayout packing = packing::TernaryLayout::I2B128;
+  bool neox = false, divideByScale = false;
+  Act activation = Act::SiLU;
+  int64_t grid = 1;
+};
+
+__attribute__((format(printf, 3, 4))) tern_status_t fail(tern_status_code_t code,
+                                                         const KernelSpec &spec,
+                                                         const char *format, ...) {
+  char detail[400];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(detail, sizeof(detail), format, args);
+  va_end(args);
+  std::string message = "kernel '" + spec.symbol + "' (family '" + spec.family + "'): " + detail;
+  return tern_status_create(code, message.c_str());
+}
+
+// Reads parameters, remembering the first problem so parse() can report it.
+class ParamReader {
+public:
+  explicit ParamReader(const KernelSpec &spec) : spec_(spec) {}
+
+  int64_t integer(const char *name, int64_t min = 1) {
+    auto it = spec_.ints.find(name);
+    if (it == spec_.ints.end()) {
+      note("missing integer parameter '%s'", name);
+      return min;
+    }
+    if (it->second < min) {
+      note("parameter '%s' is %lld, expected at least %lld", name, (long long)it->second,
+           (long long)min);
+      return min;
+    }
+    return it->second;
+  }
+  double real(const char *name) {
+    auto it = spec_.floats.find(name);
+    if (it == spec_.floats.end()) {
+      note("missing float parameter '%s'", name);
+      return 0;
+    }
+    return it->second;
+  }
+  // Index of the parameter's value in |choices| (a null-terminated list).
+  int choice(const char *name, const char *const *choices) {
+    auto it = spec_.strings.find(name);
+    if (it == spec_.strings.end()) {
+      note("missing string parameter '%s'", name);
+      return 0;
+    }
+    std::string allowed;
+    for (int i = 0; choices[i]; ++i) {
+      if (it->second == choices[i])
+        return i;
+      allowed += std::string(i ? ", " : "") + choices[i];
+    }
+    note("parameter '%s' is '%s', expected one of: %s", name, it->second.c_str(),
+         allowed.c_str());
+    return 0;
+  }
+  __attribute__((format(printf, 2, 3))) void note(const char *format, ...) {
+    if (!problem_.empty())
+      return;
+    char detail[300];
+    va_list args;
+    va_start(args, format);
+    std::vsnprintf(detail, sizeof(detail), format, args);
+    va_end(args);
+    problem_ = detail;
+  }
+  const std::string &problem() const { return problem_; }
+
+private:
+  const KernelSpec &spec_;
+  std::string problem_;
+};
+
+constexpr const char *kDTypes[] = {"f32", "f16", "bf16", "q8_0", nullptr};
+constexpr const char *kActivations[] = {"silu", "relu2", "gelu", nullptr};
+constexpr const char *kRopeStyles[] = {"normal", "neox", nullptr};
+
+tern_status_t parse(const KernelSpec &spec, Parsed *p) {
+  bool known = false;
+  for (const FamilyName &f : kFamilies)
+    if (spec.family == f.name) {
+      p->family = f.family;
+      known = true;
+    }
+  if (!known)
+    return fail(TERN_STATUS_INVALID_ARGUMENT, spec,
+                "unknown kernel family (docs/kernels.md lists the families)");
+  ParamReader r(spec);
+  switch (p->family) {
+  case Family::Embedding:
+    p->vocab = r.integer("vocab");
+    p->width = r.integer("width");
+    p->dtype = DType(r.choice("dtype", kDTypes));
+    if (p->dtype == DType::Q8_0 && p->width % kQ8Block)
+      r.note("q8_0 rows need a width that is a multiple of 32, got %lld", (long long)p->width);
+    break;
+  case Family::RmsNorm:
+  case Family::RmsNormQuantize:
+    p->width = r.integer("width");
+    p->eps = r.real("eps");
+    break;
+  case Family::QuantizeAct:
+  case Family::Add:
+  case Family::Mul:
+  case Family::Relu2:
+  case Family::Silu:
+  case Family::Gelu:
+    p->width = r.integer("width");
+    break;
+  case Family::Glu:
+    p->width = r.integer("width");
+    p->activation = Act(r.choice("activation", kActivations));
+    p->inStride = r.integer("in_stride", p->width);
+    break;
+  case Family::TernaryMatmul: {
+    p->n = r.integer("n");
+    p->k = r.integer("k");
+    p->nBlock = r.integer("n_block");
+    p->divideByScale = r.integer("divide_by_scale", 0) != 0;
+    auto it = spec.strings.find("packing");
+    if (it == spec.strings.end())
+      r.note("missing string parameter 'packing'");
+    else if (!packing::ternaryLayoutFromName(it->second.c_str(), &p->packing))
+      r.note("parameter 'packing' is '%s', an unknown ternary layout", it->second.c_str());
+    break;
+  }
+  case Family::Matmul:
+    p->n = r.integer("n");
+    p->k = r.integer("k");
+    p->nBlock = r.integer("n_block");
+    p->dtype = DType(r.choice("dtype", kDTypes));
+    p->xStride = r.integer("x_stride", p->k);
+    if (p->dtype == DType::Q8_0 && p->k % kQ8Block)
+      r.note("q8_0 weights need k to be a multiple of 32, got %lld", (long long)p->k);
+    break;
+  case Family::Rope:
+    p->heads = r.integer("heads");
+    p->headDim = r.integer("head_dim");
+    p->stride = r.integer("stride", p->heads * p->headDim);
+    p->neox = r.choice("style", kRopeStyles) == 1;
+    p->context = r.integer("context");
+    if (p->headDim % 2)
+      r.note("parameter 'head_dim' is %lld, rope needs it even", (long long)p->headDim);
+    break;
+  case Family::KVCacheWrite:
+    p->kvHeads = r.integer("kv_heads");
+    p->headDim = r.integer("head_dim");
+    p->kStride = r.integer("k_stride", p->kvHeads * p->headDim);
+    p->vStride = r.integer("v_stride", p->kvHeads * p->headDim);
+    p->context = r.integer("context");
+    break;
+  case Family::Attention:
+    p->heads = r.integer("heads");
+    p->kvHeads = r.integer("kv_heads");
+    p->headDim = r.integer("head_dim");
+    p->qStride = r.integer("q_stride", p->heads * p->headDim);
+    p->context = r.integer("context");
+    p->scale = r.real("scale");
+    if (p->heads % p->kvHeads)
+      r.note("parameter 'heads' (%lld) is not a multiple of 'kv_heads' (%lld)",
+             (long long)p->heads, (long long)p->kvHeads);
+    p->grid = p->heads;
+    break;
+  }
+  if (p->family == Family::TernaryMatmul || p->family == Family::Matmul) {
+    if (p->n % p->nBlock)
+      r.note("parameter 'n' (%lld) is not a multiple of 'n_block' (%lld)", (long long)p->n,
+             (long long)p->nBlock);
+    p->grid = p->n / p->nBlock;
+  }
+  if (!r.problem().empty())
+    return fail(TERN_STATUS_INVALID_ARGUMENT, spec, "%s", r.problem().c_str());
+  return nullptr;
+}
+
+uint64_t rowBytes(DType dtype, int64_t width) {
+  switch (dtype) {
+  case DType::F32:
+    return uint64_t(width) * 4;
+  case DType::F16:
+  case DType::BF16:
+    return uint64_t(width) * 2;
+  case DType::Q8_0:
+    return uint64_t(width / kQ8Block) * kQ8BlockBytes;
+  }
+  return 0;
+}
+
+// Floats spanned by |rows| rows of |width| read with |stride|.
+uint64_t strided(int64_t rows, int64_t width, int64_t stride) {
+  return rows == 0 ? 0 : uint64_t((rows - 1) * stride + width) * 4;
+}
+
+std::vector<uint64_t> bindingBytes(const Parsed &p, int64_t rows) {
+  const uint64_t r = uint64_t(rows);
+  const uint64_t act = r * uint64_t(p.width) * 4;
+  switch (p.family) {
+  case Family::Embedding:
+    return {uint64_t(p.vocab) * rowBytes(p.dtype, p.width), r * 4, act};
+  case Family::RmsNorm:
+    return {act, uint64_t(p.width) * 4, act};
+  case Family::RmsNormQuantize:
+    return {act, uint64_t(p.width) * 4, r * p.width, r * 4};
+  case Family::QuantizeAct:
+    return {act, r * p.width, r * 4};
+  case Family::TernaryMatmul:
+    return {r * p.k, r * 4, uint64_t(packing::packedBytes(p.packing, p.n, p.k)),
+            uint64_t(p.n) * 4, r * p.n * 4};
+  case Family::Matmul:
+    return {strided(rows, p.k, p.xStride), uint64_t(p.n) * rowBytes(p.dtype, p.k), r * p.n * 4};
+  case Family::Rope:
+    return {strided(rows, p.heads * p.headDim, p.stride), uint64_t(p.context * p.headDim) * 4};
+  case Family::KVCacheWrite: {
+    const int64_t width = p.kvHeads * p.headDim;
+    const uint64_t cache = uint64_t(p.context * width) * 4;
+    return {strided(rows, width, p.kStride), strided(rows, width, p.vStride), cache, cache};
+  }
+  case Family::Attention: {
+    const uint64_t cache = uint64_t(p.context * p.kvHeads * p.headDim) * 4;
+    return {strided(rows, p.heads * p.headDim, p.qStride), cache, cache,
+            r * p.heads * p.headDim * 4};
+  }
+  case Family::Add:
+  case Family::Mul:
+    return {act, act, act};
+  case Family::Relu2:
+  case Family::Silu:
+  case Family::Gelu:
+    return {act, act};
+  case Family::Glu:
+    return {strided(rows, p.width, p.inStride), strided(rows, p.width, p.inStride), act};
+  }
+  return {};
+}
+
+float halfToFloat(uint16_t h) {
+  const uint32_t sign = uint32_t(h & 0x8000) << 16;
+  uint32_t exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff, bits;
+  if (exponent == 0x1f) {
+    bits = sign | 0x7f800000u | (mantissa << 13); // inf / nan
+  } else if (exponent != 0) {
+    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+  } else if (mantissa == 0) {
+    bits = sign;
+  } else { // subnormal: normalise the mantissa
+    exponent = 113;
+    while (!(mantissa & 0x400)) {
+      mantissa <<= 1;
+      --exponent;
+    }
+    bits = sign | (exponent << 23) | ((mantissa & 0x3ff) << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+// Decodes rows [rowBegin, rowEnd) of a (_, width) matrix stored as |dtype| into |out|.
+void decodeRows(DType dtype, const uint8_t *data, int64_t width, int64_t rowBegin,
+                int64_t rowEnd, float *out) { // out: (rowEnd - rowBegin, width)
+  const uint64_t bytes = rowBytes(dtype, width);
+  for (int64_t row = rowBegin; row < rowEnd; ++row) {
+    const uint8_t *src = data + uint64_t(row) * bytes;
+    float *dst = out + (row - rowBegin) * width;
+    switch (dtype) {
+    case DType::F32:
+      std::memcpy(dst, src, bytes);
+      break;
+    case DType::F16:
+      for (int64_t i = 0; i < width; ++i) {
+        uint16_t h;
+        std::memcpy(&h, src + 2 * i, 2);
+        dst[i] = halfToFloat(h);
+      }
+      break;
+    case DType::BF16:
+      for (int64_t i = 0; i < width; ++i) {
+        uint16_t h;
+        std::memcpy(&h, src + 2 * i, 2);
+        uint32_t bits = uint32_t(h) << 16;
+        std::memcpy(dst + i, &bits, 4);
+      }
+      break;
+    case DType::Q8_0:
+      for (int64_t b = 0; b < width / kQ8Block; ++b) {
+        const uint8_t *block = src + b * kQ8BlockBytes;
+        uint16_t h;
+        std::memcpy(&h, block, 2);
+        const float d = halfToFloat(h);
+        for (int64_t i = 0; i < kQ8Block; ++i)
+          dst[b * kQ8Block + i] = d * float(int8_t(block[2 + i]));
+      }
+      break;
+    }
+  }
+}
+
+// Copies |rows| rows of |width| floats read with |stride| into a dense (rows, width) buffer.
+std::vector<float> gatherRows(const float *x, int64_t rows, int64_t width, int64_t stride) {
+  std::vector<float> dense(size_t(rows * width));
+  for (int64_t t = 0; t < rows; ++t)
+    std::memcpy(dense.data() + t * width, x + t * stride, sizeof(float) * width);
+  return dense;
+}
+
+void activate(Act activation, const float *x, int64_t n, float *out) {
+  switch (activation) {
+  case Act::SiLU:
+    ref::silu(x, n, out);
+    break;
+  case Act::ReLU2:
+    ref::relu2(x, n, out);
+    break;
+  case Act::GELU:
+    ref::gelu(x, n, out);
+    break;
+  }
+}
+
+} // namespace
+
+tern_status_t describeReferenceKernel(const KernelSpec &spec, int64_t rows,
+                                      ReferenceKernelShape *out) {
+  Parsed p;
+  if (tern_status_t status = parse(spec, &p))
+    return status;
+  out->gridItems = p.grid;
+  out->bindingBytes = bindingBytes(p, rows);
+  return nullptr;
+}
+
+tern_status_t runReferenceKernel(const KernelSpec &spec, void *const *bindings, int64_t rows,
+                                 int64_t pos, int64_t begin, int64_t end) {
+  Parsed p;
+  if (tern_status_t status = parse(spec, &p))
+    return status;
+  if (rows < 1 || pos < 0)
+    return fail(TERN_STATUS_INVALID_ARGUMENT, spec, "rows %lld and pos %lld: expected rows >= 1 "
+                "and pos >= 0", (long long)rows, (long long)pos);
+  if (begin < 0 || begin > end || end > p.grid)
+    return fail(TERN_STATUS_INVALID_ARGUMENT, spec,
+                "work items [%lld, %lld) are not a slice of the grid's %lld", (long long)begin,
+                (long long)end, (long long)p.grid);
+  if (p.context && pos + rows > p.context)
+    return fail(TERN_STATUS_OUT_OF_RANGE, spec,
+                "positions %lld..%lld pass the kernel's context of %lld", (long long)pos,
+                (long long)(pos + rows - 1), (long long)p.context);
+  if (begin == end)
+    return nullptr;
+  auto in = [&](int i) { return static_cast<const float *>(bindings[i]); };
+  auto outF = [&](int i) { return static_cast<float *>(bindings[i]); };
+  const int64_t w = p.width;
+
+  switch (p.family) {
+  case Family::Embedding: {
+    const auto *tokens = static_cast<const int32_t *>(bindings[1]);
+    for (int64_t t = 0; t < rows; ++t)
+      if (tokens[t] < 0 || tokens[t] >= p.vocab)
+        return fail(TERN_STATUS_OUT_OF_RANGE, spec, "token id %d at row %lld is outside the "
+                    "vocabulary of %lld", tokens[t], (long long)t, (long long)p.vocab);
+    if (p.dtype == DType::F32) {
+      ref::embedding(in(0), tokens, rows, w, outF(2));
+    } else {
+      for (int64_t t = 0; t < rows; ++t)
+        decodeRows(p.dtype, static_cast<const uint8_t *>(bindings[0]), w, tokens[t],
+                   tokens[t] + 1, outF(2) + t * w);
+    }
+    break;
+  }
+  case Family::RmsNorm:
+    ref::rmsNorm(in(0), in(1), rows, w, float(p.eps), outF(2));
+    break;
+  case Family::RmsNormQuantize: {
+    std::vector<float> normed(size_t(rows * w));
+    ref::rmsNorm(in(0), in(1), rows, w, float(p.eps), normed.data());
+    ref::quantizeActivations(normed.data(), rows, w, static_cast<int8_t *>(bindings[2]),
+                             outF(3));
+    break;
+  }
+  case Family::QuantizeAct:
+    ref::quantizeActivations(in(0), rows, w, static_cast<int8_t *>(bindings[1]), outF(2));
+    break;
+  case Family::TernaryMatmul: {
+    const int64_t c0 = begin * p.nBlock, c1 = end * p.nBlock, cols = c1 - c0;
+    std::vector<int8_t> weights(size_t(cols * p.k));
+    packing::unpackTernary(p.packing, static_cast<const uint8_t *>(bindings[2]), p.k, c0, c1,
+                           weights.data());
+    std::vector<float> y(size_t(rows * cols));
+    // A scale group of k weights is exactly one output row: the per-row wscale array.
+    ref::ternaryMatmul(static_cast<const int8_t *>(bindings[0]), in(1), weights.data(),
+                       in(3) + c0, p.k, p.divideByScale, rows, cols, p.k, y.data());
+    for (int64_t t = 0; t < rows; ++t)
+      std::memcpy(outF(4) + t * p.n + c0, y.data() + t * cols, sizeof(float) * cols);
+    break;
+  }
+  case Family::Matmul: {
+    const int64_t c0 = begin * p.nBlock, c1 = end * p.nBlock, cols = c1 - c0;
+    std::vector<float> weights(size_t(cols * p.k));
+    decodeRows(p.dtype, static_cast<const uint8_t *>(bindings[1]), p.k, c0, c1, weights.data());
+    std::vector<float> x = gatherRows(in(0), rows, p.k, p.xStride);
+    std::vector<float> y(size_t(rows * cols));
+    ref::matmul(x.data(), weights.data(), rows, cols, p.k, y.data());
+    for (int64_t t = 0; t < rows; ++t)
+      std::memcpy(outF(2) + t * p.n + c0, y.data() + t * cols, sizeof(float) * cols);
+    break;
+  }
+  case Family::Rope:
+    ref::ropeFromTable(outF(0), rows, p.heads, p.headDim, p.stride, pos, in(1), p.neox);
+    break;
+  case Family::KVCacheWrite: {
+    // One layer's cache: a layout of a single layer whose rows are kv_heads * head_dim wide.
+    const ref::KVCacheLayout layer{1, p.context, p.kvHeads, p.headDim};
+    for (int64_t t = 0; t < rows; ++t)
+      ref::kvCacheWrite(layer, outF(2), outF(3), 0, pos + t, 1, in(0) + t * p.kStride,
+                        in(1) + t * p.vStride);
+    break;
+  }
+  case Family::Attention: {
+    std::vector<double> scratch(size_t(pos + rows));
+    ref::attentionHeads(in(1), in(2), p.kvHeads, p.headDim, p.heads, begin, end, pos, rows,
+                        float(p.scale), in(0), p.qStride, scratch.data(), outF(3));
+    break;
+  }
+  case Family::Add:
+    ref::add(in(0), in(1), rows * w, outF(2));
+    break;
+  case Family::Mul:
+    ref::mul(in(0), in(1), rows * w, outF(2));
+    break;
+  case Family::Relu2:
+    ref::relu2(in(0), rows * w, outF(1));
+    break;
+  case Family::Silu:
+    ref::silu(in(0), rows * w, outF(1));
+    break;
+  case Family::Gelu:
+    ref::gelu(in(0), rows * w, outF(1));
+    break;
+  case Family::Glu: {
+    std::vector<float> gate(static_cast<size_t>(w));
+    for (int64_t t = 0; t < rows; ++t) {
+      activate(p.activation, in(0) + t * p.inStride, w, gate.data());
+      ref::mul(gate.data(), in(1) + t * p.inStride, w, outF(2) + t * w);
+    }
+    break;
+  }
+  }
+  return nullptr;
+}
+
+} // namespace tern

@@ -1,0 +1,319 @@
+// Models and sessions through the C API on a tiny artifact: generated vs reference vs by hand,
+// chunking, threads, and the load-time checks of a corrupt plan or kernel library.
+#include "TestArtifact.h"
+
+#include "tern/tern.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace tern::test {
+namespace {
+
+struct Status {
+  tern_status_t status = nullptr;
+  ~Status() { tern_status_free(status); }
+  tern_status_code_t code() const { return tern_status_code(status); }
+  std::string message() const { return tern_status_message(status); }
+  bool contains(const std::string &text) const {
+    return message().find(text) != std::string::npos;
+  }
+};
+
+struct Model {
+  tern_model_t *model = nullptr;
+  ~Model() { tern_model_release(model); }
+};
+struct Session {
+  tern_session_t *session = nullptr;
+  ~Session() { tern_session_release(session); }
+};
+
+TinyModel tinyModel() {
+  TinyModel tiny;
+  tiny.library = readBytes(TERN_TEST_TINY_KERNELS);
+  return tiny;
+}
+
+// Writes |tiny| to |file| and opens it.
+tern_status_t openTiny(const TinyModel &tiny, const TempFile &file, tern_kernels_t kernels,
+                       int threads, tern_model_t **out) {
+  file.write(tiny.bytes());
+  tern_model_options_t options;
+  tern_model_options_init(&options);
+  options.kernels = kernels;
+  options.num_threads = threads;
+  return tern_model_open(file.path().c_str(), &options, out);
+}
+
+// Logits of every token of |tokens| evaluated one at a time with tern_session_eval.
+std::vector<float> decodeOneByOne(tern_model_t *model, const std::vector<int32_t> &tokens) {
+  Session s;
+  Status create{tern_session_create(model, nullptr, &s.session)};
+  EXPECT_EQ(create.status, nullptr) << create.message();
+  std::vector<float> all;
+  for (int32_t token : tokens) {
+    Status eval{tern_session_eval(s.session, &token, 1)};
+    EXPECT_EQ(eval.status, nullptr) << eval.message();
+    const float *logits = tern_session_logits(s.session);
+    all.insert(all.end(), logits, logits + TinyModel::kVocab);
+  }
+  return all;
+}
+
+const std::vector<int32_t> kPrompt = {3, 15, 0, 7, 7, 12, 1};
+
+TEST(Executor, GeneratedAndReferenceKernelsMatchHandComputedLogits) {
+  for (tern_kernels_t kernels : {TERN_KERNELS_GENERATED, TERN_KERNELS_REFERENCE}) {
+    TempFile file;
+    Model m;
+    Status open{openTiny(tinyModel(), file, kernels, 2, &m.model)};
+    ASSERT_EQ(open.status, nullptr) << open.message();
+    std::vector<float> logits = decodeOneByOne(m.model, kPrompt);
+    for (size_t t = 0; t < kPrompt.size(); ++t) {
+      std::vector<double> expected = TinyModel::expectedLogits(kPrompt[t]);
+      for (int64_t o = 0; o < TinyModel::kVocab; ++o)
+        EXPECT_NEAR(logits[t * TinyModel::kVocab + o], expected[o], 1e-5)
+            << "kernels " << kernels << " token " << t << " logit " << o;
+    }
+  }
+}
+
+TEST(Executor, ChunkedPrefillMatchesOneByOneDecode) {
+  TempFile file;
+  Model m;
+  Status open{openTiny(tinyModel(), file, TERN_KERNELS_GENERATED, 3, &m.model)};
+  ASSERT_EQ(open.status, nullptr) << open.message();
+  std::vector<float> oneByOne = decodeOneByOne(m.model, kPrompt);
+
+  Session s;
+  Status create{tern_session_create(m.model, nullptr, &s.session)};
+  ASSERT_EQ(create.status, nullptr) << create.message();
+  EXPECT_EQ(tern_session_logits(s.session), nullptr);
+  // 7 tokens with max_rows 4: two chunks, the second ending on the prompt's last token.
+  Status eval{tern_session_eval(s.session, kPrompt.data(), kPrompt.size())};
+  ASSERT_EQ(eval.status, nullptr) << eval.message();
+  EXPECT_EQ(tern_session_position(s.session), int64_t(kPrompt.size()));
+  const float *last = tern_session_logits(s.session);
+  ASSERT_NE(last, nullptr);
+  for (int64_t o = 0; o < TinyModel::kVocab; ++o)
+    EXPECT_EQ(last[o], oneByOne[(kPrompt.size() - 1) * TinyModel::kVocab + o]) << o;
+
+  tern_session_reset(s.session);
+  EXPECT_EQ(tern_session_position(s.session), 0);
+  std::vector<float> all(kPrompt.size() * TinyModel::kVocab, -1.0f);
+  Status allEval{tern_session_eval_all_logits(s.session, kPrompt.data(), kPrompt.size(), all.data())};
+  ASSERT_EQ(allEval.status, nullptr) << allEval.message();
+  EXPECT_EQ(all, oneByOne);
+  last = tern_session_logits(s.session);
+  EXPECT_EQ(std::vector<float>(last, last + TinyModel::kVocab),
+            std::vector<float>(oneByOne.end() - TinyModel::kVocab, oneByOne.end()));
+}
+
+TEST(Executor, ThreadCountsGiveIdenticalResults) {
+  std::vector<float> first;
+  for (tern_kernels_t kernels : {TERN_KERNELS_GENERATED, TERN_KERNELS_REFERENCE})
+    for (int threads : {1, 2, 3}) {
+      TempFile file;
+      Model m;
+      Status open{openTiny(tinyModel(), file, kernels, threads, &m.model)};
+      ASSERT_EQ(open.status, nullptr) << open.message();
+      tern_model_info_t info;
+      tern_model_info(m.model, &info);
+      EXPECT_EQ(info.num_threads, threads);
+      Session s;
+      Status create{tern_session_create(m.model, nullptr, &s.session)};
+      ASSERT_EQ(create.status, nullptr) << create.message();
+      std::vector<float> all(kPrompt.size() * TinyModel::kVocab);
+      Status eval{tern_session_eval_all_logits(s.session, kPrompt.data(), kPrompt.size(), all.data())};
+      ASSERT_EQ(eval.status, nullptr) << eval.message();
+      if (kernels == TERN_KERNELS_GENERATED && threads == 1)
+        first = all;
+      else if (kernels == TERN_KERNELS_GENERATED)
+        EXPECT_EQ(all, first) << threads << " threads";
+      else
+        for (size_t i = 0; i < all.size(); ++i) // float vs double accumulation
+          ASSERT_NEAR(all[i], first[i], 1e-5) << "reference, " << threads << " threads, " << i;
+    }
+}
+
+TEST(Executor, RejectsPromptPastContextAndBadTokensLeavingSessionUnchanged) {
+  TempFile file;
+  Model m;
+  Status open{openTiny(tinyModel(), file, TERN_KERNELS_GENERATED, 2, &m.model)};
+  ASSERT_EQ(open.status, nullptr) << open.message();
+  Session s;
+  Status create{tern_session_create(m.model, nullptr, &s.session)};
+  ASSERT_EQ(create.status, nullptr) << create.message();
+  Status first{tern_session_eval(s.session, kPrompt.data(), 3)};
+  ASSERT_EQ(first.status, nullptr) << first.message();
+  std::vector<float> before(tern_session_logits(s.session),
+                            tern_session_logits(s.session) + TinyModel::kVocab);
+
+  std::vector<int32_t> longPrompt(TinyModel::kContext - 2, 1); // 3 + 6 > 8
+  Status tooLong{tern_session_eval(s.session, longPrompt.data(), longPrompt.size())};
+  EXPECT_EQ(tooLong.code(), TERN_STATUS_OUT_OF_RANGE);
+  EXPECT_TRUE(tooLong.contains("context length 8")) << tooLong.message();
+
+  std::vector<int32_t> bad = {2, 16};
+  Status badToken{tern_session_eval(s.session, bad.data(), bad.size())};
+  EXPECT_EQ(badToken.code(), TERN_STATUS_INVALID_ARGUMENT);
+  EXPECT_TRUE(badToken.contains("id 16")) << badToken.message();
+  int32_t negative = -1;
+  Status negativeToken{tern_session_eval(s.session, &negative, 1)};
+  EXPECT_EQ(negativeToken.code(), TERN_STATUS_INVALID_ARGUMENT);
+
+  EXPECT_EQ(tern_session_position(s.session), 3);
+  EXPECT_EQ(std::vector<float>(tern_session_logits(s.session),
+                               tern_session_logits(s.session) + TinyModel::kVocab),
+            before);
+
+  tern_session_options_t options;
+  tern_session_options_init(&options);
+  options.context_length = 4;
+  Session shortSession;
+  Status shortCreate{tern_session_create(m.model, &options, &shortSession.session)};
+  ASSERT_EQ(shortCreate.status, nullptr) << shortCreate.message();
+  Status shortEval{tern_session_eval(shortSession.session, kPrompt.data(), 5)};
+  EXPECT_EQ(shortEval.code(), TERN_STATUS_OUT_OF_RANGE) << shortEval.message();
+  options.context_length = TinyModel::kContext + 1;
+  Session tooBig;
+  Status tooBigCreate{tern_session_create(m.model, &options, &tooBig.session)};
+  EXPECT_EQ(tooBigCreate.code(), TERN_STATUS_INVALID_ARGUMENT) << tooBigCreate.message();
+}
+
+TEST(Executor, RejectsKernelAbiVersionMismatch) {
+  TinyModel tiny = tinyModel();
+  tiny.abiVersion = TERN_KERNEL_ABI_VERSION + 1;
+  TempFile file;
+  Model m;
+  Status open{openTiny(tiny, file, TERN_KERNELS_GENERATED, 1, &m.model)};
+  EXPECT_EQ(open.code(), TERN_STATUS_UNIMPLEMENTED);
+  EXPECT_TRUE(open.contains("kernel_libraries[0]: field abi_version is 2")) << open.message();
+  EXPECT_TRUE(open.contains(file.path())) << open.message();
+  EXPECT_EQ(m.model, nullptr);
+
+  // The library itself exports another version than the artifact claims.
+  TinyModel lying = tinyModel();
+  lying.library = readBytes(TERN_TEST_TINY_KERNELS_ABI99);
+  TempFile file2;
+  Status open2{openTiny(lying, file2, TERN_KERNELS_GENERATED, 1, &m.model)};
+  EXPECT_EQ(open2.code(), TERN_STATUS_UNIMPLEMENTED);
+  EXPECT_TRUE(open2.contains("tern_kernel_abi_version is 99")) << open2.message();
+
+  // Reference kernels do not load the library, so its ABI does not matter.
+  TempFile file3;
+  Status open3{openTiny(tiny, file3, TERN_KERNELS_REFERENCE, 1, &m.model)};
+  EXPECT_EQ(open3.status, nullptr) << open3.message();
+}
+
+TEST(Executor, RejectsMissingKernelSymbol) {
+  TinyModel tiny = tinyModel();
+  tiny.matmulSymbol = "tiny_matmul_avx512";
+  TempFile file;
+  Model m;
+  Status open{openTiny(tiny, file, TERN_KERNELS_GENERATED, 1, &m.model)};
+  EXPECT_EQ(open.code(), TERN_STATUS_NOT_FOUND);
+  EXPECT_TRUE(open.contains("kernels[2]")) << open.message();
+  EXPECT_TRUE(open.contains("tiny_matmul_avx512")) << open.message();
+}
+
+TEST(Executor, RejectsUnloadableLibrary) {
+  TinyModel tiny = tinyModel();
+  tiny.library = std::vector<uint8_t>(256, 0x5a);
+  TempFile file;
+  Model m;
+  Status open{openTiny(tiny, file, TERN_KERNELS_GENERATED, 1, &m.model)};
+  EXPECT_EQ(open.code(), TERN_STATUS_DATA_LOSS);
+  EXPECT_TRUE(open.contains("does not load")) << open.message();
+}
+
+TEST(Executor, RejectsOutOfRangeBinding) {
+  for (tern_kernels_t kernels : {TERN_KERNELS_GENERATED, TERN_KERNELS_REFERENCE}) {
+    TinyModel tiny = tinyModel();
+    tiny.normWeightOffset = 4; // the 32-byte norm weight slice now ends past its section
+    TempFile file;
+    Model m;
+    Status open{openTiny(tiny, file, kernels, 1, &m.model)};
+    EXPECT_EQ(open.code(), TERN_STATUS_DATA_LOSS);
+    EXPECT_TRUE(open.contains("entry point 'decode', dispatch 1, binding 1")) << open.message();
+  }
+}
+
+TEST(Executor, DescribesModelAndTokenizes) {
+  TempFile file;
+  Model m;
+  Status open{openTiny(tinyModel(), file, TERN_KERNELS_REFERENCE, 2, &m.model)};
+  ASSERT_EQ(open.status, nullptr) << open.message();
+  tern_model_info_t info;
+  tern_model_info(m.model, &info);
+  EXPECT_STREQ(info.architecture, "tiny");
+  EXPECT_STREQ(info.target_cpu, "generic");
+  EXPECT_EQ(info.vocab_size, 16);
+  EXPECT_EQ(info.context_length, 8);
+  EXPECT_EQ(info.num_layers, 1);
+  EXPECT_EQ(info.hidden_size, 8);
+  EXPECT_EQ(info.max_batch_rows, 4);
+  EXPECT_EQ(info.weight_bytes, 0u); // the test's sections are not marked Weights
+  EXPECT_EQ(info.arena_bytes, 512u);
+  EXPECT_EQ(info.kv_cache_bytes, 2u * 8 * 8 * 4);
+  EXPECT_STREQ(tern_model_chat_template(m.model), "{{ messages }}");
+
+  EXPECT_EQ(tern_model_special_token(m.model, TERN_TOKEN_BOS), 1);
+  EXPECT_EQ(tern_model_special_token(m.model, TERN_TOKEN_EOS), 2);
+  EXPECT_EQ(tern_model_special_token(m.model, TERN_TOKEN_EOT), 3);
+  EXPECT_TRUE(tern_model_is_end_of_generation(m.model, 2));
+  EXPECT_TRUE(tern_model_is_end_of_generation(m.model, 3));
+  EXPECT_FALSE(tern_model_is_end_of_generation(m.model, 1));
+  EXPECT_FALSE(tern_model_is_end_of_generation(m.model, 10));
+
+  int32_t tokens[8];
+  size_t count = 0;
+  const std::string text = "ab<|im_end|>";
+  Status tok{tern_model_tokenize(m.model, text.data(), text.size(), 1, 1, tokens, 8, &count)};
+  ASSERT_EQ(tok.status, nullptr) << tok.message();
+  ASSERT_EQ(count, 3u);
+  EXPECT_EQ(tokens[0], 1);  // <s>
+  EXPECT_EQ(tokens[1], 10); // "▁ab": merges ▁+a (score -1), then ▁a+b (-0.5)
+  EXPECT_EQ(tokens[2], 3);  // <|im_end|> parsed as special
+
+  Status small{tern_model_tokenize(m.model, text.data(), text.size(), 1, 1, tokens, 2, &count)};
+  EXPECT_EQ(small.code(), TERN_STATUS_OUT_OF_RANGE);
+  EXPECT_EQ(count, 3u);
+
+  char piece[8];
+  size_t length = 0;
+  Status p{tern_model_token_to_piece(m.model, 10, piece, sizeof(piece), &length)};
+  ASSERT_EQ(p.status, nullptr) << p.message();
+  EXPECT_EQ(std::string(piece, length), " ab");
+  Status outside{tern_model_token_to_piece(m.model, 16, piece, sizeof(piece), &length)};
+  EXPECT_EQ(outside.code(), TERN_STATUS_OUT_OF_RANGE);
+  Status tiny{tern_model_token_to_piece(m.model, 10, piece, 2, &length)};
+  EXPECT_EQ(tiny.code(), TERN_STATUS_OUT_OF_RANGE);
+}
+
+TEST(Executor, ModelWithoutTokenizerStillRuns) {
+  TinyModel tiny = tinyModel();
+  tiny.withTokenizer = false;
+  TempFile file;
+  Model m;
+  Status open{openTiny(tiny, file, TERN_KERNELS_GENERATED, 1, &m.model)};
+  ASSERT_EQ(open.status, nullptr) << open.message();
+  EXPECT_EQ(tern_model_special_token(m.model, TERN_TOKEN_BOS), -1);
+  size_t count = 0;
+  Status tok{tern_model_tokenize(m.model, "a", 1, 1, 0, nullptr, 0, &count)};
+  EXPECT_EQ(tok.code(), TERN_STATUS_NOT_FOUND);
+  EXPECT_EQ(decodeOneByOne(m.model, {5}).size(), size_t(TinyModel::kVocab));
+}
+
+TEST(Executor, OpenReportsMissingFile) {
+  Model m;
+  Status open{tern_model_open("/nonexistent/tiny.tern", nullptr, &m.model)};
+  EXPECT_EQ(open.code(), TERN_STATUS_NOT_FOUND);
+  EXPECT_TRUE(open.contains("tiny.tern")) << open.message();
+}
+
+} // namespace
+} // namespace tern::test

@@ -1,0 +1,328 @@
+// Every kernel family run through runReferenceKernel against direct tern::ref calls.
+#include "packing/TernaryPacking.h"
+#include "reference/ReferenceDispatch.h"
+#include "reference/ReferenceKernels.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+namespace tern {
+namespace {
+
+struct Status {
+  tern_status_t status = nullptr;
+  ~Status() { tern_status_free(status); }
+  tern_status_code_t code() const { return tern_status_code(status); }
+  std::string message() const { return tern_status_message(status); }
+};
+
+KernelSpec makeSpec(const char *family, std::map<std::string, int64_t> ints,
+                    std::map<std::string, double> floats = {},
+                    std::map<std::string, std::string> strings = {}) {
+  KernelSpec spec;
+  spec.symbol = std::string("test_") + family;
+  spec.family = family;
+  spec.ints = std::move(ints);
+  spec.floats = std::move(floats);
+  spec.strings = std::move(strings);
+  return spec;
+}
+
+std::vector<float> randomFloats(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-scale, scale);
+  std::vector<float> v(n);
+  for (float &x : v)
+    x = dist(rng);
+  return v;
+}
+
+// Runs |spec| over all its work items in two uneven slices, as two threads would.
+void runSliced(const KernelSpec &spec, std::vector<void *> bindings, int64_t rows, int64_t pos) {
+  ReferenceKernelShape shape;
+  Status describe{describeReferenceKernel(spec, rows, &shape)};
+  ASSERT_EQ(describe.status, nullptr) << describe.message();
+  ASSERT_EQ(shape.bindingBytes.size(), bindings.size());
+  const int64_t mid = shape.gridItems / 3;
+  Status first{runReferenceKernel(spec, bindings.data(), rows, pos, 0, mid)};
+  ASSERT_EQ(first.status, nullptr) << first.message();
+  Status second{runReferenceKernel(spec, bindings.data(), rows, pos, mid, shape.gridItems)};
+  ASSERT_EQ(second.status, nullptr) << second.message();
+}
+
+uint16_t toHalf(float f) { // exact for the small dyadic values these tests use
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  const uint32_t sign = (bits >> 16) & 0x8000;
+  const int32_t exponent = int32_t((bits >> 23) & 0xff) - 127 + 15;
+  if ((bits & 0x7fffffff) == 0)
+    return uint16_t(sign);
+  return uint16_t(sign | (uint32_t(exponent) << 10) | ((bits >> 13) & 0x3ff));
+}
+
+TEST(ReferenceDispatch, EmbeddingDecodesEveryDtype) {
+  const int64_t vocab = 5, width = 32, rows = 3;
+  std::vector<float> table(vocab * width);
+  for (size_t i = 0; i < table.size(); ++i)
+    table[i] = float(int(i % 17) - 8) * 0.25f; // exact in f16, bf16 and q8_0 (scale 0.25)
+  std::vector<int32_t> tokens = {4, 0, 2};
+  std::vector<float> expected(rows * width);
+  ref::embedding(table.data(), tokens.data(), rows, width, expected.data());
+
+  std::vector<uint16_t> f16, bf16;
+  std::vector<uint8_t> q8;
+  for (float v : table) {
+    f16.push_back(toHalf(v));
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    bf16.push_back(uint16_t(bits >> 16));
+  }
+  for (int64_t b = 0; b < vocab * width / 32; ++b) {
+    uint16_t scale = toHalf(0.25f);
+    q8.push_back(uint8_t(scale & 0xff));
+    q8.push_back(uint8_t(scale >> 8));
+    for (int i = 0; i < 32; ++i)
+      q8.push_back(uint8_t(int8_t(table[b * 32 + i] / 0.25f)));
+  }
+  const std::pair<const char *, const void *> cases[] = {
+      {"f32", table.data()}, {"f16", f16.data()}, {"bf16", bf16.data()}, {"q8_0", q8.data()}};
+  for (auto [dtype, data] : cases) {
+    std::vector<float> out(rows * width, -1.0f);
+    runSliced(makeSpec("embedding", {{"vocab", vocab}, {"width", width}}, {}, {{"dtype", dtype}}),
+              {const_cast<void *>(data), tokens.data(), out.data()}, rows, 0);
+    EXPECT_EQ(out, expected) << dtype;
+  }
+}
+
+TEST(ReferenceDispatch, EmbeddingRejectsTokenOutsideVocabulary) {
+  std::vector<float> table(4 * 2), out(2);
+  int32_t token = 4;
+  std::vector<void *> b = {table.data(), &token, out.data()};
+  Status s{runReferenceKernel(makeSpec("embedding", {{"vocab", 4}, {"width", 2}}, {},
+                                       {{"dtype", "f32"}}),
+                              b.data(), 1, 0, 0, 1)};
+  EXPECT_EQ(s.code(), TERN_STATUS_OUT_OF_RANGE);
+  EXPECT_NE(s.message().find("token id 4"), std::string::npos) << s.message();
+}
+
+TEST(ReferenceDispatch, NormsAndQuantizeMatchTwins) {
+  const int64_t rows = 3, width = 24;
+  std::vector<float> x = randomFloats(rows * width, 1), w = randomFloats(width, 2);
+  std::vector<float> expectedY(rows * width), y(rows * width);
+  ref::rmsNorm(x.data(), w.data(), rows, width, 1e-6f, expectedY.data());
+  runSliced(makeSpec("rms_norm", {{"width", width}}, {{"eps", 1e-6}}), {x.data(), w.data(), y.data()},
+            rows, 0);
+  EXPECT_EQ(y, expectedY);
+
+  std::vector<int8_t> expectedQ(rows * width), q(rows * width);
+  std::vector<float> expectedS(rows), s(rows);
+  ref::quantizeActivations(expectedY.data(), rows, width, expectedQ.data(), expectedS.data());
+  runSliced(makeSpec("rms_norm_quantize", {{"width", width}}, {{"eps", 1e-6}}),
+            {x.data(), w.data(), q.data(), s.data()}, rows, 0);
+  EXPECT_EQ(q, expectedQ);
+  EXPECT_EQ(s, expectedS);
+
+  ref::quantizeActivations(x.data(), rows, width, expectedQ.data(), expectedS.data());
+  runSliced(makeSpec("quantize_act", {{"width", width}}), {x.data(), q.data(), s.data()}, rows, 0);
+  EXPECT_EQ(q, expectedQ);
+  EXPECT_EQ(s, expectedS);
+}
+
+TEST(ReferenceDispatch, TernaryMatmulUnpacksAndSlicesColumns) {
+  const int64_t rows = 2, n = 12, k = 200, nBlock = 4; // k not a multiple of 128: padded rows
+  std::mt19937 rng(7);
+  std::vector<int8_t> w(n * k), q(rows * k);
+  for (int8_t &v : w)
+    v = int8_t(int(rng() % 3) - 1);
+  for (int8_t &v : q)
+    v = int8_t(int(rng() % 255) - 127);
+  std::vector<float> qScale = {3.5f, 0.25f}, wScale = randomFloats(n, 3);
+  for (float &s : wScale)
+    s = std::fabs(s) + 0.5f;
+  std::vector<uint8_t> packed(packing::packedBytes(packing::TernaryLayout::I2B128, n, k));
+  ASSERT_TRUE(packing::packTernary(packing::TernaryLayout::I2B128, w.data(), n, k, packed.data()));
+  for (int divide = 0; divide <= 1; ++divide) {
+    std::vector<float> expected(rows * n), y(rows * n, -7.0f);
+    ref::ternaryMatmul(q.data(), qScale.data(), w.data(), wScale.data(), k, divide, rows, n, k,
+                       expected.data());
+    runSliced(makeSpec("ternary_matmul",
+                       {{"n", n}, {"k", k}, {"n_block", nBlock}, {"divide_by_scale", divide}}, {},
+                       {{"packing", "i2_b128"}}),
+              {q.data(), qScale.data(), packed.data(), wScale.data(), y.data()}, rows, 0);
+    EXPECT_EQ(y, expected) << "divide_by_scale " << divide;
+  }
+}
+
+TEST(ReferenceDispatch, MatmulReadsStridedRowsAndHalfWeights) {
+  const int64_t rows = 3, n = 8, k = 32, stride = 40;
+  std::vector<float> x = randomFloats(rows * stride, 4), dense(rows * k);
+  for (int64_t t = 0; t < rows; ++t)
+    std::memcpy(dense.data() + t * k, x.data() + t * stride, k * 4);
+  std::vector<float> w(n * k);
+  for (size_t i = 0; i < w.size(); ++i)
+    w[i] = float(int(i * 7 % 13) - 6) * 0.125f;
+  std::vector<uint16_t> w16;
+  for (float v : w)
+    w16.push_back(toHalf(v));
+  std::vector<float> expected(rows * n);
+  ref::matmul(dense.data(), w.data(), rows, n, k, expected.data());
+  for (const char *dtype : {"f32", "f16"}) {
+    std::vector<float> y(rows * n);
+    void *weights = std::string(dtype) == "f32" ? (void *)w.data() : (void *)w16.data();
+    runSliced(makeSpec("matmul", {{"n", n}, {"k", k}, {"n_block", 2}, {"x_stride", stride}}, {},
+                       {{"dtype", dtype}}),
+              {x.data(), weights, y.data()}, rows, 0);
+    EXPECT_EQ(y, expected) << dtype;
+  }
+}
+
+TEST(ReferenceDispatch, RopeFromTableMatchesThetaTwin) {
+  const int64_t rows = 2, heads = 3, headDim = 8, context = 16, pos = 5, stride = heads * headDim + 8;
+  const double theta = 10000.0;
+  for (bool neox : {false, true}) {
+    std::vector<float> table(context * headDim);
+    for (int64_t p = 0; p < context; ++p)
+      for (int64_t i = 0; i < headDim / 2; ++i) {
+        double angle = double(p) * std::pow(theta, -2.0 * double(i) / double(headDim));
+        table[(p * headDim / 2 + i) * 2] = float(std::cos(angle));
+        table[(p * headDim / 2 + i) * 2 + 1] = float(std::sin(angle));
+      }
+    std::vector<float> x = randomFloats(rows * stride, 5), dense(rows * heads * headDim);
+    for (int64_t t = 0; t < rows; ++t)
+      std::memcpy(dense.data() + t * heads * headDim, x.data() + t * stride, heads * headDim * 4);
+    ref::rope(dense.data(), rows, heads, headDim, pos, theta, 1.0, neox);
+    std::vector<float> untouched(x.begin(), x.end());
+    runSliced(makeSpec("rope", {{"heads", heads}, {"head_dim", headDim}, {"stride", stride},
+                                {"context", context}},
+                       {}, {{"style", neox ? "neox" : "normal"}}),
+              {x.data(), table.data()}, rows, pos);
+    for (int64_t t = 0; t < rows; ++t) {
+      for (int64_t i = 0; i < heads * headDim; ++i)
+        EXPECT_NEAR(x[t * stride + i], dense[t * heads * headDim + i], 2e-6) << t << " " << i;
+      for (int64_t i = heads * headDim; i < stride; ++i) // the gap between rows stays
+        EXPECT_EQ(x[t * stride + i], untouched[t * stride + i]);
+    }
+  }
+}
+
+TEST(ReferenceDispatch, KVCacheWriteAndAttentionMatchTwins) {
+  const int64_t heads = 4, kvHeads = 2, headDim = 4, context = 8, rows = 3, pos = 2;
+  const int64_t width = kvHeads * headDim, qWidth = heads * headDim, qkvStride = qWidth + 2 * width;
+  const float scale = 0.5f;
+  std::vector<float> qkv = randomFloats(rows * qkvStride, 6);
+  std::vector<float> kCache = randomFloats(context * width, 8), vCache = randomFloats(context * width, 9);
+  std::vector<float> expectK = kCache, expectV = vCache;
+  std::vector<float> k(rows * width), v(rows * width), q(rows * qWidth);
+  for (int64_t t = 0; t < rows; ++t) {
+    std::memcpy(q.data() + t * qWidth, qkv.data() + t * qkvStride, qWidth * 4);
+    std::memcpy(k.data() + t * width, qkv.data() + t * qkvStride + qWidth, width * 4);
+    std::memcpy(v.data() + t * width, qkv.data() + t * qkvStride + qWidth + width, width * 4);
+  }
+  const ref::KVCacheLayout layout{1, context, kvHeads, headDim};
+  ref::kvCacheWrite(layout, expectK.data(), expectV.data(), 0, pos, rows, k.data(), v.data());
+  runSliced(makeSpec("kv_cache_write", {{"kv_heads", kvHeads}, {"head_dim", headDim},
+                                        {"k_stride", qkvStride}, {"v_stride", qkvStride},
+                                        {"context", context}}),
+            {qkv.data() + qWidth, qkv.data() + qWidth + width, kCache.data(), vCache.data()}, rows,
+            pos);
+  EXPECT_EQ(kCache, expectK);
+  EXPECT_EQ(vCache, expectV);
+
+  std::vector<double> scratch(context);
+  std::vector<float> expected(rows * qWidth), out(rows * qWidth);
+  ref::attention(layout, kCache.data(), vCache.data(), 0, pos, rows, heads, scale, q.data(),
+                 scratch.data(), expected.data());
+  runSliced(makeSpec("attention", {{"heads", heads}, {"kv_heads", kvHeads}, {"head_dim", headDim},
+                                   {"q_stride", qkvStride}, {"context", context}},
+                     {{"scale", scale}}),
+            {qkv.data(), kCache.data(), vCache.data(), out.data()}, rows, pos);
+  EXPECT_EQ(out, expected);
+
+  std::vector<void *> b = {qkv.data(), kCache.data(), vCache.data(), out.data()};
+  Status past{runReferenceKernel(
+      makeSpec("attention", {{"heads", heads}, {"kv_heads", kvHeads}, {"head_dim", headDim},
+                             {"q_stride", qkvStride}, {"context", context}},
+               {{"scale", scale}}),
+      b.data(), rows, context - 1, 0, heads)};
+  EXPECT_EQ(past.code(), TERN_STATUS_OUT_OF_RANGE) << past.message();
+}
+
+TEST(ReferenceDispatch, ElementwiseAndGluMatchTwins) {
+  const int64_t rows = 2, width = 6, inStride = 2 * width;
+  std::vector<float> a = randomFloats(rows * width, 10, 3), b = randomFloats(rows * width, 11, 3);
+  std::vector<float> expected(rows * width), out(rows * width);
+  ref::add(a.data(), b.data(), rows * width, expected.data());
+  runSliced(makeSpec("add", {{"width", width}}), {a.data(), b.data(), out.data()}, rows, 0);
+  EXPECT_EQ(out, expected);
+  ref::mul(a.data(), b.data(), rows * width, expected.data());
+  runSliced(makeSpec("mul", {{"width", width}}), {a.data(), b.data(), out.data()}, rows, 0);
+  EXPECT_EQ(out, expected);
+  using Unary = void (*)(const float *, int64_t, float *);
+  const std::pair<const char *, Unary> unary[] = {
+      {"relu2", ref::relu2}, {"silu", ref::silu}, {"gelu", ref::gelu}};
+  for (auto [family, twin] : unary) {
+    twin(a.data(), rows * width, expected.data());
+    runSliced(makeSpec(family, {{"width", width}}), {a.data(), out.data()}, rows, 0);
+    EXPECT_EQ(out, expected) << family;
+
+    // glu: gate and up interleaved in one (rows, 2 * width) buffer.
+    std::vector<float> gateUp = randomFloats(rows * inStride, 12, 3), act(width);
+    for (int64_t t = 0; t < rows; ++t) {
+      twin(gateUp.data() + t * inStride, width, act.data());
+      ref::mul(act.data(), gateUp.data() + t * inStride + width, width, expected.data() + t * width);
+    }
+    runSliced(makeSpec("glu", {{"width", width}, {"in_stride", inStride}}, {},
+                       {{"activation", family}}),
+              {gateUp.data(), gateUp.data() + width, out.data()}, rows, 0);
+    EXPECT_EQ(out, expected) << "glu " << family;
+  }
+}
+
+TEST(ReferenceDispatch, RejectsUnknownFamilyAndBadParameters) {
+  std::vector<void *> none(5, nullptr);
+  Status family{runReferenceKernel(makeSpec("softmax", {{"width", 4}}), none.data(), 1, 0, 0, 1)};
+  EXPECT_EQ(family.code(), TERN_STATUS_INVALID_ARGUMENT);
+  EXPECT_NE(family.message().find("softmax"), std::string::npos) << family.message();
+
+  Status missing{runReferenceKernel(makeSpec("matmul", {{"n", 8}, {"n_block", 4}}, {},
+                                             {{"dtype", "f32"}}),
+                                    none.data(), 1, 0, 0, 2)};
+  EXPECT_EQ(missing.code(), TERN_STATUS_INVALID_ARGUMENT);
+  EXPECT_NE(missing.message().find("'k'"), std::string::npos) << missing.message();
+
+  Status dtype{runReferenceKernel(makeSpec("matmul", {{"n", 8}, {"k", 32}, {"n_block", 4}}, {},
+                                           {{"dtype", "q4_0"}}),
+                                  none.data(), 1, 0, 0, 2)};
+  EXPECT_EQ(dtype.code(), TERN_STATUS_INVALID_ARGUMENT);
+  EXPECT_NE(dtype.message().find("q4_0"), std::string::npos) << dtype.message();
+
+  Status packing{runReferenceKernel(
+      makeSpec("ternary_matmul", {{"n", 8}, {"k", 128}, {"n_block", 4}, {"divide_by_scale", 0}}, {},
+               {{"packing", "tl2"}}),
+      none.data(), 1, 0, 0, 2)};
+  EXPECT_EQ(packing.code(), TERN_STATUS_INVALID_ARGUMENT);
+  EXPECT_NE(packing.message().find("tl2"), std::string::npos) << packing.message();
+
+  Status slice{runReferenceKernel(makeSpec("matmul", {{"n", 8}, {"k", 32}, {"n_block", 4}}, {},
+                                           {{"dtype", "f32"}}),
+                                  none.data(), 1, 0, 1, 3)};
+  EXPECT_EQ(slice.code(), TERN_STATUS_INVALID_ARGUMENT) << slice.message();
+}
+
+TEST(ReferenceDispatch, DescribesGridAndBindingBytes) {
+  ReferenceKernelShape shape;
+  Status s{describeReferenceKernel(
+      makeSpec("matmul", {{"n", 16}, {"k", 64}, {"n_block", 4}, {"x_stride", 192}}, {},
+               {{"dtype", "q8_0"}}),
+      3, &shape)};
+  ASSERT_EQ(s.status, nullptr) << s.message();
+  EXPECT_EQ(shape.gridItems, 4);
+  EXPECT_EQ(shape.bindingBytes, (std::vector<uint64_t>{(2 * 192 + 64) * 4, 16 * 2 * 34, 3 * 16 * 4}));
+}
+
+} // namespace
+} // namespace tern
