@@ -1,0 +1,216 @@
+// `tern` on a real model compiled by ternc (stories260K): greedy run vs logits, golden text,
+// bench JSON, chat, and input errors.
+#include "CliProcess.h"
+#include "tern/tern.h"
+
+#include <nlohmann/json.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+const char* kPrompt = "Once upon a time";
+
+std::string readFile(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+}
+
+bool exists(const std::string& path) {
+  struct stat info;
+  return stat(path.c_str(), &info) == 0;
+}
+
+// Reads tensor "logits" of a SafeTensors file written by `tern logits`.
+bool readLogits(const std::string& path, std::vector<int64_t>* shape, std::vector<float>* data) {
+  const std::string bytes = readFile(path);
+  if (bytes.size() < 8)
+    return false;
+  uint64_t header_size = 0;
+  for (int i = 7; i >= 0; --i)
+    header_size = header_size << 8 | static_cast<unsigned char>(bytes[i]);
+  if (8 + header_size > bytes.size())
+    return false;
+  nlohmann::json header = nlohmann::json::parse(bytes.substr(8, header_size), nullptr, false);
+  if (header.is_discarded() || !header.contains("logits") ||
+      header["logits"]["dtype"] != "F32")
+    return false;
+  *shape = header["logits"]["shape"].get<std::vector<int64_t>>();
+  std::vector<uint64_t> offsets = header["logits"]["data_offsets"].get<std::vector<uint64_t>>();
+  if (offsets.size() != 2 || 8 + header_size + offsets[1] != bytes.size())
+    return false;
+  data->resize((offsets[1] - offsets[0]) / sizeof(float));
+  std::memcpy(data->data(), bytes.data() + 8 + header_size + offsets[0],
+              data->size() * sizeof(float));
+  return true;
+}
+
+class TernEndToEnd : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() {
+    directory_ = ::testing::TempDir() + "/tern_cli_e2e_" + std::to_string(getpid());
+    mkdir(directory_.c_str(), 0755);
+    artifact_ = directory_ + "/stories260K.tern";
+    compile_ = runProcess(TERNC_PATH, {"compile", TERN_STORIES_GGUF, "-o", artifact_});
+  }
+
+  void SetUp() override {
+    ASSERT_EQ(compile_.exit_code, 0) << "ternc compile failed:\n" << compile_.err;
+    ASSERT_TRUE(exists(artifact_));
+  }
+
+  static ProcessResult tern(std::vector<std::string> arguments, const std::string& input = "") {
+    arguments.insert(arguments.begin() + 1, artifact_);
+    return runProcess(TERN_CLI_PATH, arguments, input);
+  }
+
+  static std::string directory_;
+  static std::string artifact_;
+  static ProcessResult compile_;
+};
+
+std::string TernEndToEnd::directory_;
+std::string TernEndToEnd::artifact_;
+ProcessResult TernEndToEnd::compile_;
+
+TEST_F(TernEndToEnd, GreedyRunPrintsTheArgmaxChainOfTernLogits) {
+  constexpr int kSteps = 8;
+  ProcessResult run = tern({"run", "-p", kPrompt, "-n", std::to_string(kSteps), "--temp", "0"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("generation: "), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("tok/s"), std::string::npos) << run.err;
+
+  // The same chain, one `tern logits` call per step, detokenized through the C API.
+  tern_model_t* model = nullptr;
+  tern_status_t status = tern_model_open(artifact_.c_str(), nullptr, &model);
+  ASSERT_TRUE(tern_status_ok(status)) << tern_status_message(status);
+  std::vector<int32_t> tokens(64);
+  size_t count = 0;
+  status = tern_model_tokenize(model, kPrompt, std::strlen(kPrompt), 1, 1, tokens.data(),
+                               tokens.size(), &count);
+  ASSERT_TRUE(tern_status_ok(status)) << tern_status_message(status);
+  tokens.resize(count);
+
+  std::string expected = kPrompt;
+  const std::string output = directory_ + "/chain.safetensors";
+  for (int step = 0; step < kSteps; ++step) {
+    std::string list;
+    for (int32_t token : tokens)
+      list += (list.empty() ? "" : ",") + std::to_string(token);
+    ProcessResult logits = tern({"logits", "--tokens", list, "-o", output});
+    ASSERT_EQ(logits.exit_code, 0) << logits.err;
+    std::vector<int64_t> shape;
+    std::vector<float> data;
+    ASSERT_TRUE(readLogits(output, &shape, &data));
+    ASSERT_EQ(shape.size(), 2u);
+    ASSERT_EQ(shape[0], static_cast<int64_t>(tokens.size()));
+    const float* last = data.data() + (shape[0] - 1) * shape[1];
+    const int32_t next = static_cast<int32_t>(std::max_element(last, last + shape[1]) - last);
+    if (tern_model_is_end_of_generation(model, next))
+      break;
+    char piece[256];
+    size_t length = 0;
+    status = tern_model_token_to_piece(model, next, piece, sizeof(piece), &length);
+    ASSERT_TRUE(tern_status_ok(status)) << tern_status_message(status);
+    expected.append(piece, length);
+    tokens.push_back(next);
+  }
+  tern_model_release(model);
+  EXPECT_EQ(run.out, expected + "\n");
+}
+
+TEST_F(TernEndToEnd, GreedyRunMatchesLlamaCpp) {
+  const std::string golden = std::string(TERN_SHARED_DATA_DIR) + "/golden/stories260K.greedy.json";
+  if (!exists(golden))
+    GTEST_SKIP() << "no golden file " << golden;
+  nlohmann::json reference = nlohmann::json::parse(readFile(golden), nullptr, false);
+  ASSERT_FALSE(reference.is_discarded());
+  const std::string prompt = reference["prompt"].get<std::string>();
+  const std::string completion = reference["completion"].get<std::string>();
+  ProcessResult run = tern({"run", "-p", prompt, "-n",
+                            std::to_string(reference["n_predict"].get<int>()), "--temp", "0"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out.substr(0, prompt.size() + completion.size()), prompt + completion);
+}
+
+TEST_F(TernEndToEnd, ReferenceKernelsGiveTheSameGreedyText) {
+  ProcessResult generated = tern({"run", "-p", kPrompt, "-n", "12", "--temp", "0"});
+  ProcessResult reference =
+      tern({"run", "-p", kPrompt, "-n", "12", "--temp", "0", "--kernels", "reference"});
+  ASSERT_EQ(generated.exit_code, 0) << generated.err;
+  ASSERT_EQ(reference.exit_code, 0) << reference.err;
+  EXPECT_EQ(generated.out, reference.out);
+}
+
+TEST_F(TernEndToEnd, SameSeedSamplesTheSameText) {
+  std::vector<std::string> arguments = {"run", "-p", kPrompt, "-n", "16", "--temp", "1.0",
+                                        "--seed", "1234"};
+  ProcessResult first = tern(arguments);
+  ProcessResult second = tern(arguments);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(first.out, second.out);
+  EXPECT_NE(first.err.find("seed: 1234"), std::string::npos);
+}
+
+TEST_F(TernEndToEnd, LogitsFileHasOneRowPerToken) {
+  const std::string output = directory_ + "/rows.safetensors";
+  ProcessResult result = tern({"logits", "--tokens", "1,403,407", "-o", output});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+  ASSERT_TRUE(readLogits(output, &shape, &data));
+  EXPECT_EQ(shape, (std::vector<int64_t>{3, 512}));
+  EXPECT_EQ(data.size(), 3u * 512u);
+  EXPECT_FALSE(exists(output + ".tmp." + std::to_string(getpid())));
+}
+
+TEST_F(TernEndToEnd, BenchJsonHasEveryField) {
+  ProcessResult result = tern({"bench", "-p", "16", "-n", "8", "-r", "2", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  nlohmann::json bench = nlohmann::json::parse(result.out, nullptr, false);
+  ASSERT_FALSE(bench.is_discarded()) << result.out;
+  EXPECT_EQ(bench["model"], artifact_);
+  EXPECT_EQ(bench["p"], 16);
+  EXPECT_EQ(bench["n"], 8);
+  EXPECT_GT(bench["prefill_tok_s"].get<double>(), 0.0);
+  EXPECT_GT(bench["decode_tok_s"].get<double>(), 0.0);
+  EXPECT_GE(bench["prefill_tok_s_stddev"].get<double>(), 0.0);
+  EXPECT_GE(bench["decode_tok_s_stddev"].get<double>(), 0.0);
+  EXPECT_GT(bench["weight_bytes"].get<uint64_t>(), 0u);
+  EXPECT_GE(bench["threads"].get<int>(), 1);
+  EXPECT_TRUE(bench["target_cpu"].is_string());
+}
+
+TEST_F(TernEndToEnd, ChatAnswersEveryLineOfStdin) {
+  ProcessResult result = tern({"chat", "--temp", "0", "-n", "6"}, "Hello\n\nTell me a story\n");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  // Two non-empty messages: two replies, each ended by a newline.
+  EXPECT_GE(std::count(result.out.begin(), result.out.end(), '\n'), 2) << result.out;
+}
+
+TEST_F(TernEndToEnd, PromptLongerThanTheContextIsAClearError) {
+  std::string prompt;
+  for (int i = 0; i < 3000; ++i)
+    prompt += "Once upon a time ";
+  ProcessResult result = tern({"run", "-p", prompt, "-n", "4"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("the model's context holds"), std::string::npos) << result.err;
+}
+
+TEST_F(TernEndToEnd, TokenOutsideTheVocabularyIsAClearError) {
+  ProcessResult result = tern({"logits", "--tokens", "1,99999", "-o", directory_ + "/x"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("id 99999 is outside the vocabulary (512 tokens)"), std::string::npos)
+      << result.err;
+}
+
+} // namespace
