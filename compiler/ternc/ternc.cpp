@@ -1,18 +1,13 @@
 // The ternc driver: `ternc inspect`, `ternc compile` and `ternc tokenize`.
+#include "compiler/ternc/Compile.h"
 #include "compiler/ternc/Inspect.h"
 
 #include "frontends/common/ModelFormats.h"
 #include "compiler/tokenizer/ModelTokenizer.h"
-#include "frontends/import/ImportModel.h"
-
-#include "mlir/IR/AsmState.h"
-#include "mlir/IR/MLIRContext.h"
-#include "mlir/IR/OperationSupport.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -26,7 +21,8 @@ static cl::SubCommand compileCommand("compile", "Compile a model (GGUF file or H
 
 static cl::SubCommand tokenizeCommand("tokenize",
                                       "Print the token ids of a text (FILE: a .gguf, a "
-                                      "tokenizer.json or a Hugging Face model directory)");
+                                      "tokenizer.json, a SentencePiece tokenizer.model, a "
+                                      "Hugging Face model directory or a .tern artifact)");
 static cl::opt<std::string> tokenizeInput(cl::Positional, cl::desc("<model or tokenizer file>"),
                                           cl::Required, cl::sub(tokenizeCommand));
 static cl::opt<std::string> tokenizeText("text", cl::desc("Text to tokenize"), cl::Required,
@@ -47,18 +43,35 @@ static cl::opt<bool> inspectJSON("json", cl::desc("Print the report as JSON"),
 
 static cl::opt<std::string> compileInput(cl::Positional, cl::desc("<model file or directory>"),
                                          cl::Required, cl::sub(compileCommand));
-enum class EmitKind { MLIR, Artifact };
-static cl::opt<EmitKind>
-    emitKind("emit", cl::desc("What to produce"), cl::init(EmitKind::Artifact),
-             cl::values(clEnumValN(EmitKind::MLIR, "mlir", "the imported tern IR (weights elided)"),
-                        clEnumValN(EmitKind::Artifact, "artifact", "a .tern artifact")),
-             cl::sub(compileCommand));
+static cl::opt<tern::EmitKind> emitKind(
+    "emit", cl::desc("What to produce"), cl::init(tern::EmitKind::Artifact),
+    cl::values(
+        clEnumValN(tern::EmitKind::Artifact, "artifact", "a .tern artifact (default)"),
+        clEnumValN(tern::EmitKind::MLIR, "mlir",
+                   "tern IR: as imported, or after the --stop-after pass (weights elided)"),
+        clEnumValN(tern::EmitKind::KernelsMLIR, "kernels-mlir",
+                   "the generated kernels' MLIR before lowering"),
+        clEnumValN(tern::EmitKind::LLVM, "llvm", "the generated kernels' LLVM IR"),
+        clEnumValN(tern::EmitKind::Asm, "asm", "the generated kernels' assembly")),
+    cl::sub(compileCommand));
 static cl::opt<std::string> outputPath("o", cl::desc("Output file ('-' for stdout)"),
                                        cl::value_desc("path"), cl::init("-"),
                                        cl::sub(compileCommand));
+static cl::opt<std::string>
+    compileTarget("target",
+                  cl::desc("CPU to compile for: native, x86-64-v4, x86-64-v3 or generic"),
+                  cl::init("native"), cl::sub(compileCommand));
+static cl::opt<int64_t> maxBatchRows(
+    "max-batch-rows", cl::desc("Most prompt tokens one prefill call evaluates (default 64)"),
+    cl::init(64), cl::sub(compileCommand));
 static cl::opt<int64_t> contextLength(
     "context", cl::desc("KV cache length to compile for (default: the model's, at most 4096)"),
     cl::init(0), cl::sub(compileCommand));
+static cl::opt<std::string> stopAfter(
+    "stop-after",
+    cl::desc("With --emit=mlir: print the IR after this pipeline pass (e.g. tern-fuse-qkv, "
+             "tern-outline-kernels, tern-plan-memory)"),
+    cl::value_desc("pass"), cl::sub(compileCommand));
 static cl::opt<bool> printVocabulary(
     "print-vocabulary", cl::desc("Print the full vocabulary in --emit=mlir output (elided by "
                                  "default when larger than 16 entries)"),
@@ -82,29 +95,10 @@ static int runInspect() {
 }
 
 static int runTokenize() {
-  std::unique_ptr<tern::Tokenizer> tokenizer;
-  llvm::StringRef path = tokenizeInput;
-  if (path.ends_with(".json") && !path.ends_with(".index.json")) {
-    tern::TokenizerData data;
-    std::string error;
-    // "x_tokenizer.json" pairs with "x_tokenizer_config.json" (special-token flags), if present.
-    std::string config = path.drop_back(strlen(".json")).str() + "_config.json";
-    if (!llvm::sys::fs::exists(config))
-      config.clear();
-    if (!tern::loadTokenizerJsonFile(path.str(), config, &data, &error))
-      return reportError(llvm::createStringError("%s: %s", path.str().c_str(), error.c_str()));
-    tokenizer = tern::Tokenizer::create(std::move(data), &error);
-    if (!tokenizer)
-      return reportError(llvm::createStringError("%s: %s", path.str().c_str(), error.c_str()));
-  } else {
-    llvm::Expected<tern::fe::ModelDescription> model = tern::fe::describeModel(path);
-    if (!model)
-      return reportError(model.takeError());
-    auto built = tern::tokenizerForModel(*model);
-    if (!built)
-      return reportError(built.takeError());
-    tokenizer = std::move(*built);
-  }
+  auto built = tern::tokenizerForFile(tokenizeInput);
+  if (!built)
+    return reportError(built.takeError());
+  std::unique_ptr<tern::Tokenizer> tokenizer = std::move(*built);
   std::vector<int32_t> ids =
       tokenizer->encode(tokenizeText, !tokenizeNoSpecial, tokenizeParseSpecial);
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -119,37 +113,16 @@ static int runTokenize() {
 }
 
 static int runCompile() {
-  if (contextLength < 0)
-    return reportError(llvm::createStringError("--context must be positive, got %lld",
-                                               static_cast<long long>(contextLength)));
-  if (emitKind == EmitKind::Artifact)
-    return reportError(llvm::createStringError(
-        "writing .tern artifacts is not available in this build yet; use --emit=mlir"));
-
-  llvm::Expected<tern::fe::ModelDescription> model = tern::fe::describeModel(compileInput);
-  if (!model)
-    return reportError(model.takeError());
-
-  mlir::MLIRContext context;
-  llvm::SourceMgr sourceMgr;
-  mlir::SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
-  tern::ImportOptions options;
+  tern::CompileOptions options;
+  options.input = compileInput;
+  options.output = outputPath;
+  options.emit = emitKind;
+  options.target = compileTarget;
+  options.maxBatchRows = maxBatchRows;
   options.contextLength = contextLength;
-  auto module = tern::importModel(*model, context, options);
-  if (mlir::failed(module))
-    return 1;
-
-  mlir::OpPrintingFlags flags;
-  if (!printVocabulary)
-    flags.elideLargeElementsAttrs(16);
-  llvm::Error written = llvm::writeToOutput(outputPath, [&](llvm::raw_ostream &os) {
-    (*module)->print(os, flags);
-    os << "\n";
-    return llvm::Error::success();
-  });
-  if (written)
-    return reportError(std::move(written));
-  return 0;
+  options.stopAfter = stopAfter;
+  options.printVocabulary = printVocabulary;
+  return tern::runCompile(options);
 }
 
 int main(int argc, char **argv) {

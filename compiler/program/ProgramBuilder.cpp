@@ -1,0 +1,419 @@
+// Builds the artifact's program: one kernel library shared by the entry points decode
+// (1 row), prefill (max-batch-rows, logits of the last row) and prefill_logits (every row's
+// logits), each with its own memory plan; the arena is the largest of the three.
+#include "compiler/program/ProgramBuilder.h"
+
+#include "compiler/artifact/ArtifactFromModel.h"
+#include "compiler/program/KernelSpecs.h"
+#include "compiler/program/Passes.h"
+#include "compiler/program/WeightSections.h"
+#include "tern/Dialect/TernOps.h"
+#include "tern/kernel_abi.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <algorithm>
+
+using namespace mlir;
+namespace T = mlir::tern;
+
+namespace tern::program {
+namespace {
+
+// Runs |pm| on |module|; a failure returns the diagnostics as the error's text.
+llvm::Error runPasses(PassManager &pm, ModuleOp module, llvm::StringRef what) {
+  std::string messages;
+  ScopedDiagnosticHandler handler(module.getContext(), [&](Diagnostic &diagnostic) {
+    std::string loc;
+    llvm::raw_string_ostream os(loc);
+    diagnostic.getLocation().print(os);
+    messages += "\n  " + loc + ": " + diagnostic.str();
+    return success();
+  });
+  if (failed(pm.run(module)))
+    return llvm::createStringError(llvm::Twine(what) + " failed:" + messages);
+  return llvm::Error::success();
+}
+
+func::FuncOp forwardOf(ModuleOp module) { return module.lookupSymbol<func::FuncOp>("forward"); }
+
+// Lowers @forward, as the last tern-plan-memory run placed it, to dispatches.
+class EntryPointBuilder {
+public:
+  EntryPointBuilder(func::FuncOp forward, WeightSections &weights,
+                    const llvm::StringMap<unsigned> &kernelIndex)
+      : forward(forward), weights(weights), kernelIndex(kernelIndex) {
+    if (auto attr = forward->getAttrOfType<IntegerAttr>(kMaxRowsAttr))
+      maxRows = attr.getInt();
+  }
+
+  llvm::Expected<std::unique_ptr<schema::EntryPointT>> build(llvm::StringRef name) {
+    auto entry = std::make_unique<schema::EntryPointT>();
+    entry->name = name.str();
+    entry->max_rows = maxRows;
+    for (Operation &op : forward.getBody().front()) {
+      if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+        auto logits = arena(ret.getOperand(0));
+        if (!logits)
+          return logits.takeError();
+        entry->logits = std::make_unique<schema::BindingT>(*logits);
+        entry->logits_all_rows = !ret.getOperand(0).getDefiningOp()->hasAttr(kLastRowAttr);
+        continue;
+      }
+      auto symbol = op.getAttrOfType<FlatSymbolRefAttr>(kKernelAttr);
+      if (!symbol)
+        continue;
+      auto dispatch = std::make_unique<schema::KernelDispatchT>();
+      dispatch->kernel_library = 0;
+      auto found = kernelIndex.find(symbol.getValue());
+      if (found == kernelIndex.end())
+        return opError(op, "refers to an unknown kernel @" + symbol.getValue());
+      dispatch->kernel = found->second;
+      dispatch->last_row = op.hasAttr(kLastRowAttr);
+      dispatch->grid = {1};
+      if (llvm::Error error = bind(op, *dispatch))
+        return std::move(error);
+      entry->dispatches.push_back(std::move(dispatch));
+    }
+    if (!entry->logits)
+      return llvm::createStringError("@forward returns no logits");
+    return entry;
+  }
+
+private:
+  llvm::Error opError(Operation &op, const llvm::Twine &message) {
+    std::string loc;
+    llvm::raw_string_ostream os(loc);
+    op.getLoc().print(os);
+    return llvm::createStringError(loc + ": '" + op.getName().getStringRef() + "' " + message);
+  }
+
+  // The arena slice of an activation, as tern-plan-memory placed it.
+  llvm::Expected<schema::BindingT> arena(Value value) {
+    Operation *def = value.getDefiningOp();
+    if (!def)
+      return llvm::createStringError("a function argument is bound as an activation");
+    auto offsets = def->getAttrOfType<DenseI64ArrayAttr>(kArenaOffsetsAttr);
+    auto strides = def->getAttrOfType<DenseI64ArrayAttr>(kRowStridesAttr);
+    unsigned result = cast<OpResult>(value).getResultNumber();
+    if (!offsets || !strides || result >= offsets.size())
+      return llvm::createStringError("an activation has no arena offset: run tern-plan-memory");
+    schema::BindingT binding;
+    binding.kind = schema::BindingKind::ArenaSlice;
+    binding.offset = offsets[result];
+    binding.row_stride = strides[result];
+    const uint64_t rowBytes = rowWidth(value) * elementBytes(value);
+    binding.size = binding.row_stride ? (maxRows - 1) * binding.row_stride + rowBytes : rowBytes;
+    return binding;
+  }
+
+  schema::BindingT section(unsigned index, uint64_t size) {
+    schema::BindingT binding;
+    binding.kind = schema::BindingKind::SectionSlice;
+    binding.section = index;
+    binding.offset = 0;
+    binding.size = size;
+    return binding;
+  }
+
+  schema::BindingT cache(schema::BindingKind kind, int64_t layer) {
+    schema::BindingT binding;
+    binding.kind = kind;
+    binding.layer = layer;
+    return binding;
+  }
+
+  llvm::Error bind(Operation &op, schema::KernelDispatchT &dispatch) {
+    llvm::Error error = llvm::Error::success();
+    auto &out = dispatch.bindings;
+    auto activation = [&](Value v) {
+      if (error)
+        return;
+      auto binding = arena(v);
+      if (!binding) {
+        error = binding.takeError();
+        return;
+      }
+      out.push_back(std::make_unique<schema::BindingT>(*binding));
+    };
+    auto sectionOf = [&](llvm::Expected<unsigned> index) {
+      if (error)
+        return;
+      if (!index) {
+        error = index.takeError();
+        return;
+      }
+      out.push_back(std::make_unique<schema::BindingT>(section(*index, sizeOf(*index))));
+    };
+    auto plain = [&](schema::BindingT binding) {
+      out.push_back(std::make_unique<schema::BindingT>(std::move(binding)));
+    };
+
+    llvm::TypeSwitch<Operation *>(&op)
+        .Case([&](T::EmbeddingOp e) {
+          sectionOf(weights.floatMatrix(e.getTable().getDefiningOp()));
+          schema::BindingT tokens;
+          tokens.kind = schema::BindingKind::Tokens;
+          tokens.size = maxRows * sizeof(int32_t);
+          plain(std::move(tokens));
+          activation(e.getResult());
+        })
+        .Case([&](T::RmsNormOp n) {
+          activation(n.getInput());
+          sectionOf(weights.f32Vector(n.getWeight().getDefiningOp()));
+          activation(n.getResult());
+        })
+        .Case([&](T::RmsNormQuantizeOp n) {
+          activation(n.getInput());
+          sectionOf(weights.f32Vector(n.getWeight().getDefiningOp()));
+          activation(n.getQuantized());
+          activation(n.getScale());
+        })
+        .Case([&](T::QuantizeActOp q) {
+          activation(q.getInput());
+          activation(q.getQuantized());
+          activation(q.getScale());
+        })
+        .Case([&](T::TernaryMatmulOp mm) {
+          activation(mm.getInput());
+          activation(mm.getInputScale());
+          auto sections = weights.ternaryMatrix(mm.getWeight().getDefiningOp());
+          if (!sections) {
+            error = sections.takeError();
+            return;
+          }
+          sectionOf(sections->first);
+          sectionOf(sections->second);
+          activation(mm.getResult());
+          auto type = cast<T::TernaryType>(mm.getWeight().getType());
+          dispatch.grid = {uint32_t(type.getN() / nBlock(op))};
+        })
+        .Case<T::MatmulOp, T::LogitsOp>([&](auto mm) {
+          activation(mm->getOperand(0));
+          sectionOf(weights.floatMatrix(mm->getOperand(1).getDefiningOp()));
+          activation(mm->getResult(0));
+          dispatch.grid = {uint32_t(rowWidth(mm->getResult(0)) / nBlock(op))};
+        })
+        .Case([&](T::RopeOp r) {
+          auto kv = forwardCache();
+          activation(r.getInput());
+          sectionOf(weights.ropeTable(r.getTheta().convertToDouble(),
+                                      r.getFreqScale().convertToDouble(), r.getHeadDim(),
+                                      kv.getContextLength()));
+        })
+        .Case([&](T::KVCacheWriteOp w) {
+          activation(w.getKey());
+          activation(w.getValue());
+          plain(cache(schema::BindingKind::KeyCache, w.getLayer()));
+          plain(cache(schema::BindingKind::ValueCache, w.getLayer()));
+        })
+        .Case([&](T::AttentionOp a) {
+          activation(a.getQuery());
+          plain(cache(schema::BindingKind::KeyCache, a.getLayer()));
+          plain(cache(schema::BindingKind::ValueCache, a.getLayer()));
+          activation(a.getResult());
+          dispatch.grid = {uint32_t(a.getNumHeads())};
+        })
+        .Case([&](T::AddOp add) {
+          // The family lets its output alias the first operand only.
+          auto inplace = add->getAttrOfType<IntegerAttr>(kInplaceOperandAttr);
+          bool swap = inplace && inplace.getInt() == 1;
+          activation(swap ? add.getRhs() : add.getLhs());
+          activation(swap ? add.getLhs() : add.getRhs());
+          activation(add.getResult());
+        })
+        .Case([&](T::MulOp mul) {
+          activation(mul.getLhs());
+          activation(mul.getRhs());
+          activation(mul.getResult());
+        })
+        .Case<T::Relu2Op, T::SiluOp, T::GeluOp>([&](auto unary) {
+          activation(unary.getInput());
+          activation(unary.getResult());
+        })
+        .Case([&](T::GluOp g) {
+          activation(g.getGate());
+          activation(g.getUp());
+          activation(g.getResult());
+        })
+        .Default([&](Operation *) { error = opError(op, "has no bindings rule"); });
+    return error;
+  }
+
+  int64_t nBlock(Operation &op) {
+    auto symbol = op.getAttrOfType<FlatSymbolRefAttr>(kKernelAttr);
+    auto module = forward->getParentOfType<ModuleOp>();
+    auto declaration = module.lookupSymbol<func::FuncOp>(symbol.getValue());
+    return std::max<int64_t>(1, kernelSpecFromDeclaration(declaration).getInt("n_block", 1));
+  }
+
+  T::KVCacheType forwardCache() {
+    for (Type type : forward.getArgumentTypes())
+      if (auto kv = dyn_cast<T::KVCacheType>(type))
+        return kv;
+    return {};
+  }
+
+  uint64_t sizeOf(unsigned sectionIndex);
+
+  func::FuncOp forward;
+  WeightSections &weights;
+  const llvm::StringMap<unsigned> &kernelIndex;
+  int64_t maxRows = 1;
+
+public:
+  std::vector<ArtifactSection> *sections = nullptr;
+};
+
+uint64_t EntryPointBuilder::sizeOf(unsigned sectionIndex) {
+  return sections ? (*sections)[sectionIndex].size : 0;
+}
+
+std::unique_ptr<schema::KernelDescriptorT> descriptorOf(const KernelSpec &spec) {
+  auto descriptor = std::make_unique<schema::KernelDescriptorT>();
+  descriptor->family = spec.family;
+  for (const auto &[name, value] : spec.ints) {
+    auto param = std::make_unique<schema::KernelParamT>();
+    param->name = name;
+    param->int_value = value;
+    descriptor->params.push_back(std::move(param));
+  }
+  for (const auto &[name, value] : spec.floats) {
+    auto param = std::make_unique<schema::KernelParamT>();
+    param->name = name;
+    param->float_value = value;
+    descriptor->params.push_back(std::move(param));
+  }
+  for (const auto &[name, value] : spec.strings) {
+    auto param = std::make_unique<schema::KernelParamT>();
+    param->name = name;
+    param->string_value = value;
+    descriptor->params.push_back(std::move(param));
+  }
+  std::sort(descriptor->params.begin(), descriptor->params.end(),
+            [](const auto &a, const auto &b) { return a->name < b->name; });
+  return descriptor;
+}
+
+} // namespace
+
+llvm::Expected<std::vector<KernelSpec>> outlineKernels(ModuleOp module) {
+  if (!forwardOf(module))
+    return llvm::createStringError("the module has no @forward function");
+  PassManager pm(module.getContext(), ModuleOp::getOperationName());
+  pm.addPass(createOutlineKernelsPass());
+  if (llvm::Error error = runPasses(pm, module, "tern-outline-kernels"))
+    return std::move(error);
+  std::vector<KernelSpec> kernels;
+  for (auto fn : module.getOps<func::FuncOp>())
+    if (fn->hasAttr(kKernelFamilyAttr))
+      kernels.push_back(kernelSpecFromDeclaration(fn));
+  return kernels;
+}
+
+llvm::Expected<std::unique_ptr<Program>> buildProgram(ModuleOp module,
+                                                      const fe::ModelDescription &model,
+                                                      const ProgramOptions &options) {
+  if (options.maxBatchRows < 1)
+    return llvm::createStringError("--max-batch-rows must be at least 1, got %lld",
+                                   static_cast<long long>(options.maxBatchRows));
+  auto progress = [&](llvm::StringRef step) {
+    if (options.progress)
+      options.progress(step);
+  };
+  auto kernels = outlineKernels(module);
+  if (!kernels)
+    return kernels.takeError();
+  func::FuncOp forward = forwardOf(module);
+  T::KVCacheType kv;
+  for (Type type : forward.getArgumentTypes())
+    if (auto cacheType = dyn_cast<T::KVCacheType>(type))
+      kv = cacheType;
+  if (!kv || !kv.getElementType().isF32())
+    return llvm::createStringError("@forward has no f32 KV cache argument");
+
+  auto program = std::make_unique<Program>();
+  program->kernels = *kernels;
+  ArtifactContents &contents = program->contents;
+  describeModelInArtifact(model, contents);
+  contents.metadata.hparams->context = kv.getContextLength();
+  contents.target.triple = options.target.triple;
+  contents.target.cpu = options.target.cpu;
+  contents.target.cpu_features = options.target.features;
+
+  llvm::StringMap<unsigned> kernelIndex;
+  for (size_t i = 0; i < kernels->size(); ++i)
+    kernelIndex[(*kernels)[i].symbol] = i;
+
+  // Entry points: each plans memory on its own copy of the outlined graph.
+  struct EntrySpec {
+    const char *name;
+    int64_t rows;
+    bool lastRow;
+  };
+  const EntrySpec entries[] = {{"decode", 1, false},
+                               {"prefill", options.maxBatchRows, true},
+                               {"prefill_logits", options.maxBatchRows, false}};
+  WeightSections weights(model, contents.sections, program->ownedBytes);
+  uint64_t arenaBytes = 0;
+  progress("planning memory");
+  for (const EntrySpec &spec : entries) {
+    // Planning again replaces the previous entry point's plan; the weight ops the sections
+    // read stay those of |module|.
+    PassManager pm(module.getContext(), ModuleOp::getOperationName());
+    PlanMemoryPassOptions planOptions;
+    planOptions.maxRows = spec.rows;
+    planOptions.lastRowLogits = spec.lastRow;
+    pm.addPass(createPlanMemoryPass(planOptions));
+    if (llvm::Error error = runPasses(pm, module, "tern-plan-memory"))
+      return std::move(error);
+    arenaBytes = std::max<uint64_t>(
+        arenaBytes, forward->getAttrOfType<IntegerAttr>(kArenaBytesAttr).getInt());
+    EntryPointBuilder builder(forward, weights, kernelIndex);
+    builder.sections = &contents.sections;
+    auto entry = builder.build(spec.name);
+    if (!entry)
+      return entry.takeError();
+    contents.entryPoints.push_back(std::move(*entry));
+  }
+
+  auto kvLayout = std::make_unique<schema::KVCacheLayoutT>();
+  kvLayout->layers = kv.getNumLayers();
+  kvLayout->context = kv.getContextLength();
+  kvLayout->kv_heads = kv.getNumKVHeads();
+  kvLayout->head_dim = kv.getHeadDim();
+  kvLayout->element_type = schema::ElementType::F32;
+  contents.memoryPlan.arena_bytes = arenaBytes;
+  contents.memoryPlan.kv_cache = std::move(kvLayout);
+
+  progress(llvm::formatv("generating {0} kernels for {1}", kernels->size(),
+                         options.target.name)
+               .str());
+  auto library = cpu::buildKernelLibrary(*kernels, options.target);
+  if (!library)
+    return library.takeError();
+  auto libraryBytes = std::make_shared<std::vector<uint8_t>>(std::move(*library));
+  program->ownedBytes.push_back(libraryBytes);
+  ArtifactSection librarySection;
+  librarySection.name = "kernels." + options.target.name;
+  librarySection.kind = schema::SectionKind::KernelLibrary;
+  librarySection.size = libraryBytes->size();
+  librarySection.bytes = *libraryBytes;
+  auto kernelLibrary = std::make_unique<schema::KernelLibraryT>();
+  kernelLibrary->kind = schema::KernelLibraryKind::CpuElf;
+  kernelLibrary->section = contents.sections.size();
+  kernelLibrary->abi_version = TERN_KERNEL_ABI_VERSION;
+  for (const KernelSpec &spec : *kernels) {
+    kernelLibrary->kernels.push_back(spec.symbol);
+    kernelLibrary->descriptors.push_back(descriptorOf(spec));
+  }
+  contents.sections.push_back(std::move(librarySection));
+  contents.kernelLibraries.push_back(std::move(kernelLibrary));
+  return program;
+}
+
+} // namespace tern::program

@@ -1,0 +1,191 @@
+// The compile command: each emit kind stops the same pipeline at a different point.
+#include "compiler/ternc/Compile.h"
+
+#include "codegen/CPU/CPUCodegen.h"
+#include "compiler/artifact/ArtifactWriter.h"
+#include "compiler/program/Passes.h"
+#include "compiler/program/ProgramBuilder.h"
+#include "frontends/common/ModelFormats.h"
+#include "frontends/import/ImportModel.h"
+#include "tern/Transforms/Passes.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassInstrumentation.h"
+#include "mlir/Pass/PassManager.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+
+namespace tern {
+namespace {
+
+int reportError(llvm::Error error) {
+  llvm::WithColor::error(llvm::errs(), "ternc") << llvm::toString(std::move(error)) << "\n";
+  return 1;
+}
+
+// Progress lines only where a person watches (stderr is a terminal).
+void progress(llvm::StringRef step) {
+  if (llvm::errs().is_displayed())
+    llvm::errs() << "ternc: " << step << "\n";
+}
+
+// Keeps the module as it was after the pass named |pass| (its last run).
+class StopAfterInstrumentation : public PassInstrumentation {
+public:
+  StopAfterInstrumentation(std::string pass, OpPrintingFlags flags, std::string &ir, bool &seen)
+      : pass(std::move(pass)), flags(flags), ir(ir), seen(seen) {}
+  void runAfterPass(Pass *p, Operation *op) override {
+    if (p->getArgument() != pass)
+      return;
+    Operation *module = isa<ModuleOp>(op) ? op : op->getParentOfType<ModuleOp>().getOperation();
+    ir.clear();
+    llvm::raw_string_ostream os(ir);
+    module->print(os, flags);
+    os << "\n";
+    seen = true;
+  }
+
+private:
+  std::string pass;
+  OpPrintingFlags flags;
+  std::string &ir;
+  bool &seen;
+};
+
+void buildCompilePipeline(OpPassManager &pm, const cpu::CpuTarget &target,
+                          int64_t maxBatchRows) {
+  mlir::tern::GraphPipelineOptions graph;
+  graph.target = target.name;
+  mlir::tern::buildTernGraphPipeline(pm, graph);
+  pm.addPass(program::createOutlineKernelsPass());
+  program::PlanMemoryPassOptions plan;
+  plan.maxRows = maxBatchRows;
+  pm.addPass(program::createPlanMemoryPass(plan));
+}
+
+llvm::Error writeText(llvm::StringRef path, llvm::StringRef text) {
+  return llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
+    os << text;
+    return llvm::Error::success();
+  });
+}
+
+} // namespace
+
+int runCompile(const CompileOptions &options) {
+  if (options.contextLength < 0)
+    return reportError(llvm::createStringError("--context must be positive, got %lld",
+                                               static_cast<long long>(options.contextLength)));
+  if (options.maxBatchRows < 1)
+    return reportError(llvm::createStringError("--max-batch-rows must be at least 1, got %lld",
+                                               static_cast<long long>(options.maxBatchRows)));
+  if (!options.stopAfter.empty() && options.emit != EmitKind::MLIR)
+    return reportError(llvm::createStringError("--stop-after prints IR: use it with --emit=mlir"));
+  if (options.emit == EmitKind::Artifact && options.output == "-")
+    return reportError(
+        llvm::createStringError("--emit=artifact writes a file: give its path with -o"));
+
+  llvm::Expected<cpu::CpuTarget> target = cpu::resolveCpuTarget(options.target);
+  if (!target)
+    return reportError(target.takeError());
+
+  progress("reading " + options.input);
+  llvm::Expected<fe::ModelDescription> model = fe::describeModel(options.input);
+  if (!model)
+    return reportError(model.takeError());
+
+  MLIRContext context;
+  context.disableMultithreading(); // one @forward: threads would only reorder diagnostics
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  ImportOptions importOptions;
+  importOptions.contextLength = options.contextLength;
+  progress("importing");
+  auto module = importModel(*model, context, importOptions);
+  if (failed(module))
+    return 1;
+
+  OpPrintingFlags flags;
+  if (!options.printVocabulary)
+    flags.elideLargeElementsAttrs(16);
+
+  if (options.emit == EmitKind::MLIR && options.stopAfter.empty()) {
+    std::string ir;
+    llvm::raw_string_ostream os(ir);
+    (*module)->print(os, flags);
+    os << "\n";
+    if (llvm::Error error = writeText(options.output, ir))
+      return reportError(std::move(error));
+    return 0;
+  }
+
+  if (options.emit == EmitKind::MLIR) {
+    PassManager pm(&context, ModuleOp::getOperationName());
+    buildCompilePipeline(pm, *target, options.maxBatchRows);
+    std::string ir;
+    bool seen = false;
+    pm.addInstrumentation(
+        std::make_unique<StopAfterInstrumentation>(options.stopAfter, flags, ir, seen));
+    progress("running the pipeline up to " + options.stopAfter);
+    bool ok = succeeded(pm.run(**module));
+    if (!seen) {
+      if (!ok)
+        return 1;
+      std::string names;
+      llvm::raw_string_ostream os(names);
+      pm.printAsTextualPipeline(os);
+      return reportError(llvm::createStringError(
+          "--stop-after=" + options.stopAfter + " names no pass of the pipeline " + names));
+    }
+    if (llvm::Error error = writeText(options.output, ir))
+      return reportError(std::move(error));
+    return 0;
+  }
+
+  // Everything else needs the optimized graph.
+  {
+    PassManager pm(&context, ModuleOp::getOperationName());
+    mlir::tern::GraphPipelineOptions graph;
+    graph.target = target->name;
+    mlir::tern::buildTernGraphPipeline(pm, graph);
+    progress("optimizing the graph for " + target->name);
+    if (failed(pm.run(**module)))
+      return 1;
+  }
+
+  if (options.emit != EmitKind::Artifact) {
+    auto kernels = program::outlineKernels(**module);
+    if (!kernels)
+      return reportError(kernels.takeError());
+    llvm::StringRef stage = options.emit == EmitKind::KernelsMLIR ? "mlir"
+                            : options.emit == EmitKind::LLVM      ? "llvm"
+                                                                  : "asm";
+    progress("generating kernels");
+    auto text = cpu::emitKernels(*kernels, *target, stage);
+    if (!text)
+      return reportError(text.takeError());
+    if (llvm::Error error = writeText(options.output, *text))
+      return reportError(std::move(error));
+    return 0;
+  }
+
+  program::ProgramOptions programOptions;
+  programOptions.target = *target;
+  programOptions.maxBatchRows = options.maxBatchRows;
+  programOptions.progress = progress;
+  auto built = program::buildProgram(**module, *model, programOptions);
+  if (!built)
+    return reportError(built.takeError());
+  progress("writing " + options.output);
+  if (llvm::Error error = writeArtifact(options.output, (*built)->contents))
+    return reportError(std::move(error));
+  return 0;
+}
+
+} // namespace tern

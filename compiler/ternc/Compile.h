@@ -1,0 +1,28 @@
+// `ternc compile`: import, graph pipeline, program builder, artifact (or IR/kernels as text).
+#ifndef TERN_COMPILER_TERNC_COMPILE_H
+#define TERN_COMPILER_TERNC_COMPILE_H
+
+#include <cstdint>
+#include <string>
+
+namespace tern {
+
+enum class EmitKind { Artifact, MLIR, KernelsMLIR, LLVM, Asm };
+
+struct CompileOptions {
+  std::string input;          // GGUF file or Hugging Face directory
+  std::string output = "-";   // '-' is stdout (text emits only)
+  EmitKind emit = EmitKind::Artifact;
+  std::string target = "native";
+  int64_t maxBatchRows = 64;
+  int64_t contextLength = 0;  // 0: the model's, capped by the importer
+  std::string stopAfter;      // a pipeline pass: print the IR after it (--emit=mlir)
+  bool printVocabulary = false;
+};
+
+// Runs the compile command; returns the process exit code, having printed any error.
+int runCompile(const CompileOptions &options);
+
+} // namespace tern
+
+#endif

@@ -1,0 +1,203 @@
+// Compiles tiny real models and reads the artifacts back with the runtime's loader: entry
+// points, bindings inside the arena and sections, kernel descriptors, packed ternary weights.
+#include "codegen/CPU/CPUCodegen.h"
+#include "compiler/artifact/ArtifactWriter.h"
+#include "compiler/program/ProgramBuilder.h"
+#include "frontends/common/ModelFormats.h"
+#include "frontends/common/TensorDecode.h"
+#include "frontends/import/ImportModel.h"
+#include "packing/TernaryPacking.h"
+#include "tern/Transforms/Passes.h"
+#include "tern/artifact/Artifact.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/FileSystem.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+namespace tern {
+namespace {
+
+const std::string kDataDir = TERN_SHARED_DATA_DIR;
+
+// Compiles |model| for the generic CPU into a temporary file and opens it.
+std::unique_ptr<Artifact> compileAndOpen(const std::string &model, int64_t maxBatchRows) {
+  auto target = cpu::resolveCpuTarget("generic");
+  if (!target) {
+    ADD_FAILURE() << llvm::toString(target.takeError());
+    return nullptr;
+  }
+  auto description = fe::describeModel(model);
+  if (!description) {
+    ADD_FAILURE() << llvm::toString(description.takeError());
+    return nullptr;
+  }
+  mlir::MLIRContext context;
+  auto module = importModel(*description, context);
+  if (mlir::failed(module)) {
+    ADD_FAILURE() << model << ": import failed";
+    return nullptr;
+  }
+  mlir::PassManager pm(&context, mlir::ModuleOp::getOperationName());
+  mlir::tern::GraphPipelineOptions graph;
+  graph.target = target->name;
+  mlir::tern::buildTernGraphPipeline(pm, graph);
+  if (mlir::failed(pm.run(**module))) {
+    ADD_FAILURE() << model << ": graph pipeline failed";
+    return nullptr;
+  }
+  program::ProgramOptions options;
+  options.target = *target;
+  options.maxBatchRows = maxBatchRows;
+  auto built = program::buildProgram(**module, *description, options);
+  if (!built) {
+    ADD_FAILURE() << llvm::toString(built.takeError());
+    return nullptr;
+  }
+  llvm::SmallString<128> path;
+  if (llvm::sys::fs::createTemporaryFile("program", "tern", path)) {
+    ADD_FAILURE() << "no temporary file";
+    return nullptr;
+  }
+  if (llvm::Error error = writeArtifact(path, (*built)->contents)) {
+    ADD_FAILURE() << llvm::toString(std::move(error));
+    return nullptr;
+  }
+  tern_status_t status = nullptr;
+  ArtifactOpenOptions openOptions;
+  auto artifact = Artifact::open(path.c_str(), &status, openOptions);
+  llvm::sys::fs::remove(path); // the mapping stays valid
+  EXPECT_TRUE(artifact) << tern_status_message(status);
+  tern_status_free(status);
+  return artifact;
+}
+
+TEST(ProgramBuilder, EntryPointsBindInsideArenaAndSections) {
+  const std::string dir = kDataDir + "/hf-bitnet/tiny_a_online";
+  if (!llvm::sys::fs::exists(dir))
+    GTEST_SKIP() << dir << " not present";
+  auto artifact = compileAndOpen(dir, /*maxBatchRows=*/4);
+  ASSERT_TRUE(artifact);
+  const schema::Artifact &root = artifact->root();
+  const uint64_t arena = root.memory_plan()->arena_bytes();
+  EXPECT_EQ(arena % 64, 0u);
+  const schema::KVCacheLayout *kv = root.memory_plan()->kv_cache();
+  EXPECT_EQ(kv->layers(), 2);
+  EXPECT_EQ(kv->kv_heads(), 2);
+  EXPECT_EQ(kv->head_dim(), 16);
+
+  ASSERT_EQ(root.kernel_libraries()->size(), 1u);
+  const schema::KernelLibrary *library = root.kernel_libraries()->Get(0);
+  EXPECT_EQ(library->kind(), schema::KernelLibraryKind::CpuElf);
+  EXPECT_EQ(artifact->section(library->section()).kind(), schema::SectionKind::KernelLibrary);
+  ASSERT_EQ(library->kernels()->size(), library->descriptors()->size());
+  for (const schema::KernelDescriptor *d : *library->descriptors())
+    for (size_t i = 1; i < d->params()->size(); ++i)
+      EXPECT_LT(d->params()->Get(i - 1)->name()->str(), d->params()->Get(i)->name()->str());
+
+  const char *names[] = {"decode", "prefill", "prefill_logits"};
+  const int64_t rows[] = {1, 4, 4};
+  ASSERT_EQ(root.entry_points()->size(), 3u);
+  for (size_t e = 0; e < 3; ++e) {
+    const schema::EntryPoint *entry = root.entry_points()->Get(e);
+    SCOPED_TRACE(names[e]);
+    EXPECT_EQ(entry->name()->str(), names[e]);
+    EXPECT_EQ(entry->max_rows(), rows[e]);
+    EXPECT_EQ(entry->logits_all_rows(), e != 1);
+    EXPECT_EQ(entry->logits()->kind(), schema::BindingKind::ArenaSlice);
+    EXPECT_EQ(entry->logits()->row_stride(), e == 1 ? 0u : 256u * 4);
+    int lastRow = 0;
+    for (const schema::KernelDispatch *d : *entry->dispatches()) {
+      ASSERT_LT(d->kernel(), library->kernels()->size());
+      lastRow += d->last_row();
+      for (const schema::Binding *b : *d->bindings()) {
+        if (b->kind() == schema::BindingKind::ArenaSlice) {
+          EXPECT_LE(b->offset() + b->size(), arena);
+        }
+        if (b->kind() == schema::BindingKind::SectionSlice) {
+          ASSERT_LT(b->section(), artifact->numSections());
+          EXPECT_LE(b->offset() + b->size(), artifact->section(b->section()).size());
+        }
+        if (b->kind() == schema::BindingKind::KeyCache ||
+            b->kind() == schema::BindingKind::ValueCache) {
+          EXPECT_LT(b->layer(), uint32_t(kv->layers()));
+        }
+      }
+    }
+    // The final norm and the logits run for the last row only, in prefill alone.
+    EXPECT_EQ(lastRow, e == 1 ? 2 : 0);
+  }
+}
+
+TEST(ProgramBuilder, TernaryWeightsArePackedWithPerRowScales) {
+  const std::string dir = kDataDir + "/hf-bitnet/tiny_a_online";
+  if (!llvm::sys::fs::exists(dir))
+    GTEST_SKIP() << dir << " not present";
+  auto artifact = compileAndOpen(dir, 4);
+  ASSERT_TRUE(artifact);
+  // q, k and v are fused: one section of 128 packed rows and one of 128 scales.
+  const std::string qkv = "model.layers.0.self_attn.q_proj.weight,"
+                          "model.layers.0.self_attn.k_proj.weight,"
+                          "model.layers.0.self_attn.v_proj.weight";
+  ptrdiff_t packedIndex = artifact->findSection(qkv);
+  ptrdiff_t scaleIndex = artifact->findSection(qkv + ".wscale");
+  ASSERT_GE(packedIndex, 0);
+  ASSERT_GE(scaleIndex, 0);
+  EXPECT_EQ(artifact->section(packedIndex).tensor()->packing()->str(), "i2_b128");
+  SectionBytes packed = artifact->sectionBytes(packedIndex);
+  SectionBytes scales = artifact->sectionBytes(scaleIndex);
+  ASSERT_EQ(scales.size, 128u * 4);
+  const float *scale = reinterpret_cast<const float *>(scales.data);
+
+  auto description = fe::describeModel(dir);
+  ASSERT_TRUE(bool(description));
+  int64_t row = 0;
+  for (const char *part : {"q_proj", "k_proj", "v_proj"}) {
+    SCOPED_TRACE(part);
+    const fe::TensorRecord *record =
+        description->findTensor(std::string("model.layers.0.self_attn.") + part + ".weight");
+    ASSERT_TRUE(record);
+    auto master = fe::decodeToFloat(*record);
+    ASSERT_TRUE(bool(master));
+    fe::TernaryTensor expected = fe::ternarizeAbsMean(*master, record->shape);
+    const int64_t n = record->shape[0], k = record->shape[1];
+    std::vector<int8_t> unpacked(n * k);
+    packing::unpackTernary(packing::TernaryLayout::I2B128, packed.data, k, row, row + n,
+                           unpacked.data());
+    EXPECT_EQ(unpacked, expected.values);
+    for (int64_t r = 0; r < n; ++r)
+      EXPECT_EQ(scale[row + r], expected.scales[0]);
+    row += n;
+  }
+}
+
+TEST(ProgramBuilder, RopeTableHoldsCosineAndSinePerPosition) {
+  const std::string model = kDataDir + "/gguf/stories260K.gguf";
+  if (!llvm::sys::fs::exists(model))
+    GTEST_SKIP() << model << " not present";
+  auto artifact = compileAndOpen(model, 8);
+  ASSERT_TRUE(artifact);
+  ptrdiff_t index = -1;
+  for (size_t s = 0; s < artifact->numSections(); ++s)
+    if (artifact->section(s).name()->str().rfind("rope_table", 0) == 0)
+      index = s;
+  ASSERT_GE(index, 0);
+  const schema::TensorInfo *info = artifact->section(index).tensor();
+  ASSERT_EQ(info->shape()->size(), 3u);
+  const int64_t context = info->shape()->Get(0), half = info->shape()->Get(1);
+  EXPECT_EQ(half, 4); // head_dim 8
+  const float *table = reinterpret_cast<const float *>(artifact->sectionBytes(index).data);
+  for (int64_t p : {int64_t(0), int64_t(1), int64_t(37), context - 1})
+    for (int64_t i = 0; i < half; ++i) {
+      double angle = double(p) * std::pow(10000.0, -2.0 * double(i) / 8.0);
+      EXPECT_EQ(table[(p * half + i) * 2], float(std::cos(angle)));
+      EXPECT_EQ(table[(p * half + i) * 2 + 1], float(std::sin(angle)));
+    }
+}
+
+} // namespace
+} // namespace tern

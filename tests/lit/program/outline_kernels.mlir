@@ -1,0 +1,78 @@
+// RUN: tern-opt --split-input-file --tern-outline-kernels %s | FileCheck %s
+// Tests that every compute op gets one kernel of docs/kernels.md, that equal kernels are
+// declared once (both norms share one), and that strides follow the fused QKV output (24).
+
+//       CHECK: module
+// CHECK-DAG: func.func private @[[EMB:tern_k[0-9]+_embedding]]() attributes {tern.kernel_family = "embedding", tern.kernel_params = {dtype = "f32", vocab = 32 : i64, width = 16 : i64}}
+// CHECK-DAG: func.func private @[[NORM:tern_k[0-9]+_rms_norm]]() attributes {tern.kernel_family = "rms_norm", tern.kernel_params = {eps = 1.000000e-05 : f64, width = 16 : i64}}
+// CHECK-DAG: func.func private @[[QKV:tern_k[0-9]+_matmul]]() attributes {tern.kernel_family = "matmul", tern.kernel_params = {dtype = "f16", k = 16 : i64, n = 24 : i64, n_block = 8 : i64, x_stride = 16 : i64}}
+// CHECK-DAG: func.func private @[[ROPE:tern_k[0-9]+_rope]]() attributes {tern.kernel_family = "rope", tern.kernel_params = {context = 16 : i64, head_dim = 8 : i64, heads = 1 : i64, stride = 24 : i64, style = "neox"}}
+// CHECK-DAG: func.func private @[[KVW:tern_k[0-9]+_kv_cache_write]]() attributes {tern.kernel_family = "kv_cache_write", tern.kernel_params = {context = 16 : i64, head_dim = 8 : i64, k_stride = 24 : i64, kv_heads = 1 : i64, v_stride = 24 : i64}}
+// CHECK-DAG: func.func private @[[ATT:tern_k[0-9]+_attention]]() attributes {tern.kernel_family = "attention", tern.kernel_params = {context = 16 : i64, head_dim = 8 : i64, heads = 1 : i64, kv_heads = 1 : i64, q_stride = 24 : i64, scale = 0.35355339059327373 : f64}}
+// CHECK-DAG: func.func private @[[OUT:tern_k[0-9]+_matmul]]() attributes {tern.kernel_family = "matmul", tern.kernel_params = {dtype = "f32", k = 8 : i64, n = 16 : i64, n_block = 16 : i64, x_stride = 8 : i64}}
+// CHECK-DAG: func.func private @[[ADD:tern_k[0-9]+_add]]() attributes {tern.kernel_family = "add", tern.kernel_params = {width = 16 : i64}}
+// CHECK-DAG: func.func private @[[LOGITS:tern_k[0-9]+_matmul]]() attributes {tern.kernel_family = "matmul", tern.kernel_params = {dtype = "f32", k = 16 : i64, n = 32 : i64, n_block = 16 : i64, x_stride = 16 : i64}}
+//       CHECK: func.func @forward
+//       CHECK: tern.embedding {{.*}}kernel = @[[EMB]]
+//       CHECK: tern.rms_norm {{.*}}kernel = @[[NORM]]
+//       CHECK: tern.matmul {{.*}}kernel = @[[QKV]]
+//       CHECK: tern.slice_columns
+//   CHECK-NOT: kernel
+//       CHECK: tern.rope {{.*}}kernel = @[[ROPE]]
+//       CHECK: tern.rope {{.*}}kernel = @[[ROPE]]
+//       CHECK: tern.kv_cache_write {{.*}}kernel = @[[KVW]]
+//       CHECK: tern.attention {{.*}}kernel = @[[ATT]]
+//       CHECK: tern.matmul {{.*}}kernel = @[[OUT]]
+//       CHECK: tern.add {{.*}}kernel = @[[ADD]]
+//       CHECK: tern.rms_norm {{.*}}kernel = @[[NORM]]
+//       CHECK: tern.logits {{.*}}kernel = @[[LOGITS]]
+func.func @forward(%tok: tensor<?xi32>, %pos: index, %kv: !tern.kv_cache<1x16x1x8xf32>)
+    -> (tensor<?x32xf32>, !tern.kv_cache<1x16x1x8xf32>) {
+  %emb = tern.weight "emb" {dtype = "f32", offset = 0 : i64, size = 2048 : i64} : tensor<32x16xf32>
+  %x = tern.embedding %emb, %tok : tensor<32x16xf32>, tensor<?xi32> -> tensor<?x16xf32>
+  %nw = tern.weight "norm" {dtype = "f32", offset = 2048 : i64, size = 64 : i64} : tensor<16xf32>
+  %n = tern.rms_norm %x, %nw {epsilon = 1.0e-05 : f64} : tensor<?x16xf32>, tensor<16xf32>
+  %w = tern.weight "qkv" {dtype = "f16", offset = 2112 : i64, size = 768 : i64} : tensor<24x16xf16>
+  %qkv = tern.matmul %n, %w {n_block = 8 : i64} : tensor<?x16xf32>, tensor<24x16xf16> -> tensor<?x24xf32>
+  %q = tern.slice_columns %qkv {offset = 0 : i64} : tensor<?x24xf32> -> tensor<?x8xf32>
+  %k = tern.slice_columns %qkv {offset = 8 : i64} : tensor<?x24xf32> -> tensor<?x8xf32>
+  %v = tern.slice_columns %qkv {offset = 16 : i64} : tensor<?x24xf32> -> tensor<?x8xf32>
+  %qr = tern.rope neox %q, %pos {head_dim = 8 : i64, num_heads = 1 : i64, theta = 1.0e+04 : f64} : tensor<?x8xf32>
+  %kr = tern.rope neox %k, %pos {head_dim = 8 : i64, num_heads = 1 : i64, theta = 1.0e+04 : f64} : tensor<?x8xf32>
+  %kv1 = tern.kv_cache_write %kv, %kr, %v, %pos {layer = 0 : i64} : !tern.kv_cache<1x16x1x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>
+  %a = tern.attention %qr, %kv1, %pos {head_dim = 8 : i64, layer = 0 : i64, num_heads = 1 : i64, num_kv_heads = 1 : i64, scale = 0.35355339059327373 : f64} : tensor<?x8xf32>, !tern.kv_cache<1x16x1x8xf32>
+  %wo = tern.weight "wo" {dtype = "f32", offset = 2880 : i64, size = 512 : i64} : tensor<16x8xf32>
+  %o = tern.matmul %a, %wo : tensor<?x8xf32>, tensor<16x8xf32> -> tensor<?x16xf32>
+  %h = tern.add %x, %o : tensor<?x16xf32>
+  %n2 = tern.rms_norm %h, %nw {epsilon = 1.0e-05 : f64} : tensor<?x16xf32>, tensor<16xf32>
+  %l = tern.logits %n2, %emb : tensor<?x16xf32>, tensor<32x16xf32> -> tensor<?x32xf32>
+  return %l, %kv1 : tensor<?x32xf32>, !tern.kv_cache<1x16x1x8xf32>
+}
+
+// -----
+
+// Tests the ternary forms: fused norm + quantization, an i2_b128 matmul and a glu over the
+// two halves of a fused gate/up output (in_stride 64).
+//       CHECK: module
+// CHECK-DAG: func.func private @[[NQ:tern_k[0-9]+_rms_norm_quantize]]() attributes {tern.kernel_family = "rms_norm_quantize", tern.kernel_params = {eps = 1.000000e-05 : f64, width = 16 : i64}}
+// CHECK-DAG: func.func private @[[TM:tern_k[0-9]+_ternary_matmul]]() attributes {tern.kernel_family = "ternary_matmul", tern.kernel_params = {divide_by_scale = 1 : i64, k = 16 : i64, n = 64 : i64, n_block = 4 : i64, packing = "i2_b128"}}
+// CHECK-DAG: func.func private @[[GLU:tern_k[0-9]+_glu]]() attributes {tern.kernel_family = "glu", tern.kernel_params = {activation = "relu2", in_stride = 64 : i64, width = 32 : i64}}
+//       CHECK: func.func @forward
+//       CHECK: tern.rms_norm_quantize {{.*}}kernel = @[[NQ]]
+//       CHECK: tern.ternary_matmul {{.*}}kernel = @[[TM]]
+//       CHECK: tern.glu {{.*}}kernel = @[[GLU]]
+func.func @forward(%tok: tensor<?xi32>, %pos: index, %kv: !tern.kv_cache<1x16x1x8xf32>)
+    -> (tensor<?x32xf32>, !tern.kv_cache<1x16x1x8xf32>) {
+  %emb = tern.weight "emb" {dtype = "f32", offset = 0 : i64, size = 2048 : i64} : tensor<32x16xf32>
+  %x = tern.embedding %emb, %tok : tensor<32x16xf32>, tensor<?xi32> -> tensor<?x16xf32>
+  %nw = tern.weight "norm" {dtype = "f32", offset = 2048 : i64, size = 64 : i64} : tensor<16xf32>
+  %q, %s = tern.rms_norm_quantize %x, %nw {epsilon = 1.0e-05 : f64} : tensor<?x16xf32>, tensor<16xf32> -> tensor<?x16xi8>, tensor<?xf32>
+  %g = tern.weight "gate" {dtype = "f32", offset = 2112 : i64, size = 2048 : i64, ternarize} : !tern.ternary<32x16, i2_b128, per_tensor>
+  %u = tern.weight "up" {dtype = "f32", offset = 4160 : i64, size = 2048 : i64, ternarize} : !tern.ternary<32x16, i2_b128, per_tensor>
+  %gu = tern.concat_weights %g, %u : !tern.ternary<32x16, i2_b128, per_tensor>, !tern.ternary<32x16, i2_b128, per_tensor> -> !tern.ternary<64x16, i2_b128, per_row>
+  %y = tern.ternary_matmul %q, %s, %gu {divide_by_scale, n_block = 4 : i64} : tensor<?x16xi8>, tensor<?xf32>, !tern.ternary<64x16, i2_b128, per_row> -> tensor<?x64xf32>
+  %gate = tern.slice_columns %y {offset = 0 : i64} : tensor<?x64xf32> -> tensor<?x32xf32>
+  %up = tern.slice_columns %y {offset = 32 : i64} : tensor<?x64xf32> -> tensor<?x32xf32>
+  %h = tern.glu %gate, %up {activation = "relu2"} : tensor<?x32xf32>
+  return %h, %kv : tensor<?x32xf32>, !tern.kv_cache<1x16x1x8xf32>
+}
