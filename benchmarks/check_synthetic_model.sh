@@ -21,6 +21,11 @@ for type in tq2_0 i2_s tq1_0; do
   expect "$work/m-$type.txt" "blk.1.ffn_down.weight *$type *\[2560, 6912\]"
 done
 
+# The vocabulary is a byte-level BPE with letter-pair merges ranked aa, ab, ...: "hello" is BOS,
+# h, el (the best-ranked pair), l, o.
+"$ternc" tokenize "$work/m-tq2_0.gguf" --text "hello" > "$work/tok.txt" 2>&1
+expect "$work/tok.txt" "^510 104 $((256 + 4 * 26 + 11)) 108 111$"
+
 # llama.cpp's architecture name: same tensors, SiLU graph.
 "$gen" -o "$work/m-bitnet.gguf" --arch bitnet --layers 1 --vocab 512
 "$ternc" inspect "$work/m-bitnet.gguf" > "$work/m-bitnet.txt" 2>&1
@@ -42,5 +47,5 @@ expect "$work/hf.txt" "model.layers.1.mlp.down_proj.weight *u8 *\[640, 6912\]"
 if "$gen" -o "$work/bad.gguf" --type q4_k 2> "$work/bad.txt"; then echo "FAIL: --type q4_k accepted"; exit 1; fi
 expect "$work/bad.txt" "expected tq2_0, tq1_0 or i2_s"
 if "$gen" -o "$work/bad.gguf" --vocab 100 2> "$work/bad.txt"; then echo "FAIL: --vocab 100 accepted"; exit 1; fi
-expect "$work/bad.txt" "at least 258"
+expect "$work/bad.txt" "at least 259"
 echo "synthetic model checks passed"

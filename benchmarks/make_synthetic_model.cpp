@@ -256,19 +256,29 @@ struct Vocabulary {
   std::vector<int32_t> types;
   std::vector<std::string> merges;
   uint32_t bos = 0, eos = 0;
-  std::string pre = "default";
+  std::string pre = "gpt-2";
 };
 
-// 256 byte tokens, filler tokens, then up to 256 control tokens (LLaMA-3's layout: the
-// special ids start at vocab - 256). No merges: text tokenizes to bytes.
+// 256 byte tokens, the 676 lower-case letter pairs with their merges (so that the vocabulary is
+// a real byte-level BPE every engine can load and tokenize with), filler tokens, then up to 256
+// control tokens (LLaMA-3's layout: the special ids start at vocab - 256; small test vocabularies
+// keep only BOS and EOS, to leave room for merges).
 Vocabulary syntheticVocabulary(uint32_t vocab) {
   Vocabulary v;
-  const uint32_t specials = std::min<uint32_t>(256, vocab - 256);
+  const uint32_t specials = vocab >= 4096 ? 256 : 2;
   for (unsigned b = 0; b < 256; ++b) {
     v.tokens.push_back(byteToken(b));
     v.types.push_back(kTokenNormal);
   }
-  for (uint32_t id = 256; id < vocab - specials; ++id) {
+  for (char first = 'a'; first <= 'z'; ++first)
+    for (char second = 'a'; second <= 'z'; ++second) {
+      if (v.tokens.size() >= vocab - specials)
+        break;
+      v.tokens.push_back(std::string{first, second});
+      v.types.push_back(kTokenNormal);
+      v.merges.push_back(std::string{first, ' ', second});
+    }
+  for (uint32_t id = uint32_t(v.tokens.size()); id < vocab - specials; ++id) {
     v.tokens.push_back("filler" + std::to_string(id));
     v.types.push_back(kTokenNormal);
   }
@@ -387,7 +397,7 @@ std::string quoted(llvm::StringRef text) {
   return out;
 }
 
-// A tokenizer.json for the synthetic vocabulary: byte-level BPE without merges.
+// A tokenizer.json for the synthetic vocabulary: byte-level BPE with its letter-pair merges.
 llvm::json::Value syntheticTokenizerJSON(const Vocabulary &vocab) {
   llvm::json::Object ids;
   llvm::json::Array added;
@@ -403,6 +413,9 @@ llvm::json::Value syntheticTokenizerJSON(const Vocabulary &vocab) {
     else
       ids[vocab.tokens[id]] = int64_t(id);
   }
+  llvm::json::Array merges;
+  for (const std::string &merge : vocab.merges)
+    merges.push_back(merge);
   llvm::json::Object byteLevel{{"type", "ByteLevel"},
                                {"add_prefix_space", false},
                                {"trim_offsets", true},
@@ -420,7 +433,7 @@ llvm::json::Value syntheticTokenizerJSON(const Vocabulary &vocab) {
                                    {"byte_fallback", false},
                                    {"ignore_merges", false},
                                    {"vocab", std::move(ids)},
-                                   {"merges", llvm::json::Array()}}}};
+                                   {"merges", std::move(merges)}}}};
 }
 
 llvm::Error writeText(const std::string &path, const std::string &text) {
@@ -563,8 +576,8 @@ int main(int argc, char **argv) {
     return fail("--format '" + outputFormat + "' is unknown; expected gguf or hf");
   if (numLayers == 0 || numLayers > 1000)
     return fail("--layers must be between 1 and 1000, got " + llvm::Twine(unsigned(numLayers)));
-  if (vocabSize < 258)
-    return fail("--vocab must be at least 258 (256 byte tokens, BOS, EOS), got " +
+  if (vocabSize < 259)
+    return fail("--vocab must be at least 259 (256 byte tokens, a merge, BOS, EOS), got " +
                 llvm::Twine(unsigned(vocabSize)));
 
   Vocabulary vocab;

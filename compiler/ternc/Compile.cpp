@@ -1,5 +1,6 @@
 // The compile command: each emit kind stops the same pipeline at a different point.
 #include "compiler/ternc/Compile.h"
+#include "compiler/tokenizer/ModelTokenizer.h"
 
 #include "codegen/CPU/CPUCodegen.h"
 #include "compiler/artifact/ArtifactWriter.h"
@@ -99,6 +100,19 @@ int runCompile(const CompileOptions &options) {
   llvm::Expected<fe::ModelDescription> model = fe::describeModel(options.input);
   if (!model)
     return reportError(model.takeError());
+  if (options.noTokenizer) {
+    model->tokenizer = fe::TokenizerInfo();
+  } else if (options.emit == EmitKind::Artifact && !model->tokenizer.model.empty() &&
+             !model->tokenizer.tokens.empty()) {
+    // The runtime builds its tokenizer from what the artifact carries by the same rules: an
+    // artifact it could not open must not be written.
+    if (llvm::Expected<std::unique_ptr<Tokenizer>> tokenizer = tokenizerForModel(*model);
+        !tokenizer)
+      return reportError(llvm::createStringError(
+          "%s; the runtime could not tokenize text with it (--no-tokenizer compiles the model "
+          "without one, for token ids only)",
+          llvm::toString(tokenizer.takeError()).c_str()));
+  }
 
   MLIRContext context;
   context.disableMultithreading(); // one @forward: threads would only reorder diagnostics

@@ -18,6 +18,7 @@ struct CompileOptions {
   int64_t contextLength = 0;  // 0: the model's, capped by the importer
   std::string stopAfter;      // a pipeline pass: print the IR after it (--emit=mlir)
   bool printVocabulary = false;
+  bool noTokenizer = false;   // leave the tokenizer out: the artifact then takes token ids only
 };
 
 // Runs the compile command; returns the process exit code, having printed any error.

@@ -77,6 +77,12 @@ static cl::opt<bool> printVocabulary(
                                  "default when larger than 16 entries)"),
     cl::sub(compileCommand));
 
+static cl::opt<bool> noTokenizer(
+    "no-tokenizer",
+    cl::desc("Leave the model's tokenizer out of the artifact (it then takes token ids only); "
+             "for models whose tokenizer this runtime does not support"),
+    cl::sub(compileCommand));
+
 static int reportError(llvm::Error error) {
   llvm::WithColor::error(llvm::errs(), "ternc") << llvm::toString(std::move(error)) << "\n";
   return 1;
@@ -122,6 +128,7 @@ static int runCompile() {
   options.contextLength = contextLength;
   options.stopAfter = stopAfter;
   options.printVocabulary = printVocabulary;
+  options.noTokenizer = noTokenizer;
   return tern::runCompile(options);
 }
 

@@ -39,6 +39,11 @@ struct Variant {
   bool reference = false;
 };
 
+// Names the variant in test listings instead of gtest's byte dump.
+void PrintTo(const Variant &variant, std::ostream *os) {
+  *os << variant.model << " on " << (variant.reference ? "reference kernels" : variant.target);
+}
+
 std::string variantName(const ::testing::TestParamInfo<Variant> &info) {
   std::string name = llvm::sys::path::filename(info.param.model).str() + "_" +
                      (info.param.reference ? std::string("reference") : info.param.target);
