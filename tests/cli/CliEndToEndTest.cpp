@@ -104,8 +104,11 @@ TEST_F(TernEndToEnd, GreedyRunPrintsTheArgmaxChainOfTernLogits) {
   const std::string output = directory_ + "/chain.safetensors";
   for (int step = 0; step < kSteps; ++step) {
     std::string list;
-    for (int32_t token : tokens)
-      list += (list.empty() ? "" : ",") + std::to_string(token);
+    for (int32_t token : tokens) {
+      if (!list.empty())
+        list += ',';
+      list += std::to_string(token);
+    }
     ProcessResult logits = tern({"logits", "--tokens", list, "-o", output});
     ASSERT_EQ(logits.exit_code, 0) << logits.err;
     std::vector<int64_t> shape;
