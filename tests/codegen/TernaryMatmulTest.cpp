@@ -17,7 +17,7 @@ struct TernaryCase {
 class TernaryMatmulTest : public ::testing::TestWithParam<std::string> {};
 
 void checkTernary(const std::string &target, const TernaryCase &c,
-                  std::initializer_list<int64_t> rowCounts, uint32_t seed) {
+                  const std::vector<int64_t> &rowCounts, uint32_t seed) {
   SCOPED_TRACE("target " + target + " n=" + std::to_string(c.n) + " k=" + std::to_string(c.k) +
                " n_block=" + std::to_string(c.nBlock));
   KernelSpec spec;
@@ -87,9 +87,33 @@ TEST_P(TernaryMatmulTest, MatchesReferenceOnOddShapes) {
     checkTernary(GetParam(), c, {1, 2, 3, 5, 8}, seed++);
 }
 
+TEST_P(TernaryMatmulTest, MatchesReferenceAtTileEdges) {
+  // k: no full block (7, 32, 100), one weight past a block (129), the last slot partial or
+  // whole (255, 383, 2597), whole groups of the 8 blocks v3 prefill sums in i16 with and
+  // without a tail (1024, 901 = 7 blocks + tail); n_block 1, 2, 4, 8 and 12 give decode tiles
+  // of 1, 2 and 4 weight rows and every prefill tile width; rows cover 0..3 leftover rows
+  // after the 4- (v4) and 2-row (v3) tiles and several tiles.
+  const std::vector<TernaryCase> cases = {
+      {12, 7, 12, false},  {8, 32, 4, true},    {6, 100, 2, false},  {5, 129, 1, false},
+      {24, 255, 12, true}, {20, 383, 4, false}, {16, 2597, 8, false}, {8, 1024, 8, false},
+      {12, 901, 4, true},
+  };
+  uint32_t seed = 100;
+  for (const TernaryCase &c : cases)
+    checkTernary(GetParam(), c, {1, 2, 3, 4, 6, 7, 9, 13}, seed++);
+}
+
 TEST_P(TernaryMatmulTest, MatchesReferenceAtModelShape) {
   // The BitNet b1.58 2B FFN down projection (2560 x 6912), decode and a prefill row tile.
   checkTernary(GetParam(), {2560, 6912, 64, false}, {1, 4}, 99);
+  // The fused QKV projection (3840 x 2560): decode, a v4 tile plus a leftover row.
+  checkTernary(GetParam(), {3840, 2560, 64, true}, {1, 5}, 98);
+}
+
+TEST_P(TernaryMatmulTest, MatchesReferenceWithVeryLongRows) {
+  // Past ~2.8M weights per row the v4 decode tile's per-slot sums (codes kept in place, so
+  // scaled by up to 64) could leave i32, and it falls back to shifting the codes down.
+  checkTernary(GetParam(), {4, 2800037, 4, false}, {1, 5}, 7);
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, TernaryMatmulTest, ::testing::ValuesIn(runnableTargets()));
