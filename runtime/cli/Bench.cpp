@@ -1,4 +1,6 @@
-// `tern bench`: prefill and decode speed, mean and standard deviation over repetitions.
+// `tern bench`: prefill and decode speed, mean and standard deviation over repetitions, and
+// with --profile the time and bytes of each kernel.
+#include "BenchProfile.h"
 #include "Commands.h"
 #include "Common.h"
 
@@ -40,6 +42,53 @@ std::vector<int32_t> benchTokens(int32_t count, int64_t vocab_size) {
   return tokens;
 }
 
+// One prefill test: |prompt| from position 0.
+bool runPrefill(const std::string& command, tern_session_t* session,
+                const std::vector<int32_t>& prompt) {
+  tern_session_reset(session);
+  return succeeded(command, tern_session_eval(session, prompt.data(), prompt.size()),
+                   "prefill failed");
+}
+
+// One decode test: each of |steps| evaluated alone, from position 0.
+bool runDecode(const std::string& command, tern_session_t* session,
+               const std::vector<int32_t>& steps) {
+  tern_session_reset(session);
+  for (int32_t token : steps)
+    if (!succeeded(command, tern_session_eval(session, &token, 1), "decode failed"))
+      return false;
+  return true;
+}
+
+// Copies every record of |session|'s profile; false (printed) on error.
+bool readProfile(const std::string& command, const tern_session_t* session,
+                 std::vector<tern_profile_record_t>* records) {
+  records->resize(tern_session_profile_count(session));
+  for (size_t i = 0; i < records->size(); ++i)
+    if (!succeeded(command,
+                   tern_session_profile_record(session, i, &(*records)[i],
+                                               sizeof(tern_profile_record_t)),
+                   "cannot read the profile"))
+      return false;
+  return true;
+}
+
+// Runs |run| |repetitions| more times with profiling on and fills |profile->kernels| with
+// what it cost. Separate from the timed repetitions so the tok/s figures stay unprofiled.
+template <typename Run>
+bool profileTest(const std::string& command, tern_session_t* session, int32_t repetitions,
+                 Run run, TestProfile* profile) {
+  tern_session_profile_reset(session);
+  tern_session_profile_enable(session, 1);
+  bool ok = true;
+  for (int32_t repetition = 0; ok && repetition < repetitions; ++repetition)
+    ok = run();
+  tern_session_profile_enable(session, 0);
+  ok = ok && readProfile(command, session, &profile->kernels);
+  tern_session_profile_reset(session);
+  return ok;
+}
+
 } // namespace
 
 int benchCommand(int argc, char** argv) {
@@ -47,10 +96,13 @@ int benchCommand(int argc, char** argv) {
   int32_t decode_tokens = 64;
   int32_t repetitions = 5;
   bool json = false;
+  bool profile = false;
   ModelFlags model_flags;
   Flags flags("tern bench", "tern bench MODEL.tern [-p 128] [-n 64] [flags]",
               "Measures prefill speed (a -p token prompt from position 0) and decode speed (-n\n"
-              "single-token steps from position 0), like llama-bench's pp and tg tests.");
+              "single-token steps from position 0), like llama-bench's pp and tg tests.\n"
+              "--profile then runs each test -r more times with per-kernel timing on, so the\n"
+              "tok/s figures are never measured with the profiler's clock reads.");
   flags.addInt("--n-prompt", "-p", &prompt_tokens, Range{0, 1e9},
                "prompt tokens for the prefill test; 0 skips it (default 128)");
   flags.addInt("--n-gen", "-n", &decode_tokens, Range{0, 1e9},
@@ -58,6 +110,8 @@ int benchCommand(int argc, char** argv) {
   flags.addInt("--repetitions", "-r", &repetitions, Range{1, 1e6},
                "times each test runs (default 5)");
   flags.addBool("--json", nullptr, &json, "print one JSON object instead of text");
+  flags.addBool("--profile", nullptr, &profile,
+                "then time each kernel over -r more runs per test (JSON: \"profile\")");
   model_flags.add(flags);
 
   switch (flags.parse(argc, argv)) {
@@ -110,24 +164,38 @@ int benchCommand(int argc, char** argv) {
   std::vector<double> prefill_rates, decode_rates;
   for (int32_t repetition = 0; repetition < repetitions; ++repetition) {
     if (prompt_tokens > 0) {
-      tern_session_reset(session.get());
       Clock::time_point start = Clock::now();
-      if (!succeeded(command, tern_session_eval(session.get(), prompt.data(), prompt.size()),
-                     "prefill failed"))
+      if (!runPrefill(command, session.get(), prompt))
         return kExitFailure;
       prefill_rates.push_back(prompt_tokens / secondsSince(start));
     }
     if (decode_tokens > 0) {
-      tern_session_reset(session.get());
       Clock::time_point start = Clock::now();
-      for (int32_t token : steps)
-        if (!succeeded(command, tern_session_eval(session.get(), &token, 1), "decode failed"))
-          return kExitFailure;
+      if (!runDecode(command, session.get(), steps))
+        return kExitFailure;
       decode_rates.push_back(decode_tokens / secondsSince(start));
     }
   }
   const Stats prefill = statsOf(prefill_rates);
   const Stats decode = statsOf(decode_rates);
+
+  // The profiled runs come after every timed one: their clock reads cannot slow the tok/s.
+  std::vector<TestProfile> profiles;
+  if (profile && prompt_tokens > 0) {
+    TestProfile test{"prefill", "prefill", repetitions, 1e3 * prompt_tokens / prefill.mean, {}};
+    if (!profileTest(command, session.get(), repetitions,
+                     [&] { return runPrefill(command, session.get(), prompt); }, &test))
+      return kExitFailure;
+    profiles.push_back(std::move(test));
+  }
+  if (profile && decode_tokens > 0) {
+    TestProfile test{"decode", "token", int64_t(decode_tokens) * repetitions, 1e3 / decode.mean,
+                     {}};
+    if (!profileTest(command, session.get(), repetitions,
+                     [&] { return runDecode(command, session.get(), steps); }, &test))
+      return kExitFailure;
+    profiles.push_back(std::move(test));
+  }
 
   if (json) {
     nlohmann::ordered_json result;
@@ -143,6 +211,13 @@ int benchCommand(int argc, char** argv) {
     result["decode_tok_s"] = decode.mean;
     result["decode_tok_s_stddev"] = decode.stddev;
     result["weight_bytes"] = info.weight_bytes;
+    if (profile) {
+      nlohmann::ordered_json profile_json;
+      profile_json["repetitions"] = repetitions;
+      for (const TestProfile& test : profiles)
+        profile_json[test.test] = profileJson(test);
+      result["profile"] = std::move(profile_json);
+    }
     // Paths need not be UTF-8; replace rather than abort on a bad byte.
     std::printf("%s\n", result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return 0;
@@ -157,6 +232,8 @@ int benchCommand(int argc, char** argv) {
   if (decode_tokens > 0)
     std::printf("decode  n=%-5d %10.2f ± %.2f tok/s\n", decode_tokens, decode.mean,
                 decode.stddev);
+  for (const TestProfile& test : profiles)
+    std::printf("\n%s", formatProfileTable(test).c_str());
   return 0;
 }
 

@@ -1,5 +1,6 @@
 // `tern` on a real model compiled by ternc (stories260K): greedy run vs logits, golden text,
-// bench JSON, chat, and input errors.
+// bench JSON and profile, chat, and input errors.
+#include "../executor/EntryPlan.h"
 #include "CliProcess.h"
 #include "tern/tern.h"
 
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -191,6 +193,90 @@ TEST_F(TernEndToEnd, BenchJsonHasEveryField) {
   EXPECT_GT(bench["weight_bytes"].get<uint64_t>(), 0u);
   EXPECT_GE(bench["threads"].get<int>(), 1);
   EXPECT_TRUE(bench["target_cpu"].is_string());
+  EXPECT_FALSE(bench.contains("profile")); // only with --profile
+}
+
+// Checks the "profile"."<test>" object of `tern bench --json` against the artifact's plan of
+// |entry|: every kernel once, calls = dispatches x runs, shares adding up to one.
+void expectProfileMatchesPlan(const nlohmann::json& test, const tern::test::EntryPlan& plan,
+                              const std::string& unit, int64_t units, uint64_t runs_per_unit) {
+  ASSERT_TRUE(test.is_object()) << test.dump();
+  EXPECT_EQ(test[unit + "s"], units);
+  ASSERT_EQ(test["kernels"].size(), plan.kernels.size()) << test.dump();
+  double share = 0, ms = 0, calls_per_unit = 0;
+  for (const nlohmann::json& kernel : test["kernels"]) {
+    const std::string symbol = kernel["symbol"].get<std::string>();
+    SCOPED_TRACE(symbol);
+    ASSERT_EQ(plan.kernels.count(symbol), 1u);
+    const tern::test::PlannedKernel& planned = plan.kernels.at(symbol);
+    EXPECT_EQ(kernel["family"], planned.family);
+    EXPECT_EQ(kernel["calls"].get<uint64_t>(), planned.dispatches * runs_per_unit * units);
+    EXPECT_DOUBLE_EQ(kernel["calls_per_" + unit].get<double>(),
+                     double(planned.dispatches * runs_per_unit));
+    EXPECT_EQ(kernel["weight_bytes_per_call"].get<uint64_t>(), planned.weightBytesPerCall);
+    const double seconds = kernel["seconds"].get<double>();
+    EXPECT_GT(seconds, 0.0);
+    EXPECT_DOUBLE_EQ(kernel["ms_per_" + unit].get<double>(), seconds * 1e3 / double(units));
+    const double bytes = double(kernel["calls"].get<uint64_t>()) *
+                         (double(planned.weightBytesPerCall) +
+                          kernel["kv_cache_bytes_per_call"].get<double>());
+    EXPECT_NEAR(kernel["gb_per_s"].get<double>(), bytes / seconds / 1e9,
+                1e-9 * kernel["gb_per_s"].get<double>());
+    if (planned.family == "attention")
+      EXPECT_GT(kernel["kv_cache_bytes_per_call"].get<double>(), 0.0);
+    else
+      EXPECT_EQ(kernel["kv_cache_bytes_per_call"].get<double>(), 0.0);
+    share += kernel["share"].get<double>();
+    ms += kernel["ms_per_" + unit].get<double>();
+    calls_per_unit += kernel["calls_per_" + unit].get<double>();
+  }
+  EXPECT_NEAR(share, 1.0, 1e-9);
+  EXPECT_NEAR(test["ms_per_" + unit].get<double>(), ms, 1e-9 * ms);
+  EXPECT_DOUBLE_EQ(calls_per_unit, double(plan.dispatches * runs_per_unit));
+  EXPECT_GT(test["timed_ms_per_" + unit].get<double>(), 0.0);
+}
+
+TEST_F(TernEndToEnd, BenchProfileJsonMatchesThePlan) {
+  tern_status_t status = nullptr;
+  std::unique_ptr<tern::Artifact> artifact = tern::Artifact::open(artifact_.c_str(), &status);
+  ASSERT_NE(artifact, nullptr) << tern_status_message(status);
+  tern::test::EntryPlan decode, prefill;
+  ASSERT_TRUE(tern::test::readEntryPlan(*artifact, "decode", &decode));
+  ASSERT_TRUE(tern::test::readEntryPlan(*artifact, "prefill", &prefill));
+  // A prompt of max_rows + 1 tokens is two prefill chunks: two runs of every dispatch.
+  const int64_t prompt = prefill.maxRows + 1;
+
+  ProcessResult result = tern({"bench", "-p", std::to_string(prompt), "-n", "8", "-r", "2",
+                               "--profile", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  nlohmann::json bench = nlohmann::json::parse(result.out, nullptr, false);
+  ASSERT_FALSE(bench.is_discarded()) << result.out;
+  EXPECT_GT(bench["decode_tok_s"].get<double>(), 0.0); // the usual fields stay
+  const nlohmann::json& profile = bench["profile"];
+  EXPECT_EQ(profile["repetitions"], 2);
+  EXPECT_EQ(profile["decode"]["entry_points"], nlohmann::json::array({"decode"}));
+  EXPECT_EQ(profile["prefill"]["entry_points"], nlohmann::json::array({"prefill"}));
+  expectProfileMatchesPlan(profile["decode"], decode, "token", 16, 1);
+  expectProfileMatchesPlan(profile["prefill"], prefill, "prefill", 2, 2);
+}
+
+TEST_F(TernEndToEnd, BenchProfilePrintsATablePerTest) {
+  ProcessResult result = tern({"bench", "-p", "8", "-n", "4", "-r", "1", "--profile"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const size_t decode = result.out.find("decode  n=4 ");
+  const size_t prefill_table = result.out.find("\nprefill profile: 1 prefills, entry point 'prefill'");
+  const size_t decode_table = result.out.find("\ndecode profile: 4 tokens, entry point 'decode'");
+  ASSERT_NE(decode, std::string::npos) << result.out;
+  ASSERT_NE(prefill_table, std::string::npos) << result.out;
+  ASSERT_NE(decode_table, std::string::npos) << result.out;
+  EXPECT_LT(decode, prefill_table); // the usual lines come first
+  EXPECT_LT(prefill_table, decode_table);
+  EXPECT_NE(result.out.find("calls/tok"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find(" attention "), std::string::npos) << result.out;
+  // Without --profile nothing changes.
+  ProcessResult plain = tern({"bench", "-p", "8", "-n", "4", "-r", "1"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(plain.out.find("profile"), std::string::npos) << plain.out;
 }
 
 TEST_F(TernEndToEnd, ChatAnswersEveryLineOfStdin) {

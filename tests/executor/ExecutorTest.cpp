@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -306,6 +307,166 @@ TEST(Executor, ModelWithoutTokenizerStillRuns) {
   Status tok{tern_model_tokenize(m.model, "a", 1, 1, 0, nullptr, 0, &count)};
   EXPECT_EQ(tok.code(), TERN_STATUS_NOT_FOUND);
   EXPECT_EQ(decodeOneByOne(m.model, {5}).size(), size_t(TinyModel::kVocab));
+}
+
+// Every record of |session|'s profile, in order.
+std::vector<tern_profile_record_t> profileRecords(const tern_session_t *session) {
+  std::vector<tern_profile_record_t> records(tern_session_profile_count(session));
+  for (size_t i = 0; i < records.size(); ++i) {
+    Status status{tern_session_profile_record(session, i, &records[i], sizeof(records[i]))};
+    EXPECT_EQ(status.status, nullptr) << status.message();
+  }
+  return records;
+}
+
+// The tiny model's kernels, in dispatch order, with the bytes of the section slice each binds.
+struct TinyKernel {
+  const char *symbol, *family;
+  uint64_t weightBytes;
+};
+const TinyKernel kTinyKernels[] = {
+    {"tiny_embedding", "embedding", TinyModel::kVocab * TinyModel::kWidth * 4},
+    {"tiny_rms_norm", "rms_norm", TinyModel::kWidth * 4},
+    {"tiny_matmul", "matmul", TinyModel::kVocab * TinyModel::kWidth * 4},
+};
+
+// Checks records [first, first + 3) are the tiny kernels of |entry| run |runs| times.
+void expectTinyEntry(const std::vector<tern_profile_record_t> &records, size_t first,
+                     const char *entry, uint64_t runs) {
+  ASSERT_GE(records.size(), first + 3);
+  for (size_t k = 0; k < 3; ++k) {
+    const tern_profile_record_t &r = records[first + k];
+    SCOPED_TRACE(std::string(entry) + " " + kTinyKernels[k].symbol);
+    EXPECT_STREQ(r.entry_point, entry);
+    EXPECT_STREQ(r.symbol, kTinyKernels[k].symbol);
+    EXPECT_STREQ(r.family, kTinyKernels[k].family);
+    EXPECT_EQ(r.entry_runs, runs);
+    EXPECT_EQ(r.calls, runs); // each kernel has one dispatch per run
+    EXPECT_GT(r.seconds, 0.0);
+    EXPECT_EQ(r.weight_bytes_per_call, kTinyKernels[k].weightBytes);
+    EXPECT_EQ(r.weight_bytes, kTinyKernels[k].weightBytes * runs);
+    EXPECT_EQ(r.kv_cache_bytes, 0u); // no attention
+  }
+}
+
+TEST(Executor, ProfileRecordsNothingUnlessEnabled) {
+  TempFile file;
+  Model m;
+  Status open{openTiny(tinyModel(), file, TERN_KERNELS_GENERATED, 2, &m.model)};
+  ASSERT_EQ(open.status, nullptr) << open.message();
+  Session s;
+  Status create{tern_session_create(m.model, nullptr, &s.session)};
+  ASSERT_EQ(create.status, nullptr) << create.message();
+  EXPECT_EQ(tern_session_profile_enabled(s.session), 0);
+  Status prefill{tern_session_eval(s.session, kPrompt.data(), kPrompt.size())};
+  ASSERT_EQ(prefill.status, nullptr) << prefill.message();
+  Status decode{tern_session_eval(s.session, kPrompt.data(), 1)};
+  ASSERT_EQ(decode.status, nullptr) << decode.message();
+  EXPECT_EQ(tern_session_profile_count(s.session), 0u);
+  tern_profile_record_t record;
+  Status none{tern_session_profile_record(s.session, 0, &record, sizeof(record))};
+  EXPECT_EQ(none.code(), TERN_STATUS_OUT_OF_RANGE);
+  EXPECT_TRUE(none.contains("index is 0, but the profile holds 0 records")) << none.message();
+}
+
+TEST(Executor, ProfileCountsEachKernelPerEntryPoint) {
+  for (tern_kernels_t kernels : {TERN_KERNELS_GENERATED, TERN_KERNELS_REFERENCE}) {
+    SCOPED_TRACE(kernels == TERN_KERNELS_GENERATED ? "generated" : "reference");
+    TempFile file;
+    Model m;
+    Status open{openTiny(tinyModel(), file, kernels, 2, &m.model)};
+    ASSERT_EQ(open.status, nullptr) << open.message();
+    Session s;
+    Status create{tern_session_create(m.model, nullptr, &s.session)};
+    ASSERT_EQ(create.status, nullptr) << create.message();
+    tern_session_profile_enable(s.session, 1);
+    EXPECT_EQ(tern_session_profile_enabled(s.session), 1);
+    // 7 tokens with max_rows 4: two runs of 'prefill'; then 3 runs of 'decode'.
+    Status prefill{tern_session_eval(s.session, kPrompt.data(), kPrompt.size())};
+    ASSERT_EQ(prefill.status, nullptr) << prefill.message();
+    tern_session_reset(s.session); // does not clear the profile
+    for (int i = 0; i < 3; ++i) {
+      Status step{tern_session_eval(s.session, &kPrompt[i], 1)};
+      ASSERT_EQ(step.status, nullptr) << step.message();
+    }
+    const std::vector<tern_profile_record_t> records = profileRecords(s.session);
+    ASSERT_EQ(records.size(), 6u);
+    expectTinyEntry(records, 0, "decode", 3); // decode is listed first
+    expectTinyEntry(records, 3, "prefill", 2);
+  }
+}
+
+TEST(Executor, ProfileDisableKeepsAndResetClears) {
+  TempFile file;
+  Model m;
+  Status open{openTiny(tinyModel(), file, TERN_KERNELS_GENERATED, 1, &m.model)};
+  ASSERT_EQ(open.status, nullptr) << open.message();
+  Session s;
+  Status create{tern_session_create(m.model, nullptr, &s.session)};
+  ASSERT_EQ(create.status, nullptr) << create.message();
+  auto decode = [&](int steps) {
+    for (int i = 0; i < steps; ++i) {
+      Status step{tern_session_eval(s.session, &kPrompt[i], 1)};
+      ASSERT_EQ(step.status, nullptr) << step.message();
+    }
+  };
+  tern_session_profile_enable(s.session, 1);
+  decode(2);
+  tern_session_profile_enable(s.session, 0);
+  decode(3); // not counted
+  std::vector<tern_profile_record_t> records = profileRecords(s.session);
+  expectTinyEntry(records, 0, "decode", 2);
+  EXPECT_EQ(records.size(), 3u);
+
+  tern_session_profile_reset(s.session);
+  EXPECT_EQ(tern_session_profile_count(s.session), 0u);
+  EXPECT_EQ(tern_session_profile_enabled(s.session), 0); // reset leaves the switch alone
+
+  tern_session_reset(s.session);
+  tern_session_profile_enable(s.session, 1);
+  decode(1);
+  records = profileRecords(s.session);
+  EXPECT_EQ(records.size(), 3u);
+  expectTinyEntry(records, 0, "decode", 1);
+}
+
+TEST(Executor, ProfileRecordChecksItsArguments) {
+  TempFile file;
+  Model m;
+  Status open{openTiny(tinyModel(), file, TERN_KERNELS_GENERATED, 1, &m.model)};
+  ASSERT_EQ(open.status, nullptr) << open.message();
+  Session s;
+  Status create{tern_session_create(m.model, nullptr, &s.session)};
+  ASSERT_EQ(create.status, nullptr) << create.message();
+  tern_session_profile_enable(s.session, 1);
+  Status step{tern_session_eval(s.session, kPrompt.data(), 1)};
+  ASSERT_EQ(step.status, nullptr) << step.message();
+
+  tern_profile_record_t record;
+  Status null{tern_session_profile_record(s.session, 0, nullptr, sizeof(record))};
+  EXPECT_EQ(null.code(), TERN_STATUS_INVALID_ARGUMENT);
+  EXPECT_TRUE(null.contains("out_record is NULL")) << null.message();
+  Status small{tern_session_profile_record(s.session, 0, &record, 8)};
+  EXPECT_EQ(small.code(), TERN_STATUS_INVALID_ARGUMENT);
+  EXPECT_TRUE(small.contains("record_size is 8, expected at least " +
+                             std::to_string(sizeof(tern_profile_record_t))))
+      << small.message();
+  Status past{tern_session_profile_record(s.session, 3, &record, sizeof(record))};
+  EXPECT_EQ(past.code(), TERN_STATUS_OUT_OF_RANGE);
+  EXPECT_TRUE(past.contains("index is 3, but the profile holds 3 records")) << past.message();
+
+  // A caller built against a longer record: its extra bytes come back zeroed.
+  struct Longer {
+    tern_profile_record_t record;
+    uint64_t future[2];
+  } longer;
+  std::memset(&longer, 0xff, sizeof(longer));
+  Status ok{tern_session_profile_record(s.session, 2, &longer.record, sizeof(longer))};
+  ASSERT_EQ(ok.status, nullptr) << ok.message();
+  EXPECT_STREQ(longer.record.symbol, "tiny_matmul");
+  EXPECT_EQ(longer.record.calls, 1u);
+  EXPECT_EQ(longer.future[0], 0u);
+  EXPECT_EQ(longer.future[1], 0u);
 }
 
 TEST(Executor, OpenReportsMissingFile) {

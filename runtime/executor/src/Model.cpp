@@ -85,6 +85,25 @@ tern_status_t checkBinding(const tern_model_t &model, const PreparedEntry &entry
                    d, b, int(binding.kind()));
 }
 
+// What a profile needs of |dispatch| (already checked, its bindings appended to |entry|): its
+// kernel's index among the entry's distinct kernels and the bytes it reads per call.
+void prepareProfile(PreparedEntry *entry, PreparedDispatch *dispatch) {
+  const auto known = std::find(entry->kernels.begin(), entry->kernels.end(), dispatch->spec);
+  dispatch->kernelIndex = size_t(known - entry->kernels.begin());
+  if (known == entry->kernels.end())
+    entry->kernels.push_back(dispatch->spec);
+  for (size_t b = 0; b < dispatch->numBindings; ++b) {
+    const schema::Binding &binding = *entry->bindings[dispatch->firstBinding + b];
+    if (binding.kind() == schema::BindingKind::SectionSlice)
+      dispatch->weightBytes += binding.size();
+  }
+  // Attention reads keys and values of every position up to its last row's, for all kv heads
+  // (the caches are F32, checked at load); how many positions is known only per call.
+  if (dispatch->spec->family == "attention")
+    dispatch->kvBytesPerPosition = 2 * uint64_t(dispatch->spec->getInt("kv_heads")) *
+                                   uint64_t(dispatch->spec->getInt("head_dim")) * sizeof(float);
+}
+
 tern_status_t prepareEntry(tern_model_t &model, const schema::EntryPoint &source,
                            PreparedEntry *entry) {
   const Artifact &artifact = *model.artifact;
@@ -162,6 +181,7 @@ tern_status_t prepareEntry(tern_model_t &model, const schema::EntryPoint &source
         return status;
       entry->bindings.push_back(&binding);
     }
+    prepareProfile(entry, &prepared);
   }
   return nullptr;
 }

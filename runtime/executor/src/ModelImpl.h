@@ -24,6 +24,10 @@ struct PreparedDispatch {
   bool lastRow = false;
   size_t firstBinding = 0;          // into PreparedEntry::bindings
   size_t numBindings = 0;
+  // For the profile (computed at load so that profiling only adds up numbers):
+  size_t kernelIndex = 0;           // into PreparedEntry::kernels
+  uint64_t weightBytes = 0;         // sum of the sizes of its SectionSlice bindings
+  uint64_t kvBytesPerPosition = 0;  // attention: key + value bytes of one cached position
 };
 
 struct PreparedEntry {
@@ -34,6 +38,9 @@ struct PreparedEntry {
   uint64_t logitsRowStride = 0; // bytes between rows' logits
   std::vector<PreparedDispatch> dispatches;
   std::vector<const schema::Binding *> bindings; // every dispatch's bindings, concatenated
+  // The distinct kernels of |dispatches| in order of first dispatch: a profile adds up its
+  // dispatches per kernel, not per dispatch.
+  std::vector<const KernelSpec *> kernels;
 };
 
 // The KV cache as the memory plan lays it out: (layers, context, kv_heads, head_dim) floats

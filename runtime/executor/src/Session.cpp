@@ -4,7 +4,10 @@
 #include "reference/ReferenceDispatch.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <chrono>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -14,11 +17,21 @@ using namespace tern;
 
 namespace {
 
-// One entry point's bindings resolved to this session's memory.
+// What one kernel of an entry point cost while profiling was on.
+struct KernelCounters {
+  uint64_t calls = 0;
+  double seconds = 0;
+  uint64_t weightBytes = 0;
+  uint64_t kvBytes = 0;
+};
+
+// One entry point's bindings resolved to this session's memory, and its profile.
 struct EntryState {
   const PreparedEntry *entry = nullptr;
   std::vector<void *> resolved;       // (entry bindings) pointers for a call's first row
   std::vector<uint64_t> lastRowShift; // (entry bindings) row_stride of ArenaSlices, else 0
+  std::vector<KernelCounters> kernels; // (entry kernels) allocated here, so profiling never does
+  uint64_t profiledRuns = 0;
 };
 
 } // namespace
@@ -33,6 +46,7 @@ struct tern_session_s {
   std::vector<int32_t> tokens;    // (max rows of any entry point) the call's token ids
   std::vector<float> logits;      // (vocab) logits of the last evaluated token
   bool hasLogits = false;
+  bool profiling = false;
   std::vector<void *> callBindings; // (max bindings) last-row-adjusted pointers of one call
   EntryState decode, prefill, prefillLogits;
 
@@ -53,6 +67,7 @@ void resolveEntry(tern_session_t &session, const PreparedEntry *entry, EntryStat
   state->entry = entry;
   if (!entry)
     return;
+  state->kernels.assign(entry->kernels.size(), KernelCounters{});
   const Artifact &artifact = *session.model->artifact;
   const uint64_t layerFloats = session.model->kv.layerFloats();
   state->resolved.resize(entry->bindings.size());
@@ -104,11 +119,27 @@ void runDispatchSlice(void *context, int64_t begin, int64_t end) {
     tern_status_free(status); // another slice already reported
 }
 
-// Runs |state|'s entry point on |rows| tokens at |pos|. Allocates nothing.
-tern_status_t runEntry(tern_session_t &session, const EntryState &state, const int32_t *tokens,
-                       int64_t rows, int64_t pos) {
+using ProfileClock = std::chrono::steady_clock; // monotonic: immune to wall-clock steps
+
+// Adds one timed call of |dispatch| (as |job| ran it) to its kernel's counters.
+void countDispatch(EntryState &state, const PreparedDispatch &dispatch, const DispatchJob &job,
+                   ProfileClock::duration elapsed) {
+  KernelCounters &counters = state.kernels[dispatch.kernelIndex];
+  counters.calls += 1;
+  counters.seconds += std::chrono::duration<double>(elapsed).count();
+  counters.weightBytes += dispatch.weightBytes;
+  // Query row t attends to positions 0 .. pos + t, so the call reads pos + rows positions.
+  counters.kvBytes += dispatch.kvBytesPerPosition * uint64_t(job.pos + job.rows);
+}
+
+// Runs every dispatch of |state|'s entry point. |Profile| is a template parameter so that the
+// unprofiled loop has no clock reads and no branch for them.
+template <bool Profile>
+tern_status_t runDispatches(tern_session_t &session, EntryState &state, int64_t rows,
+                            int64_t pos) {
   const PreparedEntry &entry = *state.entry;
-  std::memcpy(session.tokens.data(), tokens, sizeof(int32_t) * size_t(rows));
+  if constexpr (Profile)
+    state.profiledRuns += 1;
   for (const PreparedDispatch &dispatch : entry.dispatches) {
     DispatchJob job;
     job.dispatch = &dispatch;
@@ -126,11 +157,24 @@ tern_status_t runEntry(tern_session_t &session, const EntryState &state, const i
       job.rows = 1;
       job.pos = pos + rows - 1;
     }
+    ProfileClock::time_point start;
+    if constexpr (Profile)
+      start = ProfileClock::now();
     session.model->pool.parallelFor(dispatch.gridItems, &runDispatchSlice, &job);
+    if constexpr (Profile)
+      countDispatch(state, dispatch, job, ProfileClock::now() - start);
     if (tern_status_t error = job.error.load())
       return error;
   }
   return nullptr;
+}
+
+// Runs |state|'s entry point on |rows| tokens at |pos|. Allocates nothing.
+tern_status_t runEntry(tern_session_t &session, EntryState &state, const int32_t *tokens,
+                       int64_t rows, int64_t pos) {
+  std::memcpy(session.tokens.data(), tokens, sizeof(int32_t) * size_t(rows));
+  return session.profiling ? runDispatches<true>(session, state, rows, pos)
+                           : runDispatches<false>(session, state, rows, pos);
 }
 
 // Logits of row |row| of the call just run on |entry| (row 0 when it keeps only the last).
@@ -165,7 +209,7 @@ tern_status_t evaluate(tern_session_t &session, const int32_t *tokens, size_t co
   if (count == 0)
     return nullptr;
   const tern_model_t &model = *session.model;
-  const EntryState *state;
+  EntryState *state;
   if (allLogits)
     state = model.prefillLogits ? &session.prefillLogits : &session.decode;
   else if (count == 1 && model.decode)
@@ -203,6 +247,44 @@ tern_status_t evaluate(tern_session_t &session, const int32_t *tokens, size_t co
   session.position += int64_t(count);
   return nullptr;
 }
+
+// The session's entry points in the order the profile lists them.
+std::array<const EntryState *, 3> profiledEntries(const tern_session_t &session) {
+  return {&session.decode, &session.prefill, &session.prefillLogits};
+}
+
+// The |index|-th kernel that ran while profiling (0-based over every entry point), or false.
+bool findProfiledKernel(const tern_session_t &session, size_t index, const EntryState **state,
+                        size_t *kernel) {
+  for (const EntryState *candidate : profiledEntries(session))
+    for (size_t k = 0; k < candidate->kernels.size(); ++k)
+      if (candidate->kernels[k].calls > 0 && index-- == 0) {
+        *state = candidate;
+        *kernel = k;
+        return true;
+      }
+  return false;
+}
+
+tern_profile_record_t makeRecord(const EntryState &state, size_t kernel) {
+  const KernelSpec &spec = *state.entry->kernels[kernel];
+  const KernelCounters &counters = state.kernels[kernel];
+  tern_profile_record_t record{};
+  record.entry_point = state.entry->name.c_str();
+  record.symbol = spec.symbol.c_str();
+  record.family = spec.family.c_str();
+  record.entry_runs = state.profiledRuns;
+  record.calls = counters.calls;
+  record.seconds = counters.seconds;
+  record.weight_bytes = counters.weightBytes;
+  record.weight_bytes_per_call = counters.calls ? counters.weightBytes / counters.calls : 0;
+  record.kv_cache_bytes = counters.kvBytes;
+  return record;
+}
+
+// The smallest record a caller may pass: the first version, which ends with kv_cache_bytes.
+constexpr size_t kProfileRecordV1Size =
+    offsetof(tern_profile_record_t, kv_cache_bytes) + sizeof(uint64_t);
 
 } // namespace
 
@@ -280,6 +362,53 @@ tern_status_t tern_session_eval_all_logits(tern_session_t *session, const int32_
 
 const float *tern_session_logits(const tern_session_t *session) {
   return session->hasLogits ? session->logits.data() : nullptr;
+}
+
+void tern_session_profile_enable(tern_session_t *session, int enabled) {
+  session->profiling = enabled != 0;
+}
+
+int tern_session_profile_enabled(const tern_session_t *session) { return session->profiling; }
+
+size_t tern_session_profile_count(const tern_session_t *session) {
+  size_t count = 0;
+  for (const EntryState *state : profiledEntries(*session))
+    for (const KernelCounters &counters : state->kernels)
+      count += counters.calls > 0;
+  return count;
+}
+
+tern_status_t tern_session_profile_record(const tern_session_t *session, size_t index,
+                                          tern_profile_record_t *out_record,
+                                          size_t record_size) {
+  if (!out_record)
+    return failSession(TERN_STATUS_INVALID_ARGUMENT,
+                       "tern_session_profile_record: out_record is NULL");
+  if (record_size < kProfileRecordV1Size)
+    return failSession(TERN_STATUS_INVALID_ARGUMENT,
+                       "tern_session_profile_record: record_size is " +
+                           std::to_string(record_size) + ", expected at least " +
+                           std::to_string(kProfileRecordV1Size) +
+                           " (sizeof(tern_profile_record_t))");
+  const EntryState *state = nullptr;
+  size_t kernel = 0;
+  if (!findProfiledKernel(*session, index, &state, &kernel))
+    return failSession(TERN_STATUS_OUT_OF_RANGE,
+                       "tern_session_profile_record: index is " + std::to_string(index) +
+                           ", but the profile holds " +
+                           std::to_string(tern_session_profile_count(session)) + " records");
+  const tern_profile_record_t record = makeRecord(*state, kernel);
+  // A caller built against a longer record gets zeros past the fields this runtime knows.
+  std::memset(out_record, 0, record_size);
+  std::memcpy(out_record, &record, std::min(record_size, sizeof(record)));
+  return nullptr;
+}
+
+void tern_session_profile_reset(tern_session_t *session) {
+  for (EntryState *state : {&session->decode, &session->prefill, &session->prefillLogits}) {
+    std::fill(state->kernels.begin(), state->kernels.end(), KernelCounters{});
+    state->profiledRuns = 0;
+  }
 }
 
 } // extern "C"

@@ -175,6 +175,64 @@ tern_status_t tern_session_eval_all_logits(tern_session_t* session, const int32_
 const float* tern_session_logits(const tern_session_t* session);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Profiling                                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+/* A session can time every kernel dispatch of its evaluations and add the times up per kernel
+ * of each entry point ("decode", "prefill", "prefill_logits"). A dispatch is timed with a
+ * monotonic clock around the whole parallel dispatch, on the calling thread: the wall time the
+ * token pays, including waiting for the slowest worker. Profiling is off when a session is
+ * created; while it is off evaluation does no timing and no bookkeeping. Nothing here allocates
+ * (the counters are allocated with the session). tern_session_reset does not clear a profile.
+ * Thread-compatible, like the session. */
+
+/* What one kernel of one entry point cost while profiling was on. Fields are only ever
+ * appended; see tern_session_profile_record for how the size is negotiated. */
+typedef struct tern_profile_record_s {
+  const char* entry_point;        /* "decode", "prefill" or "prefill_logits" */
+  const char* symbol;             /* the kernel's symbol in its library */
+  const char* family;             /* its family (docs/kernels.md), e.g. "ternary_matmul" */
+  uint64_t entry_runs;            /* evaluations of |entry_point| (one per prefill chunk or
+                                     decode step); the same in every record of the entry */
+  uint64_t calls;                 /* dispatches of this kernel, over all |entry_runs| */
+  double seconds;                 /* wall time of those dispatches */
+  uint64_t weight_bytes;          /* bytes of the weight sections the dispatches bind (each
+                                     SectionSlice binding's size), summed over |calls|; what a
+                                     kernel reads, except that embedding and rope gather rows
+                                     of a table bound whole */
+  uint64_t weight_bytes_per_call; /* weight_bytes / calls (every dispatch of one kernel binds
+                                     the same shapes, so this is exact in practice) */
+  uint64_t kv_cache_bytes;        /* KV-cache bytes read, summed over |calls|: for `attention`,
+                                     keys and values of positions 0 .. pos + rows - 1 of
+                                     its layer; 0 for every other family (kv_cache_write only
+                                     writes) */
+} tern_profile_record_t;
+
+/* Turns profiling of |session|'s evaluations on (|enabled| non-zero) or off. Turning it off
+ * keeps what was accumulated; turning it on again adds to it. */
+void tern_session_profile_enable(tern_session_t* session, int enabled);
+
+/* Whether profiling of |session| is on. */
+int tern_session_profile_enabled(const tern_session_t* session);
+
+/* How many records the profile holds: one per kernel of an entry point that ran while
+ * profiling was on. Records are ordered by entry point (decode, prefill, prefill_logits), then
+ * by the kernel's first dispatch in it. */
+size_t tern_session_profile_count(const tern_session_t* session);
+
+/* Copies record |index| (below tern_session_profile_count) to |*out_record|. |record_size| is
+ * sizeof(tern_profile_record_t) as the caller was compiled: a runtime that knows more fields
+ * fills only the caller's, one that knows fewer zeroes the rest. Strings are valid while the
+ * model lives. INVALID_ARGUMENT names a NULL |out_record| or a |record_size| smaller than the
+ * first version of the record; OUT_OF_RANGE names an |index| past the count. */
+tern_status_t tern_session_profile_record(const tern_session_t* session, size_t index,
+                                          tern_profile_record_t* out_record,
+                                          size_t record_size);
+
+/* Clears every record of |session|'s profile (whether profiling is on or off). */
+void tern_session_profile_reset(tern_session_t* session);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Sampling                                                                                   */
 /* ------------------------------------------------------------------------------------------ */
 
