@@ -1,11 +1,16 @@
-// embedding: out[t] = row tokens[t] of the table (f32, f16, bf16 or q8_0), decoded to f32.
+// embedding: out[t] = row tokens[t] of the table (f32, f16, bf16, q8_0, q8_b32 or q4_b32),
+// decoded to f32.
 //
 // Token ids are checked against the vocabulary by the runtime before the call, so the kernel
 // reads them unchecked. f16 uses vcvtph2ps where the target has F16C and the exact integer
 // conversion on the baseline (which would otherwise call compiler-rt); q8_0 rows are blocks of
 // an f16 scale and 32 int8 codes, decoded as scale * code with one rounding, like the source.
+// q8_b32 / q4_b32 (the tied lm_head quantized by `--lm-head=q8|q4`) keep codes and scales in
+// two planes (packing/QuantizedPacking.h); a row is decoded the same way, scale * code.
 #include "codegen/CPU/KernelBuilder.h"
 #include "codegen/CPU/KernelGenerators.h"
+
+#include "packing/QuantizedPacking.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -29,11 +34,13 @@ LogicalResult generateEmbedding(func::FuncOp fn, const KernelSpec &spec, const C
   if (vocab <= 0 || width <= 0)
     return kernelError(fn, spec, "parameters 'vocab' and 'width' must be positive, got vocab=" +
                                      llvm::Twine(vocab) + " width=" + llvm::Twine(width));
-  if (dtype != "f32" && dtype != "f16" && dtype != "bf16" && dtype != "q8_0")
+  packing::QuantFormat format;
+  const bool quantized = packing::quantFormatFromName(dtype.c_str(), &format);
+  if (dtype != "f32" && dtype != "f16" && dtype != "bf16" && dtype != "q8_0" && !quantized)
     return kernelError(fn, spec, "dtype '" + dtype + "' is not supported (known: f32, f16, "
-                                 "bf16, q8_0)");
-  if (dtype == "q8_0" && width % kQ8Block != 0)
-    return kernelError(fn, spec, "q8_0 tables need width to be a multiple of 32, got width=" +
+                                 "bf16, q8_0, q8_b32, q4_b32)");
+  if ((dtype == "q8_0" || quantized) && width % kQ8Block != 0)
+    return kernelError(fn, spec, dtype + " tables need width to be a multiple of 32, got width=" +
                                      llvm::Twine(width));
   const int64_t lanes = f32Lanes(target);
 
@@ -46,6 +53,10 @@ LogicalResult generateEmbedding(func::FuncOp fn, const KernelSpec &spec, const C
     table = bindFlat(b, args, 0, f32, vocab * width); // (vocab, width)
   } else if (dtype == "f16" || dtype == "bf16") {
     table = bindFlat(b, args, 0, b.getI16Type(), vocab * width); // (vocab, width) raw bits
+  } else if (quantized) {
+    rowElements = packing::quantRowCodeBytes(format, width);
+    table = bindFlat(b, args, 0, b.getI8Type(),
+                     packing::quantPackedBytes(format, vocab, width)); // codes, then scales
   } else {
     rowElements = width / kQ8Block * kQ8BlockBytes;
     table = bindFlat(b, args, 0, b.getI8Type(), vocab * rowElements); // (vocab, width / 32) blocks
@@ -59,6 +70,59 @@ LogicalResult generateEmbedding(func::FuncOp fn, const KernelSpec &spec, const C
                                              memref::LoadOp::create(rb, tokens, ValueRange{t}));
     Value src = arith::MulIOp::create(rb, token, constIndex(rb, rowElements));
     Value dst = arith::MulIOp::create(rb, t, constIndex(rb, width));
+
+    if (quantized) {
+      // Codes of the row at src; its scales at scaleOffset + token * (width / 32) * 2.
+      const bool q4 = format == packing::QuantFormat::Q4B32;
+      const int64_t step = std::min<int64_t>(lanes, kQ8Block);
+      auto vecType = VectorType::get({step}, f32);
+      auto codeType = VectorType::get({step}, rb.getI8Type());
+      Value scales = arith::AddIOp::create(
+          rb, constIndex(rb, packing::quantScaleOffset(format, vocab, width)),
+          arith::MulIOp::create(rb, token, constIndex(rb, width / kQ8Block * 2)));
+      forLoop(rb, constIndex(rb, 0), constIndex(rb, width / kQ8Block), constIndex(rb, 1),
+              [&](ImplicitLocOpBuilder &nb, Value block) {
+                Value bits = vector::BitCastOp::create(
+                    nb, VectorType::get({1}, nb.getI16Type()),
+                    loadVector(nb, table,
+                               arith::AddIOp::create(
+                                   nb, scales, arith::MulIOp::create(nb, block, constIndex(nb, 2))),
+                               2));
+                Value scale = vector::BroadcastOp::create(
+                    nb, vecType,
+                    vector::ExtractOp::create(nb, halfBitsToF32(nb, bits), ArrayRef<int64_t>{0}));
+                // q8: 32 bytes per block; q4: block 2i in the low nibbles of group i (32 bytes),
+                // block 2i + 1 in the high nibbles.
+                Value codeBase = arith::AddIOp::create(
+                    nb, src, arith::MulIOp::create(nb, q4 ? arith::DivUIOp::create(
+                                                                nb, block, constIndex(nb, 2))
+                                                          : block,
+                                                   constIndex(nb, 32)));
+                Value high = arith::AndIOp::create(nb, block, constIndex(nb, 1));
+                Value shift = vector::BroadcastOp::create(
+                    nb, codeType,
+                    arith::IndexCastOp::create(
+                        nb, nb.getI8Type(),
+                        arith::MulIOp::create(nb, high, constIndex(nb, 4))));
+                Value outBase = arith::AddIOp::create(
+                    nb, dst, arith::MulIOp::create(nb, block, constIndex(nb, kQ8Block)));
+                for (int64_t sub = 0; sub < kQ8Block; sub += step) {
+                  Value codes = loadVector(
+                      nb, table, arith::AddIOp::create(nb, codeBase, constIndex(nb, sub)), step);
+                  if (q4)
+                    codes = arith::SubIOp::create(
+                        nb,
+                        arith::AndIOp::create(nb, arith::ShRUIOp::create(nb, codes, shift),
+                                              constInt(nb, codeType, 0x0f)),
+                        constInt(nb, codeType, 8));
+                  Value values =
+                      arith::MulFOp::create(nb, scale, arith::SIToFPOp::create(nb, vecType, codes));
+                  storeVector(nb, values, out,
+                              arith::AddIOp::create(nb, outBase, constIndex(nb, sub)));
+                }
+              });
+      return;
+    }
 
     if (dtype == "q8_0") {
       const int64_t step = std::min<int64_t>(lanes, kQ8Block);

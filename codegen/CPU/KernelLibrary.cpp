@@ -57,6 +57,10 @@ Generator generatorFor(llvm::StringRef family) {
   if (family == "attention")
     return generateAttention;
 #endif
+#ifdef TERN_CPU_HAS_QUANTIZEDMATMUL
+  if (family == "quantized_matmul")
+    return generateQuantizedMatmul;
+#endif
 #ifdef TERN_CPU_HAS_ELEMENTWISE
   if (family == "add" || family == "mul" || family == "relu2" || family == "silu" ||
       family == "gelu" || family == "glu")

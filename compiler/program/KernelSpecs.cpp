@@ -67,11 +67,21 @@ static T::KVCacheType cacheTypeOf(Operation *op) {
   return {};
 }
 
+// The element type a float dtype of the file imports as (docs/import.md): block-quantized
+// GGUF types decode to f32.
+static StringRef importedElementType(StringRef dtype) {
+  return dtype == "f16" || dtype == "bf16" ? dtype : StringRef("f32");
+}
+
 std::string floatWeightDtype(Operation *weightOrConcat) {
   auto supported = [](StringRef dtype) {
     return dtype == "f32" || dtype == "f16" || dtype == "bf16" || dtype == "q8_0";
   };
   if (auto weight = dyn_cast<T::WeightOp>(weightOrConcat)) {
+    // A pass that changed the element type (tern-quantize-lm-head's f16) asks for a conversion.
+    auto type = cast<RankedTensorType>(weight.getType());
+    if (type.getElementType().isF16() && importedElementType(weight.getDtype()) != "f16")
+      return "f16";
     if (weight.getScaleName() || !supported(weight.getDtype()))
       return "f32";
     return weight.getDtype().str();
@@ -110,6 +120,15 @@ FailureOr<KernelSpec> kernelSpecFor(Operation *op) {
       result = failure();
   };
   auto floatMatmul = [&](Value input, Value weight, int64_t n, std::optional<int64_t> nBlock) {
+    if (auto quantized = dyn_cast<T::QuantizedType>(weight.getType())) {
+      spec.family = "quantized_matmul";
+      spec.ints["n"] = n;
+      spec.ints["k"] = quantized.getK();
+      spec.ints["n_block"] = nBlock.value_or(defaultNBlock(n));
+      spec.strings["format"] = T::stringifyQuantFormat(quantized.getFormat()).str();
+      contiguous(input, "input");
+      return;
+    }
     auto type = cast<RankedTensorType>(weight.getType());
     spec.family = "matmul";
     spec.ints["n"] = n;
@@ -122,8 +141,15 @@ FailureOr<KernelSpec> kernelSpecFor(Operation *op) {
 
   llvm::TypeSwitch<Operation *>(op)
       .Case([&](T::EmbeddingOp e) {
-        auto table = cast<RankedTensorType>(e.getTable().getType());
         spec.family = "embedding";
+        if (auto quantized = dyn_cast<T::QuantizedType>(e.getTable().getType())) {
+          // The tied lm_head's quantized table, decoded row by row.
+          spec.ints["vocab"] = quantized.getN();
+          spec.ints["width"] = quantized.getK();
+          spec.strings["dtype"] = T::stringifyQuantFormat(quantized.getFormat()).str();
+          return;
+        }
+        auto table = cast<RankedTensorType>(e.getTable().getType());
         spec.ints["vocab"] = table.getDimSize(0);
         spec.ints["width"] = table.getDimSize(1);
         spec.strings["dtype"] = e.getTable().getDefiningOp()
@@ -168,7 +194,7 @@ FailureOr<KernelSpec> kernelSpecFor(Operation *op) {
       .Case([&](T::LogitsOp l) {
         if (isa<T::TernaryType>(l.getLmHead().getType())) {
           result = op->emitError() << "a ternary lm_head has no kernel yet (expected a float "
-                                      "matrix: f32, f16, bf16 or q8_0)";
+                                      "matrix: f32, f16, bf16 or q8_0, or a !tern.quantized one)";
           return;
         }
         floatMatmul(l.getInput(), l.getLmHead(), rowWidth(l.getResult()), std::nullopt);

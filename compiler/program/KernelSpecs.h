@@ -49,8 +49,10 @@ bool needsKernel(mlir::Operation *op);
 // The kernel |op| runs (symbol left empty). Fails with an error on |op| when no family fits.
 mlir::FailureOr<KernelSpec> kernelSpecFor(mlir::Operation *op);
 
-// The float storage a weight or concat of weights gets in the artifact: the source dtype when
-// the kernels read it (f32, f16, bf16, q8_0) and no separate scale applies, else "f32".
+// The float storage a weight or concat of weights gets in the artifact: "f16" for a weight
+// whose type a pass changed to f16 (converted), else the source dtype when the kernels read it
+// (f32, f16, bf16, q8_0) and no separate scale applies, else "f32". (!tern.quantized weights
+// are stored in their format instead: WeightSections::quantizedMatrix.)
 std::string floatWeightDtype(mlir::Operation *weightOrConcat);
 
 // n_block for a matmul whose graph did not set one (the logits projection).

@@ -155,7 +155,9 @@ private:
 
     llvm::TypeSwitch<Operation *>(&op)
         .Case([&](T::EmbeddingOp e) {
-          sectionOf(weights.floatMatrix(e.getTable().getDefiningOp()));
+          Operation *table = e.getTable().getDefiningOp();
+          sectionOf(isa<T::QuantizedType>(e.getTable().getType()) ? weights.quantizedMatrix(table)
+                                                                 : weights.floatMatrix(table));
           schema::BindingT tokens;
           tokens.kind = schema::BindingKind::Tokens;
           tokens.size = maxRows * sizeof(int32_t);
@@ -192,12 +194,18 @@ private:
           auto type = cast<T::TernaryType>(mm.getWeight().getType());
           dispatch.grid = {uint32_t(type.getN() / nBlock(op))};
         })
-        .Case<T::MatmulOp, T::LogitsOp>([&](auto mm) {
-          activation(mm->getOperand(0));
-          sectionOf(weights.floatMatrix(mm->getOperand(1).getDefiningOp()));
-          activation(mm->getResult(0));
-          dispatch.grid = {uint32_t(rowWidth(mm->getResult(0)) / nBlock(op))};
+        .Case([&](T::LogitsOp l) {
+          if (!l.getInputScale()) // float lm_head: the matmul family
+            return bindFloatMatmul(op, dispatch, activation, sectionOf);
+          // quantized_matmul: q; qscale; w (codes and scale planes); y.
+          activation(l.getInput());
+          activation(l.getInputScale());
+          sectionOf(weights.quantizedMatrix(l.getLmHead().getDefiningOp()));
+          activation(l.getResult());
+          dispatch.grid = {uint32_t(rowWidth(l.getResult()) / nBlock(op))};
         })
+        .Case<T::MatmulOp>(
+            [&](auto) { bindFloatMatmul(op, dispatch, activation, sectionOf); })
         .Case([&](T::RopeOp r) {
           auto kv = forwardCache();
           activation(r.getInput());
@@ -242,6 +250,16 @@ private:
         })
         .Default([&](Operation *) { error = opError(op, "has no bindings rule"); });
     return error;
+  }
+
+  // matmul (and a float lm_head's logits): x; w; y.
+  template <typename Activation, typename SectionOf>
+  void bindFloatMatmul(Operation &op, schema::KernelDispatchT &dispatch, Activation &activation,
+                       SectionOf &sectionOf) {
+    activation(op.getOperand(0));
+    sectionOf(weights.floatMatrix(op.getOperand(1).getDefiningOp()));
+    activation(op.getResult(0));
+    dispatch.grid = {uint32_t(rowWidth(op.getResult(0)) / nBlock(op))};
   }
 
   int64_t nBlock(Operation &op) {

@@ -4,6 +4,7 @@
 
 #include "compiler/program/KernelSpecs.h"
 #include "frontends/common/TensorDecode.h"
+#include "packing/QuantizedPacking.h"
 #include "packing/TernaryPacking.h"
 #include "tern/Dialect/TernOps.h"
 
@@ -185,9 +186,9 @@ llvm::Expected<unsigned> WeightSections::floatMatrix(Operation *weightOrConcat) 
     records.push_back(*record);
     rows += type.getDimSize(0);
     k = type.getDimSize(1);
-    size += dtype == "f32" && w.getDtype() != "f32" ? uint64_t(type.getNumElements()) * 4
-            : dtype == "f32" && w.getScaleName()    ? uint64_t(type.getNumElements()) * 4
-                                                    : (*record)->byteSize;
+    size += w.getDtype() == dtype && !w.getScaleName()
+                ? (*record)->byteSize
+                : uint64_t(type.getNumElements()) * (dtype == "f16" ? 2 : 4);
   }
 
   ArtifactSection section;
@@ -216,11 +217,67 @@ llvm::Expected<unsigned> WeightSections::floatMatrix(Operation *weightOrConcat) 
         auto values = decodeFloatWeight(source, w);
         if (!values)
           return values.takeError();
+        if (dtype == "f16") {
+          // Converted (tern-quantize-lm-head's f16): rounded to nearest even, row by row.
+          std::vector<uint16_t> halves(values->size());
+          for (size_t v = 0; v < values->size(); ++v)
+            halves[v] = packing::floatToHalfBits((*values)[v]);
+          writeBytes(os, halves.data(), halves.size() * sizeof(uint16_t));
+          continue;
+        }
         writeBytes(os, values->data(), values->size() * sizeof(float));
       }
       return llvm::Error::success();
     };
   }
+  return add(std::move(key), std::move(section));
+}
+
+llvm::Expected<unsigned> WeightSections::quantizedMatrix(Operation *op) {
+  auto weight = dyn_cast<T::WeightOp>(op);
+  auto type = weight ? dyn_cast<T::QuantizedType>(weight.getType()) : T::QuantizedType();
+  if (!type)
+    return llvm::createStringError(llvm::Twine("expected a tern.weight of !tern.quantized "
+                                               "type, got '") +
+                                   op->getName().getStringRef() + "'");
+  const std::string formatName = T::stringifyQuantFormat(type.getFormat()).str();
+  std::string key = "quantized:" + formatName + ":" + weight.getName().str();
+  if (auto found = byKey.find(key); found != byKey.end())
+    return found->second;
+  packing::QuantFormat format;
+  if (!packing::quantFormatFromName(formatName.c_str(), &format))
+    return weightError(weight.getName(), "has no layout for format " + formatName);
+  const int64_t n = type.getN(), k = type.getK();
+
+  ArtifactSection section;
+  // Named apart from the same tensor's float table (a tied embedding kept separate).
+  section.name = weight.getName().str() + "." + formatName;
+  section.kind = schema::SectionKind::Weights;
+  section.size = packing::quantPackedBytes(format, n, k);
+  schema::TensorInfoT info;
+  info.name = section.name;
+  info.dtype = formatName;
+  info.shape = {n, k};
+  section.tensor = std::move(info);
+  const fe::ModelDescription &source = model;
+  section.produce = [weight, format, n, k, &source](llvm::raw_ostream &os) mutable -> llvm::Error {
+    auto values = decodeFloatWeight(source, weight);
+    if (!values)
+      return values.takeError();
+    if (int64_t(values->size()) != n * k)
+      return weightError(weight.getName(), llvm::formatv("decoded {0} values, expected {1}x{2}",
+                                                         values->size(), n, k)
+                                               .str());
+    // Decoded once, quantized in one buffer (codes plane, then scale plane), then written.
+    std::vector<uint8_t> packed(packing::quantPackedBytes(format, n, k));
+    if (!packing::quantizeMatrix(format, values->data(), n, k, packed.data()))
+      return weightError(weight.getName(),
+                         "holds a value that is not finite; it cannot be quantized");
+    values->clear();
+    values->shrink_to_fit();
+    writeBytes(os, packed.data(), packed.size());
+    return llvm::Error::success();
+  };
   return add(std::move(key), std::move(section));
 }
 

@@ -1,5 +1,6 @@
-// Weight sections of an artifact: float matrices in the dtype the kernels read, f32 norm
-// vectors, ternary matrices repacked to i2_b128 with per-row scales, and rope tables.
+// Weight sections of an artifact: float matrices in the dtype the kernels read, block-quantized
+// matrices (q8_b32, q4_b32), f32 norm vectors, ternary matrices repacked to i2_b128 with
+// per-row scales, and rope tables.
 #ifndef TERN_COMPILER_PROGRAM_WEIGHTSECTIONS_H
 #define TERN_COMPILER_PROGRAM_WEIGHTSECTIONS_H
 
@@ -28,6 +29,9 @@ public:
   // A float matrix (tern.weight or tern.concat_weights of float weights), stored in the dtype
   // floatWeightDtype() names.
   llvm::Expected<unsigned> floatMatrix(mlir::Operation *weightOrConcat);
+  // A float matrix whose tern.weight has a !tern.quantized type, quantized from the file's
+  // values into that format's layout (packing/QuantizedPacking.h).
+  llvm::Expected<unsigned> quantizedMatrix(mlir::Operation *weight);
   // A float vector as f32 (norm weights).
   llvm::Expected<unsigned> f32Vector(mlir::Operation *weight);
   // A ternary matrix (tern.weight or tern.concat_weights of ternary weights) packed as i2_b128,

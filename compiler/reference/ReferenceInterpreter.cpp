@@ -241,6 +241,11 @@ llvm::Expected<std::vector<float>> ReferenceInterpreter::forward(llvm::ArrayRef<
           values[bin.getResult()] = std::move(out);
         })
         .Case([&](T::LogitsOp l) {
+          if (l.getInputScale()) {
+            error = failAt(op, "a quantized lm_head (tern-quantize-lm-head) is not supported "
+                               "by the reference interpreter; it runs the imported IR");
+            return;
+          }
           auto w = weight(l.getLmHead().getDefiningOp());
           if (!w) {
             error = w.takeError();

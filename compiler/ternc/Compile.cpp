@@ -59,14 +59,21 @@ private:
   bool &seen;
 };
 
-void buildCompilePipeline(OpPassManager &pm, const cpu::CpuTarget &target,
-                          int64_t maxBatchRows) {
+void buildGraphPipeline(OpPassManager &pm, const cpu::CpuTarget &target,
+                        const CompileOptions &options) {
   mlir::tern::GraphPipelineOptions graph;
   graph.target = target.name;
+  graph.lmHead = options.lmHead;
+  graph.shareEmbedding = options.tiedEmbedding == "shared";
   mlir::tern::buildTernGraphPipeline(pm, graph);
+}
+
+void buildCompilePipeline(OpPassManager &pm, const cpu::CpuTarget &target,
+                          const CompileOptions &options) {
+  buildGraphPipeline(pm, target, options);
   pm.addPass(program::createOutlineKernelsPass());
   program::PlanMemoryPassOptions plan;
-  plan.maxRows = maxBatchRows;
+  plan.maxRows = options.maxBatchRows;
   pm.addPass(program::createPlanMemoryPass(plan));
 }
 
@@ -88,6 +95,14 @@ int runCompile(const CompileOptions &options) {
                                                static_cast<long long>(options.maxBatchRows)));
   if (!options.stopAfter.empty() && options.emit != EmitKind::MLIR)
     return reportError(llvm::createStringError("--stop-after prints IR: use it with --emit=mlir"));
+  if (!mlir::tern::isKnownLmHeadFormat(options.lmHead))
+    return reportError(llvm::createStringError(
+        "--lm-head=%s is not a known lm_head precision; expected one of: %s",
+        options.lmHead.c_str(), mlir::tern::kLmHeadFormats.data()));
+  if (options.tiedEmbedding != "separate" && options.tiedEmbedding != "shared")
+    return reportError(llvm::createStringError(
+        "--tied-embedding=%s is not known; expected one of: separate, shared",
+        options.tiedEmbedding.c_str()));
   if (options.emit == EmitKind::Artifact && options.output == "-")
     return reportError(
         llvm::createStringError("--emit=artifact writes a file: give its path with -o"));
@@ -141,7 +156,7 @@ int runCompile(const CompileOptions &options) {
 
   if (options.emit == EmitKind::MLIR) {
     PassManager pm(&context, ModuleOp::getOperationName());
-    buildCompilePipeline(pm, *target, options.maxBatchRows);
+    buildCompilePipeline(pm, *target, options);
     std::string ir;
     bool seen = false;
     pm.addInstrumentation(
@@ -165,9 +180,7 @@ int runCompile(const CompileOptions &options) {
   // Everything else needs the optimized graph.
   {
     PassManager pm(&context, ModuleOp::getOperationName());
-    mlir::tern::GraphPipelineOptions graph;
-    graph.target = target->name;
-    mlir::tern::buildTernGraphPipeline(pm, graph);
+    buildGraphPipeline(pm, *target, options);
     progress("optimizing the graph for " + target->name);
     if (failed(pm.run(**module)))
       return 1;

@@ -83,6 +83,20 @@ static cl::opt<bool> noTokenizer(
              "for models whose tokenizer this runtime does not support"),
     cl::sub(compileCommand));
 
+static cl::opt<std::string> lmHead(
+    "lm-head",
+    cl::desc("Precision of the output projection (lm_head, or the tied embedding it shares): "
+             "source (the file's type, default), f16, q8 (int8, f16 scale per 32 weights) or q4 "
+             "(4-bit, f16 scale per 32 weights)"),
+    cl::value_desc("source|f16|q8|q4"), cl::init("source"), cl::sub(compileCommand));
+
+static cl::opt<std::string> tiedEmbedding(
+    "tied-embedding",
+    cl::desc("When --lm-head changes a tied embedding table: separate (default: the token "
+             "lookup keeps the file's table, the artifact holds both) or shared (one table at "
+             "the --lm-head precision, smaller file, the lookup decodes it)"),
+    cl::value_desc("separate|shared"), cl::init("separate"), cl::sub(compileCommand));
+
 static int reportError(llvm::Error error) {
   llvm::WithColor::error(llvm::errs(), "ternc") << llvm::toString(std::move(error)) << "\n";
   return 1;
@@ -129,6 +143,8 @@ static int runCompile() {
   options.stopAfter = stopAfter;
   options.printVocabulary = printVocabulary;
   options.noTokenizer = noTokenizer;
+  options.lmHead = lmHead;
+  options.tiedEmbedding = tiedEmbedding;
   return tern::runCompile(options);
 }
 

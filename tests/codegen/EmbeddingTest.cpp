@@ -1,6 +1,8 @@
-// Generated embedding kernels (f32, f16, bf16, q8_0 tables) vs the reference twin.
+// Generated embedding kernels (f32, f16, bf16, q8_0, q8_b32, q4_b32 tables) vs the reference
+// twin.
 #include "CodegenTestUtil.h"
 
+#include "packing/QuantizedPacking.h"
 #include "reference/ReferenceKernels.h"
 
 #include <gtest/gtest.h>
@@ -57,6 +59,16 @@ Table makeTable(const std::string &dtype, std::mt19937 &rng, int64_t vocab, int6
       }
       std::memcpy(table.bytes.data() + 2 * i, &bits, 2);
     }
+  } else if (packing::QuantFormat format; packing::quantFormatFromName(dtype.c_str(), &format)) {
+    // The tied lm_head's layouts: quantized by the shared packer, decoded by its unpacker.
+    for (int64_t i = 0; i < n; i += 97)
+      raw[i] *= 40.0f; // outliers: blocks with a wide range
+    for (int64_t i = 0; i < std::min<int64_t>(n, 32); ++i)
+      raw[i] = 0.0f; // one all-zero block (scale 0)
+    table.bytes.resize(packing::quantPackedBytes(format, vocab, width));
+    EXPECT_TRUE(packing::quantizeMatrix(format, raw.data(), vocab, width, table.bytes.data()));
+    packing::dequantizeRows(format, table.bytes.data(), vocab, width, 0, vocab,
+                            table.values.data());
   } else { // q8_0: per 32 values an f16 scale and 32 int8 codes
     const int64_t blocks = n / 32;
     table.bytes.resize(blocks * 34);
@@ -135,6 +147,18 @@ TEST_P(EmbeddingTest, Q8_0RowsDecodeExactly) {
   uint32_t seed = 31;
   for (int64_t width : {32, 64, 2560})
     checkEmbedding(GetParam(), "q8_0", width, seed++);
+}
+
+TEST_P(EmbeddingTest, Q8B32RowsDecodeExactly) {
+  uint32_t seed = 41;
+  for (int64_t width : {32, 64, 96, 2560})
+    checkEmbedding(GetParam(), "q8_b32", width, seed++);
+}
+
+TEST_P(EmbeddingTest, Q4B32RowsDecodeExactly) {
+  uint32_t seed = 51;
+  for (int64_t width : {32, 64, 96, 160, 2560}) // 32, 96, 160: a final half nibble group
+    checkEmbedding(GetParam(), "q4_b32", width, seed++);
 }
 
 TEST(EmbeddingCodegen, RejectsQ8_0WidthNotMultipleOf32) {

@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
@@ -37,16 +38,20 @@ struct Variant {
   std::string model;  // path under the shared data directory
   std::string target; // x86-64-v4, x86-64-v3, generic
   bool reference = false;
+  std::string lmHead = "source"; // ternc --lm-head; "q8:shared": with --tied-embedding=shared
 };
 
 // Names the variant in test listings instead of gtest's byte dump.
 void PrintTo(const Variant &variant, std::ostream *os) {
-  *os << variant.model << " on " << (variant.reference ? "reference kernels" : variant.target);
+  *os << variant.model << " on " << (variant.reference ? "reference kernels" : variant.target)
+      << " with --lm-head=" << variant.lmHead;
 }
 
 std::string variantName(const ::testing::TestParamInfo<Variant> &info) {
   std::string name = llvm::sys::path::filename(info.param.model).str() + "_" +
-                     (info.param.reference ? std::string("reference") : info.param.target);
+                     (info.param.reference ? std::string("reference") : info.param.target) +
+                     (info.param.lmHead == "source" ? "" : "_lm_head_" + info.param.lmHead);
+  std::replace(name.begin(), name.end(), ':', '_');
   for (char &c : name)
     if (!isalnum(static_cast<unsigned char>(c)))
       c = '_';
@@ -66,11 +71,13 @@ std::string scratchDir() {
   return dir;
 }
 
-// Compiles |model| for |targetName| into a temporary artifact, once per process.
+// Compiles |model| for |targetName| (and `--lm-head=`|lmHead|) into a temporary artifact, once
+// per process.
 std::string compiled(const std::string &model, const std::string &targetName,
-                     int64_t maxBatchRows) {
+                     int64_t maxBatchRows, const std::string &lmHead = "source") {
   static std::map<std::string, std::string> cache;
-  const std::string key = model + "|" + targetName + "|" + std::to_string(maxBatchRows);
+  const std::string key =
+      model + "|" + targetName + "|" + std::to_string(maxBatchRows) + "|" + lmHead;
   if (auto found = cache.find(key); found != cache.end())
     return found->second;
 
@@ -93,6 +100,8 @@ std::string compiled(const std::string &model, const std::string &targetName,
   mlir::PassManager pm(&context, mlir::ModuleOp::getOperationName());
   mlir::tern::GraphPipelineOptions graph;
   graph.target = target->name;
+  graph.lmHead = llvm::StringRef(lmHead).split(':').first.str();
+  graph.shareEmbedding = llvm::StringRef(lmHead).ends_with(":shared");
   mlir::tern::buildTernGraphPipeline(pm, graph);
   if (mlir::failed(pm.run(**module))) {
     ADD_FAILURE() << model << ": graph pipeline failed";
@@ -180,6 +189,33 @@ std::vector<int32_t> greedy(Runner &runner, const std::vector<int32_t> &prompt, 
   return out;
 }
 
+// What the goldens allow per --lm-head mode: the bound on max |ours - transformers| / max
+// |transformers| over all logits, the fraction of prompt positions whose argmax must agree, and
+// how many greedy tokens must be identical (-1: all). The default keeps the file's lm_head: only
+// float summation order differs. f16/q8/q4 add the error of rounding the lm_head (q8/q4 also
+// quantize the final hidden state to int8 per row); ":shared" also quantizes the tied token
+// embedding, which these tiny random-weight models amplify. Bounds are about 2x the largest
+// error measured over the checkpoints and every target (docs/compiler.md, "lm_head
+// precision"): f16 2.7e-4, q8 1.1e-2, q4 0.108, q8:shared 0.080 (the *_online and
+// *_offline_autobitlinear checkpoints; on *_offline_bitlinear it reaches 0.94 and greedy
+// tokens change, which is why a tied table is not shared by default).
+struct LmHeadExpectation {
+  double tolerance;
+  double argmaxAgreement; // fraction of positions
+  int greedyTokens;       // leading greedy tokens that must match; -1: all
+};
+LmHeadExpectation expectationFor(const std::string &lmHead) {
+  if (lmHead == "f16")
+    return {1e-3, 1.0, -1};
+  if (lmHead == "q8")
+    return {2e-2, 1.0, -1};
+  if (lmHead == "q8:shared") // measured: argmax agrees at 7 of 8 positions or more per prompt
+    return {1.5e-1, 0.75, -1};
+  if (lmHead == "q4") // measured: argmax at 5 of 8 or more, the first 1 to 12 greedy tokens
+    return {2e-1, 0.6, 1};
+  return {2e-3, 1.0, -1};
+}
+
 class HFBitNetEndToEnd : public ::testing::TestWithParam<Variant> {};
 
 TEST_P(HFBitNetEndToEnd, LogitsAndGreedyTokensMatchTransformers) {
@@ -188,7 +224,7 @@ TEST_P(HFBitNetEndToEnd, LogitsAndGreedyTokensMatchTransformers) {
   if (!llvm::sys::fs::exists(dir + "/golden.safetensors"))
     GTEST_SKIP() << dir << " (with golden.safetensors) not present";
   // Prefill in chunks of 4 rows so the goldens also cover chunked prompts.
-  std::string artifact = compiled(dir, v.target, /*maxBatchRows=*/4);
+  std::string artifact = compiled(dir, v.target, /*maxBatchRows=*/4, v.lmHead);
   ASSERT_FALSE(artifact.empty());
   Runner runner;
   std::string skip;
@@ -225,30 +261,65 @@ TEST_P(HFBitNetEndToEnd, LogitsAndGreedyTokensMatchTransformers) {
       maxDiff = std::max(maxDiff, double(std::fabs(logits[i] - (*refLogits)[i])));
       maxRef = std::max(maxRef, double(std::fabs((*refLogits)[i])));
     }
-    EXPECT_LT(maxDiff / maxRef, 2e-3)
+    const LmHeadExpectation expect = expectationFor(v.lmHead);
+    EXPECT_LT(maxDiff / maxRef, expect.tolerance)
         << "max |ours - ref| = " << maxDiff << ", max |ref| = " << maxRef;
+    // Positions whose greedy token (argmax of the logits) agrees with transformers'.
+    int agree = 0;
+    const int64_t vocab = runner.info.vocab_size;
+    for (size_t t = 0; t < tokens.size(); ++t)
+      agree += argmax(&logits[t * vocab], vocab) == argmax(&(*refLogits)[t * vocab], vocab);
+    EXPECT_GE(agree, expect.argmaxAgreement * double(tokens.size()));
 
     std::vector<int32_t> expected(refGreedy->begin() + tokens.size(), refGreedy->end());
-    EXPECT_EQ(greedy(runner, tokens, expected.size()), expected);
+    const std::vector<int32_t> got = greedy(runner, tokens, expected.size());
+    size_t same = 0;
+    while (same < got.size() && same < expected.size() && got[same] == expected[same])
+      ++same;
+    std::printf("[ lm_head  ] %s %s --lm-head=%s %s: max relative logit error %.3g, argmax "
+                "agrees at %d of %zu positions, greedy agrees for %zu of %zu tokens\n",
+                v.model.c_str(), v.reference ? "reference" : v.target.c_str(), v.lmHead.c_str(),
+                p.c_str(), maxDiff / maxRef, agree, tokens.size(), same, expected.size());
+    if (expect.greedyTokens < 0)
+      EXPECT_EQ(got, expected);
+    else
+      EXPECT_GE(same, size_t(expect.greedyTokens));
   }
 }
 
-std::vector<Variant> variantsOf(const std::vector<std::string> &models) {
+std::vector<Variant> variantsOf(const std::vector<std::string> &models,
+                                const std::string &lmHead = "source") {
   std::vector<Variant> variants;
   for (const std::string &model : models) {
     for (const char *target : {"x86-64-v4", "x86-64-v3", "generic"})
-      variants.push_back({model, target, false});
-    variants.push_back({model, "generic", true});
+      variants.push_back({model, target, false, lmHead});
+    variants.push_back({model, "generic", true, lmHead});
   }
   return variants;
 }
 
+const std::vector<std::string> kHFCheckpoints = {
+    "hf-bitnet/tiny_a_online", "hf-bitnet/tiny_a_offline_autobitlinear",
+    "hf-bitnet/tiny_a_offline_bitlinear", "hf-bitnet/tiny_b_online",
+    "hf-bitnet/tiny_b_offline_autobitlinear", "hf-bitnet/tiny_b_offline_bitlinear"};
+
+INSTANTIATE_TEST_SUITE_P(AllCheckpoints, HFBitNetEndToEnd,
+                         ::testing::ValuesIn(variantsOf(kHFCheckpoints)), variantName);
+
+// The same goldens with the lm_head (the tied F32 embedding) block-quantized by the compiler.
+INSTANTIATE_TEST_SUITE_P(LmHeadF16, HFBitNetEndToEnd,
+                         ::testing::ValuesIn(variantsOf(kHFCheckpoints, "f16")), variantName);
+INSTANTIATE_TEST_SUITE_P(LmHeadQ8, HFBitNetEndToEnd,
+                         ::testing::ValuesIn(variantsOf(kHFCheckpoints, "q8")), variantName);
+INSTANTIATE_TEST_SUITE_P(LmHeadQ4, HFBitNetEndToEnd,
+                         ::testing::ValuesIn(variantsOf(kHFCheckpoints, "q4")), variantName);
+// One shared q8 table (--tied-embedding=shared) where the goldens still hold.
 INSTANTIATE_TEST_SUITE_P(
-    AllCheckpoints, HFBitNetEndToEnd,
-    ::testing::ValuesIn(variantsOf(
-        {"hf-bitnet/tiny_a_online", "hf-bitnet/tiny_a_offline_autobitlinear",
-         "hf-bitnet/tiny_a_offline_bitlinear", "hf-bitnet/tiny_b_online",
-         "hf-bitnet/tiny_b_offline_autobitlinear", "hf-bitnet/tiny_b_offline_bitlinear"})),
+    LmHeadQ8Shared, HFBitNetEndToEnd,
+    ::testing::ValuesIn(variantsOf({"hf-bitnet/tiny_a_online", "hf-bitnet/tiny_b_online",
+                                    "hf-bitnet/tiny_a_offline_autobitlinear",
+                                    "hf-bitnet/tiny_b_offline_autobitlinear"},
+                                   "q8:shared")),
     variantName);
 
 class Stories260KEndToEnd : public ::testing::TestWithParam<Variant> {};
@@ -267,7 +338,7 @@ TEST_P(Stories260KEndToEnd, GreedyCompletionMatchesLlamaCpp) {
   for (const llvm::json::Value &t : *g.getArray("prompt_tokens"))
     promptTokens.push_back(int32_t(*t.getAsInteger()));
 
-  std::string artifact = compiled(modelPath, v.target, /*maxBatchRows=*/64);
+  std::string artifact = compiled(modelPath, v.target, /*maxBatchRows=*/64, v.lmHead);
   ASSERT_FALSE(artifact.empty());
   Runner runner;
   std::string skip;
@@ -302,6 +373,10 @@ TEST_P(Stories260KEndToEnd, GreedyCompletionMatchesLlamaCpp) {
 
 INSTANTIATE_TEST_SUITE_P(LlamaGGUF, Stories260KEndToEnd,
                          ::testing::ValuesIn(variantsOf({"gguf/stories260K.gguf"})),
+                         variantName);
+// --lm-head=q8 (the F32 output.weight as q8_b32) keeps llama.cpp's greedy completion.
+INSTANTIATE_TEST_SUITE_P(LmHeadQ8, Stories260KEndToEnd,
+                         ::testing::ValuesIn(variantsOf({"gguf/stories260K.gguf"}, "q8")),
                          variantName);
 
 } // namespace

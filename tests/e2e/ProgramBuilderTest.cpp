@@ -6,6 +6,7 @@
 #include "frontends/common/ModelFormats.h"
 #include "frontends/common/TensorDecode.h"
 #include "frontends/import/ImportModel.h"
+#include "packing/QuantizedPacking.h"
 #include "packing/TernaryPacking.h"
 #include "tern/Transforms/Passes.h"
 #include "tern/artifact/Artifact.h"
@@ -17,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <string>
 
 namespace tern {
@@ -24,8 +26,11 @@ namespace {
 
 const std::string kDataDir = TERN_SHARED_DATA_DIR;
 
-// Compiles |model| for the generic CPU into a temporary file and opens it.
-std::unique_ptr<Artifact> compileAndOpen(const std::string &model, int64_t maxBatchRows) {
+// Compiles |model| for the generic CPU (with `--lm-head=`|lmHead|, `--tied-embedding=shared`
+// when |shareEmbedding|) into a temporary file and opens it.
+std::unique_ptr<Artifact> compileAndOpen(const std::string &model, int64_t maxBatchRows,
+                                         const std::string &lmHead = "source",
+                                         bool shareEmbedding = false) {
   auto target = cpu::resolveCpuTarget("generic");
   if (!target) {
     ADD_FAILURE() << llvm::toString(target.takeError());
@@ -45,6 +50,8 @@ std::unique_ptr<Artifact> compileAndOpen(const std::string &model, int64_t maxBa
   mlir::PassManager pm(&context, mlir::ModuleOp::getOperationName());
   mlir::tern::GraphPipelineOptions graph;
   graph.target = target->name;
+  graph.lmHead = lmHead;
+  graph.shareEmbedding = shareEmbedding;
   mlir::tern::buildTernGraphPipeline(pm, graph);
   if (mlir::failed(pm.run(**module))) {
     ADD_FAILURE() << model << ": graph pipeline failed";
@@ -173,6 +180,68 @@ TEST(ProgramBuilder, TernaryWeightsArePackedWithPerRowScales) {
       EXPECT_EQ(scale[row + r], expected.scales[0]);
     row += n;
   }
+}
+
+// The kernel descriptor of the dispatch whose family is |family| in entry point 0 (decode).
+const schema::KernelDescriptor *descriptorOf(const Artifact &artifact, const std::string &family,
+                                             const schema::KernelDispatch **dispatch) {
+  const schema::KernelLibrary *library = artifact.root().kernel_libraries()->Get(0);
+  for (const schema::KernelDispatch *d : *artifact.root().entry_points()->Get(0)->dispatches())
+    if (library->descriptors()->Get(d->kernel())->family()->str() == family) {
+      *dispatch = d;
+      return library->descriptors()->Get(d->kernel());
+    }
+  return nullptr;
+}
+
+// --lm-head=q8/q4: the tied F32 table is quantized at compile time into one section in the
+// shared layout, bit for bit what the packer makes of the file's values; by default the
+// embedding keeps the F32 table (two sections), with --tied-embedding=shared it reads the
+// quantized one.
+TEST(ProgramBuilder, QuantizedLmHeadIsPackedAtCompileTime) {
+  const std::string dir = kDataDir + "/hf-bitnet/tiny_b_online";
+  if (!llvm::sys::fs::exists(dir))
+    GTEST_SKIP() << dir << " not present";
+  auto description = fe::describeModel(dir);
+  ASSERT_TRUE(bool(description));
+  const fe::TensorRecord *record = description->findTensor("model.embed_tokens.weight");
+  ASSERT_TRUE(record);
+  auto values = fe::decodeToFloat(*record);
+  ASSERT_TRUE(bool(values));
+  const int64_t vocab = record->shape[0], width = record->shape[1];
+
+  for (const char *lmHead : {"q8", "q4"})
+    for (bool shared : {false, true}) {
+      SCOPED_TRACE(std::string(lmHead) + (shared ? " shared" : " separate"));
+      const auto format =
+          lmHead == std::string("q8") ? packing::QuantFormat::Q8B32 : packing::QuantFormat::Q4B32;
+      const std::string formatName = packing::quantFormatName(format);
+      auto artifact = compileAndOpen(dir, 4, lmHead, shared);
+      ASSERT_TRUE(artifact);
+      ptrdiff_t quantized = artifact->findSection("model.embed_tokens.weight." + formatName);
+      ptrdiff_t table = artifact->findSection("model.embed_tokens.weight");
+      ASSERT_GE(quantized, 0);
+      EXPECT_EQ(table >= 0, !shared);
+      EXPECT_EQ(artifact->section(quantized).tensor()->dtype()->str(), formatName);
+      SectionBytes bytes = artifact->sectionBytes(quantized);
+      std::vector<uint8_t> expected(packing::quantPackedBytes(format, vocab, width));
+      ASSERT_TRUE(packing::quantizeMatrix(format, values->data(), vocab, width, expected.data()));
+      ASSERT_EQ(bytes.size, expected.size());
+      EXPECT_EQ(std::memcmp(bytes.data, expected.data(), expected.size()), 0);
+
+      // The logits run quantized_matmul on that section; the lookup reads it when shared.
+      const schema::KernelDispatch *logits = nullptr, *lookup = nullptr;
+      const schema::KernelDescriptor *qmm = descriptorOf(*artifact, "quantized_matmul", &logits);
+      const schema::KernelDescriptor *emb = descriptorOf(*artifact, "embedding", &lookup);
+      ASSERT_TRUE(qmm && emb);
+      EXPECT_EQ(logits->bindings()->Get(2)->section(), uint32_t(quantized));
+      EXPECT_EQ(lookup->bindings()->Get(0)->section(), uint32_t(shared ? quantized : table));
+      std::string embDtype;
+      for (const schema::KernelParam *param : *emb->params())
+        if (param->name()->str() == "dtype")
+          embDtype = param->string_value()->str();
+      EXPECT_EQ(embDtype, shared ? formatName : std::string("f32"));
+    }
 }
 
 TEST(ProgramBuilder, RopeTableHoldsCosineAndSinePerPosition) {

@@ -126,6 +126,54 @@ LogicalResult TernaryType::verify(function_ref<InFlightDiagnostic()> emitError,
 }
 
 //===----------------------------------------------------------------------===//
+// QuantizedType
+//===----------------------------------------------------------------------===//
+
+// Parses `<NxK, format>`.
+Type QuantizedType::parse(AsmParser &parser) {
+  SMLoc loc = parser.getCurrentLocation();
+  SmallVector<int64_t> shape;
+  if (parser.parseLess() ||
+      parser.parseDimensionList(shape, /*allowDynamic=*/false, /*withTrailingX=*/false) ||
+      parser.parseComma())
+    return {};
+  SMLoc formatLoc = parser.getCurrentLocation();
+  StringRef formatName;
+  if (parser.parseKeyword(&formatName))
+    return {};
+  std::optional<QuantFormat> format = symbolizeQuantFormat(formatName);
+  if (!format) {
+    parser.emitError(formatLoc) << "unknown quantized format '" << formatName
+                                << "' (known: q8_b32, q4_b32)";
+    return {};
+  }
+  if (parser.parseGreater())
+    return {};
+  return getChecked([&] { return parser.emitError(loc); }, parser.getContext(), shape, *format);
+}
+
+void QuantizedType::print(AsmPrinter &printer) const {
+  printer << '<';
+  llvm::interleave(getShape(), printer.getStream(), "x");
+  printer << ", " << stringifyQuantFormat(getFormat()) << '>';
+}
+
+LogicalResult QuantizedType::verify(function_ref<InFlightDiagnostic()> emitError,
+                                    ArrayRef<int64_t> shape, QuantFormat format) {
+  if (shape.size() != 2)
+    return emitError() << "quantized weight must have rank 2 (N x K), got rank "
+                       << shape.size();
+  int64_t n = shape[0], k = shape[1];
+  if (n <= 0 || k <= 0)
+    return emitError() << "quantized weight dimensions must be positive, got " << n << "x"
+                       << k;
+  if (k % kBlock != 0)
+    return emitError() << stringifyQuantFormat(format) << " needs K to be a multiple of "
+                       << kBlock << ", got K = " << k;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // KVCacheType
 //===----------------------------------------------------------------------===//
 

@@ -24,6 +24,10 @@ static std::string dimStr(int64_t d) {
 }
 
 static int64_t dim(Value v, unsigned i) {
+  if (auto quantized = dyn_cast<QuantizedType>(v.getType()))
+    return quantized.getShape()[i];
+  if (auto ternary = dyn_cast<TernaryType>(v.getType()))
+    return ternary.getShape()[i];
   return cast<RankedTensorType>(v.getType()).getDimSize(i);
 }
 
@@ -296,19 +300,30 @@ LogicalResult MatmulOp::verify() {
   return verifyRows(*this, {{"input", dim(getInput(), 0)}, {"result", dim(getResult(), 0)}});
 }
 
+void LogitsOp::build(OpBuilder &builder, OperationState &state, Type result, Value input,
+                     Value lmHead) {
+  build(builder, state, result, input, lmHead, /*input_scale=*/Value());
+}
+
 LogicalResult LogitsOp::verify() {
-  int64_t vocab, width;
-  if (auto ternary = dyn_cast<TernaryType>(getLmHead().getType())) {
-    vocab = ternary.getN();
-    width = ternary.getK();
-  } else {
-    vocab = dim(getLmHead(), 0);
-    width = dim(getLmHead(), 1);
-  }
+  const int64_t vocab = dim(getLmHead(), 0), width = dim(getLmHead(), 1);
+  // A quantized lm_head multiplies int8 activations with their row scales; the others f32.
+  const bool quantized = isa<QuantizedType>(getLmHead().getType());
+  const bool int8Input = cast<RankedTensorType>(getInput().getType()).getElementType().isInteger(8);
+  if (quantized && (!int8Input || !getInputScale()))
+    return emitOpError() << "a " << getLmHead().getType()
+                         << " lm_head needs i8 input rows and their 'scale' (tern.quantize_act)";
+  if (!quantized && (int8Input || getInputScale()))
+    return emitOpError() << "i8 input rows and a 'scale' need a !tern.quantized lm_head, got "
+                         << getLmHead().getType();
   if (failed(verifyWidth(*this, "input width", dim(getInput(), 1), "lm_head width", width)) ||
       failed(verifyWidth(*this, "result width", dim(getResult(), 1), "lm_head vocabulary",
                          vocab)))
     return failure();
+  if (getInputScale())
+    return verifyRows(*this, {{"input", dim(getInput(), 0)},
+                              {"scale", dim(getInputScale(), 0)},
+                              {"result", dim(getResult(), 0)}});
   return verifyRows(*this, {{"input", dim(getInput(), 0)}, {"result", dim(getResult(), 0)}});
 }
 

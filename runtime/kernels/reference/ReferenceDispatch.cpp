@@ -1,6 +1,7 @@
 // Maps each kernel family's descriptor and bindings onto the reference twins.
 #include "reference/ReferenceDispatch.h"
 
+#include "packing/QuantizedPacking.h"
 #include "packing/TernaryPacking.h"
 #include "reference/ReferenceKernels.h"
 
@@ -20,6 +21,7 @@ enum class Family {
   QuantizeAct,
   TernaryMatmul,
   Matmul,
+  QuantizedMatmul,
   Rope,
   KVCacheWrite,
   Attention,
@@ -42,6 +44,7 @@ constexpr FamilyName kFamilies[] = {
     {"quantize_act", Family::QuantizeAct},
     {"ternary_matmul", Family::TernaryMatmul},
     {"matmul", Family::Matmul},
+    {"quantized_matmul", Family::QuantizedMatmul},
     {"rope", Family::Rope},
     {"kv_cache_write", Family::KVCacheWrite},
     {"attention", Family::Attention},
@@ -53,7 +56,9 @@ constexpr FamilyName kFamilies[] = {
     {"glu", Family::Glu},
 };
 
-enum class DType { F32, F16, BF16, Q8_0 };
+// Element types of float tables and matrices; Q8B32 and Q4B32 are the block-quantized layouts
+// of packing/QuantizedPacking.h (embedding tables only; the matmul family reads the first four).
+enum class DType { F32, F16, BF16, Q8_0, Q8B32, Q4B32 };
 enum class Act { SiLU, ReLU2, GELU };
 
 constexpr int64_t kQ8Block = 32;      // weights per q8_0 block
@@ -68,6 +73,7 @@ struct Parsed {
   double eps = 0, scale = 0;
   DType dtype = DType::F32;
   packing::TernaryLayout packing = packing::TernaryLayout::I2B128;
+  packing::QuantFormat format = packing::QuantFormat::Q8B32;
   bool neox = false, divideByScale = false;
   Act activation = Act::SiLU;
   int64_t grid = 1;
@@ -146,6 +152,8 @@ private:
 };
 
 constexpr const char *kDTypes[] = {"f32", "f16", "bf16", "q8_0", nullptr};
+constexpr const char *kTableDTypes[] = {"f32", "f16", "bf16", "q8_0", "q8_b32", "q4_b32", nullptr};
+constexpr const char *kQuantFormats[] = {"q8_b32", "q4_b32", nullptr};
 constexpr const char *kActivations[] = {"silu", "relu2", "gelu", nullptr};
 constexpr const char *kRopeStyles[] = {"normal", "neox", nullptr};
 
@@ -164,9 +172,14 @@ tern_status_t parse(const KernelSpec &spec, Parsed *p) {
   case Family::Embedding:
     p->vocab = r.integer("vocab");
     p->width = r.integer("width");
-    p->dtype = DType(r.choice("dtype", kDTypes));
-    if (p->dtype == DType::Q8_0 && p->width % kQ8Block)
-      r.note("q8_0 rows need a width that is a multiple of 32, got %lld", (long long)p->width);
+    p->dtype = DType(r.choice("dtype", kTableDTypes));
+    if (p->dtype == DType::Q8B32 || p->dtype == DType::Q4B32)
+      p->format = p->dtype == DType::Q8B32 ? packing::QuantFormat::Q8B32
+                                           : packing::QuantFormat::Q4B32;
+    if ((p->dtype == DType::Q8_0 || p->dtype == DType::Q8B32 || p->dtype == DType::Q4B32) &&
+        p->width % kQ8Block)
+      r.note("%s rows need a width that is a multiple of 32, got %lld",
+             kTableDTypes[int(p->dtype)], (long long)p->width);
     break;
   case Family::RmsNorm:
   case Family::RmsNormQuantize:
@@ -207,6 +220,17 @@ tern_status_t parse(const KernelSpec &spec, Parsed *p) {
     if (p->dtype == DType::Q8_0 && p->k % kQ8Block)
       r.note("q8_0 weights need k to be a multiple of 32, got %lld", (long long)p->k);
     break;
+  case Family::QuantizedMatmul:
+    p->n = r.integer("n");
+    p->k = r.integer("k");
+    p->nBlock = r.integer("n_block");
+    p->format = r.choice("format", kQuantFormats) == 1 ? packing::QuantFormat::Q4B32
+                                                       : packing::QuantFormat::Q8B32;
+    if (!packing::quantSupportsWidth(p->k))
+      r.note("%s weights need k to be a multiple of %lld, got %lld",
+             packing::quantFormatName(p->format), (long long)packing::kQuantBlock,
+             (long long)p->k);
+    break;
   case Family::Rope:
     p->heads = r.integer("heads");
     p->headDim = r.integer("head_dim");
@@ -236,7 +260,8 @@ tern_status_t parse(const KernelSpec &spec, Parsed *p) {
     p->grid = p->heads;
     break;
   }
-  if (p->family == Family::TernaryMatmul || p->family == Family::Matmul) {
+  if (p->family == Family::TernaryMatmul || p->family == Family::Matmul ||
+      p->family == Family::QuantizedMatmul) {
     if (p->n % p->nBlock)
       r.note("parameter 'n' (%lld) is not a multiple of 'n_block' (%lld)", (long long)p->n,
              (long long)p->nBlock);
@@ -249,6 +274,9 @@ tern_status_t parse(const KernelSpec &spec, Parsed *p) {
 
 uint64_t rowBytes(DType dtype, int64_t width) {
   switch (dtype) {
+  case DType::Q8B32:
+  case DType::Q4B32:
+    break; // no per-row size: a codes plane and a scale plane (tableBytes)
   case DType::F32:
     return uint64_t(width) * 4;
   case DType::F16:
@@ -258,6 +286,15 @@ uint64_t rowBytes(DType dtype, int64_t width) {
     return uint64_t(width / kQ8Block) * kQ8BlockBytes;
   }
   return 0;
+}
+
+// Bytes of a (rows, width) table or matrix stored as |dtype|.
+uint64_t tableBytes(DType dtype, int64_t rows, int64_t width) {
+  if (dtype == DType::Q8B32)
+    return uint64_t(packing::quantPackedBytes(packing::QuantFormat::Q8B32, rows, width));
+  if (dtype == DType::Q4B32)
+    return uint64_t(packing::quantPackedBytes(packing::QuantFormat::Q4B32, rows, width));
+  return uint64_t(rows) * rowBytes(dtype, width);
 }
 
 // Floats spanned by |rows| rows of |width| read with |stride|.
@@ -270,7 +307,7 @@ std::vector<uint64_t> bindingBytes(const Parsed &p, int64_t rows) {
   const uint64_t act = r * uint64_t(p.width) * 4;
   switch (p.family) {
   case Family::Embedding:
-    return {uint64_t(p.vocab) * rowBytes(p.dtype, p.width), r * 4, act};
+    return {tableBytes(p.dtype, p.vocab, p.width), r * 4, act};
   case Family::RmsNorm:
     return {act, uint64_t(p.width) * 4, act};
   case Family::RmsNormQuantize:
@@ -282,6 +319,9 @@ std::vector<uint64_t> bindingBytes(const Parsed &p, int64_t rows) {
             uint64_t(p.n) * 4, r * p.n * 4};
   case Family::Matmul:
     return {strided(rows, p.k, p.xStride), uint64_t(p.n) * rowBytes(p.dtype, p.k), r * p.n * 4};
+  case Family::QuantizedMatmul:
+    return {r * p.k, r * 4, uint64_t(packing::quantPackedBytes(p.format, p.n, p.k)),
+            r * p.n * 4};
   case Family::Rope:
     return {strided(rows, p.heads * p.headDim, p.stride), uint64_t(p.context * p.headDim) * 4};
   case Family::KVCacheWrite: {
@@ -329,9 +369,15 @@ float halfToFloat(uint16_t h) {
   return f;
 }
 
-// Decodes rows [rowBegin, rowEnd) of a (_, width) matrix stored as |dtype| into |out|.
-void decodeRows(DType dtype, const uint8_t *data, int64_t width, int64_t rowBegin,
+// Decodes rows [rowBegin, rowEnd) of a (rows, width) matrix stored as |dtype| into |out|.
+void decodeRows(DType dtype, const uint8_t *data, int64_t rows, int64_t width, int64_t rowBegin,
                 int64_t rowEnd, float *out) { // out: (rowEnd - rowBegin, width)
+  if (dtype == DType::Q8B32 || dtype == DType::Q4B32) {
+    packing::dequantizeRows(dtype == DType::Q8B32 ? packing::QuantFormat::Q8B32
+                                                  : packing::QuantFormat::Q4B32,
+                            data, rows, width, rowBegin, rowEnd, out);
+    return;
+  }
   const uint64_t bytes = rowBytes(dtype, width);
   for (int64_t row = rowBegin; row < rowEnd; ++row) {
     const uint8_t *src = data + uint64_t(row) * bytes;
@@ -365,6 +411,9 @@ void decodeRows(DType dtype, const uint8_t *data, int64_t width, int64_t rowBegi
           dst[b * kQ8Block + i] = d * float(int8_t(block[2 + i]));
       }
       break;
+    case DType::Q8B32:
+    case DType::Q4B32:
+      break; // handled above
     }
   }
 }
@@ -436,7 +485,7 @@ tern_status_t runReferenceKernel(const KernelSpec &spec, void *const *bindings, 
       ref::embedding(in(0), tokens, rows, w, outF(2));
     } else {
       for (int64_t t = 0; t < rows; ++t)
-        decodeRows(p.dtype, static_cast<const uint8_t *>(bindings[0]), w, tokens[t],
+        decodeRows(p.dtype, static_cast<const uint8_t *>(bindings[0]), p.vocab, w, tokens[t],
                    tokens[t] + 1, outF(2) + t * w);
     }
     break;
@@ -470,12 +519,27 @@ tern_status_t runReferenceKernel(const KernelSpec &spec, void *const *bindings, 
   case Family::Matmul: {
     const int64_t c0 = begin * p.nBlock, c1 = end * p.nBlock, cols = c1 - c0;
     std::vector<float> weights(size_t(cols * p.k));
-    decodeRows(p.dtype, static_cast<const uint8_t *>(bindings[1]), p.k, c0, c1, weights.data());
+    decodeRows(p.dtype, static_cast<const uint8_t *>(bindings[1]), p.n, p.k, c0, c1,
+               weights.data());
     std::vector<float> x = gatherRows(in(0), rows, p.k, p.xStride);
     std::vector<float> y(size_t(rows * cols));
     ref::matmul(x.data(), weights.data(), rows, cols, p.k, y.data());
     for (int64_t t = 0; t < rows; ++t)
       std::memcpy(outF(2) + t * p.n + c0, y.data() + t * cols, sizeof(float) * cols);
+    break;
+  }
+  case Family::QuantizedMatmul: {
+    const int64_t c0 = begin * p.nBlock, c1 = end * p.nBlock, cols = c1 - c0;
+    const int64_t blocks = p.k / packing::kQuantBlock;
+    std::vector<int8_t> codes(size_t(cols * p.k));
+    std::vector<float> scales(size_t(cols * blocks));
+    packing::unpackQuantized(p.format, static_cast<const uint8_t *>(bindings[2]), p.n, p.k, c0,
+                             c1, codes.data(), scales.data());
+    std::vector<float> y(size_t(rows * cols));
+    ref::quantizedMatmul(static_cast<const int8_t *>(bindings[0]), in(1), codes.data(),
+                         scales.data(), packing::kQuantBlock, rows, cols, p.k, y.data());
+    for (int64_t t = 0; t < rows; ++t)
+      std::memcpy(outF(3) + t * p.n + c0, y.data() + t * cols, sizeof(float) * cols);
     break;
   }
   case Family::Rope:

@@ -14,8 +14,9 @@ namespace tern {
 
 // Computes what |spec| says (family and parameters, docs/kernels.md) on |bindings|, in the
 // order the family's table row lists them, for |rows| token rows starting at position |pos|
-// and work items [begin, end) of the family's grid[0] (ternary_matmul/matmul: output columns
-// [begin * n_block, end * n_block); attention: heads [begin, end); other families: 1 item).
+// and work items [begin, end) of the family's grid[0] (ternary_matmul, matmul and
+// quantized_matmul: output columns [begin * n_block, end * n_block); attention: heads
+// [begin, end); other families: 1 item).
 // INVALID_ARGUMENT names an unknown family, a missing or bad parameter, or a bad slice;
 // OUT_OF_RANGE a position past the kernel's context or a token id outside the vocabulary.
 // Thread-safe: calls with disjoint slices may run concurrently.

@@ -65,6 +65,23 @@ void ternaryMatmul(const int8_t* q, const float* qScale, const int8_t* w, const 
   }
 }
 
+void quantizedMatmul(const int8_t* q, const float* qScale, const int8_t* codes,
+                     const float* blockScales, int64_t block, int64_t rows, int64_t n, int64_t k,
+                     float* y) {
+  const int64_t blocks = k / block;
+  for (int64_t t = 0; t < rows; ++t)
+    for (int64_t o = 0; o < n; ++o) {
+      double sum = 0;
+      for (int64_t b = 0; b < blocks; ++b) {
+        int32_t acc = 0;
+        for (int64_t i = b * block; i < (b + 1) * block; ++i)
+          acc += int32_t(q[t * k + i]) * codes[o * k + i];
+        sum += double(blockScales[o * blocks + b]) * acc;
+      }
+      y[t * n + o] = float(sum / qScale[t]);
+    }
+}
+
 void matmul(const float* x, const float* w, int64_t rows, int64_t n, int64_t k, float* y) {
   for (int64_t t = 0; t < rows; ++t)
     for (int64_t o = 0; o < n; ++o) {

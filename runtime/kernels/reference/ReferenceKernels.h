@@ -37,6 +37,16 @@ void ternaryMatmul(const int8_t* q,       // (rows, k)
                    int64_t rows, int64_t n, int64_t k,
                    float* y);             // (rows, n)
 
+// tern.logits with a block-quantized lm_head (the `quantized_matmul` family): weight o is
+// codes[o][i] * blockScales[o][i / block]; y[t][o] = sum over blocks b of blockScales[o][b] *
+// (exact int32 dot of q[t] and codes[o] over block b), accumulated in double, / qScale[t].
+void quantizedMatmul(const int8_t* q,            // (rows, k)
+                     const float* qScale,        // (rows)
+                     const int8_t* codes,        // (n, k)
+                     const float* blockScales,   // (n, k / block)
+                     int64_t block, int64_t rows, int64_t n, int64_t k,
+                     float* y);                  // (rows, n)
+
 // tern.matmul / tern.logits: y = x W^T, accumulated in double.
 void matmul(const float* x,  // (rows, k)
             const float* w,  // (n, k)

@@ -25,6 +25,30 @@ func.func private @hf_packed_rows(!tern.ternary<6x64, hf_packed, per_tensor>)
 
 // -----
 
+//===----------------------------------------------------------------------===//
+// !tern.quantized
+//===----------------------------------------------------------------------===//
+
+// expected-error @+1 {{quantized weight must have rank 2 (N x K), got rank 1}}
+func.func private @quantized_rank1(!tern.quantized<64, q8_b32>)
+
+// -----
+
+// expected-error @+1 {{quantized weight dimensions must be positive, got 0x64}}
+func.func private @quantized_zero(!tern.quantized<0x64, q8_b32>)
+
+// -----
+
+// expected-error @+1 {{q4_b32 needs K to be a multiple of 32, got K = 48}}
+func.func private @quantized_width(!tern.quantized<64x48, q4_b32>)
+
+// -----
+
+// expected-error @+1 {{unknown quantized format 'q5_b32' (known: q8_b32, q4_b32)}}
+func.func private @quantized_format(!tern.quantized<64x64, q5_b32>)
+
+// -----
+
 // expected-error @+1 {{per_tensor scale takes no group size, got 32}}
 func.func private @per_tensor_group(!tern.ternary<64x64, i2_s, per_tensor 32>)
 
@@ -291,6 +315,46 @@ func.func @matmul_n(%x: tensor<?x64xf32>, %w: tensor<32x64xf16>) {
 func.func @matmul_rows(%x: tensor<5x64xf32>, %w: tensor<32x64xf16>) {
   // expected-error @+1 {{'tern.matmul' op row counts disagree: input has 5 rows, result has 1}}
   %y = tern.matmul %x, %w : tensor<5x64xf32>, tensor<32x64xf16> -> tensor<1x32xf32>
+  return
+}
+
+// -----
+
+func.func @logits_quantized_needs_scale(%x: tensor<?x64xf32>, %w: !tern.quantized<512x64, q8_b32>) {
+  // expected-error @+1 {{'tern.logits' op a '!tern.quantized<512x64, q8_b32>' lm_head needs i8 input rows and their 'scale' (tern.quantize_act)}}
+  %y = tern.logits %x, %w : tensor<?x64xf32>, !tern.quantized<512x64, q8_b32> -> tensor<?x512xf32>
+  return
+}
+
+// -----
+
+func.func @logits_scale_needs_quantized(%q: tensor<?x64xi8>, %s: tensor<?xf32>, %w: tensor<512x64xf16>) {
+  // expected-error @+1 {{'tern.logits' op i8 input rows and a 'scale' need a !tern.quantized lm_head, got 'tensor<512x64xf16>'}}
+  %y = tern.logits %q, %w scale %s : tensor<?x64xi8>, tensor<512x64xf16>, tensor<?xf32> -> tensor<?x512xf32>
+  return
+}
+
+// -----
+
+func.func @logits_quantized_rows(%q: tensor<2x64xi8>, %s: tensor<3xf32>, %w: !tern.quantized<512x64, q4_b32>) {
+  // expected-error @+1 {{'tern.logits' op row counts disagree: input has 2 rows, scale has 3}}
+  %y = tern.logits %q, %w scale %s : tensor<2x64xi8>, !tern.quantized<512x64, q4_b32>, tensor<3xf32> -> tensor<2x512xf32>
+  return
+}
+
+// -----
+
+func.func @logits_quantized_width(%q: tensor<?x32xi8>, %s: tensor<?xf32>, %w: !tern.quantized<512x64, q8_b32>) {
+  // expected-error @+1 {{'tern.logits' op input width is 32 but lm_head width is 64}}
+  %y = tern.logits %q, %w scale %s : tensor<?x32xi8>, !tern.quantized<512x64, q8_b32>, tensor<?xf32> -> tensor<?x512xf32>
+  return
+}
+
+// -----
+
+func.func @embedding_quantized_width(%t: !tern.quantized<512x64, q8_b32>, %ids: tensor<?xi32>) {
+  // expected-error @+1 {{'tern.embedding' op result width is 32 but table width is 64}}
+  %x = tern.embedding %t, %ids : !tern.quantized<512x64, q8_b32>, tensor<?xi32> -> tensor<?x32xf32>
   return
 }
 

@@ -6,6 +6,7 @@
 // CHECK: module attributes
 // CHECK-SAME: tern.hparams = {num_layers = 5 : i64}
 // CHECK-SAME: test.packings = [#tern<packing unpacked>, #tern<packing i2_s>, #tern<packing tq1_0>, #tern<packing tq2_0>, #tern<packing hf_packed>, #tern<packing i2_b128>]
+// CHECK-SAME: test.quant_formats = [#tern<quant_format q8_b32>, #tern<quant_format q4_b32>]
 // CHECK-SAME: test.rope_styles = [#tern<rope_style normal>, #tern<rope_style neox>]
 // CHECK-SAME: test.scales = [#tern<scale per_tensor>, #tern<scale per_block>, #tern<scale per_row>]
 module attributes {
@@ -13,6 +14,7 @@ module attributes {
   test.packings = [#tern<packing unpacked>, #tern<packing i2_s>, #tern<packing tq1_0>,
                    #tern<packing tq2_0>, #tern<packing hf_packed>, #tern<packing i2_b128>],
   test.scales = [#tern<scale per_tensor>, #tern<scale per_block>, #tern<scale per_row>],
+  test.quant_formats = [#tern<quant_format q8_b32>, #tern<quant_format q4_b32>],
   test.rope_styles = [#tern<rope_style normal>, #tern<rope_style neox>]
 } {
 
@@ -25,6 +27,8 @@ module attributes {
 // CHECK-SAME: !tern.ternary<3x5, unpacked, per_row 5>
 // CHECK-SAME: !tern.kv_cache<5x512x4x8xf32>
 // CHECK-SAME: !tern.kv_cache<30x4096x5x128xf16>
+// CHECK-SAME: !tern.quantized<128256x2560, q8_b32>
+// CHECK-SAME: !tern.quantized<512x32, q4_b32>
 func.func private @types(!tern.ternary<2560x2560, tq2_0, per_block 256>,
                          !tern.ternary<2560x6912, tq1_0, per_block 256>,
                          !tern.ternary<64x64, hf_packed, per_tensor>,
@@ -32,7 +36,9 @@ func.func private @types(!tern.ternary<2560x2560, tq2_0, per_block 256>,
                          !tern.ternary<3x5, unpacked, per_row>,
                          !tern.ternary<3x5, unpacked, per_row 5>,
                          !tern.kv_cache<5x512x4x8xf32>,
-                         !tern.kv_cache<30x4096x5x128xf16>)
+                         !tern.kv_cache<30x4096x5x128xf16>,
+                         !tern.quantized<128256x2560, q8_b32>,
+                         !tern.quantized<512x32, q4_b32>)
 
 // CHECK-LABEL: func.func @weights()
 func.func @weights() -> (tensor<512x64xf16>, !tern.ternary<64x256, tq2_0, per_block 256>,
@@ -144,6 +150,26 @@ func.func @fused(%x: tensor<?x64xf32>) -> (tensor<?x64xf32>, tensor<?x32xf32>, t
   %k = tern.slice_columns %gu {offset = 0 : i64} : tensor<?x344xf32> -> tensor<?x32xf32>
   %q = tern.slice_columns %gu {offset = 200 : i64} : tensor<?x344xf32> -> tensor<?x64xf32>
   return %q, %k, %k, %h, %h3 : tensor<?x64xf32>, tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x172xf32>, tensor<?x172xf32>
+}
+
+// The block-quantized lm_head of tern-quantize-lm-head: a tied table read by the embedding and
+// by the logits, which take int8 rows and their scales.
+// CHECK-LABEL: func.func @quantized_lm_head(
+// CHECK-SAME: %[[T:[^:]+]]: tensor<?xi32>
+func.func @quantized_lm_head(%tokens: tensor<?xi32>) -> tensor<?x512xf32> {
+  // CHECK: %[[W:.+]] = tern.weight "token_embd.weight" {dtype = "f16", offset = 0 : i64, size = 65536 : i64} : !tern.quantized<512x64, q8_b32>
+  %w = tern.weight "token_embd.weight" {dtype = "f16", offset = 0, size = 65536} : !tern.quantized<512x64, q8_b32>
+  // CHECK: %[[X:.+]] = tern.embedding %[[W]], %[[T]] : !tern.quantized<512x64, q8_b32>, tensor<?xi32> -> tensor<?x64xf32>
+  %x = tern.embedding %w, %tokens : !tern.quantized<512x64, q8_b32>, tensor<?xi32> -> tensor<?x64xf32>
+  // CHECK: %[[Q:.+]], %[[S:.+]] = tern.quantize_act %[[X]]
+  %q, %s = tern.quantize_act %x : tensor<?x64xf32> -> tensor<?x64xi8>, tensor<?xf32>
+  // CHECK: %[[L:.+]] = tern.logits %[[Q]], %[[W]] scale %[[S]] : tensor<?x64xi8>, !tern.quantized<512x64, q8_b32>, tensor<?xf32> -> tensor<?x512xf32>
+  %l = tern.logits %q, %w scale %s : tensor<?x64xi8>, !tern.quantized<512x64, q8_b32>, tensor<?xf32> -> tensor<?x512xf32>
+  // CHECK: tern.logits %[[Q]], %{{.+}} scale %[[S]] {{.*}}!tern.quantized<512x64, q4_b32>
+  %w4 = tern.weight "output.weight" {dtype = "f32", offset = 65536, size = 131072} : !tern.quantized<512x64, q4_b32>
+  %l4 = tern.logits %q, %w4 scale %s : tensor<?x64xi8>, !tern.quantized<512x64, q4_b32>, tensor<?xf32> -> tensor<?x512xf32>
+  // CHECK: return %[[L]]
+  return %l : tensor<?x512xf32>
 }
 
 // Static token counts and elementwise ops on other ranks and float types verify too.

@@ -76,3 +76,28 @@ func.func @forward(%tok: tensor<?xi32>, %pos: index, %kv: !tern.kv_cache<1x16x1x
   %h = tern.glu %gate, %up {activation = "relu2"} : tensor<?x32xf32>
   return %h, %kv : tensor<?x32xf32>, !tern.kv_cache<1x16x1x8xf32>
 }
+
+// -----
+
+// Tests the quantized lm_head (tern-quantize-lm-head=format=q4): the tied table's embedding
+// decodes q4_b32 rows, the logits run quantized_matmul on the fused norm's int8 rows; an f16
+// lm_head converted from f32 (format=f16) is an f16 matmul.
+//       CHECK: module
+// CHECK-DAG: func.func private @[[QEMB:tern_k[0-9]+_embedding]]() attributes {tern.kernel_family = "embedding", tern.kernel_params = {dtype = "q4_b32", vocab = 32 : i64, width = 64 : i64}}
+// CHECK-DAG: func.func private @[[QMM:tern_k[0-9]+_quantized_matmul]]() attributes {tern.kernel_family = "quantized_matmul", tern.kernel_params = {format = "q4_b32", k = 64 : i64, n = 32 : i64, n_block = 16 : i64}}
+// CHECK-DAG: func.func private @[[F16:tern_k[0-9]+_matmul]]() attributes {tern.kernel_family = "matmul", tern.kernel_params = {dtype = "f16", k = 64 : i64, n = 32 : i64, n_block = 16 : i64, x_stride = 64 : i64}}
+//       CHECK: func.func @forward
+//       CHECK: tern.embedding {{.*}}kernel = @[[QEMB]]
+//       CHECK: tern.logits {{.*}} scale {{.*}}kernel = @[[QMM]]
+//       CHECK: tern.logits {{.*}}kernel = @[[F16]]
+func.func @forward(%tok: tensor<?xi32>, %pos: index, %kv: !tern.kv_cache<1x16x1x8xf32>)
+    -> (tensor<?x32xf32>, tensor<?x32xf32>, !tern.kv_cache<1x16x1x8xf32>) {
+  %emb = tern.weight "emb" {dtype = "f16", offset = 0 : i64, size = 4096 : i64} : !tern.quantized<32x64, q4_b32>
+  %x = tern.embedding %emb, %tok : !tern.quantized<32x64, q4_b32>, tensor<?xi32> -> tensor<?x64xf32>
+  %nw = tern.weight "norm" {dtype = "f32", offset = 4096 : i64, size = 256 : i64} : tensor<64xf32>
+  %q, %s = tern.rms_norm_quantize %x, %nw {epsilon = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xi8>, tensor<?xf32>
+  %l = tern.logits %q, %emb scale %s : tensor<?x64xi8>, !tern.quantized<32x64, q4_b32>, tensor<?xf32> -> tensor<?x32xf32>
+  %out = tern.weight "out" {dtype = "f32", offset = 4352 : i64, size = 8192 : i64} : tensor<32x64xf16>
+  %l2 = tern.logits %x, %out : tensor<?x64xf32>, tensor<32x64xf16> -> tensor<?x32xf32>
+  return %l, %l2, %kv : tensor<?x32xf32>, tensor<?x32xf32>, !tern.kv_cache<1x16x1x8xf32>
+}

@@ -12,10 +12,20 @@ bool mlir::tern::isKnownCPUTarget(StringRef target) {
          target == "native";
 }
 
+bool mlir::tern::isKnownLmHeadFormat(StringRef format) {
+  return format == "source" || format == "f16" || format == "q8" || format == "q4";
+}
+
 void mlir::tern::buildTernGraphPipeline(OpPassManager &pm,
                                         const GraphPipelineOptions &options) {
   // Canonicalization drops unused weights and folds what the importer left behind.
   pm.addPass(createCanonicalizerPass());
+  // The lm_head's precision first: q8/q4 add a quantize_act of the final norm's output,
+  // which tern-fuse-norm-quant then folds into the norm.
+  QuantizeLmHeadPassOptions lmHead;
+  lmHead.format = options.lmHead;
+  lmHead.shareEmbedding = options.shareEmbedding;
+  pm.addNestedPass<func::FuncOp>(createQuantizeLmHeadPass(lmHead));
   // Norm + quantization fuse first: they need the quantize_act ops that fuse-qkv would
   // otherwise merge anyway, and fusing them leaves the matmul inputs unchanged.
   pm.addNestedPass<func::FuncOp>(createFuseNormQuantPass());
@@ -36,6 +46,7 @@ void mlir::tern::registerTernTransformsPasses() {
   registerTernPasses();
   PassPipelineRegistration<GraphPipelineOptions>(
       "tern-graph-pipeline",
-      "tern graph passes: fuse norm+quant, q/k/v, gate/up; select packing; tile",
+      "tern graph passes: lm_head precision; fuse norm+quant, q/k/v, gate/up; select "
+      "packing; tile",
       buildTernGraphPipeline);
 }

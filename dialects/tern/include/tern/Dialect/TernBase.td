@@ -1,4 +1,5 @@
-// The tern dialect definition and its enum attributes (packing, scale granularity, rope style).
+// The tern dialect definition and its enum attributes (packing, scale granularity, rope style,
+// quantized format).
 #ifndef TERN_DIALECT_TERNBASE_TD
 #define TERN_DIALECT_TERNBASE_TD
 
@@ -15,7 +16,9 @@ def Tern_Dialect : Dialect {
     Weights are `tern.weight` constants that reference bytes in the imported model file,
     so the IR stays printable without embedding megabytes. Ternary weight matrices have
     their own type, `!tern.ternary`, which carries the packing layout and the scale
-    granularity; the KV cache is a value of type `!tern.kv_cache` owned by the runtime.
+    granularity; float matrices the compiler block-quantizes (the lm_head with
+    `--lm-head=q8|q4`) have `!tern.quantized`; the KV cache is a value of type
+    `!tern.kv_cache` owned by the runtime.
   }];
   let useDefaultTypePrinterParser = 1;
   let useDefaultAttributePrinterParser = 1;
@@ -64,6 +67,18 @@ def Tern_RopeStyle : I32EnumAttr<"RopeStyle",
   let genSpecializedAttr = 0;
 }
 def Tern_RopeStyleAttr : EnumAttr<Tern_Dialect, Tern_RopeStyle, "rope_style"> {
+  let assemblyFormat = "$value";
+}
+
+def Tern_QuantFormat : I32EnumAttr<"QuantFormat",
+    "layout of a block-quantized float weight matrix (docs/kernels.md)", [
+      I32EnumAttrCase<"q8_b32", 0>,   // int8 codes in [-127, 127], f16 scale per 32 weights
+      I32EnumAttrCase<"q4_b32", 1>    // 4-bit codes in [-8, 7], f16 scale per 32 weights
+    ]> {
+  let cppNamespace = "::mlir::tern";
+  let genSpecializedAttr = 0;
+}
+def Tern_QuantFormatAttr : EnumAttr<Tern_Dialect, Tern_QuantFormat, "quant_format"> {
   let assemblyFormat = "$value";
 }
 

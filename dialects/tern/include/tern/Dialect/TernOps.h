@@ -9,6 +9,8 @@
 //   TernaryMatmulOp::create(b, loc, resultType, q, s, w, /*divide_by_scale=*/false)
 //     (the flag may be omitted: the weight scale multiplies; n_block is set by tern-tile).
 //   MatmulOp::create(b, loc, resultType, x, w)
+//   LogitsOp::create(b, loc, resultType, x, lmHead)             (float or ternary lm_head)
+//   LogitsOp::create(b, loc, resultType, q, lmHead, inputScale) (!tern.quantized lm_head)
 //   ConcatWeightsOp::create(b, loc, resultType, ValueRange weights)
 //   SliceColumnsOp::create(b, loc, resultType, input, b.getI64IntegerAttr(offset))
 //   GluOp::create(b, loc, resultType, gate, up, b.getStringAttr("relu2"))

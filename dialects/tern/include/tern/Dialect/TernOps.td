@@ -12,6 +12,8 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 
 def Tern_Ternary : Type<CPred<"::llvm::isa<::mlir::tern::TernaryType>($_self)">,
                         "ternary weight matrix", "::mlir::tern::TernaryType">;
+def Tern_Quantized : Type<CPred<"::llvm::isa<::mlir::tern::QuantizedType>($_self)">,
+                          "block-quantized weight matrix", "::mlir::tern::QuantizedType">;
 def Tern_KVCache : Type<CPred<"::llvm::isa<::mlir::tern::KVCacheType>($_self)">,
                         "KV cache", "::mlir::tern::KVCacheType">;
 
@@ -45,6 +47,8 @@ def Tern_WeightOp : Tern_Op<"weight", [Pure]> {
     `source_packing` is set by `tern-select-packing` when it gives a ternary weight a
     packing other than the file's: it names the layout of the bytes at `offset`, which
     the compiler repacks into the result type's packing when it writes the artifact.
+    A `!tern.quantized` result (set by `tern-quantize-lm-head`) likewise means the
+    compiler block-quantizes the file's float values when it writes the artifact.
 
     ```mlir
     %w = tern.weight "blk.0.attn_q.weight" {dtype = "tq2_0", offset = 1024 : i64,
@@ -66,7 +70,7 @@ def Tern_WeightOp : Tern_Op<"weight", [Pure]> {
     UnitAttr:$ternarize,
     OptionalAttr<Tern_PackingKindAttr>:$source_packing
   );
-  let results = (outs AnyTypeOf<[AnyStaticShapeTensor, Tern_Ternary]>:$result);
+  let results = (outs AnyTypeOf<[AnyStaticShapeTensor, Tern_Ternary, Tern_Quantized]>:$result);
   let assemblyFormat = "$name attr-dict `:` qualified(type($result))";
   let builders = [
     // The common case; set `file`, `scale_name` or `ternarize` afterwards with
@@ -84,17 +88,23 @@ def Tern_WeightOp : Tern_Op<"weight", [Pure]> {
 def Tern_EmbeddingOp : Tern_Op<"embedding", [Pure]> {
   let summary = "gathers rows of an embedding table";
   let description = [{
-    Row t of the result is row `tokens[t]` of `table` [V, D], converted to f32.
+    Row t of the result is row `tokens[t]` of `table` [V, D], converted to f32. The
+    table is a float matrix or, when it is the tied lm_head quantized by
+    `tern-quantize-lm-head`, a `!tern.quantized` one (each row decoded as scale * code).
 
     ```mlir
     %x = tern.embedding %table, %tokens
            : tensor<512x64xf16>, tensor<?xi32> -> tensor<?x64xf32>
+    %y = tern.embedding %qtable, %tokens
+           : !tern.quantized<512x64, q8_b32>, tensor<?xi32> -> tensor<?x64xf32>
     ```
   }];
-  let arguments = (ins Tern_FloatMatrix:$table, Tern_TokenIds:$tokens);
+  let arguments = (ins AnyTypeOf<[Tern_FloatMatrix, Tern_Quantized]>:$table,
+                       Tern_TokenIds:$tokens);
   let results = (outs Tern_Rows:$result);
   let assemblyFormat = [{
-    $table `,` $tokens attr-dict `:` type($table) `,` type($tokens) `->` type($result)
+    $table `,` $tokens attr-dict `:` qualified(type($table)) `,` type($tokens) `->`
+    type($result)
   }];
   let hasVerifier = 1;
 }
@@ -406,16 +416,29 @@ def Tern_LogitsOp : Tern_Op<"logits", [Pure]> {
     y = x lm_head^T for x [T, D] and lm_head [V, D], a float matrix (often the tied
     token embedding) or a ternary one.
 
+    With a `!tern.quantized` lm_head (`tern-quantize-lm-head`) the input is the int8
+    quantization of x (`tern.quantize_act`: q [T, D] i8 and its per-row scale s [T]), given
+    after `scale`: y[t] = (sum over blocks of scale * int32 dot(q[t], codes)) / s[t].
+
     ```mlir
     %l = tern.logits %x, %emb : tensor<?x64xf32>, tensor<512x64xf32> -> tensor<?x512xf32>
+    %m = tern.logits %q, %qemb scale %s
+           : tensor<?x64xi8>, !tern.quantized<512x64, q8_b32>, tensor<?xf32>
+             -> tensor<?x512xf32>
     ```
   }];
-  let arguments = (ins Tern_Rows:$input, AnyTypeOf<[Tern_FloatMatrix, Tern_Ternary]>:$lm_head);
+  let arguments = (ins AnyTypeOf<[Tern_Rows, Tern_QuantRows]>:$input,
+                       AnyTypeOf<[Tern_FloatMatrix, Tern_Ternary, Tern_Quantized]>:$lm_head,
+                       Optional<Tern_RowScales>:$input_scale);
   let results = (outs Tern_Rows:$result);
   let assemblyFormat = [{
-    $input `,` $lm_head attr-dict `:` type($input) `,` qualified(type($lm_head)) `->`
-    type($result)
+    $input `,` $lm_head (`scale` $input_scale^)? attr-dict `:` type($input) `,`
+    qualified(type($lm_head)) (`,` type($input_scale)^)? `->` type($result)
   }];
+  let builders = [
+    // Float or ternary lm_head, f32 input, as the frontends build it.
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input, "::mlir::Value":$lm_head)>
+  ];
   let hasVerifier = 1;
 }
 

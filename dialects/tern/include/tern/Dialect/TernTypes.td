@@ -1,4 +1,5 @@
-// Types of the tern dialect: ternary weight matrices and the runtime-owned KV cache.
+// Types of the tern dialect: ternary and block-quantized weight matrices, the runtime-owned KV
+// cache.
 #ifndef TERN_DIALECT_TERNTYPES_TD
 #define TERN_DIALECT_TERNTYPES_TD
 
@@ -36,6 +37,36 @@ def Tern_TernaryType : Tern_Type<"Ternary", "ternary"> {
     int64_t getN() const { return getShape()[0]; }
     /// Input features (columns of W; the reduction dimension).
     int64_t getK() const { return getShape()[1]; }
+  }];
+}
+
+def Tern_QuantizedType : Tern_Type<"Quantized", "quantized"> {
+  let summary = "block-quantized float weight matrix [N out, K in]";
+  let description = [{
+    A float weight matrix that the compiler stores block-quantized in `format`: integer
+    codes with one f16 scale per block of 32 consecutive weights of a row (docs/kernels.md,
+    "Weight layouts"). The `tern.weight` defining it keeps the file's `dtype`; the compiler
+    quantizes those values when it writes the artifact. `tern-quantize-lm-head` gives the
+    lm_head (and the tied token embedding) this type. K must be a multiple of 32.
+
+    ```mlir
+    !tern.quantized<128256x2560, q8_b32>
+    !tern.quantized<512x64, q4_b32>
+    ```
+  }];
+  let parameters = (ins
+    ArrayRefParameter<"int64_t", "shape {N, K}">:$shape,
+    "QuantFormat":$format
+  );
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// Output features (rows of W).
+    int64_t getN() const { return getShape()[0]; }
+    /// Input features (columns of W; the reduction dimension).
+    int64_t getK() const { return getShape()[1]; }
+    /// Weights per f16 scale, along a row.
+    static constexpr int64_t kBlock = 32;
   }];
 }
 

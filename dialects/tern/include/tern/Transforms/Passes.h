@@ -16,7 +16,8 @@ namespace mlir::tern {
 #define GEN_PASS_DECL
 #include "tern/Transforms/Passes.h.inc"
 
-/// Options of `tern-graph-pipeline`; passed on to tern-select-packing and tern-tile.
+/// Options of `tern-graph-pipeline`; passed on to tern-quantize-lm-head, tern-select-packing
+/// and tern-tile.
 struct GraphPipelineOptions : public PassPipelineOptions<GraphPipelineOptions> {
   Option<std::string> target{*this, "target",
                              llvm::cl::desc("target: x86-64-v4, x86-64-v3, generic or native"),
@@ -24,11 +25,19 @@ struct GraphPipelineOptions : public PassPipelineOptions<GraphPipelineOptions> {
   Option<int64_t> threads{*this, "threads",
                           llvm::cl::desc("threads the runtime is expected to use"),
                           llvm::cl::init(4)};
+  Option<std::string> lmHead{*this, "lm-head",
+                             llvm::cl::desc("lm_head precision: source, f16, q8 or q4"),
+                             llvm::cl::init("source")};
+  Option<bool> shareEmbedding{
+      *this, "share-embedding",
+      llvm::cl::desc("a tied token embedding shares the lm_head's new precision (one table)"),
+      llvm::cl::init(false)};
 };
 
 /// Adds the graph passes to |pm| (a module pass manager), in order: canonicalize,
-/// tern-fuse-norm-quant, tern-fuse-qkv, tern-fuse-gate-up, tern-select-packing,
-/// tern-tile, canonicalize. The result is what the program builder lowers to kernels.
+/// tern-quantize-lm-head, tern-fuse-norm-quant, tern-fuse-qkv, tern-fuse-gate-up,
+/// tern-select-packing, tern-tile, canonicalize. The result is what the program builder
+/// lowers to kernels.
 void buildTernGraphPipeline(OpPassManager &pm, const GraphPipelineOptions &options);
 
 /// Registers every tern graph pass and the `tern-graph-pipeline` pipeline flag.
@@ -37,6 +46,11 @@ void registerTernTransformsPasses();
 /// Whether |target| names a CPU target the graph passes know (x86-64-v4, x86-64-v3,
 /// generic, native).
 bool isKnownCPUTarget(llvm::StringRef target);
+
+/// Whether |format| is an lm_head precision tern-quantize-lm-head knows (source, f16, q8,
+/// q4), and the list of them for messages.
+bool isKnownLmHeadFormat(llvm::StringRef format);
+inline constexpr llvm::StringLiteral kLmHeadFormats = "source, f16, q8, q4";
 
 #define GEN_PASS_REGISTRATION
 #include "tern/Transforms/Passes.h.inc"

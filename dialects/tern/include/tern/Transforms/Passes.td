@@ -90,6 +90,66 @@ def FuseQKVPass : Pass<"tern-fuse-qkv", "func::FuncOp"> {
   let dependentDialects = ["::mlir::tern::TernDialect"];
 }
 
+def QuantizeLmHeadPass : Pass<"tern-quantize-lm-head", "func::FuncOp"> {
+  let summary = "sets the storage precision of the lm_head (ternc --lm-head)";
+  let description = [{
+    Chooses how the float lm_head of every `tern.logits` is stored and multiplied.
+    `format=source` (the default) keeps the file's type. `f16` gives the weight an f16
+    tensor type: the compiler converts the file's values (f32, bf16, q8_0, ...) to f16,
+    rounding to nearest even, and the `matmul` kernel reads them. `q8` and `q4` give it
+    `!tern.quantized<VxD, q8_b32>` / `<VxD, q4_b32>` (int8 or 4-bit codes with an f16 scale
+    per 32 weights, docs/kernels.md), quantized by the compiler when it writes the
+    artifact, and make the logits consume int8 activations: a `tern.quantize_act` of the
+    final hidden state (which `tern-fuse-norm-quant` then merges into the final norm) feeds
+    the logits' `scale` form, run by the `quantized_matmul` kernel with integer dot
+    products.
+
+    Tied embeddings (the importer reads the table twice, for `tern.embedding` and for
+    `tern.logits`): by default only the logits' weight changes, so the token lookup keeps
+    the file's precision and the artifact holds two tables (the lookup reads one row per
+    token, so decode reads no more bytes). With `share-embedding` the lookup's weight gets
+    the same type: one table, and the embedding kernel decodes quantized rows. The tiny
+    Hugging Face BitNet goldens show why sharing is not the default: a quantized (even f16)
+    token embedding moves their logits by up to 90% and changes greedy tokens, while q8 on
+    the lm_head alone keeps every greedy token (docs/compiler.md). A ternary lm_head, a
+    lm_head that is not a `tern.weight`, K not a multiple of 32 (q8, q4) or an unknown
+    format is an error.
+
+    Before (`format=q8 share-embedding=true`):
+    ```mlir
+    %e = tern.weight "token_embd.weight" {dtype = "f16", offset = 0 : i64,
+           size = 65536 : i64} : tensor<512x64xf16>
+    %x = tern.embedding %e, %tokens : tensor<512x64xf16>, tensor<?xi32> -> tensor<?x64xf32>
+    ...
+    %h = tern.rms_norm %y, %n {epsilon = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64xf32>
+    %w = tern.weight "token_embd.weight" {dtype = "f16", offset = 0 : i64,
+           size = 65536 : i64} : tensor<512x64xf16>
+    %l = tern.logits %h, %w : tensor<?x64xf32>, tensor<512x64xf16> -> tensor<?x512xf32>
+    ```
+    After:
+    ```mlir
+    %e = tern.weight "token_embd.weight" {dtype = "f16", offset = 0 : i64,
+           size = 65536 : i64} : !tern.quantized<512x64, q8_b32>
+    %x = tern.embedding %e, %tokens
+           : !tern.quantized<512x64, q8_b32>, tensor<?xi32> -> tensor<?x64xf32>
+    ...
+    %h = tern.rms_norm %y, %n {epsilon = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64xf32>
+    %w = tern.weight "token_embd.weight" {dtype = "f16", offset = 0 : i64,
+           size = 65536 : i64} : !tern.quantized<512x64, q8_b32>
+    %q, %s = tern.quantize_act %h : tensor<?x64xf32> -> tensor<?x64xi8>, tensor<?xf32>
+    %l = tern.logits %q, %w scale %s : tensor<?x64xi8>, !tern.quantized<512x64, q8_b32>,
+           tensor<?xf32> -> tensor<?x512xf32>
+    ```
+  }];
+  let options = [
+    Option<"format", "format", "std::string", /*default=*/"\"source\"",
+           "lm_head precision: source (the file's type), f16, q8 (q8_b32) or q4 (q4_b32)">,
+    Option<"shareEmbedding", "share-embedding", "bool", /*default=*/"false",
+           "give a tied token embedding the lm_head's new type too (one table)">
+  ];
+  let dependentDialects = ["::mlir::tern::TernDialect"];
+}
+
 def SelectPackingPass : Pass<"tern-select-packing", "func::FuncOp"> {
   let summary = "chooses the storage layout of every ternary weight for the target";
   let description = [{

@@ -1,0 +1,391 @@
+// quantized_matmul: int8 activations x block-quantized weights (q8_b32, q4_b32), the lm_head of
+// `ternc compile --lm-head=q8|q4`.
+//
+// y[t][j] = (sum over blocks b of d[j][b] * dot_b(q[t], c[j])) / qscale[t]: each 32-weight
+// block's dot product is exact in int32, then scaled by the block's f16 scale in f32 FMA
+// vectors; lanes are reduced once per output. The byte dot products per target:
+//   x86-64-v4 (vpdpbusd, u8 x s8): the unsigned operand is the weight side. q8 codes are
+//     made unsigned with an xor (c + 128), q4 nibbles are already 0..15 (c + 8); the offset
+//     times sum(q) of the block is subtracted by starting the accumulation from
+//     -offset * sum(q), computed once per activation row and block for the whole tile.
+//   x86-64-v3 (vpmaddubsw + vpmaddwd): q8 uses the sign trick, |c| (u8) times q * sign(c)
+//     (psignb), whose pairs stay below 2^15; q4 multiplies the nibbles (pairs at most
+//     2 * 15 * 128) and adds -8 * sum(q).
+//   generic (SSE2): codes and activations widened to i16, pmaddwd.
+// Layout (packing/QuantizedPacking.h): a codes plane (n rows) then an f16 scale plane
+// (n, k / 32). A work item is n_block output rows; a register tile of RT activation rows x NT
+// weight rows shares every load, and a step of 8 blocks loads each row's 8 scales with one
+// 16-byte load. The tile's rows are adjacent in both planes, so the tiles and work items of
+// one call read two ascending ranges; each step prefetches them into L2 a fixed distance ahead.
+#include "codegen/CPU/Bindings.h"
+#include "codegen/CPU/KernelBuilder.h"
+#include "codegen/CPU/KernelGenerators.h"
+
+#include "packing/QuantizedPacking.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+namespace tern::cpu {
+
+using namespace mlir;
+
+namespace {
+
+constexpr int64_t kBlock = packing::kQuantBlock; // weights per scale (32)
+constexpr int64_t kStepBlocks = 8;               // blocks per loop step: one 16-byte scale load
+constexpr int64_t kCacheLine = 64;
+// How far ahead of the tile's reads the prefetches point (codes, scales); the scale stream
+// moves 16x (q8) or 8x (q4) slower. 2, 4, 8 and 16 KiB measured the same on Zen 4.
+constexpr int64_t kCodeLead = 4096;
+constexpr int64_t kScaleLead = 512;
+
+enum class DotIsa { VNNI, AVX2, Generic };
+
+struct Params {
+  int64_t n, k, nBlock, blocks, rowCodeBytes, scaleOffset;
+  packing::QuantFormat format;
+  bool q4() const { return format == packing::QuantFormat::Q4B32; }
+};
+
+// The per-target exact dot products of one 32-weight block.
+struct DotEmitter {
+  DotIsa isa;
+  bool q4;
+
+  // Lanes of the i32 partial sums (and of the f32 accumulators).
+  int64_t lanes() const { return isa == DotIsa::Generic ? 4 : 8; }
+
+  Value intrinsic(ImplicitLocOpBuilder &b, Type result, StringRef name, ValueRange args) const {
+    return LLVM::CallIntrinsicOp::create(b, result, b.getStringAttr(name), args).getResult(0);
+  }
+
+  // What a block of activations |acts| (vector<32xi8>) needs once per tile: VNNI and AVX2 q4
+  // get -offset * sum(q) as i32 lanes; generic the activations widened to i16 (4 x v8i16).
+  SmallVector<Value> prepareActs(ImplicitLocOpBuilder &b, Value acts) const {
+    auto v8i32 = VectorType::get({8}, b.getI32Type());
+    auto v16i16 = VectorType::get({16}, b.getI16Type());
+    auto v32i8 = VectorType::get({32}, b.getI8Type());
+    switch (isa) {
+    case DotIsa::VNNI: {
+      // sum over 4 bytes of offset * q, negated: the accumulation start of every weight row.
+      const int64_t offset = q4 ? 8 : 128;
+      Value sum = intrinsic(b, v8i32, "llvm.x86.avx512.vpdpbusd.256",
+                            {constInt(b, v8i32, 0), constInt(b, v32i8, offset), acts});
+      return {arith::SubIOp::create(b, constInt(b, v8i32, 0), sum), acts};
+    }
+    case DotIsa::AVX2: {
+      if (!q4)
+        return {Value(), acts};
+      Value pairs = intrinsic(b, v16i16, "llvm.x86.avx2.pmadd.ub.sw",
+                              {constInt(b, v32i8, 8), acts});
+      Value sum = intrinsic(b, v8i32, "llvm.x86.avx2.pmadd.wd",
+                            {pairs, constInt(b, v16i16, -1)});
+      return {sum, acts};
+    }
+    case DotIsa::Generic: {
+      Value wide = arith::ExtSIOp::create(b, VectorType::get({32}, b.getI16Type()), acts);
+      return widenedQuarters(b, wide);
+    }
+    }
+    return {};
+  }
+
+  // A weight block's codes as the dot instruction wants them, once per tile: |codes| is
+  // vector<32xi8> (q8: signed codes; q4: nibbles 0..15).
+  SmallVector<Value> prepareWeights(ImplicitLocOpBuilder &b, Value codes) const {
+    auto v32i8 = VectorType::get({32}, b.getI8Type());
+    switch (isa) {
+    case DotIsa::VNNI:
+      return {q4 ? codes : arith::XOrIOp::create(b, codes, constInt(b, v32i8, 0x80))};
+    case DotIsa::AVX2:
+      if (q4)
+        return {codes};
+      // |c| for the unsigned operand; the signs move to the activations per row.
+      return {intrinsic(b, v32i8, "llvm.x86.avx2.psign.b", {codes, codes}), codes};
+    case DotIsa::Generic: {
+      auto v32i16 = VectorType::get({32}, b.getI16Type());
+      Value wide = q4 ? Value(arith::SubIOp::create(b, arith::ExtUIOp::create(b, v32i16, codes),
+                                                    constInt(b, v32i16, 8)))
+                      : Value(arith::ExtSIOp::create(b, v32i16, codes));
+      return widenedQuarters(b, wide);
+    }
+    }
+    return {};
+  }
+
+  // The block's dot product as i32 lanes (their sum is the exact dot product).
+  Value dot(ImplicitLocOpBuilder &b, ArrayRef<Value> w, ArrayRef<Value> a) const {
+    auto v8i32 = VectorType::get({8}, b.getI32Type());
+    auto v16i16 = VectorType::get({16}, b.getI16Type());
+    auto v32i8 = VectorType::get({32}, b.getI8Type());
+    switch (isa) {
+    case DotIsa::VNNI:
+      return intrinsic(b, v8i32, "llvm.x86.avx512.vpdpbusd.256", {a[0], w[0], a[1]});
+    case DotIsa::AVX2: {
+      Value acts = a[1];
+      if (!q4) // q * sign(c): |c| * (q * sign(c)) = c * q, pairs within +-2 * 127 * 128
+        acts = intrinsic(b, v32i8, "llvm.x86.avx2.psign.b", {acts, w[1]});
+      Value pairs = intrinsic(b, v16i16, "llvm.x86.avx2.pmadd.ub.sw", {w[0], acts});
+      Value quads =
+          intrinsic(b, v8i32, "llvm.x86.avx2.pmadd.wd", {pairs, constInt(b, v16i16, 1)});
+      return q4 ? Value(arith::AddIOp::create(b, quads, a[0])) : quads;
+    }
+    case DotIsa::Generic: {
+      auto v4i32 = VectorType::get({4}, b.getI32Type());
+      Value sum;
+      for (int64_t i = 0; i < 4; ++i) {
+        Value part = intrinsic(b, v4i32, "llvm.x86.sse2.pmadd.wd", {w[i], a[i]});
+        sum = sum ? arith::AddIOp::create(b, sum, part).getResult() : part;
+      }
+      return sum;
+    }
+    }
+    return {};
+  }
+
+private:
+  // vector<32xi16> as four vector<8xi16> (one SSE2 register each).
+  static SmallVector<Value> widenedQuarters(ImplicitLocOpBuilder &b, Value wide) {
+    SmallVector<Value> parts;
+    for (int64_t i = 0; i < 4; ++i)
+      parts.push_back(vector::ExtractStridedSliceOp::create(b, wide, ArrayRef<int64_t>{8 * i},
+                                                            ArrayRef<int64_t>{8},
+                                                            ArrayRef<int64_t>{1}));
+    return parts;
+  }
+};
+
+class QuantizedMatmulEmitter {
+public:
+  QuantizedMatmulEmitter(const Params &p, DotEmitter dot, bool f16c, Value q, Value qscale,
+                         Value w, Value wPtr, Value y)
+      : p(p), dot(dot), f16c(f16c), q(q), qscale(qscale), w(w), wPtr(wPtr), y(y) {}
+
+  // Output columns j .. j + nt - 1 for activation rows t .. t + rt - 1.
+  void emitTile(ImplicitLocOpBuilder &b, Value t, Value j, int64_t rt, int64_t nt) const {
+    auto accType = VectorType::get({dot.lanes()}, b.getF32Type());
+    SmallVector<Value> init(rt * nt, constFloat(b, accType, 0.0));
+    SmallVector<Value> qRow(rt), codeRow(nt), scaleRow(nt);
+    for (int64_t r = 0; r < rt; ++r)
+      qRow[r] = arith::MulIOp::create(b, arith::AddIOp::create(b, t, constIndex(b, r)),
+                                      constIndex(b, p.k));
+    for (int64_t c = 0; c < nt; ++c) {
+      Value col = arith::AddIOp::create(b, j, constIndex(b, c));
+      codeRow[c] = arith::MulIOp::create(b, col, constIndex(b, p.rowCodeBytes));
+      scaleRow[c] = arith::AddIOp::create(
+          b, constIndex(b, p.scaleOffset),
+          arith::MulIOp::create(b, col, constIndex(b, p.blocks * 2)));
+    }
+    // Step s reads bytes [s * step, (s + 1) * step) of each row of the tile in both planes;
+    // the prefetch pointers lead the tile's last row by kCodeLead / kScaleLead.
+    Type i64 = b.getI64Type();
+    const int64_t codeStep = kStepBlocks * (p.q4() ? kBlock / 2 : kBlock);
+    const int64_t scaleStep = kStepBlocks * 2;
+    Value codeAhead = arith::IndexCastOp::create(
+        b, i64,
+        arith::AddIOp::create(b, codeRow[0],
+                              constIndex(b, (nt - 1) * p.rowCodeBytes + kCodeLead)));
+    Value scaleAhead = arith::IndexCastOp::create(
+        b, i64,
+        arith::AddIOp::create(b, scaleRow[0],
+                              constIndex(b, (nt - 1) * p.blocks * 2 + kScaleLead)));
+
+    auto step = [&](ImplicitLocOpBuilder &nb, Value first, int64_t count, bool prefetching,
+                    ValueRange carried) -> SmallVector<Value> {
+      SmallVector<Value> acc(carried);
+      if (prefetching) {
+        Value s = arith::IndexCastOp::create(
+            nb, i64, arith::DivUIOp::create(nb, first, constIndex(nb, kStepBlocks)));
+        Value codes = arith::AddIOp::create(
+            nb, codeAhead, arith::MulIOp::create(nb, s, constInt(nb, i64, nt * codeStep)));
+        for (int64_t line = 0; line < std::max<int64_t>(nt * codeStep / kCacheLine, 1); ++line)
+          prefetch(nb, arith::AddIOp::create(nb, codes, constInt(nb, i64, line * kCacheLine)));
+        prefetch(nb, arith::AddIOp::create(
+                         nb, scaleAhead,
+                         arith::MulIOp::create(nb, s, constInt(nb, i64, nt * scaleStep))));
+      }
+      SmallVector<Value> scales(nt);
+      for (int64_t c = 0; c < nt; ++c)
+        scales[c] = loadScales(nb, arith::AddIOp::create(
+                                       nb, scaleRow[c],
+                                       arith::MulIOp::create(nb, first, constIndex(nb, 2))),
+                               count);
+      auto v32i8 = VectorType::get({32}, nb.getI8Type());
+      SmallVector<Value> groupBytes(nt); // q4: the 32-byte group of the current block pair
+      for (int64_t g = 0; g < count; ++g) {
+        Value block = arith::AddIOp::create(nb, first, constIndex(nb, g));
+        Value actOffset = arith::MulIOp::create(nb, block, constIndex(nb, kBlock));
+        SmallVector<SmallVector<Value>> acts(rt);
+        for (int64_t r = 0; r < rt; ++r)
+          acts[r] = dot.prepareActs(
+              nb, loadVector(nb, q, arith::AddIOp::create(nb, qRow[r], actOffset), 32));
+        for (int64_t c = 0; c < nt; ++c) {
+          Value codes;
+          if (!p.q4()) {
+            codes = loadVector(nb, w,
+                               arith::AddIOp::create(
+                                   nb, codeRow[c],
+                                   arith::MulIOp::create(nb, block, constIndex(nb, kBlock))),
+                               32);
+          } else {
+            // Blocks 2i and 2i + 1 share group i: low nibbles, then high nibbles.
+            if (g % 2 == 0)
+              groupBytes[c] = loadVector(
+                  nb, w,
+                  arith::AddIOp::create(nb, codeRow[c],
+                                        arith::MulIOp::create(nb, block, constIndex(nb, 16))),
+                  32);
+            codes = groupBytes[c];
+            if (g % 2 == 1)
+              codes = arith::ShRUIOp::create(nb, codes, constInt(nb, v32i8, 4));
+            codes = arith::AndIOp::create(nb, codes, constInt(nb, v32i8, 0x0f));
+          }
+          SmallVector<Value> weights = dot.prepareWeights(nb, codes);
+          Value scale = vector::BroadcastOp::create(
+              nb, VectorType::get({dot.lanes()}, nb.getF32Type()),
+              vector::ExtractOp::create(nb, scales[c], ArrayRef<int64_t>{g}));
+          for (int64_t r = 0; r < rt; ++r) {
+            Value lanes = dot.dot(nb, weights, acts[r]);
+            Value f = arith::SIToFPOp::create(
+                nb, VectorType::get({dot.lanes()}, nb.getF32Type()), lanes);
+            Value &a = acc[r * nt + c];
+            a = vector::FMAOp::create(nb, f, scale, a);
+          }
+        }
+      }
+      return acc;
+    };
+
+    const int64_t fullSteps = p.blocks / kStepBlocks, tail = p.blocks % kStepBlocks;
+    SmallVector<Value> acc = init;
+    if (fullSteps > 0)
+      acc = forLoop(b, constIndex(b, 0), constIndex(b, fullSteps * kStepBlocks),
+                    constIndex(b, kStepBlocks), acc,
+                    [&](ImplicitLocOpBuilder &nb, Value first, ValueRange carried) {
+                      return step(nb, first, kStepBlocks, /*prefetching=*/true, carried);
+                    });
+    if (tail > 0)
+      acc = step(b, constIndex(b, fullSteps * kStepBlocks), tail, /*prefetching=*/false, acc);
+
+    for (int64_t r = 0; r < rt; ++r) {
+      Value row = arith::AddIOp::create(b, t, constIndex(b, r));
+      Value qs = memref::LoadOp::create(b, qscale, ValueRange{row});
+      for (int64_t c = 0; c < nt; ++c) {
+        Value out = arith::DivFOp::create(b, reduceAdd(b, acc[r * nt + c]), qs);
+        Value at = arith::AddIOp::create(b, arith::MulIOp::create(b, row, constIndex(b, p.n)),
+                                         arith::AddIOp::create(b, j, constIndex(b, c)));
+        memref::StoreOp::create(b, out, y, ValueRange{at});
+      }
+    }
+  }
+
+private:
+  // |count| (<= 8) f16 scales at byte |at| of the weights, as vector<8xf32> (unused lanes 0).
+  Value loadScales(ImplicitLocOpBuilder &b, Value at, int64_t count) const {
+    auto v16i8 = VectorType::get({16}, b.getI8Type());
+    Value bytes;
+    if (count == kStepBlocks) {
+      bytes = loadVector(b, w, at, 16);
+    } else {
+      Value part = loadVector(b, w, at, 2 * count);
+      bytes = vector::InsertStridedSliceOp::create(b, part, constInt(b, v16i8, 0),
+                                                   ArrayRef<int64_t>{0}, ArrayRef<int64_t>{1});
+    }
+    Value bits = vector::BitCastOp::create(b, VectorType::get({8}, b.getI16Type()), bytes);
+    if (f16c)
+      return extF(b, VectorType::get({8}, b.getF32Type()),
+                  vector::BitCastOp::create(b, VectorType::get({8}, b.getF16Type()), bits));
+    return halfBitsToF32(b, bits);
+  }
+
+  // Prefetches the cache line at byte offset |at| (i64) of the weights into L2 (prefetcht1).
+  // This loop runs ~7 instructions per 32 weights, so the reorder buffer covers little more
+  // than 1 KiB of loads; prefetches into L1 (prefetcht0, like the ternary GEMV's) or none at
+  // all left the lm_head at 8.5-15 GB/s in the 2B-4T model on Zen 4, into L2 at 19-22 GB/s
+  // (docs/kernels.md). A plain (not inbounds) GEP: the last tiles of a call prefetch past
+  // the end of the weights, which a prefetch may do and an access may not.
+  void prefetch(ImplicitLocOpBuilder &b, Value at) const {
+    Value addr = LLVM::GEPOp::create(b, LLVM::LLVMPointerType::get(b.getContext()),
+                                     b.getI8Type(), wPtr, ValueRange{at});
+    LLVM::Prefetch::create(b, addr, /*rw=*/0, /*hint=*/2, /*cache=*/1);
+  }
+
+  const Params &p;
+  DotEmitter dot;
+  bool f16c;
+  Value q, qscale, w, wPtr, y;
+};
+
+} // namespace
+
+LogicalResult generateQuantizedMatmul(func::FuncOp fn, const KernelSpec &spec,
+                                      const CpuTarget &target) {
+  Params p;
+  p.n = spec.getInt("n");
+  p.k = spec.getInt("k");
+  p.nBlock = spec.getInt("n_block", p.n);
+  const std::string format = spec.getString("format");
+  if (!packing::quantFormatFromName(format.c_str(), &p.format))
+    return kernelError(fn, spec, "format '" + format + "' is not supported (known: q8_b32, "
+                                 "q4_b32)");
+  if (p.n <= 0 || p.k <= 0)
+    return kernelError(fn, spec, "parameters 'n' and 'k' must be positive, got n=" +
+                                     llvm::Twine(p.n) + " k=" + llvm::Twine(p.k));
+  if (!packing::quantSupportsWidth(p.k))
+    return kernelError(fn, spec, format + " weights need k to be a multiple of 32, got k=" +
+                                     llvm::Twine(p.k));
+  if (p.nBlock <= 0 || p.n % p.nBlock != 0)
+    return kernelError(fn, spec, "parameter 'n_block' (" + llvm::Twine(p.nBlock) +
+                                     ") must be positive and divide n (" + llvm::Twine(p.n) +
+                                     ")");
+  p.blocks = p.k / kBlock;
+  p.rowCodeBytes = packing::quantRowCodeBytes(p.format, p.k);
+  p.scaleOffset = packing::quantScaleOffset(p.format, p.n, p.k);
+
+  DotEmitter dot{target.hasAVX512 ? DotIsa::VNNI : target.hasAVX2 ? DotIsa::AVX2
+                                                                  : DotIsa::Generic,
+                 p.q4()};
+  // Register tiles (RT activation rows x NT weight rows): accumulators RT * NT, scales NT,
+  // prepared activations RT, within 32 (AVX-512) or 16 vector registers.
+  const int64_t rowTile = dot.isa == DotIsa::VNNI ? 4 : 2;
+  const int64_t maxColTile = dot.isa == DotIsa::Generic ? 2 : 4;
+  int64_t colTile = 1;
+  for (int64_t c = maxColTile; c > 1; c /= 2)
+    if (p.nBlock % c == 0) {
+      colTile = c;
+      break;
+    }
+
+  ImplicitLocOpBuilder b(fn.getLoc(), fn.getContext());
+  KernelArgs args = beginKernel(fn, b);
+  Type i8 = b.getI8Type(), f32 = b.getF32Type();
+  // q (rows, k); qscale (rows); w: codes plane then scale plane; y (rows, n).
+  Value q = bindFlat(b, args, 0, i8, arith::MulIOp::create(b, args.rows, constIndex(b, p.k)));
+  Value qscale = bindFlat(b, args, 1, f32, args.rows);
+  Value w = bindFlat(b, args, 2, i8, packing::quantPackedBytes(p.format, p.n, p.k));
+  Value wPtr = loadBindingPointer(b, b.getLoc(), args.bindings, 2); // the same, for prefetches
+  Value y = bindFlat(b, args, 3, f32, arith::MulIOp::create(b, args.rows, constIndex(b, p.n)));
+  QuantizedMatmulEmitter emitter(p, dot, target.hasAVX2, q, qscale, w, wPtr, y);
+
+  forLoop(b, args.begin, args.end, constIndex(b, 1), [&](ImplicitLocOpBuilder &ib, Value item) {
+    Value firstCol = arith::MulIOp::create(ib, item, constIndex(ib, p.nBlock));
+    Value lastCol = arith::AddIOp::create(ib, firstCol, constIndex(ib, p.nBlock));
+    auto rowsOf = [&](ImplicitLocOpBuilder &rb, Value t0, int64_t rt) {
+      forLoop(rb, firstCol, lastCol, constIndex(rb, colTile),
+              [&](ImplicitLocOpBuilder &cb, Value j) { emitter.emitTile(cb, t0, j, rt, colTile); });
+    };
+    // Full row tiles, then the remaining rows one at a time (decode: rows = 1).
+    Value tileCount = arith::DivUIOp::create(ib, args.rows, constIndex(ib, rowTile));
+    Value tiled = arith::MulIOp::create(ib, tileCount, constIndex(ib, rowTile));
+    forLoop(ib, constIndex(ib, 0), tiled, constIndex(ib, rowTile),
+            [&](ImplicitLocOpBuilder &rb, Value t0) { rowsOf(rb, t0, rowTile); });
+    forLoop(ib, tiled, args.rows, constIndex(ib, 1),
+            [&](ImplicitLocOpBuilder &rb, Value t0) { rowsOf(rb, t0, 1); });
+  });
+  return success();
+}
+
+} // namespace tern::cpu
