@@ -81,10 +81,26 @@ public:
     }
     if (!entry->logits)
       return llvm::createStringError("@forward returns no logits");
+    entry->logits_only_dispatches = logitsOnlyDispatches(*entry);
     return entry;
   }
 
 private:
+  // The dispatches after the last one that binds the KV cache: the KV cache is the only state
+  // a call leaves behind, so these compute nothing but the logits (the last layer's attention
+  // output and FFN, the final norm, lm_head). A prefill chunk whose logits are dropped skips
+  // them; the runtime checks that none binds the cache.
+  static uint32_t logitsOnlyDispatches(const schema::EntryPointT &entry) {
+    const size_t count = entry.dispatches.size();
+    size_t body = 0;
+    for (size_t d = 0; d < count; ++d)
+      for (const auto &binding : entry.dispatches[d]->bindings)
+        if (binding->kind == schema::BindingKind::KeyCache ||
+            binding->kind == schema::BindingKind::ValueCache)
+          body = d + 1;
+    return uint32_t(count - body);
+  }
+
   llvm::Error opError(Operation &op, const llvm::Twine &message) {
     std::string loc;
     llvm::raw_string_ostream os(loc);

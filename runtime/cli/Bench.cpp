@@ -1,5 +1,5 @@
-// `tern bench`: prefill and decode speed, mean and standard deviation over repetitions, and
-// with --profile the time and bytes of each kernel.
+// `tern bench`: prefill and decode speed, mean and standard deviation over repetitions, startup
+// time and memory, and with --profile the time and bytes of each kernel.
 #include "BenchProfile.h"
 #include "Commands.h"
 #include "Common.h"
@@ -9,6 +9,7 @@
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 namespace tern::cli {
 namespace {
@@ -32,6 +33,34 @@ Stats statsOf(const std::vector<double>& values) {
     stats.stddev = std::sqrt(squares / (values.size() - 1));
   }
   return stats;
+}
+
+// The process's peak resident set (VmHWM of /proc/self/status) in bytes; false where the file
+// or the line is missing (not Linux).
+bool peakResidentBytes(uint64_t* bytes) {
+  std::FILE* status = std::fopen("/proc/self/status", "r");
+  if (!status)
+    return false;
+  char line[256];
+  bool found = false;
+  while (!found && std::fgets(line, sizeof(line), status)) {
+    unsigned long long kib = 0;
+    if (std::strncmp(line, "VmHWM:", 6) == 0 && std::sscanf(line + 6, "%llu", &kib) == 1) {
+      *bytes = uint64_t(kib) * 1024;
+      found = true;
+    }
+  }
+  std::fclose(status);
+  return found;
+}
+
+// The id of the largest logit (the lowest on ties): a greedy first token.
+int32_t argmax(const float* logits, int64_t vocab_size) {
+  int32_t best = 0;
+  for (int64_t i = 1; i < vocab_size; ++i)
+    if (logits[i] > logits[best])
+      best = static_cast<int32_t>(i);
+  return best;
 }
 
 // Token ids spread over the vocabulary; which ids are used does not change the work done.
@@ -95,6 +124,7 @@ int benchCommand(int argc, char** argv) {
   int32_t prompt_tokens = 128;
   int32_t decode_tokens = 64;
   int32_t repetitions = 5;
+  int32_t context = 0;
   bool json = false;
   bool profile = false;
   ModelFlags model_flags;
@@ -109,6 +139,8 @@ int benchCommand(int argc, char** argv) {
                "decode steps for the decode test; 0 skips it (default 64)");
   flags.addInt("--repetitions", "-r", &repetitions, Range{1, 1e6},
                "times each test runs (default 5)");
+  flags.addInt("--ctx-size", "-c", &context, Range{0, 1e9},
+               "positions the session's KV cache holds; 0 = the model's context (default)");
   flags.addBool("--json", nullptr, &json, "print one JSON object instead of text");
   flags.addBool("--profile", nullptr, &profile,
                 "then time each kernel over -r more runs per test (JSON: \"profile\")");
@@ -136,30 +168,53 @@ int benchCommand(int argc, char** argv) {
   }
 
   const std::string path = flags.positionals()[0];
+  // Startup is timed from here: open (map, verify, load kernels), then the session.
+  const Clock::time_point open_start = Clock::now();
   ModelPtr model = openModel(command, path, model_flags);
   if (!model)
     return kExitFailure;
   tern_model_info_t info;
   tern_model_info(model.get(), &info);
+  if (context > info.context_length) {
+    std::fprintf(stderr, "%s: --ctx-size is %d but the model's context holds %" PRId64 "\n",
+                 command.c_str(), context, info.context_length);
+    return kExitUsage;
+  }
+  const int64_t session_context = context > 0 ? context : info.context_length;
   for (auto [flag, count] : {std::pair<const char*, int32_t>{"-p", prompt_tokens},
                              std::pair<const char*, int32_t>{"-n", decode_tokens}}) {
-    if (count > info.context_length) {
-      std::fprintf(stderr, "%s: %s is %d but the model's context holds %" PRId64 "\n",
-                   command.c_str(), flag, count, info.context_length);
+    if (count > session_context) {
+      std::fprintf(stderr, "%s: %s is %d but the session's context holds %" PRId64 "\n",
+                   command.c_str(), flag, count, session_context);
       return kExitUsage;
     }
   }
-  SessionPtr session = createSession(command, model.get());
-  if (!session)
+  tern_session_options_t session_options;
+  tern_session_options_init(&session_options);
+  session_options.context_length = context;
+  tern_session_t* raw_session = nullptr;
+  if (!succeeded(command, tern_session_create(model.get(), &session_options, &raw_session),
+                 "cannot create a session"))
     return kExitFailure;
+  SessionPtr session(raw_session);
+  const double load_seconds = secondsSince(open_start);
+  tern_session_info_t session_info;
+  tern_session_info(session.get(), &session_info);
 
   const std::vector<int32_t> prompt = benchTokens(prompt_tokens, info.vocab_size);
   const std::vector<int32_t> steps = benchTokens(decode_tokens, info.vocab_size);
-  // One untimed step first: page in the weights and start the worker threads.
-  if (!succeeded(command, tern_session_eval(session.get(), steps.empty() ? prompt.data()
-                                                                          : steps.data(), 1),
+  // Untimed warm-up, which pages in the weights and starts the worker threads, and measures
+  // the time to a first token: the prompt (or, with -p 0, one token) evaluated and the greedy
+  // token picked, counted from the open.
+  const std::vector<int32_t> first_input =
+      prompt.empty() ? std::vector<int32_t>(steps.begin(), steps.begin() + 1) : prompt;
+  if (!succeeded(command, tern_session_eval(session.get(), first_input.data(),
+                                            first_input.size()),
                  "warm-up failed"))
     return kExitFailure;
+  volatile int32_t first_token = argmax(tern_session_logits(session.get()), info.vocab_size);
+  (void)first_token;
+  const double first_token_seconds = secondsSince(open_start);
 
   std::vector<double> prefill_rates, decode_rates;
   for (int32_t repetition = 0; repetition < repetitions; ++repetition) {
@@ -197,6 +252,10 @@ int benchCommand(int argc, char** argv) {
     profiles.push_back(std::move(test));
   }
 
+  // After every run, profiled ones included: the peak covers load, prefill and decode.
+  uint64_t peak_rss = 0;
+  const bool has_peak_rss = peakResidentBytes(&peak_rss);
+
   if (json) {
     nlohmann::ordered_json result;
     result["model"] = path;
@@ -211,6 +270,16 @@ int benchCommand(int argc, char** argv) {
     result["decode_tok_s"] = decode.mean;
     result["decode_tok_s_stddev"] = decode.stddev;
     result["weight_bytes"] = info.weight_bytes;
+    // Startup and memory (docs/runtime.md): what the process may hold resident while decoding
+    // is about weights_bytes + kv_cache_bytes + arena_bytes + the tokenizer.
+    result["context_length"] = session_info.context_length;
+    result["load_seconds"] = load_seconds;
+    result["first_token_seconds"] = first_token_seconds;
+    result["weights_bytes"] = info.weight_bytes;
+    result["kv_cache_bytes"] = session_info.kv_cache_bytes;
+    result["arena_bytes"] = session_info.arena_bytes;
+    if (has_peak_rss)
+      result["peak_rss_bytes"] = peak_rss;
     if (profile) {
       nlohmann::ordered_json profile_json;
       profile_json["repetitions"] = repetitions;
@@ -226,6 +295,14 @@ int benchCommand(int argc, char** argv) {
               path.c_str(), info.architecture ? info.architecture : "?",
               info.target_cpu ? info.target_cpu : "?", static_cast<int>(info.num_threads),
               model_flags.kernels.c_str(), info.weight_bytes / (1024.0 * 1024.0));
+  constexpr double kMiB = 1024.0 * 1024.0;
+  std::printf("startup: load %.3f s, first token %.3f s; memory: KV cache %.1f MiB (%" PRId64
+              " positions), arena %.1f MiB",
+              load_seconds, first_token_seconds, session_info.kv_cache_bytes / kMiB,
+              session_info.context_length, session_info.arena_bytes / kMiB);
+  if (has_peak_rss)
+    std::printf(", peak RSS %.1f MiB", peak_rss / kMiB);
+  std::printf("\n");
   if (prompt_tokens > 0)
     std::printf("prefill p=%-5d %10.2f ± %.2f tok/s\n", prompt_tokens, prefill.mean,
                 prefill.stddev);

@@ -124,6 +124,7 @@ TEST(Artifact, RoundTripsEveryTable) {
   EXPECT_EQ(entry->name()->str(), "decode");
   EXPECT_EQ(entry->dispatches()->Get(0)->bindings()->Get(0)->kind(),
             schema::BindingKind::SectionSlice);
+  EXPECT_EQ(entry->logits_only_dispatches(), 1u);
   EXPECT_EQ(artifact->root().kernel_libraries()->Get(0)->kernels()->Get(0)->str(), "tern_decode");
   ASSERT_EQ(artifact->numSections(), 2u);
   SectionBytes w = artifact->sectionBytes(0), k = artifact->sectionBytes(1);

@@ -97,6 +97,7 @@ struct SmallArtifact {
     binding->size = 100;
     dispatch->bindings.push_back(std::move(binding));
     entry->dispatches.push_back(std::move(dispatch));
+    entry->logits_only_dispatches = 1;
     contents.entryPoints.push_back(std::move(entry));
     auto library = std::make_unique<schema::KernelLibraryT>();
     library->kind = schema::KernelLibraryKind::CpuElf;

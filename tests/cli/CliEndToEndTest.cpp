@@ -75,6 +75,20 @@ protected:
     return runProcess(TERN_CLI_PATH, arguments, input);
   }
 
+  // The compiled model's description, through the C API.
+  static tern_model_info_t modelInfo() {
+    tern_model_info_t info{};
+    tern_model_t* model = nullptr;
+    tern_status_t status = tern_model_open(artifact_.c_str(), nullptr, &model);
+    EXPECT_TRUE(tern_status_ok(status)) << tern_status_message(status);
+    tern_status_free(status);
+    if (model) {
+      tern_model_info(model, &info);
+      tern_model_release(model);
+    }
+    return info;
+  }
+
   static std::string directory_;
   static std::string artifact_;
   static ProcessResult compile_;
@@ -194,12 +208,54 @@ TEST_F(TernEndToEnd, BenchJsonHasEveryField) {
   EXPECT_GE(bench["threads"].get<int>(), 1);
   EXPECT_TRUE(bench["target_cpu"].is_string());
   EXPECT_FALSE(bench.contains("profile")); // only with --profile
+  // Startup and memory.
+  tern_model_info_t info = modelInfo();
+  EXPECT_EQ(bench["context_length"].get<int64_t>(), info.context_length);
+  const double load = bench["load_seconds"].get<double>();
+  EXPECT_GT(load, 0.0);
+  EXPECT_GT(bench["first_token_seconds"].get<double>(), load);
+  EXPECT_EQ(bench["weights_bytes"].get<uint64_t>(), info.weight_bytes);
+  EXPECT_EQ(bench["weights_bytes"], bench["weight_bytes"]);
+  EXPECT_EQ(bench["kv_cache_bytes"].get<uint64_t>(), info.kv_cache_bytes);
+  EXPECT_EQ(bench["arena_bytes"].get<uint64_t>(), info.arena_bytes);
+  // Linux: the peak resident set covers at least the arena, which every run writes.
+  ASSERT_TRUE(bench.contains("peak_rss_bytes")) << result.out;
+  EXPECT_GT(bench["peak_rss_bytes"].get<uint64_t>(), info.arena_bytes);
+}
+
+TEST_F(TernEndToEnd, BenchSessionContextSizesTheKVCache) {
+  tern_model_info_t info = modelInfo();
+  ProcessResult result = tern({"bench", "-p", "16", "-n", "8", "-r", "1", "-c", "24", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  nlohmann::json bench = nlohmann::json::parse(result.out, nullptr, false);
+  ASSERT_FALSE(bench.is_discarded()) << result.out;
+  EXPECT_EQ(bench["context_length"], 24);
+  EXPECT_EQ(bench["kv_cache_bytes"].get<uint64_t>() * uint64_t(info.context_length),
+            info.kv_cache_bytes * 24u);
+
+  ProcessResult too_short = tern({"bench", "-p", "16", "-n", "8", "-c", "12"});
+  EXPECT_EQ(too_short.exit_code, 2);
+  EXPECT_NE(too_short.err.find("-p is 16 but the session's context holds 12"), std::string::npos)
+      << too_short.err;
+  ProcessResult too_long = tern({"bench", "-c", std::to_string(info.context_length + 1)});
+  EXPECT_EQ(too_long.exit_code, 2);
+  EXPECT_NE(too_long.err.find("--ctx-size is"), std::string::npos) << too_long.err;
+
+  // The text form prints startup and memory too.
+  ProcessResult text = tern({"bench", "-p", "8", "-n", "4", "-r", "1"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("startup: load "), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find(", peak RSS "), std::string::npos) << text.out;
 }
 
 // Checks the "profile"."<test>" object of `tern bench --json` against the artifact's plan of
-// |entry|: every kernel once, calls = dispatches x runs, shares adding up to one.
+// |entry|: every kernel once, calls = dispatches x runs (the logits-only dispatches only in the
+// last run of a unit, the one whose logits are kept), shares adding up to one.
 void expectProfileMatchesPlan(const nlohmann::json& test, const tern::test::EntryPlan& plan,
                               const std::string& unit, int64_t units, uint64_t runs_per_unit) {
+  auto perUnit = [&](uint64_t dispatches, uint64_t logits_only) {
+    return dispatches * runs_per_unit - logits_only * (runs_per_unit - 1);
+  };
   ASSERT_TRUE(test.is_object()) << test.dump();
   EXPECT_EQ(test[unit + "s"], units);
   ASSERT_EQ(test["kernels"].size(), plan.kernels.size()) << test.dump();
@@ -210,9 +266,9 @@ void expectProfileMatchesPlan(const nlohmann::json& test, const tern::test::Entr
     ASSERT_EQ(plan.kernels.count(symbol), 1u);
     const tern::test::PlannedKernel& planned = plan.kernels.at(symbol);
     EXPECT_EQ(kernel["family"], planned.family);
-    EXPECT_EQ(kernel["calls"].get<uint64_t>(), planned.dispatches * runs_per_unit * units);
-    EXPECT_DOUBLE_EQ(kernel["calls_per_" + unit].get<double>(),
-                     double(planned.dispatches * runs_per_unit));
+    const uint64_t calls = perUnit(planned.dispatches, planned.logitsOnly);
+    EXPECT_EQ(kernel["calls"].get<uint64_t>(), calls * units);
+    EXPECT_DOUBLE_EQ(kernel["calls_per_" + unit].get<double>(), double(calls));
     EXPECT_EQ(kernel["weight_bytes_per_call"].get<uint64_t>(), planned.weightBytesPerCall);
     const double seconds = kernel["seconds"].get<double>();
     EXPECT_GT(seconds, 0.0);
@@ -232,7 +288,7 @@ void expectProfileMatchesPlan(const nlohmann::json& test, const tern::test::Entr
   }
   EXPECT_NEAR(share, 1.0, 1e-9);
   EXPECT_NEAR(test["ms_per_" + unit].get<double>(), ms, 1e-9 * ms);
-  EXPECT_DOUBLE_EQ(calls_per_unit, double(plan.dispatches * runs_per_unit));
+  EXPECT_DOUBLE_EQ(calls_per_unit, double(perUnit(plan.dispatches, plan.logitsOnly)));
   EXPECT_GT(test["timed_ms_per_" + unit].get<double>(), 0.0);
 }
 
@@ -243,7 +299,9 @@ TEST_F(TernEndToEnd, BenchProfileJsonMatchesThePlan) {
   tern::test::EntryPlan decode, prefill;
   ASSERT_TRUE(tern::test::readEntryPlan(*artifact, "decode", &decode));
   ASSERT_TRUE(tern::test::readEntryPlan(*artifact, "prefill", &prefill));
-  // A prompt of max_rows + 1 tokens is two prefill chunks: two runs of every dispatch.
+  // A prompt of max_rows + 1 tokens is two prefill chunks: two runs of every dispatch but the
+  // logits-only ones, which only the second chunk runs.
+  ASSERT_GT(prefill.logitsOnly, 0u);
   const int64_t prompt = prefill.maxRows + 1;
 
   ProcessResult result = tern({"bench", "-p", std::to_string(prompt), "-n", "8", "-r", "2",

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -84,8 +86,15 @@ TEST(TernTool, MissingModelFileIsAClearFailure) {
 }
 
 TEST(TernTool, ANonArtifactFileIsRejectedByTheLoader) {
-  // This test's own source is not a .tern artifact: the loader must say so, not crash.
-  ProcessResult result = tern({"run", __FILE__, "-p", "hi"});
+  // A text file is not a .tern artifact: the loader must say so, not crash. (Not __FILE__: a
+  // compiler launcher such as ccache with CCACHE_BASEDIR makes it relative to the build tree.)
+  const std::string path = ::testing::TempDir() + "/not_an_artifact_" + std::to_string(getpid());
+  std::FILE* file = std::fopen(path.c_str(), "w");
+  ASSERT_NE(file, nullptr) << path;
+  std::fputs("This text is not a .tern artifact, but it is long enough to hold a header.\n", file);
+  std::fclose(file);
+  ProcessResult result = tern({"run", path, "-p", "hi"});
+  std::remove(path.c_str());
   EXPECT_EQ(result.exit_code, 1) << result.err;
   EXPECT_NE(result.err.find("tern run: cannot open model"), std::string::npos) << result.err;
 }

@@ -1,5 +1,6 @@
 // What a profile of an entry point must report, read straight from the artifact's FlatBuffer:
 // each distinct kernel's dispatches and the bytes those dispatches bind (for profile tests).
+// A run that needs no logits (a prefill chunk before the last) skips the logits-only ones.
 #ifndef TERN_TESTS_EXECUTOR_ENTRYPLAN_H
 #define TERN_TESTS_EXECUTOR_ENTRYPLAN_H
 
@@ -15,6 +16,7 @@ namespace tern::test {
 struct PlannedKernel {
   std::string family;
   uint64_t dispatches = 0;         // per run of the entry point
+  uint64_t logitsOnly = 0;         // those among the entry's logits-only dispatches
   uint64_t weightBytesPerCall = 0; // SectionSlice sizes of one dispatch
   bool uniformWeightBytes = true;  // every dispatch binds the same weight bytes
   int64_t kvHeads = 0, headDim = 0; // attention's parameters, else 0
@@ -23,6 +25,7 @@ struct PlannedKernel {
 struct EntryPlan {
   int64_t maxRows = 0;
   uint64_t dispatches = 0;                  // per run
+  uint64_t logitsOnly = 0;                  // the last ones, skipped by a run without logits
   std::map<std::string, PlannedKernel> kernels; // by symbol
 };
 
@@ -44,6 +47,8 @@ inline bool readEntryPlan(const Artifact &artifact, const std::string &name, Ent
     if (!entry->name() || entry->name()->str() != name || !entry->dispatches())
       continue;
     plan->maxRows = entry->max_rows();
+    plan->logitsOnly = entry->logits_only_dispatches();
+    const uint64_t body = entry->dispatches()->size() - plan->logitsOnly;
     for (const schema::KernelDispatch *dispatch : *entry->dispatches()) {
       const schema::KernelLibrary &library = *libraries->Get(dispatch->kernel_library());
       const schema::KernelDescriptor &descriptor =
@@ -61,6 +66,7 @@ inline bool readEntryPlan(const Artifact &artifact, const std::string &name, Ent
         kernel.headDim = kernel.family == "attention" ? descriptorInt(descriptor, "head_dim") : 0;
       }
       kernel.uniformWeightBytes = kernel.uniformWeightBytes && kernel.weightBytesPerCall == weightBytes;
+      kernel.logitsOnly += plan->dispatches >= body;
       kernel.dispatches += 1;
       plan->dispatches += 1;
     }

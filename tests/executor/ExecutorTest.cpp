@@ -210,6 +210,29 @@ TEST(Executor, RejectsKernelAbiVersionMismatch) {
   EXPECT_EQ(open3.status, nullptr) << open3.message();
 }
 
+TEST(Executor, EachModelLoadsItsOwnKernelLibrary) {
+  // The loader knows a library by its /proc/self/fd/N path: while one model's library is
+  // loaded, another model's must not be handed the same one. The tiny library is linked with
+  // -z nodelete in the full build, so it even outlives its model.
+  for (bool releaseFirst : {false, true}) {
+    SCOPED_TRACE(releaseFirst ? "after the first model is released" : "both models open");
+    TempFile first, second;
+    Model a;
+    Status openA{openTiny(tinyModel(), first, TERN_KERNELS_GENERATED, 1, &a.model)};
+    ASSERT_EQ(openA.status, nullptr) << openA.message();
+    if (releaseFirst) {
+      tern_model_release(a.model);
+      a.model = nullptr;
+    }
+    TinyModel lying = tinyModel();
+    lying.library = readBytes(TERN_TEST_TINY_KERNELS_ABI99);
+    Model b;
+    Status openB{openTiny(lying, second, TERN_KERNELS_GENERATED, 1, &b.model)};
+    EXPECT_EQ(openB.code(), TERN_STATUS_UNIMPLEMENTED);
+    EXPECT_TRUE(openB.contains("tern_kernel_abi_version is 99")) << openB.message();
+  }
+}
+
 TEST(Executor, RejectsMissingKernelSymbol) {
   TinyModel tiny = tinyModel();
   tiny.matmulSymbol = "tiny_matmul_avx512";
@@ -467,6 +490,139 @@ TEST(Executor, ProfileRecordChecksItsArguments) {
   EXPECT_EQ(longer.record.calls, 1u);
   EXPECT_EQ(longer.future[0], 0u);
   EXPECT_EQ(longer.future[1], 0u);
+}
+
+// Logits of the last token of |tokens| evaluated in one tern_session_eval call on a new
+// session of |model|, with the session's profile (one record per kernel that ran).
+std::vector<float> prefillLastLogits(tern_model_t *model, const std::vector<int32_t> &tokens,
+                                     std::vector<tern_profile_record_t> *records) {
+  Session s;
+  Status create{tern_session_create(model, nullptr, &s.session)};
+  EXPECT_EQ(create.status, nullptr) << create.message();
+  if (!s.session)
+    return {};
+  tern_session_profile_enable(s.session, 1);
+  Status eval{tern_session_eval(s.session, tokens.data(), tokens.size())};
+  EXPECT_EQ(eval.status, nullptr) << eval.message();
+  *records = profileRecords(s.session);
+  const float *logits = tern_session_logits(s.session);
+  return logits ? std::vector<float>(logits, logits + TinyModel::kVocab) : std::vector<float>{};
+}
+
+TEST(Executor, PrefillChunksBeforeTheLastSkipLogitsOnlyDispatches) {
+  for (tern_kernels_t kernels : {TERN_KERNELS_GENERATED, TERN_KERNELS_REFERENCE}) {
+    SCOPED_TRACE(kernels == TERN_KERNELS_GENERATED ? "generated" : "reference");
+    // Without the field every chunk runs every dispatch: the logits to compare against.
+    TempFile plainFile;
+    Model plain;
+    TinyModel tiny = tinyModel();
+    tiny.withKVWrite = true;
+    Status openPlain{openTiny(tiny, plainFile, kernels, 2, &plain.model)};
+    ASSERT_EQ(openPlain.status, nullptr) << openPlain.message();
+    std::vector<tern_profile_record_t> plainRecords;
+    const std::vector<float> expected = prefillLastLogits(plain.model, kPrompt, &plainRecords);
+    ASSERT_EQ(plainRecords.size(), 4u);
+    for (const tern_profile_record_t &r : plainRecords)
+      EXPECT_EQ(r.calls, 2u) << r.symbol; // 7 tokens, max_rows 4: two chunks
+
+    // rms_norm and matmul (the "head") only compute logits.
+    tiny.logitsOnlyDispatches = 2;
+    TempFile file;
+    Model m;
+    Status open{openTiny(tiny, file, kernels, 2, &m.model)};
+    ASSERT_EQ(open.status, nullptr) << open.message();
+    std::vector<tern_profile_record_t> records;
+    EXPECT_EQ(prefillLastLogits(m.model, kPrompt, &records), expected);
+    ASSERT_EQ(records.size(), 4u);
+    const std::pair<const char *, uint64_t> calls[] = {
+        {"tiny_embedding", 2}, {"tiny_kv_cache_write", 2}, {"tiny_rms_norm", 1},
+        {"tiny_matmul", 1}};
+    for (size_t k = 0; k < 4; ++k) {
+      EXPECT_STREQ(records[k].entry_point, "prefill");
+      EXPECT_STREQ(records[k].symbol, calls[k].first);
+      EXPECT_EQ(records[k].entry_runs, 2u); // a chunk that skips the head is still a run
+      EXPECT_EQ(records[k].calls, calls[k].second) << calls[k].first;
+    }
+
+    // Calls that return every row's logits, or decode steps, never skip the head, even though
+    // their entry points carry the field too.
+    const std::vector<float> oneByOne = decodeOneByOne(m.model, kPrompt);
+    EXPECT_EQ(std::vector<float>(oneByOne.end() - TinyModel::kVocab, oneByOne.end()), expected);
+    Session s;
+    Status create{tern_session_create(m.model, nullptr, &s.session)};
+    ASSERT_EQ(create.status, nullptr) << create.message();
+    std::vector<float> all(kPrompt.size() * TinyModel::kVocab, -1.0f);
+    Status allEval{
+        tern_session_eval_all_logits(s.session, kPrompt.data(), kPrompt.size(), all.data())};
+    ASSERT_EQ(allEval.status, nullptr) << allEval.message();
+    EXPECT_EQ(all, oneByOne);
+  }
+}
+
+TEST(Executor, RejectsLogitsOnlyDispatchesThatBindTheKVCache) {
+  TinyModel tiny = tinyModel();
+  tiny.withKVWrite = true;
+  tiny.logitsOnlyDispatches = 3; // would skip kv_cache_write (dispatch 1)
+  TempFile file;
+  Model m;
+  Status open{openTiny(tiny, file, TERN_KERNELS_REFERENCE, 1, &m.model)};
+  EXPECT_EQ(open.code(), TERN_STATUS_DATA_LOSS);
+  EXPECT_TRUE(open.contains("entry point 'decode': dispatch 1 (kernel 'tiny_kv_cache_write') "
+                            "binds the KV cache, but logits_only_dispatches (3)"))
+      << open.message();
+  EXPECT_EQ(m.model, nullptr);
+
+  tiny.logitsOnlyDispatches = 5; // more than the four dispatches
+  TempFile file2;
+  Status open2{openTiny(tiny, file2, TERN_KERNELS_REFERENCE, 1, &m.model)};
+  EXPECT_EQ(open2.code(), TERN_STATUS_DATA_LOSS);
+  EXPECT_TRUE(open2.contains("field logits_only_dispatches is 5, but it has 4 dispatches"))
+      << open2.message();
+}
+
+TEST(Executor, ShortSessionAllocatesAShorterKVCache) {
+  for (tern_kernels_t kernels : {TERN_KERNELS_GENERATED, TERN_KERNELS_REFERENCE}) {
+    SCOPED_TRACE(kernels == TERN_KERNELS_GENERATED ? "generated" : "reference");
+    TinyModel tiny = tinyModel();
+    tiny.withKVWrite = true;
+    TempFile file;
+    Model m;
+    Status open{openTiny(tiny, file, kernels, 2, &m.model)};
+    ASSERT_EQ(open.status, nullptr) << open.message();
+    tern_model_info_t model;
+    tern_model_info(m.model, &model);
+    // Keys and values, F32: 1 layer x 8 positions x 8 floats each.
+    EXPECT_EQ(model.kv_cache_bytes, 2u * TinyModel::kContext * TinyModel::kWidth * 4);
+
+    Session full;
+    Status createFull{tern_session_create(m.model, nullptr, &full.session)};
+    ASSERT_EQ(createFull.status, nullptr) << createFull.message();
+    tern_session_info_t info;
+    tern_session_info(full.session, &info);
+    EXPECT_EQ(info.context_length, TinyModel::kContext);
+    EXPECT_EQ(info.kv_cache_bytes, model.kv_cache_bytes);
+    EXPECT_EQ(info.arena_bytes, model.arena_bytes);
+
+    tern_session_options_t options;
+    tern_session_options_init(&options);
+    options.context_length = 5;
+    Session shorter;
+    Status createShort{tern_session_create(m.model, &options, &shorter.session)};
+    ASSERT_EQ(createShort.status, nullptr) << createShort.message();
+    tern_session_info(shorter.session, &info);
+    EXPECT_EQ(info.context_length, 5);
+    EXPECT_EQ(info.kv_cache_bytes, 2u * 5 * TinyModel::kWidth * 4);
+    // The session fills its whole (shorter) cache: a prefill chunk, then decode steps.
+    Status prefill{tern_session_eval(shorter.session, kPrompt.data(), 4)};
+    ASSERT_EQ(prefill.status, nullptr) << prefill.message();
+    Status step{tern_session_eval(shorter.session, &kPrompt[4], 1)};
+    ASSERT_EQ(step.status, nullptr) << step.message();
+    const std::vector<double> expected = TinyModel::expectedLogits(kPrompt[4]);
+    for (int64_t o = 0; o < TinyModel::kVocab; ++o)
+      EXPECT_NEAR(tern_session_logits(shorter.session)[o], expected[o], 1e-5) << o;
+    Status past{tern_session_eval(shorter.session, &kPrompt[5], 1)};
+    EXPECT_EQ(past.code(), TERN_STATUS_OUT_OF_RANGE) << past.message();
+  }
 }
 
 TEST(Executor, OpenReportsMissingFile) {

@@ -133,6 +133,10 @@ struct TinyModel {
   uint64_t normWeightOffset = 0; // a bad value pushes the binding past its section
   bool withTokenizer = true;
   std::vector<uint8_t> library;  // the CPU kernel library's bytes (may be empty)
+  // Every entry point writes the embeddings to the KV cache after the embedding (kernel 3,
+  // tiny_kv_cache_write): dispatches embedding, kv_cache_write, rms_norm, matmul.
+  bool withKVWrite = false;
+  uint32_t logitsOnlyDispatches = 0; // EntryPoint.logits_only_dispatches of every entry point
 
   schema::ArtifactT root() const {
     schema::ArtifactT a;
@@ -182,6 +186,15 @@ struct TinyModel {
     lib->descriptors.push_back(descriptor(
         "matmul", {{"n", kVocab}, {"k", kWidth}, {"n_block", 4}, {"x_stride", kWidth}}, {},
         {{"dtype", "f32"}}));
+    if (withKVWrite) {
+      lib->kernels.push_back("tiny_kv_cache_write");
+      lib->descriptors.push_back(descriptor(
+          "kv_cache_write",
+          {{"kv_heads", 1}, {"head_dim", kWidth}, {"k_stride", kWidth}, {"v_stride", kWidth},
+           {"context", kContext}},
+          {},
+          {}));
+    }
     a.kernel_libraries.push_back(std::move(lib));
 
     const uint64_t row = kWidth * 4, logitsRow = kVocab * 4;
@@ -284,6 +297,20 @@ private:
     b0.push_back(arena(0, maxRows * row, row));
     add(0, 1, false, std::move(b0));
 
+    if (withKVWrite) {
+      std::vector<std::unique_ptr<schema::BindingT>> bkv;
+      bkv.push_back(arena(0, maxRows * row, row)); // keys: the embeddings
+      bkv.push_back(arena(0, maxRows * row, row)); // values: the same
+      for (schema::BindingKind kind :
+           {schema::BindingKind::KeyCache, schema::BindingKind::ValueCache}) {
+        auto cache = std::make_unique<schema::BindingT>();
+        cache->kind = kind;
+        cache->layer = 0;
+        bkv.push_back(std::move(cache));
+      }
+      add(3, 1, false, std::move(bkv));
+    }
+
     std::vector<std::unique_ptr<schema::BindingT>> b1;
     b1.push_back(arena(0, maxRows * row, row));
     b1.push_back(section(1, normWeightOffset, row));
@@ -298,6 +325,7 @@ private:
 
     e->logits = arena(256, normRows * logitsRow, logitsRow);
     e->logits_all_rows = !lastRowOnly && maxRows > 1;
+    e->logits_only_dispatches = logitsOnlyDispatches;
     return e;
   }
 };

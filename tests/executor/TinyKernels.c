@@ -58,3 +58,17 @@ __attribute__((visibility("default"))) void tiny_matmul(void *const *b, int64_t 
       y[t * VOCAB + o] = acc;
     }
 }
+
+/* k (rows, 8); v (rows, 8); key and value caches (context, 8): rows go to positions pos.. */
+__attribute__((visibility("default"))) void tiny_kv_cache_write(void *const *b, int64_t rows,
+                                                                int64_t pos, int64_t begin,
+                                                                int64_t end) {
+  const float *k = (const float *)b[0], *v = (const float *)b[1];
+  float *kCache = (float *)b[2], *vCache = (float *)b[3];
+  (void)begin, (void)end;
+  for (int64_t t = 0; t < rows; ++t)
+    for (int i = 0; i < WIDTH; ++i) {
+      kCache[(pos + t) * WIDTH + i] = k[t * WIDTH + i];
+      vCache[(pos + t) * WIDTH + i] = v[t * WIDTH + i];
+    }
+}

@@ -34,13 +34,26 @@ bool writeAll(int fd, const uint8_t *data, uint64_t size) {
 } // namespace
 
 LoadedKernelLibrary::LoadedKernelLibrary(LoadedKernelLibrary &&other) noexcept
-    : specs(std::move(other.specs)), fns(std::move(other.fns)), handle(other.handle) {
+    : specs(std::move(other.specs)), fns(std::move(other.fns)), handle(other.handle),
+      fd(other.fd) {
   other.handle = nullptr;
+  other.fd = -1;
 }
 
 LoadedKernelLibrary::~LoadedKernelLibrary() {
   if (handle)
     dlclose(handle);
+  if (fd < 0)
+    return;
+  // A library linked with -z nodelete (or one another dlopen still holds) stays loaded under
+  // its /proc/self/fd/N name: keep N open, so that no later library gets that name and with it
+  // this library's code.
+  const std::string path = "/proc/self/fd/" + std::to_string(fd);
+  if (void *resident = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD)) {
+    dlclose(resident);
+    return;
+  }
+  ::close(fd);
 }
 
 KernelSpec kernelSpecFromDescriptor(const schema::KernelDescriptor &descriptor,
@@ -111,7 +124,10 @@ tern_status_t loadKernelLibrary(const Artifact &artifact, size_t index, bool loa
   }
   std::string path = "/proc/self/fd/" + std::to_string(fd);
   out->handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  ::close(fd); // the loader keeps its own mapping
+  if (out->handle)
+    out->fd = fd; // closed after dlclose: see LoadedKernelLibrary::fd
+  else
+    ::close(fd);
   if (!out->handle) {
     const char *why = dlerror();
     return failLibrary(TERN_STATUS_DATA_LOSS, artifact, index,

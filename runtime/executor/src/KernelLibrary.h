@@ -18,6 +18,10 @@ struct LoadedKernelLibrary {
   std::vector<KernelSpec> specs;        // parallel to KernelLibrary.kernels
   std::vector<tern_cpu_kernel_fn> fns;  // parallel to |specs|; empty until loadCode
   void *handle = nullptr;               // dlopen handle
+  // The memfd the code was loaded from, open while |handle| is: the loader knows the library
+  // by its path /proc/self/fd/N and hands an already-loaded library back for the same path,
+  // so N must not be reused while the library is loaded.
+  int fd = -1;
 
   LoadedKernelLibrary() = default;
   LoadedKernelLibrary(LoadedKernelLibrary &&other) noexcept;

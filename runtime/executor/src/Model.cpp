@@ -104,6 +104,34 @@ void prepareProfile(PreparedEntry *entry, PreparedDispatch *dispatch) {
                                    uint64_t(dispatch->spec->getInt("head_dim")) * sizeof(float);
 }
 
+// Checks EntryPoint.logits_only_dispatches of |entry| (its dispatches already prepared): a call
+// that skips those dispatches must lose nothing but scratch and logits, so none may bind the KV
+// cache, the only state that outlives a call.
+tern_status_t prepareLogitsOnlyTail(const tern_model_t &model, const schema::EntryPoint &source,
+                                    PreparedEntry *entry) {
+  const size_t count = entry->dispatches.size();
+  const uint64_t tail = source.logits_only_dispatches();
+  if (tail > count)
+    return failModel(TERN_STATUS_DATA_LOSS, *model.artifact,
+                     "entry point '%s': field logits_only_dispatches is %llu, but it has %zu "
+                     "dispatches",
+                     entry->name.c_str(), (unsigned long long)tail, count);
+  entry->bodyDispatches = count - size_t(tail);
+  for (size_t d = entry->bodyDispatches; d < count; ++d) {
+    const PreparedDispatch &dispatch = entry->dispatches[d];
+    for (size_t b = 0; b < dispatch.numBindings; ++b) {
+      const schema::BindingKind kind = entry->bindings[dispatch.firstBinding + b]->kind();
+      if (kind == schema::BindingKind::KeyCache || kind == schema::BindingKind::ValueCache)
+        return failModel(TERN_STATUS_DATA_LOSS, *model.artifact,
+                         "entry point '%s': dispatch %zu (kernel '%s') binds the KV cache, but "
+                         "logits_only_dispatches (%llu) says that it only computes the logits",
+                         entry->name.c_str(), d, dispatch.spec->symbol.c_str(),
+                         (unsigned long long)tail);
+    }
+  }
+  return nullptr;
+}
+
 tern_status_t prepareEntry(tern_model_t &model, const schema::EntryPoint &source,
                            PreparedEntry *entry) {
   const Artifact &artifact = *model.artifact;
@@ -183,7 +211,7 @@ tern_status_t prepareEntry(tern_model_t &model, const schema::EntryPoint &source
     }
     prepareProfile(entry, &prepared);
   }
-  return nullptr;
+  return prepareLogitsOnlyTail(model, source, entry);
 }
 
 // End-of-turn and end-of-text spellings of common chat vocabularies.

@@ -37,6 +37,9 @@ struct PreparedEntry {
   uint64_t logitsOffset = 0;    // arena offset of row 0's logits
   uint64_t logitsRowStride = 0; // bytes between rows' logits
   std::vector<PreparedDispatch> dispatches;
+  // Dispatches a call whose logits nobody reads runs: the first |bodyDispatches| of
+  // |dispatches|; the rest (EntryPoint.logits_only_dispatches) only compute the logits.
+  size_t bodyDispatches = 0;
   std::vector<const schema::Binding *> bindings; // every dispatch's bindings, concatenated
   // The distinct kernels of |dispatches| in order of first dispatch: a profile adds up its
   // dispatches per kernel, not per dispatch.
@@ -44,11 +47,15 @@ struct PreparedEntry {
 };
 
 // The KV cache as the memory plan lays it out: (layers, context, kv_heads, head_dim) floats
-// per cache.
+// per cache. Kernels get one layer's base and index it by position * kv_heads * head_dim only,
+// so a session may lay it out with a shorter |context| (withContext).
 struct KVLayout {
   int64_t layers = 0, context = 0, kvHeads = 0, headDim = 0;
   uint64_t layerFloats() const { return uint64_t(context * kvHeads * headDim); }
   uint64_t cacheFloats() const { return uint64_t(layers) * layerFloats(); }
+  KVLayout withContext(int64_t positions) const {
+    return {layers, positions, kvHeads, headDim};
+  }
 };
 
 } // namespace tern

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <new>
 #include <string>
+#include <sys/mman.h>
 
 using namespace tern;
 
@@ -34,27 +35,52 @@ struct EntryState {
   uint64_t profiledRuns = 0;
 };
 
+// Zeroed memory that becomes resident page by page, when first touched: a session reserves its
+// arena and KV cache at creation (evaluation never allocates), but holds in RAM only what it
+// used. Decode touches a small part of an arena sized for 64-row prefill_logits calls; a KV
+// cache fills one position at a time. Page-aligned, hence 64-byte aligned.
+class ZeroedPages {
+public:
+  ZeroedPages() = default;
+  ZeroedPages(const ZeroedPages &) = delete;
+  ZeroedPages &operator=(const ZeroedPages &) = delete;
+  ~ZeroedPages() {
+    if (data_)
+      munmap(data_, size_);
+  }
+  // False when the mapping fails.
+  bool allocate(size_t bytes) {
+    void *data = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (data == MAP_FAILED)
+      return false;
+    data_ = data;
+    size_ = bytes;
+    return true;
+  }
+  template <typename T> T *as() const { return static_cast<T *>(data_); }
+
+private:
+  void *data_ = nullptr;
+  size_t size_ = 0;
+};
+
 } // namespace
 
 struct tern_session_s {
   tern_model_t *model = nullptr;
   int64_t context = 0;  // positions this session holds
+  tern::KVLayout kv;    // the plan's cache layout with |context| positions per layer
   int64_t position = 0; // where the next token goes
   uint8_t *arena = nullptr;       // (arena_bytes) 64-byte aligned activation scratch
-  float *keyCache = nullptr;      // (layers, context, kv_heads, head_dim)
-  float *valueCache = nullptr;    // (layers, context, kv_heads, head_dim)
+  float *keyCache = nullptr;      // (layers, context, kv_heads, head_dim), context = |context|
+  float *valueCache = nullptr;    // (layers, context, kv_heads, head_dim), context = |context|
   std::vector<int32_t> tokens;    // (max rows of any entry point) the call's token ids
   std::vector<float> logits;      // (vocab) logits of the last evaluated token
   bool hasLogits = false;
   bool profiling = false;
   std::vector<void *> callBindings; // (max bindings) last-row-adjusted pointers of one call
   EntryState decode, prefill, prefillLogits;
-
-  ~tern_session_s() {
-    std::free(arena);
-    std::free(keyCache);
-    std::free(valueCache);
-  }
+  ZeroedPages arenaPages, keyPages, valuePages; // own |arena|, |keyCache|, |valueCache|
 };
 
 namespace {
@@ -69,7 +95,7 @@ void resolveEntry(tern_session_t &session, const PreparedEntry *entry, EntryStat
     return;
   state->kernels.assign(entry->kernels.size(), KernelCounters{});
   const Artifact &artifact = *session.model->artifact;
-  const uint64_t layerFloats = session.model->kv.layerFloats();
+  const uint64_t layerFloats = session.kv.layerFloats();
   state->resolved.resize(entry->bindings.size());
   state->lastRowShift.assign(entry->bindings.size(), 0);
   for (size_t i = 0; i < entry->bindings.size(); ++i) {
@@ -132,15 +158,16 @@ void countDispatch(EntryState &state, const PreparedDispatch &dispatch, const Di
   counters.kvBytes += dispatch.kvBytesPerPosition * uint64_t(job.pos + job.rows);
 }
 
-// Runs every dispatch of |state|'s entry point. |Profile| is a template parameter so that the
-// unprofiled loop has no clock reads and no branch for them.
+// Runs the first |count| dispatches of |state|'s entry point. |Profile| is a template parameter
+// so that the unprofiled loop has no clock reads and no branch for them.
 template <bool Profile>
 tern_status_t runDispatches(tern_session_t &session, EntryState &state, int64_t rows,
-                            int64_t pos) {
+                            int64_t pos, size_t count) {
   const PreparedEntry &entry = *state.entry;
   if constexpr (Profile)
     state.profiledRuns += 1;
-  for (const PreparedDispatch &dispatch : entry.dispatches) {
+  for (size_t d = 0; d < count; ++d) {
+    const PreparedDispatch &dispatch = entry.dispatches[d];
     DispatchJob job;
     job.dispatch = &dispatch;
     job.rows = rows;
@@ -169,12 +196,16 @@ tern_status_t runDispatches(tern_session_t &session, EntryState &state, int64_t 
   return nullptr;
 }
 
-// Runs |state|'s entry point on |rows| tokens at |pos|. Allocates nothing.
+// Runs |state|'s entry point on |rows| tokens at |pos|; without |needLogits| it stops before
+// the dispatches that only compute the logits (the KV cache ends up the same). Allocates
+// nothing.
 tern_status_t runEntry(tern_session_t &session, EntryState &state, const int32_t *tokens,
-                       int64_t rows, int64_t pos) {
+                       int64_t rows, int64_t pos, bool needLogits) {
   std::memcpy(session.tokens.data(), tokens, sizeof(int32_t) * size_t(rows));
-  return session.profiling ? runDispatches<true>(session, state, rows, pos)
-                           : runDispatches<false>(session, state, rows, pos);
+  const PreparedEntry &entry = *state.entry;
+  const size_t count = needLogits ? entry.dispatches.size() : entry.bodyDispatches;
+  return session.profiling ? runDispatches<true>(session, state, rows, pos, count)
+                           : runDispatches<false>(session, state, rows, pos, count);
 }
 
 // Logits of row |row| of the call just run on |entry| (row 0 when it keeps only the last).
@@ -230,8 +261,10 @@ tern_status_t evaluate(tern_session_t &session, const int32_t *tokens, size_t co
   int64_t done = 0, rows = 0;
   while (done < int64_t(count)) {
     rows = std::min<int64_t>(chunk, int64_t(count) - done);
-    if (tern_status_t status =
-            runEntry(session, *state, tokens + done, rows, session.position + done))
+    // Only the last chunk's logits are kept, unless every row's are wanted.
+    const bool needLogits = allLogits || done + rows == int64_t(count);
+    if (tern_status_t status = runEntry(session, *state, tokens + done, rows,
+                                        session.position + done, needLogits))
       return status; // position and logits unchanged: the session is as before the call
     if (allLogits)
       for (int64_t r = 0; r < rows; ++r)
@@ -309,21 +342,24 @@ tern_status_t tern_session_create(tern_model_t *model, const tern_session_option
     return failSession(TERN_STATUS_RESOURCE_EXHAUSTED, "out of memory");
   session->model = model;
   session->context = context ? context : model->kv.context;
-  // The kernels index caches by the plan's context (a compile-time stride), so a shorter
-  // session still gets the plan's full layout.
+  // Kernels index a layer's cache by position alone (the plan's context only bounds positions;
+  // docs/runtime.md), and evaluation keeps positions below the session's context: a shorter
+  // session gets shorter layers, and only the memory it can use.
+  session->kv = model->kv.withContext(session->context);
   const uint64_t arenaBytes = (std::max<uint64_t>(model->arenaBytes, 1) + 63) / 64 * 64;
-  const size_t cacheFloats = std::max<size_t>(model->kv.cacheFloats(), 1);
-  session->arena = static_cast<uint8_t *>(std::aligned_alloc(64, arenaBytes));
-  session->keyCache = static_cast<float *>(std::calloc(cacheFloats, sizeof(float)));
-  session->valueCache = static_cast<float *>(std::calloc(cacheFloats, sizeof(float)));
-  if (!session->arena || !session->keyCache || !session->valueCache) {
+  const size_t cacheFloats = std::max<size_t>(session->kv.cacheFloats(), 1);
+  if (!session->arenaPages.allocate(arenaBytes) ||
+      !session->keyPages.allocate(cacheFloats * sizeof(float)) ||
+      !session->valuePages.allocate(cacheFloats * sizeof(float))) {
     delete session;
     return failSession(TERN_STATUS_RESOURCE_EXHAUSTED,
                        "tern_session_create: cannot allocate the " + std::to_string(arenaBytes) +
                            "-byte arena and two " + std::to_string(cacheFloats * sizeof(float)) +
                            "-byte KV caches");
   }
-  std::memset(session->arena, 0, arenaBytes);
+  session->arena = session->arenaPages.as<uint8_t>();
+  session->keyCache = session->keyPages.as<float>();
+  session->valueCache = session->valuePages.as<float>();
   int64_t maxRows = 1;
   for (const PreparedEntry &entry : model->entries)
     maxRows = std::max(maxRows, entry.maxRows);
@@ -338,6 +374,13 @@ tern_status_t tern_session_create(tern_model_t *model, const tern_session_option
 }
 
 void tern_session_release(tern_session_t *session) { delete session; }
+
+void tern_session_info(const tern_session_t *session, tern_session_info_t *out_info) {
+  *out_info = tern_session_info_t{};
+  out_info->context_length = session->context;
+  out_info->kv_cache_bytes = 2 * session->kv.cacheFloats() * sizeof(float);
+  out_info->arena_bytes = (std::max<uint64_t>(session->model->arenaBytes, 1) + 63) / 64 * 64;
+}
 
 tern_model_t *tern_session_model(const tern_session_t *session) { return session->model; }
 

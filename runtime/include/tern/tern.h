@@ -286,6 +286,22 @@ tern_status_t tern_session_generate(tern_session_t* session, tern_sampler_t* sam
                                     int32_t max_tokens, tern_token_callback_t callback,
                                     void* user_data, int32_t* out_generated);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Session memory                                                                             */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef struct tern_session_info_s {
+  int64_t context_length;  /* positions the session holds (its options', or the model's) */
+  uint64_t kv_cache_bytes; /* keys and values allocated for |context_length| positions; a
+                              session shorter than the model's context allocates less than
+                              tern_model_info_t.kv_cache_bytes */
+  uint64_t arena_bytes;    /* activation scratch allocated with the session */
+} tern_session_info_t;
+
+/* Describes the memory |session| holds, all of it allocated by tern_session_create (evaluation
+ * allocates nothing). Thread-compatible, like the session. */
+void tern_session_info(const tern_session_t* session, tern_session_info_t* out_info);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
