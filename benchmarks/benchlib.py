@@ -87,10 +87,49 @@ def _first(obj, *paths):
     return None
 
 
-def tern_bench(binary, artifact, threads, prompt, gen, reps=None):
-    """Runs `tern bench --json` and normalises its fields (see docs/perf/README.md)."""
+# Kernels that bind a whole table but read only the rows of their tokens or positions.
+GATHER_FAMILIES = ("embedding", "rope")
+
+
+def decode_bytes_per_token(data):
+    """Weight bytes one decode step reads, from `tern bench --profile`'s decode kernels: each
+    kernel's bound weight bytes times its calls per token, gathers (one embedding row) left out.
+    None without a profile."""
+    kernels = _first(data, "profile.decode.kernels")
+    if not kernels:
+        return None
+    return int(sum(k["weight_bytes_per_call"] * k["calls_per_token"] for k in kernels
+                   if k.get("family") not in GATHER_FAMILIES))
+
+
+def kernel_profile(data):
+    """Per-kernel time and bandwidth of the decode and prefill tests, largest share first."""
+    out = {}
+    for test in ("decode", "prefill"):
+        kernels = _first(data, f"profile.{test}.kernels") or []
+        out[test] = [{key: k.get(key) for key in ("symbol", "family", "share", "gb_per_s",
+                                                   "weight_bytes_per_call")}
+                     for k in sorted(kernels, key=lambda k: -(k.get("share") or 0))]
+    return out
+
+
+def memory_report(data):
+    """Peak resident memory against weights + KV cache + 64 MB, when `tern bench` reports it."""
+    keys = ("peak_rss_bytes", "weights_bytes", "kv_cache_bytes", "load_seconds",
+            "first_token_seconds", "arena_bytes")
+    report = {key: data[key] for key in keys if key in data}
+    if "peak_rss_bytes" in report and "weights_bytes" in report and "kv_cache_bytes" in report:
+        budget = report["weights_bytes"] + report["kv_cache_bytes"] + 64 * 2**20
+        report["budget_bytes"] = budget
+        report["within_budget"] = report["peak_rss_bytes"] <= budget
+    return report
+
+
+def tern_bench(binary, artifact, threads, prompt, gen, reps=None, profile=False):
+    """Runs `tern bench --json` and normalises its fields (see docs/perf/README.md). The
+    per-token byte count needs the profile, so it is always taken (in separate, untimed runs)."""
     cmd = [binary, "bench", artifact, "-p", str(prompt), "-n", str(gen),
-           "--threads", str(threads), "--json"]
+           "--threads", str(threads), "--json", "--profile"]
     if reps:
         cmd += ["-r", str(reps)]
     out = run(cmd, "tern bench")
@@ -103,8 +142,7 @@ def tern_bench(binary, artifact, threads, prompt, gen, reps=None):
         "decode_tok_s": _first(data, "decode_tok_s", "tg_tok_s", "decode.tok_s"),
         "prefill_stddev": _first(data, "prefill_tok_s_stddev", "prefill_stddev"),
         "decode_stddev": _first(data, "decode_tok_s_stddev", "decode_stddev"),
-        "weight_bytes_per_token": _first(data, "weight_bytes_per_token", "bytes_per_token",
-                                         "weight_bytes"),
+        "weight_bytes_per_token": decode_bytes_per_token(data),
         "raw": data,
     }
     if result["prefill_tok_s"] is None or result["decode_tok_s"] is None:
