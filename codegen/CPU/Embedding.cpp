@@ -1,12 +1,12 @@
-// embedding: out[t] = row tokens[t] of the table (f32, f16, bf16, q8_0, q8_b32 or q4_b32),
-// decoded to f32.
+// embedding: out[t] = row tokens[t] of the table (f32, f16, bf16, q8_0, q8_b32, q6_b32 or
+// q4_b32), decoded to f32.
 //
 // Token ids are checked against the vocabulary by the runtime before the call, so the kernel
 // reads them unchecked. f16 uses vcvtph2ps where the target has F16C and the exact integer
 // conversion on the baseline (which would otherwise call compiler-rt); q8_0 rows are blocks of
 // an f16 scale and 32 int8 codes, decoded as scale * code with one rounding, like the source.
-// q8_b32 / q4_b32 (the tied lm_head quantized by `--lm-head=q8|q4`) keep codes and scales in
-// two planes (packing/QuantizedPacking.h); a row is decoded the same way, scale * code.
+// q8_b32 / q6_b32 / q4_b32 (the tied lm_head quantized by `--lm-head=q8|q6|q4`) keep codes and
+// scales in two planes (packing/QuantizedPacking.h); a row is decoded the same way, scale * code.
 #include "codegen/CPU/KernelBuilder.h"
 #include "codegen/CPU/KernelGenerators.h"
 
@@ -38,7 +38,7 @@ LogicalResult generateEmbedding(func::FuncOp fn, const KernelSpec &spec, const C
   const bool quantized = packing::quantFormatFromName(dtype.c_str(), &format);
   if (dtype != "f32" && dtype != "f16" && dtype != "bf16" && dtype != "q8_0" && !quantized)
     return kernelError(fn, spec, "dtype '" + dtype + "' is not supported (known: f32, f16, "
-                                 "bf16, q8_0, q8_b32, q4_b32)");
+                                 "bf16, q8_0, q8_b32, q6_b32, q4_b32)");
   if ((dtype == "q8_0" || quantized) && width % kQ8Block != 0)
     return kernelError(fn, spec, dtype + " tables need width to be a multiple of 32, got width=" +
                                      llvm::Twine(width));
@@ -74,7 +74,9 @@ LogicalResult generateEmbedding(func::FuncOp fn, const KernelSpec &spec, const C
     if (quantized) {
       // Codes of the row at src; its scales at scaleOffset + token * (width / 32) * 2.
       const bool q4 = format == packing::QuantFormat::Q4B32;
-      const int64_t step = std::min<int64_t>(lanes, kQ8Block);
+      const bool q6 = format == packing::QuantFormat::Q6B32;
+      // q6: a chunk of at most 16 codes shares one shift of the high-bit bytes.
+      const int64_t step = std::min<int64_t>(lanes, q6 ? 16 : kQ8Block);
       auto vecType = VectorType::get({step}, f32);
       auto codeType = VectorType::get({step}, rb.getI8Type());
       Value scales = arith::AddIOp::create(
@@ -92,12 +94,23 @@ LogicalResult generateEmbedding(func::FuncOp fn, const KernelSpec &spec, const C
                     nb, vecType,
                     vector::ExtractOp::create(nb, halfBitsToF32(nb, bits), ArrayRef<int64_t>{0}));
                 // q8: 32 bytes per block; q4: block 2i in the low nibbles of group i (32 bytes),
-                // block 2i + 1 in the high nibbles.
+                // block 2i + 1 in the high nibbles; q6: the same nibbles in the first 32 bytes
+                // of 48-byte group i, weight 32 * (block % 2) + m's high 2 bits in byte
+                // 32 + m % 16, bits 2 * (2 * (block % 2) + m / 16) and up.
                 Value codeBase = arith::AddIOp::create(
                     nb, src, arith::MulIOp::create(nb, q4 ? arith::DivUIOp::create(
                                                                 nb, block, constIndex(nb, 2))
                                                           : block,
                                                    constIndex(nb, 32)));
+                Value groupBase;
+                if (q6) {
+                  groupBase = arith::AddIOp::create(
+                      nb, src,
+                      arith::MulIOp::create(
+                          nb, arith::DivUIOp::create(nb, block, constIndex(nb, 2)),
+                          constIndex(nb, 48)));
+                  codeBase = groupBase;
+                }
                 Value high = arith::AndIOp::create(nb, block, constIndex(nb, 1));
                 Value shift = vector::BroadcastOp::create(
                     nb, codeType,
@@ -115,6 +128,28 @@ LogicalResult generateEmbedding(func::FuncOp fn, const KernelSpec &spec, const C
                         arith::AndIOp::create(nb, arith::ShRUIOp::create(nb, codes, shift),
                                               constInt(nb, codeType, 0x0f)),
                         constInt(nb, codeType, 8));
+                  if (q6) {
+                    Value highBits = loadVector(
+                        nb, table,
+                        arith::AddIOp::create(nb, groupBase, constIndex(nb, 32 + sub % 16)),
+                        step);
+                    Value highShift = vector::BroadcastOp::create(
+                        nb, codeType,
+                        arith::IndexCastOp::create(
+                            nb, nb.getI8Type(),
+                            arith::AddIOp::create(
+                                nb, arith::MulIOp::create(nb, high, constIndex(nb, 4)),
+                                constIndex(nb, sub / 16 * 2))));
+                    Value low = arith::AndIOp::create(nb, arith::ShRUIOp::create(nb, codes, shift),
+                                                      constInt(nb, codeType, 0x0f));
+                    Value pair = arith::ShLIOp::create(
+                        nb,
+                        arith::AndIOp::create(nb, arith::ShRUIOp::create(nb, highBits, highShift),
+                                              constInt(nb, codeType, 3)),
+                        constInt(nb, codeType, 4));
+                    codes = arith::SubIOp::create(nb, arith::OrIOp::create(nb, low, pair),
+                                                  constInt(nb, codeType, 32));
+                  }
                   Value values =
                       arith::MulFOp::create(nb, scale, arith::SIToFPOp::create(nb, vecType, codes));
                   storeVector(nb, values, out,

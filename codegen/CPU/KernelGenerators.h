@@ -18,7 +18,7 @@ mlir::LogicalResult generateTernaryMatmul(mlir::func::FuncOp fn, const KernelSpe
                                           const CpuTarget &target);
 mlir::LogicalResult generateMatmul(mlir::func::FuncOp fn, const KernelSpec &spec,
                                    const CpuTarget &target);
-// int8 activations x block-quantized (q8_b32, q4_b32) weights: the quantized lm_head.
+// int8 activations x block-quantized (q8_b32, q6_b32, q4_b32) weights: the quantized lm_head.
 mlir::LogicalResult generateQuantizedMatmul(mlir::func::FuncOp fn, const KernelSpec &spec,
                                             const CpuTarget &target);
 mlir::LogicalResult generateRmsNorm(mlir::func::FuncOp fn, const KernelSpec &spec,

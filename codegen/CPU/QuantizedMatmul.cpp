@@ -1,17 +1,22 @@
-// quantized_matmul: int8 activations x block-quantized weights (q8_b32, q4_b32), the lm_head of
-// `ternc compile --lm-head=q8|q4`.
+// quantized_matmul: int8 activations x block-quantized weights (q8_b32, q6_b32, q4_b32), the
+// lm_head of `ternc compile --lm-head=q8|q6|q4`.
 //
 // y[t][j] = (sum over blocks b of d[j][b] * dot_b(q[t], c[j])) / qscale[t]: each 32-weight
 // block's dot product is exact in int32, then scaled by the block's f16 scale in f32 FMA
 // vectors; lanes are reduced once per output. The byte dot products per target:
 //   x86-64-v4 (vpdpbusd, u8 x s8): the unsigned operand is the weight side. q8 codes are
-//     made unsigned with an xor (c + 128), q4 nibbles are already 0..15 (c + 8); the offset
-//     times sum(q) of the block is subtracted by starting the accumulation from
-//     -offset * sum(q), computed once per activation row and block for the whole tile.
+//     made unsigned with an xor (c + 128), q4 nibbles are already 0..15 (c + 8) and q6 codes
+//     0..63 (c + 32); the offset times sum(q) of the block is subtracted by starting the
+//     accumulation from -offset * sum(q), computed once per activation row and block for the
+//     whole tile.
 //   x86-64-v3 (vpmaddubsw + vpmaddwd): q8 uses the sign trick, |c| (u8) times q * sign(c)
-//     (psignb), whose pairs stay below 2^15; q4 multiplies the nibbles (pairs at most
-//     2 * 15 * 128) and adds -8 * sum(q).
+//     (psignb), whose pairs stay below 2^15; q4 and q6 multiply the unsigned codes (pairs at
+//     most 2 * 63 * 128 < 2^15) and add -offset * sum(q).
 //   generic (SSE2): codes and activations widened to i16, pmaddwd.
+// q6 codes are rebuilt per block from the group's two parts with shifts, ands and an or: the
+// low nibbles as in q4; the 16 high-bit bytes, loaded into both halves of the vector, move
+// their pair for the block's weights 0-15 and 16-31 to bits 4-5 with one shift of per-half
+// count (vpsllvq / vpsrlvq; on SSE2 a psllq / psrlq per 16-byte half).
 // Layout (packing/QuantizedPacking.h): a codes plane (n rows) then an f16 scale plane
 // (n, k / 32). A work item is n_block output rows; a register tile of RT activation rows x NT
 // weight rows shares every load, and a step of 8 blocks loads each row's 8 scales with one
@@ -38,7 +43,7 @@ constexpr int64_t kBlock = packing::kQuantBlock; // weights per scale (32)
 constexpr int64_t kStepBlocks = 8;               // blocks per loop step: one 16-byte scale load
 constexpr int64_t kCacheLine = 64;
 // How far ahead of the tile's reads the prefetches point (codes, scales); the scale stream
-// moves 16x (q8) or 8x (q4) slower. 2, 4, 8 and 16 KiB measured the same on Zen 4.
+// moves 16x (q8), 12x (q6) or 8x (q4) slower. 2, 4, 8 and 16 KiB measured the same on Zen 4.
 constexpr int64_t kCodeLead = 4096;
 constexpr int64_t kScaleLead = 512;
 
@@ -48,12 +53,20 @@ struct Params {
   int64_t n, k, nBlock, blocks, rowCodeBytes, scaleOffset;
   packing::QuantFormat format;
   bool q4() const { return format == packing::QuantFormat::Q4B32; }
+  bool q6() const { return format == packing::QuantFormat::Q6B32; }
+  // What the kernel reads as a block's unsigned codes holds c + offset (q4: 8, q6: 32); 0 for
+  // q8's signed codes.
+  int64_t codeOffset() const { return q4() ? 8 : q6() ? 32 : 0; }
+  // Code bytes of one block along a row (q4: 32-byte and q6: 48-byte groups of 2 blocks).
+  int64_t blockCodeBytes() const { return q4() ? kBlock / 2 : q6() ? kBlock * 3 / 4 : kBlock; }
 };
 
 // The per-target exact dot products of one 32-weight block.
 struct DotEmitter {
   DotIsa isa;
-  bool q4;
+  int64_t offset; // Params::codeOffset(): 0 for signed (q8) codes
+
+  bool unsignedCodes() const { return offset != 0; }
 
   // Lanes of the i32 partial sums (and of the f32 accumulators).
   int64_t lanes() const { return isa == DotIsa::Generic ? 4 : 8; }
@@ -62,8 +75,9 @@ struct DotEmitter {
     return LLVM::CallIntrinsicOp::create(b, result, b.getStringAttr(name), args).getResult(0);
   }
 
-  // What a block of activations |acts| (vector<32xi8>) needs once per tile: VNNI and AVX2 q4
-  // get -offset * sum(q) as i32 lanes; generic the activations widened to i16 (4 x v8i16).
+  // What a block of activations |acts| (vector<32xi8>) needs once per tile: VNNI and AVX2
+  // q4/q6 get -offset * sum(q) as i32 lanes; generic the activations widened to i16
+  // (4 x v8i16).
   SmallVector<Value> prepareActs(ImplicitLocOpBuilder &b, Value acts) const {
     auto v8i32 = VectorType::get({8}, b.getI32Type());
     auto v16i16 = VectorType::get({16}, b.getI16Type());
@@ -71,16 +85,16 @@ struct DotEmitter {
     switch (isa) {
     case DotIsa::VNNI: {
       // sum over 4 bytes of offset * q, negated: the accumulation start of every weight row.
-      const int64_t offset = q4 ? 8 : 128;
+      const int64_t bias = unsignedCodes() ? offset : 128;
       Value sum = intrinsic(b, v8i32, "llvm.x86.avx512.vpdpbusd.256",
-                            {constInt(b, v8i32, 0), constInt(b, v32i8, offset), acts});
+                            {constInt(b, v8i32, 0), constInt(b, v32i8, bias), acts});
       return {arith::SubIOp::create(b, constInt(b, v8i32, 0), sum), acts};
     }
     case DotIsa::AVX2: {
-      if (!q4)
+      if (!unsignedCodes())
         return {Value(), acts};
       Value pairs = intrinsic(b, v16i16, "llvm.x86.avx2.pmadd.ub.sw",
-                              {constInt(b, v32i8, 8), acts});
+                              {constInt(b, v32i8, offset), acts});
       Value sum = intrinsic(b, v8i32, "llvm.x86.avx2.pmadd.wd",
                             {pairs, constInt(b, v16i16, -1)});
       return {sum, acts};
@@ -94,22 +108,24 @@ struct DotEmitter {
   }
 
   // A weight block's codes as the dot instruction wants them, once per tile: |codes| is
-  // vector<32xi8> (q8: signed codes; q4: nibbles 0..15).
+  // vector<32xi8> (q8: signed codes; q4: nibbles 0..15; q6: 0..63).
   SmallVector<Value> prepareWeights(ImplicitLocOpBuilder &b, Value codes) const {
     auto v32i8 = VectorType::get({32}, b.getI8Type());
     switch (isa) {
     case DotIsa::VNNI:
-      return {q4 ? codes : arith::XOrIOp::create(b, codes, constInt(b, v32i8, 0x80))};
+      return {unsignedCodes() ? codes
+                              : arith::XOrIOp::create(b, codes, constInt(b, v32i8, 0x80))};
     case DotIsa::AVX2:
-      if (q4)
+      if (unsignedCodes())
         return {codes};
       // |c| for the unsigned operand; the signs move to the activations per row.
       return {intrinsic(b, v32i8, "llvm.x86.avx2.psign.b", {codes, codes}), codes};
     case DotIsa::Generic: {
       auto v32i16 = VectorType::get({32}, b.getI16Type());
-      Value wide = q4 ? Value(arith::SubIOp::create(b, arith::ExtUIOp::create(b, v32i16, codes),
-                                                    constInt(b, v32i16, 8)))
-                      : Value(arith::ExtSIOp::create(b, v32i16, codes));
+      Value wide = unsignedCodes()
+                       ? Value(arith::SubIOp::create(b, arith::ExtUIOp::create(b, v32i16, codes),
+                                                     constInt(b, v32i16, offset)))
+                       : Value(arith::ExtSIOp::create(b, v32i16, codes));
       return widenedQuarters(b, wide);
     }
     }
@@ -126,12 +142,13 @@ struct DotEmitter {
       return intrinsic(b, v8i32, "llvm.x86.avx512.vpdpbusd.256", {a[0], w[0], a[1]});
     case DotIsa::AVX2: {
       Value acts = a[1];
-      if (!q4) // q * sign(c): |c| * (q * sign(c)) = c * q, pairs within +-2 * 127 * 128
+      // q * sign(c): |c| * (q * sign(c)) = c * q, pairs within +-2 * 127 * 128
+      if (!unsignedCodes())
         acts = intrinsic(b, v32i8, "llvm.x86.avx2.psign.b", {acts, w[1]});
       Value pairs = intrinsic(b, v16i16, "llvm.x86.avx2.pmadd.ub.sw", {w[0], acts});
       Value quads =
           intrinsic(b, v8i32, "llvm.x86.avx2.pmadd.wd", {pairs, constInt(b, v16i16, 1)});
-      return q4 ? Value(arith::AddIOp::create(b, quads, a[0])) : quads;
+      return unsignedCodes() ? Value(arith::AddIOp::create(b, quads, a[0])) : quads;
     }
     case DotIsa::Generic: {
       auto v4i32 = VectorType::get({4}, b.getI32Type());
@@ -182,7 +199,7 @@ public:
     // Step s reads bytes [s * step, (s + 1) * step) of each row of the tile in both planes;
     // the prefetch pointers lead the tile's last row by kCodeLead / kScaleLead.
     Type i64 = b.getI64Type();
-    const int64_t codeStep = kStepBlocks * (p.q4() ? kBlock / 2 : kBlock);
+    const int64_t codeStep = kStepBlocks * p.blockCodeBytes();
     const int64_t scaleStep = kStepBlocks * 2;
     Value codeAhead = arith::IndexCastOp::create(
         b, i64,
@@ -214,7 +231,8 @@ public:
                                        arith::MulIOp::create(nb, first, constIndex(nb, 2))),
                                count);
       auto v32i8 = VectorType::get({32}, nb.getI8Type());
-      SmallVector<Value> groupBytes(nt); // q4: the 32-byte group of the current block pair
+      // q4: the 32-byte group of the current block pair; q6: the pair's odd block's codes.
+      SmallVector<Value> groupBytes(nt);
       for (int64_t g = 0; g < count; ++g) {
         Value block = arith::AddIOp::create(nb, first, constIndex(nb, g));
         Value actOffset = arith::MulIOp::create(nb, block, constIndex(nb, kBlock));
@@ -224,7 +242,30 @@ public:
               nb, loadVector(nb, q, arith::AddIOp::create(nb, qRow[r], actOffset), 32));
         for (int64_t c = 0; c < nt; ++c) {
           Value codes;
-          if (!p.q4()) {
+          if (p.q6()) {
+            // |first| is a multiple of 8 blocks: block g of the step is block g % 2 of the
+            // group at first * 24 + (g / 2) * 48. Both blocks' codes are rebuilt at the even
+            // one: one vector per weight row stays live to the odd block, not two.
+            if (g % 2 == 0) {
+              Value group = arith::AddIOp::create(
+                  nb, codeRow[c],
+                  arith::AddIOp::create(
+                      nb, arith::MulIOp::create(nb, first, constIndex(nb, p.blockCodeBytes())),
+                      constIndex(nb, g / 2 * 2 * p.blockCodeBytes())));
+              Value nibbles = loadVector(nb, w, group, 32);
+              Value high =
+                  loadVector(nb, w, arith::AddIOp::create(nb, group, constIndex(nb, 32)), 16);
+              SmallVector<int64_t> twice;
+              for (int64_t i = 0; i < 32; ++i)
+                twice.push_back(i % 16);
+              Value highs = vector::ShuffleOp::create(nb, high, high, twice);
+              codes = q6Codes(nb, nibbles, highs, /*odd=*/false);
+              if (g + 1 < count)
+                groupBytes[c] = q6Codes(nb, nibbles, highs, /*odd=*/true);
+            } else {
+              codes = groupBytes[c];
+            }
+          } else if (!p.q4()) {
             codes = loadVector(nb, w,
                                arith::AddIOp::create(
                                    nb, codeRow[c],
@@ -283,6 +324,30 @@ public:
   }
 
 private:
+  // A q6_b32 block's codes u (vector<32xi8>, 0..63) from its group's 32 nibble bytes and the
+  // 16 high-bit bytes in both halves of |highs|: block 0 (|odd| false) has the low nibbles
+  // and weights 0-15 / 16-31's high pairs in bits 0-1 / 2-3 (<< 4 / << 2); block 1 the high
+  // nibbles and pairs in bits 4-5 / 6-7 (>> 0 / >> 2). Bits a shift moves across a byte
+  // boundary are masked off.
+  Value q6Codes(ImplicitLocOpBuilder &b, Value nibbles, Value highs, bool odd) const {
+    auto v32i8 = VectorType::get({32}, b.getI8Type());
+    auto v4i64 = VectorType::get({4}, b.getI64Type());
+    Value low = nibbles;
+    if (odd)
+      low = arith::ShRUIOp::create(b, low, constInt(b, v32i8, 4));
+    low = arith::AndIOp::create(b, low, constInt(b, v32i8, 0x0f));
+    Value words = vector::BitCastOp::create(b, v4i64, highs);
+    Value counts = arith::ConstantOp::create(
+        b, v4i64,
+        DenseElementsAttr::get(v4i64, odd ? ArrayRef<int64_t>{0, 0, 2, 2}
+                                          : ArrayRef<int64_t>{4, 4, 2, 2}));
+    words = odd ? Value(arith::ShRUIOp::create(b, words, counts))
+                : Value(arith::ShLIOp::create(b, words, counts));
+    Value high = arith::AndIOp::create(b, vector::BitCastOp::create(b, v32i8, words),
+                                       constInt(b, v32i8, 0x30));
+    return arith::OrIOp::create(b, low, high);
+  }
+
   // |count| (<= 8) f16 scales at byte |at| of the weights, as vector<8xf32> (unused lanes 0).
   Value loadScales(ImplicitLocOpBuilder &b, Value at, int64_t count) const {
     auto v16i8 = VectorType::get({16}, b.getI8Type());
@@ -330,7 +395,7 @@ LogicalResult generateQuantizedMatmul(func::FuncOp fn, const KernelSpec &spec,
   const std::string format = spec.getString("format");
   if (!packing::quantFormatFromName(format.c_str(), &p.format))
     return kernelError(fn, spec, "format '" + format + "' is not supported (known: q8_b32, "
-                                 "q4_b32)");
+                                 "q6_b32, q4_b32)");
   if (p.n <= 0 || p.k <= 0)
     return kernelError(fn, spec, "parameters 'n' and 'k' must be positive, got n=" +
                                      llvm::Twine(p.n) + " k=" + llvm::Twine(p.k));
@@ -347,7 +412,7 @@ LogicalResult generateQuantizedMatmul(func::FuncOp fn, const KernelSpec &spec,
 
   DotEmitter dot{target.hasAVX512 ? DotIsa::VNNI : target.hasAVX2 ? DotIsa::AVX2
                                                                   : DotIsa::Generic,
-                 p.q4()};
+                 p.codeOffset()};
   // Register tiles (RT activation rows x NT weight rows): accumulators RT * NT, scales NT,
   // prepared activations RT, within 32 (AVX-512) or 16 vector registers.
   const int64_t rowTile = dot.isa == DotIsa::VNNI ? 4 : 2;

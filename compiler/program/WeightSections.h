@@ -1,5 +1,5 @@
 // Weight sections of an artifact: float matrices in the dtype the kernels read, block-quantized
-// matrices (q8_b32, q4_b32), f32 norm vectors, ternary matrices repacked to i2_b128 with
+// matrices (q8_b32, q6_b32, q4_b32), f32 norm vectors, ternary matrices repacked to i2_b128 with
 // per-row scales, and rope tables.
 #ifndef TERN_COMPILER_PROGRAM_WEIGHTSECTIONS_H
 #define TERN_COMPILER_PROGRAM_WEIGHTSECTIONS_H

@@ -19,7 +19,8 @@ struct CompileOptions {
   std::string stopAfter;      // a pipeline pass: print the IR after it (--emit=mlir)
   bool printVocabulary = false;
   bool noTokenizer = false;   // leave the tokenizer out: the artifact then takes token ids only
-  std::string lmHead = "source"; // lm_head precision: source, f16, q8, q4 (tern-quantize-lm-head)
+  // lm_head precision: source, f16, q8, q6, q4 (tern-quantize-lm-head).
+  std::string lmHead = "source";
   // A tied token embedding when --lm-head changes the table: "separate" (the lookup keeps the
   // file's table, a second table in the artifact) or "shared" (one table at the new precision).
   std::string tiedEmbedding = "separate";

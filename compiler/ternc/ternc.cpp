@@ -86,9 +86,9 @@ static cl::opt<bool> noTokenizer(
 static cl::opt<std::string> lmHead(
     "lm-head",
     cl::desc("Precision of the output projection (lm_head, or the tied embedding it shares): "
-             "source (the file's type, default), f16, q8 (int8, f16 scale per 32 weights) or q4 "
-             "(4-bit, f16 scale per 32 weights)"),
-    cl::value_desc("source|f16|q8|q4"), cl::init("source"), cl::sub(compileCommand));
+             "source (the file's type, default), f16, q8 (int8, f16 scale per 32 weights), q6 "
+             "(6-bit, f16 scale per 32 weights) or q4 (4-bit, f16 scale per 32 weights)"),
+    cl::value_desc("source|f16|q8|q6|q4"), cl::init("source"), cl::sub(compileCommand));
 
 static cl::opt<std::string> tiedEmbedding(
     "tied-embedding",

@@ -1,5 +1,5 @@
-// Generated embedding kernels (f32, f16, bf16, q8_0, q8_b32, q4_b32 tables) vs the reference
-// twin.
+// Generated embedding kernels (f32, f16, bf16, q8_0, q8_b32, q6_b32, q4_b32 tables) vs the
+// reference twin.
 #include "CodegenTestUtil.h"
 
 #include "packing/QuantizedPacking.h"
@@ -159,6 +159,12 @@ TEST_P(EmbeddingTest, Q4B32RowsDecodeExactly) {
   uint32_t seed = 51;
   for (int64_t width : {32, 64, 96, 160, 2560}) // 32, 96, 160: a final half nibble group
     checkEmbedding(GetParam(), "q4_b32", width, seed++);
+}
+
+TEST_P(EmbeddingTest, Q6B32RowsDecodeExactly) {
+  uint32_t seed = 71;
+  for (int64_t width : {32, 64, 96, 160, 288, 2560}) // 32, 96, 160, 288: a final half group
+    checkEmbedding(GetParam(), "q6_b32", width, seed++);
 }
 
 TEST(EmbeddingCodegen, RejectsQ8_0WidthNotMultipleOf32) {

@@ -1,7 +1,8 @@
-// Single-thread decode throughput of the lm_head kernels at the BitNet b1.58 2B-4T shape
-// (128256 x 2560): quantized_matmul (q8_b32, q4_b32) and the float matmul it replaces (f16),
-// streaming from DRAM, and from cache on a 4096-row slice (the kernel's compute bound), next to
-// a read-bandwidth probe run in the same process. Disabled in ctest (timing, not correctness):
+// Single-thread decode (and 16-row prefill) throughput of the lm_head kernels at the BitNet
+// b1.58 2B-4T shape (128256 x 2560): quantized_matmul (q8_b32, q6_b32, q4_b32) and the float
+// matmul it replaces (f16), streaming from DRAM, and from cache on a 4096-row slice (the
+// kernel's compute bound), next to a read-bandwidth probe run in the same process. Disabled in
+// ctest (timing, not correctness):
 //   CodegenTests --gtest_also_run_disabled_tests --gtest_filter='QuantizedMatmulPerf.*'
 // TERN_PERF_TARGETS=x86-64-v4,... limits the targets.
 #include "CodegenTestUtil.h"
@@ -81,8 +82,10 @@ std::vector<std::string> perfTargets() {
   return targets;
 }
 
-// Seconds per decode call (rows = 1) of the lm_head kernel |format| over |n| rows.
-double decodeSeconds(const std::string &target, const std::string &format, int64_t n) {
+// Seconds per call of the lm_head kernel |format| over |n| weight rows for |rows| activation
+// rows (decode: 1; prefill_logits: more).
+double callSeconds(const std::string &target, const std::string &format, int64_t n,
+                   int64_t rows = 1) {
   KernelSpec spec;
   spec.symbol = "lm";
   const bool quantized = format != "f16";
@@ -103,25 +106,27 @@ double decodeSeconds(const std::string &target, const std::string &format, int64
   const int64_t bytes = quantized ? packing::quantPackedBytes(qf, n, kHidden) : n * kHidden * 2;
   Buffer weights{size_t(bytes)};
   std::memset(weights.data, 0x11, size_t(bytes)); // small codes, tiny finite f16 scales
-  std::vector<int8_t> q(kHidden, 5);
-  std::vector<float> x(kHidden, 0.5f), qscale(1, 1.0f), y(n);
+  std::vector<int8_t> q(rows * kHidden, 5);
+  std::vector<float> x(rows * kHidden, 0.5f), qscale(rows, 1.0f), y(rows * n);
   std::vector<void *> bindings =
       quantized ? std::vector<void *>{q.data(), qscale.data(), weights.data, y.data()}
                 : std::vector<void *>{x.data(), weights.data, y.data()};
   tern_cpu_kernel_fn fn = library->kernel("lm");
-  return bestSeconds([&] { fn(bindings.data(), 1, 0, 0, n / kNBlock); }, 3);
+  return bestSeconds([&] { fn(bindings.data(), rows, 0, 0, n / kNBlock); }, 3);
 }
 
 TEST(QuantizedMatmulPerf, DISABLED_LmHeadDecode) {
   const double probe = probeGBs();
   std::printf("read bandwidth probe (1 thread, 1 GiB): %.2f GB/s\n", probe);
   for (const std::string &target : perfTargets())
-    for (const char *format : {"q8_b32", "q4_b32", "f16"}) {
-      const double bytesPerRow = std::string(format) == "f16" ? kHidden * 2.0
+    for (const char *format : {"q8_b32", "q6_b32", "q4_b32", "f16"}) {
+      // Bytes per 32 weights: codes plus a 2-byte scale.
+      const double bytesPerRow = std::string(format) == "f16"      ? kHidden * 2.0
                                  : std::string(format) == "q8_b32" ? kHidden * 34.0 / 32
+                                 : std::string(format) == "q6_b32" ? kHidden * 26.0 / 32
                                                                    : kHidden * 18.0 / 32;
-      const double stream = decodeSeconds(target, format, kVocab);
-      const double cached = decodeSeconds(target, format, kCachedRows);
+      const double stream = callSeconds(target, format, kVocab);
+      const double cached = callSeconds(target, format, kCachedRows);
       std::printf("decode %-9s %-6s %lldx%lld | streaming %7.2f ms %6.2f GB/s = %3.0f%% of "
                   "probe | cached (%lld rows) %6.2f GB/s\n",
                   target.c_str(), format, (long long)kVocab, (long long)kHidden, stream * 1e3,
@@ -130,6 +135,26 @@ TEST(QuantizedMatmulPerf, DISABLED_LmHeadDecode) {
                   bytesPerRow * kCachedRows / cached / 1e9);
     }
   std::printf("read bandwidth probe again: %.2f GB/s\n", probeGBs());
+}
+
+// The prefill_logits path: 16 activation rows through the register tiles (4 x 4 on x86-64-v4,
+// 2 x 4 on v3), over the cached slice, as weight GB/s and multiply-adds per second.
+TEST(QuantizedMatmulPerf, DISABLED_LmHeadPrefill) {
+  constexpr int64_t kRows = 16;
+  for (const std::string &target : perfTargets())
+    for (const char *format : {"q8_b32", "q6_b32", "q4_b32"}) {
+      packing::QuantFormat qf;
+      ASSERT_TRUE(packing::quantFormatFromName(format, &qf));
+      const double bytes = double(packing::quantPackedBytes(qf, kCachedRows, kHidden));
+      const double one = callSeconds(target, format, kCachedRows, 1);
+      const double many = callSeconds(target, format, kCachedRows, kRows);
+      std::printf("prefill %-9s %-6s %lld rows x %lldx%lld | %7.3f ms = %6.2f GB/s, %6.1f G "
+                  "MAC/s (1 row: %6.2f GB/s, %6.1f G MAC/s)\n",
+                  target.c_str(), format, (long long)kRows, (long long)kCachedRows,
+                  (long long)kHidden, many * 1e3, bytes / many / 1e9,
+                  double(kRows) * kCachedRows * kHidden / many / 1e9, bytes / one / 1e9,
+                  double(kCachedRows) * kHidden / one / 1e9);
+    }
 }
 
 } // namespace

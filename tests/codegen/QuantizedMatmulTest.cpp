@@ -1,4 +1,4 @@
-// Generated quantized_matmul kernels (q8_b32, q4_b32 weights, int8 activations) vs the
+// Generated quantized_matmul kernels (q8_b32, q6_b32, q4_b32 weights, int8 activations) vs the
 // reference twin, on every runnable target.
 #include "CodegenTestUtil.h"
 
@@ -88,8 +88,7 @@ void checkQuantizedMatmul(const std::string &target, packing::QuantFormat format
 }
 
 // k: one block, block counts below, at and past the 8-block step (with tails of 1 to 7
-// blocks, odd counts leaving a q4 half group), the 2B-4T widths. n_block: every column tile
-// width (4, 2, 1) and uneven work items.
+// blocks, odd counts leaving a q4 or q6 half group), the 2B-4T widths. n_block: every column tile width (4, 2, 1) and uneven work items.
 const std::vector<Case> kCases = {
     {16, 32, 4},    {12, 64, 4},    {10, 96, 2},   {24, 256, 8},  {9, 288, 3},
     {32, 480, 16},  {40, 2560, 8},  {6, 6912, 2},  {7, 160, 7},   {64, 544, 16},
@@ -103,6 +102,12 @@ TEST_P(QuantizedMatmulTest, Q8B32MatchesReference) {
     checkQuantizedMatmul(GetParam(), packing::QuantFormat::Q8B32, c, seed++);
 }
 
+TEST_P(QuantizedMatmulTest, Q6B32MatchesReference) {
+  uint32_t seed = 201;
+  for (const Case &c : kCases)
+    checkQuantizedMatmul(GetParam(), packing::QuantFormat::Q6B32, c, seed++);
+}
+
 TEST_P(QuantizedMatmulTest, Q4B32MatchesReference) {
   uint32_t seed = 101;
   for (const Case &c : kCases)
@@ -112,19 +117,24 @@ TEST_P(QuantizedMatmulTest, Q4B32MatchesReference) {
 // Small activations and power-of-two scales make every product and sum exact in f32 and double:
 // then the kernel must agree with the reference bit for bit, whatever the summation order.
 TEST_P(QuantizedMatmulTest, ExactWhenEveryStepIsExact) {
-  for (packing::QuantFormat format : {packing::QuantFormat::Q8B32, packing::QuantFormat::Q4B32}) {
+  for (packing::QuantFormat format :
+       {packing::QuantFormat::Q8B32, packing::QuantFormat::Q6B32, packing::QuantFormat::Q4B32}) {
     const int64_t n = 8, k = 320, blocks = k / packing::kQuantBlock;
     std::mt19937 rng(7);
-    std::uniform_int_distribution<int> code(format == packing::QuantFormat::Q8B32 ? -127 : -8,
-                                            format == packing::QuantFormat::Q8B32 ? 127 : 7);
+    // The code range; q4 and q6 give a block's extreme the most negative code.
+    const int lowest = format == packing::QuantFormat::Q8B32   ? -127
+                       : format == packing::QuantFormat::Q6B32 ? -32
+                                                               : -8;
+    const int highest = format == packing::QuantFormat::Q8B32 ? 127 : -lowest - 1;
+    std::uniform_int_distribution<int> code(lowest, highest);
     std::vector<float> raw(n * k);
     for (int64_t r = 0; r < n; ++r)
       for (int64_t b = 0; b < blocks; ++b) {
         const float d = std::ldexp(1.0f, int(b % 5) - 3);
         for (int64_t i = 0; i < packing::kQuantBlock; ++i)
           raw[r * k + b * 32 + i] = d * float(code(rng));
-        // Pin the block's extreme so the packer picks exactly d (q8: 127 d; q4: -8 d).
-        raw[r * k + b * 32] = format == packing::QuantFormat::Q8B32 ? 127 * d : -8 * d;
+        // Pin the block's extreme so the packer picks exactly d (q8: 127 d; q4: -8 d; q6: -32 d).
+        raw[r * k + b * 32] = format == packing::QuantFormat::Q8B32 ? 127 * d : float(lowest) * d;
       }
     std::vector<uint8_t> w(packing::quantPackedBytes(format, n, k));
     ASSERT_TRUE(packing::quantizeMatrix(format, raw.data(), n, k, w.data()));

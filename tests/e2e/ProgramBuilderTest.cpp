@@ -194,7 +194,7 @@ const schema::KernelDescriptor *descriptorOf(const Artifact &artifact, const std
   return nullptr;
 }
 
-// --lm-head=q8/q4: the tied F32 table is quantized at compile time into one section in the
+// --lm-head=q8/q6/q4: the tied F32 table is quantized at compile time into one section in the
 // shared layout, bit for bit what the packer makes of the file's values; by default the
 // embedding keeps the F32 table (two sections), with --tied-embedding=shared it reads the
 // quantized one.
@@ -210,11 +210,12 @@ TEST(ProgramBuilder, QuantizedLmHeadIsPackedAtCompileTime) {
   ASSERT_TRUE(bool(values));
   const int64_t vocab = record->shape[0], width = record->shape[1];
 
-  for (const char *lmHead : {"q8", "q4"})
+  for (const char *lmHead : {"q8", "q6", "q4"})
     for (bool shared : {false, true}) {
       SCOPED_TRACE(std::string(lmHead) + (shared ? " shared" : " separate"));
-      const auto format =
-          lmHead == std::string("q8") ? packing::QuantFormat::Q8B32 : packing::QuantFormat::Q4B32;
+      const auto format = lmHead == std::string("q8")   ? packing::QuantFormat::Q8B32
+                          : lmHead == std::string("q6") ? packing::QuantFormat::Q6B32
+                                                        : packing::QuantFormat::Q4B32;
       const std::string formatName = packing::quantFormatName(format);
       auto artifact = compileAndOpen(dir, 4, lmHead, shared);
       ASSERT_TRUE(artifact);

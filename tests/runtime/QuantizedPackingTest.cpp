@@ -1,5 +1,5 @@
-// The block-quantized layouts (q8_b32, q4_b32): f16 conversions, quantizer rounding and error
-// bounds, byte layout, unpacker round trips, and the reference twins that read them.
+// The block-quantized layouts (q8_b32, q6_b32, q4_b32): f16 conversions, quantizer rounding and
+// error bounds, byte layout, unpacker round trips, and the reference twins that read them.
 #include "packing/QuantizedPacking.h"
 #include "reference/ReferenceDispatch.h"
 #include "reference/ReferenceKernels.h"
@@ -51,11 +51,19 @@ TEST(QuantizedPacking, SizesAndPlanes) {
   EXPECT_EQ(quantScaleOffset(QuantFormat::Q8B32, 3, 32), 128); // 96 code bytes, 64-aligned
   EXPECT_EQ(quantPackedBytes(QuantFormat::Q8B32, 128256, 2560), 128256LL * 2560 + 128256LL * 160);
   EXPECT_EQ(quantPackedBytes(QuantFormat::Q4B32, 128256, 2560), 128256LL * 1280 + 128256LL * 160);
+  // q6: 48 bytes per 64 weights (6 bits each), a final half group stored whole.
+  EXPECT_EQ(quantRowCodeBytes(QuantFormat::Q6B32, 2560), 1920);
+  EXPECT_EQ(quantRowCodeBytes(QuantFormat::Q6B32, 64), 48);
+  EXPECT_EQ(quantRowCodeBytes(QuantFormat::Q6B32, 160), 144);
+  EXPECT_EQ(quantPackedBytes(QuantFormat::Q6B32, 128256, 2560), 128256LL * 1920 + 128256LL * 160);
   EXPECT_FALSE(quantSupportsWidth(48));
   EXPECT_TRUE(quantSupportsWidth(32));
   QuantFormat f;
   EXPECT_TRUE(quantFormatFromName("q4_b32", &f));
   EXPECT_EQ(f, QuantFormat::Q4B32);
+  EXPECT_TRUE(quantFormatFromName("q6_b32", &f));
+  EXPECT_EQ(f, QuantFormat::Q6B32);
+  EXPECT_STREQ(quantFormatName(QuantFormat::Q6B32), "q6_b32");
   EXPECT_STREQ(quantFormatName(QuantFormat::Q8B32), "q8_b32");
   EXPECT_FALSE(quantFormatFromName("q4_0", &f));
 }
@@ -105,6 +113,63 @@ TEST(QuantizedPacking, Q4UsesTheSignedMaximumAndNibbleLayout) {
   EXPECT_EQ(halfBitsToFloat(d1), 0.75f);
 }
 
+TEST(QuantizedPacking, Q6UsesTheSignedMaximumAndTwoParts) {
+  // d = -(value of largest magnitude) / 32; u = c + 32 split into its low nibble (bytes 0-31,
+  // q4's layout) and high 2 bits (byte 32 + j: weights j, 16 + j, 32 + j, 48 + j).
+  std::vector<float> x(64, 0.0f);
+  x[0] = 64.0f;   // block 0: d = -2, code -32 (u 0)
+  x[1] = -64.0f;  // 32 -> clamped to 31 (u 63)
+  x[2] = 3.0f;    // -1.5 -> -2 (u 30)
+  x[3] = -5.0f;   // 2.5 -> 2 (u 34)
+  x[17] = 3.0f;   // u 30
+  x[32] = -8.0f;  // block 1: d = 0.25, code -32 (u 0)
+  x[33] = 1.25f;  // 5 (u 37)
+  x[49] = -1.25f; // -5 (u 27)
+  std::vector<uint8_t> packed = quantize(QuantFormat::Q6B32, x, 1, 64);
+  auto stored = [&](int64_t col) {
+    const int low = (packed[col % 32] >> (col < 32 ? 0 : 4)) & 0xf;
+    const int high = (packed[32 + col % 16] >> (2 * (col / 16))) & 3;
+    return low | (high << 4);
+  };
+  EXPECT_EQ(stored(0), 0);
+  EXPECT_EQ(stored(1), 63);
+  EXPECT_EQ(stored(2), 30);
+  EXPECT_EQ(stored(3), 34);
+  EXPECT_EQ(stored(4), 32); // zero
+  EXPECT_EQ(stored(17), 30);
+  EXPECT_EQ(stored(32), 0);
+  EXPECT_EQ(stored(33), 37);
+  EXPECT_EQ(stored(49), 27);
+  // The raw bytes: weights 1 (u 63) and 33 (u 37) share low byte 1, 17 (30) and 49 (27) byte
+  // 17; byte 33 holds the high bits of weights 1, 17, 33, 49: 3, 1, 2, 1.
+  EXPECT_EQ(packed[1], uint8_t(0xf | (0x5 << 4)));
+  EXPECT_EQ(packed[17], uint8_t(0xe | (0xb << 4)));
+  EXPECT_EQ(packed[33], uint8_t(3 | (1 << 2) | (2 << 4) | (1 << 6)));
+  const uint8_t *scales = packed.data() + quantScaleOffset(QuantFormat::Q6B32, 1, 64);
+  uint16_t d0, d1;
+  std::memcpy(&d0, scales, 2);
+  std::memcpy(&d1, scales + 2, 2);
+  EXPECT_EQ(halfBitsToFloat(d0), -2.0f);
+  EXPECT_EQ(halfBitsToFloat(d1), 0.25f);
+}
+
+TEST(QuantizedPacking, Q6HalfGroupPadsWithZeroWeights) {
+  // k = 96: groups of 64 and 32 weights; the second group's missing block holds code 0 (u 32:
+  // low nibble 0, high bits 2 in the pairs of weights 32 + j and 48 + j).
+  std::vector<float> x(2 * 96, -1.0f);
+  std::vector<uint8_t> packed = quantize(QuantFormat::Q6B32, x, 2, 96);
+  for (int64_t row = 0; row < 2; ++row) {
+    const uint8_t *group = packed.data() + row * 96 + 48;
+    for (int64_t j = 0; j < 32; ++j)
+      EXPECT_EQ(group[j] >> 4, 0);
+    for (int64_t j = 0; j < 16; ++j)
+      EXPECT_EQ(group[32 + j], 0xa0); // u 0 (bits 0-3), u 32 (bits 4-7)
+  }
+  std::vector<float> back(2 * 96);
+  dequantizeRows(QuantFormat::Q6B32, packed.data(), 2, 96, 0, 2, back.data());
+  EXPECT_EQ(back, x);
+}
+
 TEST(QuantizedPacking, Q4HalfGroupPadsWithZeroWeights) {
   // k = 96: groups of 64 and 32 weights; the second group's high nibbles are code 0 (8).
   std::vector<float> x(2 * 96, 1.0f);
@@ -118,7 +183,7 @@ TEST(QuantizedPacking, Q4HalfGroupPadsWithZeroWeights) {
 }
 
 TEST(QuantizedPacking, ZeroBlocksStoreZeroScaleAndCodes) {
-  for (QuantFormat format : {QuantFormat::Q8B32, QuantFormat::Q4B32}) {
+  for (QuantFormat format : {QuantFormat::Q8B32, QuantFormat::Q6B32, QuantFormat::Q4B32}) {
     std::vector<float> x(64, 0.0f);
     x[40] = 1e-30f; // its scale underflows f16: the block stores zeros too
     std::vector<uint8_t> packed = quantize(format, x, 1, 64);
@@ -142,12 +207,12 @@ TEST(QuantizedPacking, RejectsNonFiniteValuesAndBadWidths) {
 }
 
 // Random rows (with outliers): codes in range, every weight within half a step of its value
-// (a full step where q4 clamps +8 to 7), determinism, and unpack/dequantize agreeing.
+// (a full step where q4/q6 clamp +8/+32 to 7/31), determinism, and unpack/dequantize agreeing.
 TEST(QuantizedPacking, RoundTripErrorIsBoundedByHalfAStep) {
   std::mt19937 rng(5);
   std::normal_distribution<float> normal(0.0f, 0.02f);
-  for (QuantFormat format : {QuantFormat::Q8B32, QuantFormat::Q4B32})
-    for (int64_t k : {32, 96, 2560}) {
+  for (QuantFormat format : {QuantFormat::Q8B32, QuantFormat::Q6B32, QuantFormat::Q4B32})
+    for (int64_t k : {32, 96, 160, 2560}) {
       SCOPED_TRACE(std::string(quantFormatName(format)) + " k=" + std::to_string(k));
       const int64_t n = 7;
       std::vector<float> x(n * k);
@@ -162,14 +227,14 @@ TEST(QuantizedPacking, RoundTripErrorIsBoundedByHalfAStep) {
       std::vector<float> scales(n * blocks), back(n * k);
       unpackQuantized(format, packed.data(), n, k, 0, n, codes.data(), scales.data());
       dequantizeRows(format, packed.data(), n, k, 0, n, back.data());
-      const int lo = format == QuantFormat::Q8B32 ? -127 : -8;
-      const int hi = format == QuantFormat::Q8B32 ? 127 : 7;
+      const int lo = format == QuantFormat::Q8B32 ? -127 : format == QuantFormat::Q6B32 ? -32 : -8;
+      const int hi = format == QuantFormat::Q8B32 ? 127 : format == QuantFormat::Q6B32 ? 31 : 7;
       for (int64_t i = 0; i < n * k; ++i) {
         const float d = scales[i / kQuantBlock];
         ASSERT_GE(codes[i], lo);
         ASSERT_LE(codes[i], hi);
         ASSERT_EQ(back[i], d * float(codes[i]));
-        const float bound = (codes[i] == hi && format == QuantFormat::Q4B32 ? 1.0f : 0.5f) *
+        const float bound = (codes[i] == hi && format != QuantFormat::Q8B32 ? 1.0f : 0.5f) *
                                 std::fabs(d) * (1 + 1e-6f);
         ASSERT_LE(std::fabs(back[i] - x[i]), bound) << "at " << i;
       }
@@ -191,7 +256,7 @@ TEST(QuantizedPacking, ReferenceDispatchReadsThePackedLayouts) {
   std::vector<float> x(n * k);
   for (float &v : x)
     v = uniform(rng);
-  for (QuantFormat format : {QuantFormat::Q8B32, QuantFormat::Q4B32}) {
+  for (QuantFormat format : {QuantFormat::Q8B32, QuantFormat::Q6B32, QuantFormat::Q4B32}) {
     SCOPED_TRACE(quantFormatName(format));
     std::vector<uint8_t> packed = quantize(format, x, n, k);
     std::vector<int8_t> codes(n * k), q(rows * k);

@@ -144,7 +144,7 @@ Type QuantizedType::parse(AsmParser &parser) {
   std::optional<QuantFormat> format = symbolizeQuantFormat(formatName);
   if (!format) {
     parser.emitError(formatLoc) << "unknown quantized format '" << formatName
-                                << "' (known: q8_b32, q4_b32)";
+                                << "' (known: q8_b32, q6_b32, q4_b32)";
     return {};
   }
   if (parser.parseGreater())

@@ -10,6 +10,9 @@ namespace {
 
 constexpr int64_t kQ4GroupWeights = 64; // q4_b32: two blocks share a 32-byte group
 constexpr int64_t kQ4GroupBytes = 32;
+constexpr int64_t kQ6GroupWeights = 64; // q6_b32: two blocks share a 48-byte group
+constexpr int64_t kQ6GroupBytes = 48;
+constexpr int64_t kQ6HighBytes = 32; // where the group's 16 bytes of high 2-bit pairs start
 constexpr float kHalfMax = 65504.0f;
 
 int64_t alignUp(int64_t v, int64_t a) { return (v + a - 1) / a * a; }
@@ -29,11 +32,20 @@ struct Range {
   int lo, hi;
 };
 Range codeRange(QuantFormat format) {
-  return format == QuantFormat::Q8B32 ? Range{-127, 127} : Range{-8, 7};
+  switch (format) {
+  case QuantFormat::Q8B32:
+    return {-127, 127};
+  case QuantFormat::Q6B32:
+    return {-32, 31};
+  case QuantFormat::Q4B32:
+    break;
+  }
+  return {-8, 7};
 }
 
 // The block's scale before rounding to f16: absmax / 127 (q8), or the value of largest
-// magnitude (the first one on ties) divided by -8, so that value gets code -8 (q4).
+// magnitude (the first one on ties) divided by -8 (q4) or -32 (q6), so that value gets the
+// most negative code.
 float blockScale(QuantFormat format, const float *x) {
   float best = 0.0f;
   for (int64_t i = 0; i < kQuantBlock; ++i)
@@ -41,12 +53,23 @@ float blockScale(QuantFormat format, const float *x) {
       best = x[i];
   if (format == QuantFormat::Q8B32)
     return std::fabs(best) / 127.0f;
-  return best / -8.0f;
+  return best / float(codeRange(format).lo);
 }
 
 void putCode(QuantFormat format, uint8_t *row, int64_t col, int code) {
   if (format == QuantFormat::Q8B32) {
     row[col] = static_cast<uint8_t>(static_cast<int8_t>(code));
+    return;
+  }
+  if (format == QuantFormat::Q6B32) {
+    const int64_t within = col % kQ6GroupWeights, slot = within / 16;
+    uint8_t *group = row + col / kQ6GroupWeights * kQ6GroupBytes;
+    const unsigned u = static_cast<unsigned>(code + 32) & 0x3f;
+    uint8_t &low = group[within % 32];
+    low = within < 32 ? static_cast<uint8_t>((low & 0xf0) | (u & 0xf))
+                      : static_cast<uint8_t>((low & 0x0f) | ((u & 0xf) << 4));
+    uint8_t &high = group[kQ6HighBytes + within % 16];
+    high = static_cast<uint8_t>((high & ~(3u << (2 * slot))) | ((u >> 4) << (2 * slot)));
     return;
   }
   const int64_t group = col / kQ4GroupWeights, within = col % kQ4GroupWeights;
@@ -59,6 +82,13 @@ void putCode(QuantFormat format, uint8_t *row, int64_t col, int code) {
 int getCode(QuantFormat format, const uint8_t *row, int64_t col) {
   if (format == QuantFormat::Q8B32)
     return static_cast<int8_t>(row[col]);
+  if (format == QuantFormat::Q6B32) {
+    const int64_t within = col % kQ6GroupWeights;
+    const uint8_t *group = row + col / kQ6GroupWeights * kQ6GroupBytes;
+    const unsigned low = (group[within % 32] >> (within < 32 ? 0 : 4)) & 0xf;
+    const unsigned high = (group[kQ6HighBytes + within % 16] >> (2 * (within / 16))) & 3;
+    return static_cast<int>(low | (high << 4)) - 32;
+  }
   const int64_t group = col / kQ4GroupWeights, within = col % kQ4GroupWeights;
   const uint8_t byte = row[group * kQ4GroupBytes + within % 32];
   return static_cast<int>(within < 32 ? byte & 0xf : byte >> 4) - 8;
@@ -115,6 +145,10 @@ bool quantFormatFromName(const char *name, QuantFormat *out) {
     *out = QuantFormat::Q4B32;
     return true;
   }
+  if (std::strcmp(name, "q6_b32") == 0) {
+    *out = QuantFormat::Q6B32;
+    return true;
+  }
   return false;
 }
 
@@ -124,6 +158,8 @@ const char *quantFormatName(QuantFormat format) {
     return "q8_b32";
   case QuantFormat::Q4B32:
     return "q4_b32";
+  case QuantFormat::Q6B32:
+    return "q6_b32";
   }
   return "unknown";
 }
@@ -133,6 +169,8 @@ bool quantSupportsWidth(int64_t k) { return k > 0 && k % kQuantBlock == 0; }
 int64_t quantRowCodeBytes(QuantFormat format, int64_t k) {
   if (format == QuantFormat::Q8B32)
     return k;
+  if (format == QuantFormat::Q6B32)
+    return alignUp(k, kQ6GroupWeights) / kQ6GroupWeights * kQ6GroupBytes;
   return alignUp(k, kQ4GroupWeights) / kQ4GroupWeights * kQ4GroupBytes;
 }
 
@@ -150,12 +188,17 @@ bool quantizeMatrix(QuantFormat format, const float *x, int64_t n, int64_t k, ui
   const int64_t rowBytes = quantRowCodeBytes(format, k), blocks = k / kQuantBlock;
   // Padding bytes are zero, except the high nibbles of a q4 row's final half group (k not a
   // multiple of 64): they hold code 0 (stored as 8), so a kernel reading whole groups sees
-  // zero weights there.
+  // zero weights there; likewise the missing block of a q6 row's final half group.
   std::memset(out, 0, static_cast<size_t>(quantPackedBytes(format, n, k)));
   if (format == QuantFormat::Q4B32 && k % kQ4GroupWeights != 0)
     for (int64_t row = 0; row < n; ++row)
       for (int64_t j = 0; j < 32; ++j)
         out[row * rowBytes + rowBytes - kQ4GroupBytes + j] = 0x80;
+  // q6: the block missing from a final half group holds code 0 (u = 32) too.
+  if (format == QuantFormat::Q6B32)
+    for (int64_t row = 0; row < n; ++row)
+      for (int64_t col = k; col < alignUp(k, kQ6GroupWeights); ++col)
+        putCode(format, out + row * rowBytes, col, 0);
   uint8_t *scalePlane = out + quantScaleOffset(format, n, k);
   const Range range = codeRange(format);
   for (int64_t row = 0; row < n; ++row) {

@@ -1,4 +1,4 @@
-// Layouts of block-quantized float weights (the lm_head's `--lm-head=q8|q4`): one quantizer and
+// Layouts of block-quantized float weights (the lm_head's `--lm-head=q8|q6|q4`): one quantizer and
 // one unpacker per layout, shared by the compiler (quantizing at compile time) and the runtime's
 // reference twins (docs/kernels.md, "Weight layouts").
 #ifndef TERN_RUNTIME_KERNELS_PACKING_QUANTIZEDPACKING_H
@@ -16,11 +16,16 @@ enum class QuantFormat {
   Q8B32, // "q8_b32": c int8 in [-127, 127], one byte each; d = absmax / 127
   Q4B32, // "q4_b32": c in [-8, 7] as c + 8 in a nibble, 32-byte groups of 64 weights (byte j
          // holds weight j in bits 0-3 and weight 32 + j in bits 4-7); d = -(signed max) / 8
+  Q6B32, // "q6_b32": c in [-32, 31] as u = c + 32 (6 bits), 48-byte groups of 64 weights:
+         // bytes 0-31 the low 4 bits of u laid out like a q4 group (byte j: weight j in bits
+         // 0-3, weight 32 + j in bits 4-7), bytes 32-47 the high 2 bits (byte 32 + j: weights
+         // j, 16 + j, 32 + j, 48 + j in bits 0-1, 2-3, 4-5, 6-7); d = -(signed max) / 32.
+         // A final half group (k not a multiple of 64) is padded with code 0.
 };
 
-inline constexpr int64_t kQuantBlock = 32; // weights per scale in both formats
+inline constexpr int64_t kQuantBlock = 32; // weights per scale in every format
 
-// Parses a format name as it appears in kernel descriptors ("q8_b32", "q4_b32").
+// Parses a format name as it appears in kernel descriptors ("q8_b32", "q6_b32", "q4_b32").
 bool quantFormatFromName(const char *name, QuantFormat *out);
 const char *quantFormatName(QuantFormat format);
 

@@ -56,9 +56,27 @@ constexpr FamilyName kFamilies[] = {
     {"glu", Family::Glu},
 };
 
-// Element types of float tables and matrices; Q8B32 and Q4B32 are the block-quantized layouts
-// of packing/QuantizedPacking.h (embedding tables only; the matmul family reads the first four).
-enum class DType { F32, F16, BF16, Q8_0, Q8B32, Q4B32 };
+// Element types of float tables and matrices; Q8B32, Q4B32 and Q6B32 are the block-quantized
+// layouts of packing/QuantizedPacking.h (embedding tables only; the matmul family reads the
+// first four).
+enum class DType { F32, F16, BF16, Q8_0, Q8B32, Q4B32, Q6B32 };
+
+// The block-quantized layout |dtype| names, if it is one.
+bool quantizedDType(DType dtype, packing::QuantFormat *format) {
+  switch (dtype) {
+  case DType::Q8B32:
+    *format = packing::QuantFormat::Q8B32;
+    return true;
+  case DType::Q4B32:
+    *format = packing::QuantFormat::Q4B32;
+    return true;
+  case DType::Q6B32:
+    *format = packing::QuantFormat::Q6B32;
+    return true;
+  default:
+    return false;
+  }
+}
 enum class Act { SiLU, ReLU2, GELU };
 
 constexpr int64_t kQ8Block = 32;      // weights per q8_0 block
@@ -152,8 +170,9 @@ private:
 };
 
 constexpr const char *kDTypes[] = {"f32", "f16", "bf16", "q8_0", nullptr};
-constexpr const char *kTableDTypes[] = {"f32", "f16", "bf16", "q8_0", "q8_b32", "q4_b32", nullptr};
-constexpr const char *kQuantFormats[] = {"q8_b32", "q4_b32", nullptr};
+constexpr const char *kTableDTypes[] = {"f32",    "f16",    "bf16",   "q8_0",
+                                        "q8_b32", "q4_b32", "q6_b32", nullptr};
+constexpr const char *kQuantFormats[] = {"q8_b32", "q4_b32", "q6_b32", nullptr};
 constexpr const char *kActivations[] = {"silu", "relu2", "gelu", nullptr};
 constexpr const char *kRopeStyles[] = {"normal", "neox", nullptr};
 
@@ -173,10 +192,7 @@ tern_status_t parse(const KernelSpec &spec, Parsed *p) {
     p->vocab = r.integer("vocab");
     p->width = r.integer("width");
     p->dtype = DType(r.choice("dtype", kTableDTypes));
-    if (p->dtype == DType::Q8B32 || p->dtype == DType::Q4B32)
-      p->format = p->dtype == DType::Q8B32 ? packing::QuantFormat::Q8B32
-                                           : packing::QuantFormat::Q4B32;
-    if ((p->dtype == DType::Q8_0 || p->dtype == DType::Q8B32 || p->dtype == DType::Q4B32) &&
+    if ((p->dtype == DType::Q8_0 || quantizedDType(p->dtype, &p->format)) &&
         p->width % kQ8Block)
       r.note("%s rows need a width that is a multiple of 32, got %lld",
              kTableDTypes[int(p->dtype)], (long long)p->width);
@@ -224,8 +240,7 @@ tern_status_t parse(const KernelSpec &spec, Parsed *p) {
     p->n = r.integer("n");
     p->k = r.integer("k");
     p->nBlock = r.integer("n_block");
-    p->format = r.choice("format", kQuantFormats) == 1 ? packing::QuantFormat::Q4B32
-                                                       : packing::QuantFormat::Q8B32;
+    packing::quantFormatFromName(kQuantFormats[r.choice("format", kQuantFormats)], &p->format);
     if (!packing::quantSupportsWidth(p->k))
       r.note("%s weights need k to be a multiple of %lld, got %lld",
              packing::quantFormatName(p->format), (long long)packing::kQuantBlock,
@@ -276,6 +291,7 @@ uint64_t rowBytes(DType dtype, int64_t width) {
   switch (dtype) {
   case DType::Q8B32:
   case DType::Q4B32:
+  case DType::Q6B32:
     break; // no per-row size: a codes plane and a scale plane (tableBytes)
   case DType::F32:
     return uint64_t(width) * 4;
@@ -290,10 +306,9 @@ uint64_t rowBytes(DType dtype, int64_t width) {
 
 // Bytes of a (rows, width) table or matrix stored as |dtype|.
 uint64_t tableBytes(DType dtype, int64_t rows, int64_t width) {
-  if (dtype == DType::Q8B32)
-    return uint64_t(packing::quantPackedBytes(packing::QuantFormat::Q8B32, rows, width));
-  if (dtype == DType::Q4B32)
-    return uint64_t(packing::quantPackedBytes(packing::QuantFormat::Q4B32, rows, width));
+  packing::QuantFormat format;
+  if (quantizedDType(dtype, &format))
+    return uint64_t(packing::quantPackedBytes(format, rows, width));
   return uint64_t(rows) * rowBytes(dtype, width);
 }
 
@@ -372,10 +387,9 @@ float halfToFloat(uint16_t h) {
 // Decodes rows [rowBegin, rowEnd) of a (rows, width) matrix stored as |dtype| into |out|.
 void decodeRows(DType dtype, const uint8_t *data, int64_t rows, int64_t width, int64_t rowBegin,
                 int64_t rowEnd, float *out) { // out: (rowEnd - rowBegin, width)
-  if (dtype == DType::Q8B32 || dtype == DType::Q4B32) {
-    packing::dequantizeRows(dtype == DType::Q8B32 ? packing::QuantFormat::Q8B32
-                                                  : packing::QuantFormat::Q4B32,
-                            data, rows, width, rowBegin, rowEnd, out);
+  packing::QuantFormat format;
+  if (quantizedDType(dtype, &format)) {
+    packing::dequantizeRows(format, data, rows, width, rowBegin, rowEnd, out);
     return;
   }
   const uint64_t bytes = rowBytes(dtype, width);
@@ -413,6 +427,7 @@ void decodeRows(DType dtype, const uint8_t *data, int64_t rows, int64_t width, i
       break;
     case DType::Q8B32:
     case DType::Q4B32:
+    case DType::Q6B32:
       break; // handled above
     }
   }

@@ -44,7 +44,7 @@ func.func private @quantized_width(!tern.quantized<64x48, q4_b32>)
 
 // -----
 
-// expected-error @+1 {{unknown quantized format 'q5_b32' (known: q8_b32, q4_b32)}}
+// expected-error @+1 {{unknown quantized format 'q5_b32' (known: q8_b32, q6_b32, q4_b32)}}
 func.func private @quantized_format(!tern.quantized<64x64, q5_b32>)
 
 // -----

@@ -6,7 +6,7 @@
 // CHECK: module attributes
 // CHECK-SAME: tern.hparams = {num_layers = 5 : i64}
 // CHECK-SAME: test.packings = [#tern<packing unpacked>, #tern<packing i2_s>, #tern<packing tq1_0>, #tern<packing tq2_0>, #tern<packing hf_packed>, #tern<packing i2_b128>]
-// CHECK-SAME: test.quant_formats = [#tern<quant_format q8_b32>, #tern<quant_format q4_b32>]
+// CHECK-SAME: test.quant_formats = [#tern<quant_format q8_b32>, #tern<quant_format q4_b32>, #tern<quant_format q6_b32>]
 // CHECK-SAME: test.rope_styles = [#tern<rope_style normal>, #tern<rope_style neox>]
 // CHECK-SAME: test.scales = [#tern<scale per_tensor>, #tern<scale per_block>, #tern<scale per_row>]
 module attributes {
@@ -14,7 +14,8 @@ module attributes {
   test.packings = [#tern<packing unpacked>, #tern<packing i2_s>, #tern<packing tq1_0>,
                    #tern<packing tq2_0>, #tern<packing hf_packed>, #tern<packing i2_b128>],
   test.scales = [#tern<scale per_tensor>, #tern<scale per_block>, #tern<scale per_row>],
-  test.quant_formats = [#tern<quant_format q8_b32>, #tern<quant_format q4_b32>],
+  test.quant_formats = [#tern<quant_format q8_b32>, #tern<quant_format q4_b32>,
+                        #tern<quant_format q6_b32>],
   test.rope_styles = [#tern<rope_style normal>, #tern<rope_style neox>]
 } {
 
@@ -29,6 +30,7 @@ module attributes {
 // CHECK-SAME: !tern.kv_cache<30x4096x5x128xf16>
 // CHECK-SAME: !tern.quantized<128256x2560, q8_b32>
 // CHECK-SAME: !tern.quantized<512x32, q4_b32>
+// CHECK-SAME: !tern.quantized<128256x2560, q6_b32>
 func.func private @types(!tern.ternary<2560x2560, tq2_0, per_block 256>,
                          !tern.ternary<2560x6912, tq1_0, per_block 256>,
                          !tern.ternary<64x64, hf_packed, per_tensor>,
@@ -38,7 +40,8 @@ func.func private @types(!tern.ternary<2560x2560, tq2_0, per_block 256>,
                          !tern.kv_cache<5x512x4x8xf32>,
                          !tern.kv_cache<30x4096x5x128xf16>,
                          !tern.quantized<128256x2560, q8_b32>,
-                         !tern.quantized<512x32, q4_b32>)
+                         !tern.quantized<512x32, q4_b32>,
+                         !tern.quantized<128256x2560, q6_b32>)
 
 // CHECK-LABEL: func.func @weights()
 func.func @weights() -> (tensor<512x64xf16>, !tern.ternary<64x256, tq2_0, per_block 256>,

@@ -1,11 +1,14 @@
 // RUN: tern-opt --split-input-file "--tern-quantize-lm-head=format=q8" %s | FileCheck %s --check-prefix=Q8
+// RUN: tern-opt --split-input-file "--tern-quantize-lm-head=format=q6" %s | FileCheck %s --check-prefix=Q6
 // RUN: tern-opt --split-input-file "--tern-quantize-lm-head=format=q4" %s | FileCheck %s --check-prefix=Q4
 // RUN: tern-opt --split-input-file "--tern-quantize-lm-head=format=f16" %s | FileCheck %s --check-prefix=F16
 // RUN: tern-opt --split-input-file --tern-quantize-lm-head %s | FileCheck %s --check-prefix=SOURCE
 // RUN: tern-opt --split-input-file "--tern-quantize-lm-head=format=q4 share-embedding=true" %s | FileCheck %s --check-prefix=SHARED
+// RUN: tern-opt --split-input-file "--tern-quantize-lm-head=format=q6 share-embedding=true" %s | FileCheck %s --check-prefix=SHARED6
 // Running twice changes nothing more:
 // RUN: tern-opt --split-input-file "--tern-quantize-lm-head=format=q8" "--tern-quantize-lm-head=format=q8" %s | FileCheck %s --check-prefix=Q8
-// Tests that tern-quantize-lm-head stores the lm_head as asked: q8/q4 give it a !tern.quantized
+// RUN: tern-opt --split-input-file "--tern-quantize-lm-head=format=q6" "--tern-quantize-lm-head=format=q6" %s | FileCheck %s --check-prefix=Q6
+// Tests that tern-quantize-lm-head stores the lm_head as asked: q8/q6/q4 give it a !tern.quantized
 // type and feed the logits int8 rows, f16 gives it an f16 tensor type, source (the default)
 // changes nothing; a tied embedding's twin weight keeps the file's type unless share-embedding.
 
@@ -20,6 +23,15 @@
 // Q8-NOT: tern.quantize_act
 // Q8: %[[L:.+]] = tern.logits %[[Q]], %[[W]] scale %[[S]] : tensor<?x64xi8>, !tern.quantized<512x64, q8_b32>, tensor<?xf32> -> tensor<?x512xf32>
 // Q8: return %[[L]]
+// Q6-LABEL: func.func @tied(
+// Q6: %[[E:.+]] = tern.weight "token_embd.weight" {{.*}} : tensor<512x64xf16>
+// Q6: tern.embedding %[[E]], %{{.+}} : tensor<512x64xf16>
+// Q6: %[[H:.+]] = tern.rms_norm
+// Q6: %[[W:.+]] = tern.weight "token_embd.weight" {dtype = "f16", offset = 0 : i64, size = 65536 : i64} : !tern.quantized<512x64, q6_b32>
+// Q6: %[[Q:.+]], %[[S:.+]] = tern.quantize_act %[[H]] : tensor<?x64xf32> -> tensor<?x64xi8>, tensor<?xf32>
+// Q6-NOT: tern.quantize_act
+// Q6: %[[L:.+]] = tern.logits %[[Q]], %[[W]] scale %[[S]] : tensor<?x64xi8>, !tern.quantized<512x64, q6_b32>, tensor<?xf32> -> tensor<?x512xf32>
+// Q6: return %[[L]]
 // Q4-LABEL: func.func @tied(
 // Q4: tern.embedding %{{.+}}, %{{.+}} : tensor<512x64xf16>
 // Q4: tern.logits %{{.+}}, %{{.+}} scale %{{.+}} : tensor<?x64xi8>, !tern.quantized<512x64, q4_b32>, tensor<?xf32> -> tensor<?x512xf32>
@@ -29,6 +41,10 @@
 // SHARED: tern.embedding %[[E]], %{{.+}} : !tern.quantized<512x64, q4_b32>, tensor<?xi32> -> tensor<?x64xf32>
 // SHARED: %[[W:.+]] = tern.weight "token_embd.weight" {{.*}} : !tern.quantized<512x64, q4_b32>
 // SHARED: tern.logits %{{.+}}, %[[W]] scale %{{.+}} : tensor<?x64xi8>, !tern.quantized<512x64, q4_b32>, tensor<?xf32> -> tensor<?x512xf32>
+// SHARED6-LABEL: func.func @tied(
+// SHARED6: %[[E:.+]] = tern.weight "token_embd.weight" {{.*}} : !tern.quantized<512x64, q6_b32>
+// SHARED6: tern.embedding %[[E]], %{{.+}} : !tern.quantized<512x64, q6_b32>, tensor<?xi32> -> tensor<?x64xf32>
+// SHARED6: tern.logits %{{.+}}, %{{.+}} scale %{{.+}} : tensor<?x64xi8>, !tern.quantized<512x64, q6_b32>, tensor<?xf32> -> tensor<?x512xf32>
 // F16-LABEL: func.func @tied(
 // F16: tern.weight "token_embd.weight" {{.*}} : tensor<512x64xf16>
 // F16: tern.logits %{{.+}}, %{{.+}} : tensor<?x64xf32>, tensor<512x64xf16> -> tensor<?x512xf32>
@@ -53,6 +69,9 @@ func.func @tied(%tokens: tensor<?xi32>, %n: tensor<64xf32>) -> tensor<?x512xf32>
 // Q8-LABEL: func.func @untied(
 // Q8: tern.weight "token_embd.weight" {{.*}} : tensor<512x64xf32>
 // Q8: tern.weight "output.weight" {{.*}} : !tern.quantized<512x64, q8_b32>
+// Q6-LABEL: func.func @untied(
+// Q6: tern.weight "token_embd.weight" {{.*}} : tensor<512x64xf32>
+// Q6: tern.weight "output.weight" {dtype = "f32", {{.*}}} : !tern.quantized<512x64, q6_b32>
 // F16-LABEL: func.func @untied(
 // F16: tern.weight "token_embd.weight" {{.*}} : tensor<512x64xf32>
 // F16: tern.weight "output.weight" {dtype = "f32", {{.*}}} : tensor<512x64xf16>

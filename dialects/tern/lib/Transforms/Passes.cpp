@@ -13,14 +13,15 @@ bool mlir::tern::isKnownCPUTarget(StringRef target) {
 }
 
 bool mlir::tern::isKnownLmHeadFormat(StringRef format) {
-  return format == "source" || format == "f16" || format == "q8" || format == "q4";
+  return format == "source" || format == "f16" || format == "q8" || format == "q6" ||
+         format == "q4";
 }
 
 void mlir::tern::buildTernGraphPipeline(OpPassManager &pm,
                                         const GraphPipelineOptions &options) {
   // Canonicalization drops unused weights and folds what the importer left behind.
   pm.addPass(createCanonicalizerPass());
-  // The lm_head's precision first: q8/q4 add a quantize_act of the final norm's output,
+  // The lm_head's precision first: q8/q6/q4 add a quantize_act of the final norm's output,
   // which tern-fuse-norm-quant then folds into the norm.
   QuantizeLmHeadPassOptions lmHead;
   lmHead.format = options.lmHead;

@@ -75,7 +75,9 @@ struct QuantizeLmHeadPass : public tern::impl::QuantizeLmHeadPassBase<QuantizeLm
       }
       return RankedTensorType::get(shape, Float16Type::get(&getContext()));
     }
-    const QuantFormat quant = format == "q8" ? QuantFormat::q8_b32 : QuantFormat::q4_b32;
+    const QuantFormat quant = format == "q8"   ? QuantFormat::q8_b32
+                              : format == "q6" ? QuantFormat::q6_b32
+                                               : QuantFormat::q4_b32;
     if (auto quantized = dyn_cast<QuantizedType>(type)) {
       if (quantized.getFormat() != quant) {
         describe(op.emitError()) << "cannot apply: '" << weight.getName() << "' is already "

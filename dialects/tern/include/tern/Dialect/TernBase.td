@@ -17,7 +17,7 @@ def Tern_Dialect : Dialect {
     so the IR stays printable without embedding megabytes. Ternary weight matrices have
     their own type, `!tern.ternary`, which carries the packing layout and the scale
     granularity; float matrices the compiler block-quantizes (the lm_head with
-    `--lm-head=q8|q4`) have `!tern.quantized`; the KV cache is a value of type
+    `--lm-head=q8|q6|q4`) have `!tern.quantized`; the KV cache is a value of type
     `!tern.kv_cache` owned by the runtime.
   }];
   let useDefaultTypePrinterParser = 1;
@@ -73,7 +73,8 @@ def Tern_RopeStyleAttr : EnumAttr<Tern_Dialect, Tern_RopeStyle, "rope_style"> {
 def Tern_QuantFormat : I32EnumAttr<"QuantFormat",
     "layout of a block-quantized float weight matrix (docs/kernels.md)", [
       I32EnumAttrCase<"q8_b32", 0>,   // int8 codes in [-127, 127], f16 scale per 32 weights
-      I32EnumAttrCase<"q4_b32", 1>    // 4-bit codes in [-8, 7], f16 scale per 32 weights
+      I32EnumAttrCase<"q4_b32", 1>,   // 4-bit codes in [-8, 7], f16 scale per 32 weights
+      I32EnumAttrCase<"q6_b32", 2>    // 6-bit codes in [-32, 31], f16 scale per 32 weights
     ]> {
   let cppNamespace = "::mlir::tern";
   let genSpecializedAttr = 0;

@@ -51,6 +51,7 @@ def Tern_QuantizedType : Tern_Type<"Quantized", "quantized"> {
 
     ```mlir
     !tern.quantized<128256x2560, q8_b32>
+    !tern.quantized<512x64, q6_b32>
     !tern.quantized<512x64, q4_b32>
     ```
   }];

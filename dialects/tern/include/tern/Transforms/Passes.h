@@ -26,7 +26,7 @@ struct GraphPipelineOptions : public PassPipelineOptions<GraphPipelineOptions> {
                           llvm::cl::desc("threads the runtime is expected to use"),
                           llvm::cl::init(4)};
   Option<std::string> lmHead{*this, "lm-head",
-                             llvm::cl::desc("lm_head precision: source, f16, q8 or q4"),
+                             llvm::cl::desc("lm_head precision: source, f16, q8, q6 or q4"),
                              llvm::cl::init("source")};
   Option<bool> shareEmbedding{
       *this, "share-embedding",
@@ -48,9 +48,9 @@ void registerTernTransformsPasses();
 bool isKnownCPUTarget(llvm::StringRef target);
 
 /// Whether |format| is an lm_head precision tern-quantize-lm-head knows (source, f16, q8,
-/// q4), and the list of them for messages.
+/// q6, q4), and the list of them for messages.
 bool isKnownLmHeadFormat(llvm::StringRef format);
-inline constexpr llvm::StringLiteral kLmHeadFormats = "source, f16, q8, q4";
+inline constexpr llvm::StringLiteral kLmHeadFormats = "source, f16, q8, q6, q4";
 
 #define GEN_PASS_REGISTRATION
 #include "tern/Transforms/Passes.h.inc"

@@ -96,13 +96,13 @@ def QuantizeLmHeadPass : Pass<"tern-quantize-lm-head", "func::FuncOp"> {
     Chooses how the float lm_head of every `tern.logits` is stored and multiplied.
     `format=source` (the default) keeps the file's type. `f16` gives the weight an f16
     tensor type: the compiler converts the file's values (f32, bf16, q8_0, ...) to f16,
-    rounding to nearest even, and the `matmul` kernel reads them. `q8` and `q4` give it
-    `!tern.quantized<VxD, q8_b32>` / `<VxD, q4_b32>` (int8 or 4-bit codes with an f16 scale
-    per 32 weights, docs/kernels.md), quantized by the compiler when it writes the
-    artifact, and make the logits consume int8 activations: a `tern.quantize_act` of the
-    final hidden state (which `tern-fuse-norm-quant` then merges into the final norm) feeds
-    the logits' `scale` form, run by the `quantized_matmul` kernel with integer dot
-    products.
+    rounding to nearest even, and the `matmul` kernel reads them. `q8`, `q6` and `q4` give
+    it `!tern.quantized<VxD, q8_b32>` / `<VxD, q6_b32>` / `<VxD, q4_b32>` (int8, 6-bit or
+    4-bit codes with an f16 scale per 32 weights, docs/kernels.md), quantized by the
+    compiler when it writes the artifact, and make the logits consume int8 activations: a
+    `tern.quantize_act` of the final hidden state (which `tern-fuse-norm-quant` then merges
+    into the final norm) feeds the logits' `scale` form, run by the `quantized_matmul`
+    kernel with integer dot products.
 
     Tied embeddings (the importer reads the table twice, for `tern.embedding` and for
     `tern.logits`): by default only the logits' weight changes, so the token lookup keeps
@@ -112,7 +112,7 @@ def QuantizeLmHeadPass : Pass<"tern-quantize-lm-head", "func::FuncOp"> {
     Hugging Face BitNet goldens show why sharing is not the default: a quantized (even f16)
     token embedding moves their logits by up to 90% and changes greedy tokens, while q8 on
     the lm_head alone keeps every greedy token (docs/compiler.md). A ternary lm_head, a
-    lm_head that is not a `tern.weight`, K not a multiple of 32 (q8, q4) or an unknown
+    lm_head that is not a `tern.weight`, K not a multiple of 32 (q8, q6, q4) or an unknown
     format is an error.
 
     Before (`format=q8 share-embedding=true`):
@@ -143,7 +143,8 @@ def QuantizeLmHeadPass : Pass<"tern-quantize-lm-head", "func::FuncOp"> {
   }];
   let options = [
     Option<"format", "format", "std::string", /*default=*/"\"source\"",
-           "lm_head precision: source (the file's type), f16, q8 (q8_b32) or q4 (q4_b32)">,
+           "lm_head precision: source (the file's type), f16, q8 (q8_b32), q6 (q6_b32) or q4 "
+           "(q4_b32)">,
     Option<"shareEmbedding", "share-embedding", "bool", /*default=*/"false",
            "give a tied token embedding the lm_head's new type too (one table)">
   ];
