@@ -10,6 +10,11 @@
 #              llama-bench, llama-quantize)
 #   .devkit3/  bin/{ternc,tern,make_synthetic_model,tern-bandwidth} from this checkout's build
 #
+# Ignored folders do not stay on that machine between transfers, so one transfer must hold
+# everything: ternc alone fits as .devkit4/ (libllvm22, libmlir-22, lld-22, liblld-22, libz3-4,
+# libedit2 and bin/, ~57 MiB; the machine's own libxml2 is used) and llama.cpp as a 3.6 MB
+# source archive (llama-src.txz) that is built there; bitnet.cpp does not fit.
+#
 # Usage: benchmarks/device-cpu.sh unpack             (first transfer: .devkit1)
 #        benchmarks/device-cpu.sh bench ARGS...      (second: .devkit2 and .devkit3; runs
 #                                                     bench-x86 ARGS, results under $OUT)
@@ -23,12 +28,30 @@ out="${OUT:-$root/.devkit-out}"
 mkdir -p "$kit" "$out"
 
 unpack() {
-  for deb in .devkit1/*.deb .devkit2/*.deb; do
+  for deb in .devkit*/*.deb; do
     [ -f "$deb" ] && dpkg -x "$deb" "$kit"
   done
   mkdir -p build-device/bin
-  [ -d .devkit3/bin ] && cp .devkit3/bin/* build-device/bin/
+  for bin in .devkit*/bin; do
+    [ -d "$bin" ] && cp "$bin"/* build-device/bin/
+  done
   return 0
+}
+
+# Builds llama.cpp there from a source archive in a kit (its CMakeLists.txt, cmake, ggml, src,
+# common, tools, include, vendor, app, LICENSE, licenses; GPU backends left out) and prints
+# the build directory, or nothing when no kit holds one.
+build_llama() {
+  local archive
+  archive=$(ls .devkit*/llama-src.t* 2>/dev/null | head -1)
+  [ -n "$archive" ] || return 0
+  local src="$root/.devkit-llama"
+  mkdir -p "$src" && tar xf "$archive" -C "$src"
+  cmake -G Ninja -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
+    -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_OPENSSL=OFF \
+    -DLLAMA_BUILD_EXAMPLES=OFF >"$out/llama-cmake.log" 2>&1 &&
+    cmake --build "$src/build" -j "$(nproc)" --target llama-bench llama-quantize \
+      >"$out/llama-build.log" 2>&1 && echo "$src/build"
 }
 
 case "${1:-}" in
@@ -45,7 +68,9 @@ case "${1:-}" in
     unpack
     export LD_LIBRARY_PATH="$kit/usr/lib/x86_64-linux-gnu:$kit/usr/lib/llvm-22/lib:$root/.devkit1/llama${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     export PATH="$kit/usr/lib/llvm-22/bin:$kit/usr/bin:$PATH"
-    LLAMA_CPP_BUILD="$root/.devkit1/llama" BITNET_CPP_BUILD="$root/.devkit2/bitnet" \
+    llama=$(build_llama)
+    [ -n "$llama" ] || llama="$root/.devkit1/llama"
+    LLAMA_CPP_BUILD="$llama" BITNET_CPP_BUILD="$root/.devkit2/bitnet" \
       TERN_BUILD="$root/build-device" python3 benchmarks/bench-x86 --out-dir "$out" "$@"
     ;;
   *)
