@@ -7,6 +7,7 @@
 // TERN_PERF_TARGETS=x86-64-v4,generic limits the targets; TERN_PERF_ASM=DIR writes each
 // measured kernel's assembly to DIR/attention_<target>_<heads>_<kv_heads>_<head_dim>.s.
 #include "CodegenTestUtil.h"
+#include "PerfTiming.h"
 
 #include <gtest/gtest.h>
 
@@ -19,24 +20,6 @@
 
 namespace tern::cpu::test {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-// This thread's CPU time: on a shared machine a descheduled thread stretches wall time but not
-// this, so the two together show how much of a slow run was contention.
-double threadSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
-}
-
-struct Timing {
-  double wall = 1e30, cpu = 1e30;
-  void add(double w, double c) {
-    wall = std::min(wall, w);
-    cpu = std::min(cpu, c);
-  }
-};
 
 // Seconds per call: the best of 7 batches, each >= 20 ms and >= 3 calls.
 template <typename Call> Timing secondsPerCall(Call &&call) {

@@ -5,6 +5,7 @@
 // TERN_PERF_TARGETS=x86-64-v4,generic limits the targets; TERN_PERF_ASM=DIR writes each
 // measured kernel's assembly to DIR/ternary_matmul_<target>_<n>x<k>.s.
 #include "CodegenTestUtil.h"
+#include "PerfTiming.h"
 
 #include "packing/TernaryPacking.h"
 
@@ -20,25 +21,6 @@
 
 namespace tern::cpu::test {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-// This thread's CPU time: on a shared machine a descheduled thread stretches wall time but not
-// this, so the two together show how much of a slow run was contention.
-double threadSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
-}
-
-// Best seconds (per call or per pass) by wall clock and by thread CPU time.
-struct Timing {
-  double wall = 1e30, cpu = 1e30;
-  void add(double w, double c) {
-    wall = std::min(wall, w);
-    cpu = std::min(cpu, c);
-  }
-};
 
 // The shapes (n x k) of one BitNet b1.58 2B-4T layer after QKV and gate/up fusion.
 struct Shape {
