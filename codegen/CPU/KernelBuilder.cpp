@@ -77,6 +77,24 @@ void forLoop(ImplicitLocOpBuilder &b, Value lb, Value ub, Value step,
           });
 }
 
+void forEachOutputTile(ImplicitLocOpBuilder &b, const KernelArgs &args, int64_t nBlock,
+                       int64_t rowTile, int64_t colTile, const OutputTileBody &tile) {
+  forLoop(b, args.begin, args.end, constIndex(b, 1), [&](ImplicitLocOpBuilder &ib, Value item) {
+    Value firstCol = arith::MulIOp::create(ib, item, constIndex(ib, nBlock));
+    Value lastCol = arith::AddIOp::create(ib, firstCol, constIndex(ib, nBlock));
+    auto rowsOf = [&](ImplicitLocOpBuilder &rb, Value t0, int64_t rt) {
+      forLoop(rb, firstCol, lastCol, constIndex(rb, colTile),
+              [&](ImplicitLocOpBuilder &cb, Value j) { tile(cb, t0, j, rt); });
+    };
+    Value tileCount = arith::DivUIOp::create(ib, args.rows, constIndex(ib, rowTile));
+    Value tiled = arith::MulIOp::create(ib, tileCount, constIndex(ib, rowTile));
+    forLoop(ib, constIndex(ib, 0), tiled, constIndex(ib, rowTile),
+            [&](ImplicitLocOpBuilder &rb, Value t0) { rowsOf(rb, t0, rowTile); });
+    forLoop(ib, tiled, args.rows, constIndex(ib, 1),
+            [&](ImplicitLocOpBuilder &rb, Value t0) { rowsOf(rb, t0, 1); });
+  });
+}
+
 int64_t f32Lanes(const CpuTarget &target) {
   return target.hasAVX512 ? 16 : target.hasAVX2 ? 8 : 4;
 }

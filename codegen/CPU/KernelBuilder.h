@@ -42,6 +42,16 @@ llvm::SmallVector<mlir::Value> forLoop(mlir::ImplicitLocOpBuilder &b, mlir::Valu
 void forLoop(mlir::ImplicitLocOpBuilder &b, mlir::Value lb, mlir::Value ub, mlir::Value step,
              const std::function<void(mlir::ImplicitLocOpBuilder &, mlir::Value iv)> &body);
 
+// The work split of the matmul families: work item i owns output columns [i * nBlock,
+// (i + 1) * nBlock) of every row. Inside it, rows go in tiles of |rowTile| and then the rows
+// left over one at a time (decode: rows = 1), and for each row tile the item's columns go in
+// tiles of |colTile|. |tile| emits one (first row, first column, rows in the tile) tile.
+using OutputTileBody =
+    std::function<void(mlir::ImplicitLocOpBuilder &, mlir::Value firstRow, mlir::Value firstCol,
+                       int64_t rowTile)>;
+void forEachOutputTile(mlir::ImplicitLocOpBuilder &b, const KernelArgs &args, int64_t nBlock,
+                       int64_t rowTile, int64_t colTile, const OutputTileBody &tile);
+
 // Lanes of f32 per register for |target|: 16 (AVX-512), 8 (AVX2), 4 (SSE2).
 int64_t f32Lanes(const CpuTarget &target);
 

@@ -280,20 +280,10 @@ LogicalResult generateMatmul(func::FuncOp fn, const KernelSpec &spec, const CpuT
   Value y = bindFlat(b, args, 2, f32, arith::MulIOp::create(b, args.rows, constIndex(b, p.n))); // (rows, n)
   MatmulEmitter emitter(p, x, w, wPtr, y);
 
-  forLoop(b, args.begin, args.end, constIndex(b, 1), [&](ImplicitLocOpBuilder &ib, Value item) {
-    Value firstCol = arith::MulIOp::create(ib, item, constIndex(ib, p.nBlock));
-    Value lastCol = arith::AddIOp::create(ib, firstCol, constIndex(ib, p.nBlock));
-    auto rowsOf = [&](ImplicitLocOpBuilder &rb, Value t0, int64_t rt) {
-      forLoop(rb, firstCol, lastCol, constIndex(rb, colTile),
-              [&](ImplicitLocOpBuilder &cb, Value j) { emitter.emitTile(cb, t0, j, rt, colTile); });
-    };
-    Value tileCount = arith::DivUIOp::create(ib, args.rows, constIndex(ib, rowTile));
-    Value tiled = arith::MulIOp::create(ib, tileCount, constIndex(ib, rowTile));
-    forLoop(ib, constIndex(ib, 0), tiled, constIndex(ib, rowTile),
-            [&](ImplicitLocOpBuilder &rb, Value t0) { rowsOf(rb, t0, rowTile); });
-    forLoop(ib, tiled, args.rows, constIndex(ib, 1),
-            [&](ImplicitLocOpBuilder &rb, Value t0) { rowsOf(rb, t0, 1); });
-  });
+  forEachOutputTile(b, args, p.nBlock, rowTile, colTile,
+                    [&](ImplicitLocOpBuilder &tb, Value t0, Value j, int64_t rt) {
+                      emitter.emitTile(tb, t0, j, rt, colTile);
+                    });
   return success();
 }
 
