@@ -45,8 +45,10 @@ func::FuncOp forwardOf(ModuleOp module) { return module.lookupSymbol<func::FuncO
 class EntryPointBuilder {
 public:
   EntryPointBuilder(func::FuncOp forward, WeightSections &weights,
-                    const llvm::StringMap<unsigned> &kernelIndex)
-      : forward(forward), weights(weights), kernelIndex(kernelIndex) {
+                    const llvm::StringMap<unsigned> &kernelIndex,
+                    llvm::ArrayRef<KernelSpec> kernels, bool gpu)
+      : forward(forward), weights(weights), kernelIndex(kernelIndex), kernels(kernels),
+        gpu(gpu) {
     if (auto attr = forward->getAttrOfType<IntegerAttr>(kMaxRowsAttr))
       maxRows = attr.getInt();
   }
@@ -77,6 +79,14 @@ public:
       dispatch->grid = {1};
       if (llvm::Error error = bind(op, *dispatch))
         return std::move(error);
+      if (gpu) {
+        // GPU dispatches carry the launch shape instead of CPU work items.
+        auto shape = gpu::launchShape(kernels[found->second], maxRows);
+        if (!shape)
+          return shape.takeError();
+        dispatch->grid = {shape->grid[0],  shape->grid[1],  shape->grid[2],
+                          shape->block[0], shape->block[1], shape->block[2]};
+      }
       entry->dispatches.push_back(std::move(dispatch));
     }
     if (!entry->logits)
@@ -297,6 +307,8 @@ private:
   func::FuncOp forward;
   WeightSections &weights;
   const llvm::StringMap<unsigned> &kernelIndex;
+  llvm::ArrayRef<KernelSpec> kernels;
+  bool gpu = false;
   int64_t maxRows = 1;
 
 public:
@@ -375,9 +387,14 @@ llvm::Expected<std::unique_ptr<Program>> buildProgram(ModuleOp module,
   ArtifactContents &contents = program->contents;
   describeModelInArtifact(model, contents);
   contents.metadata.hparams->context = kv.getContextLength();
-  contents.target.triple = options.target.triple;
-  contents.target.cpu = options.target.cpu;
-  contents.target.cpu_features = options.target.features;
+  if (options.gpuTarget) {
+    contents.target.triple = "nvptx64-nvidia-cuda";
+    contents.target.gpu_arch = options.gpuTarget->name;
+  } else {
+    contents.target.triple = options.target.triple;
+    contents.target.cpu = options.target.cpu;
+    contents.target.cpu_features = options.target.features;
+  }
 
   llvm::StringMap<unsigned> kernelIndex;
   for (size_t i = 0; i < kernels->size(); ++i)
@@ -407,7 +424,8 @@ llvm::Expected<std::unique_ptr<Program>> buildProgram(ModuleOp module,
       return std::move(error);
     arenaBytes = std::max<uint64_t>(
         arenaBytes, forward->getAttrOfType<IntegerAttr>(kArenaBytesAttr).getInt());
-    EntryPointBuilder builder(forward, weights, kernelIndex);
+    EntryPointBuilder builder(forward, weights, kernelIndex, *kernels,
+                              options.gpuTarget.has_value());
     builder.sections = &contents.sections;
     auto entry = builder.build(spec.name);
     if (!entry)
@@ -424,21 +442,32 @@ llvm::Expected<std::unique_ptr<Program>> buildProgram(ModuleOp module,
   contents.memoryPlan.arena_bytes = arenaBytes;
   contents.memoryPlan.kv_cache = std::move(kvLayout);
 
-  progress(llvm::formatv("generating {0} kernels for {1}", kernels->size(),
-                         options.target.name)
-               .str());
-  auto library = cpu::buildKernelLibrary(*kernels, options.target);
-  if (!library)
-    return library.takeError();
-  auto libraryBytes = std::make_shared<std::vector<uint8_t>>(std::move(*library));
+  const std::string targetName =
+      options.gpuTarget ? options.gpuTarget->name : options.target.name;
+  progress(llvm::formatv("generating {0} kernels for {1}", kernels->size(), targetName).str());
+  std::shared_ptr<std::vector<uint8_t>> libraryBytes;
+  if (options.gpuTarget) {
+    auto ptx = gpu::buildPtxLibrary(*kernels, *options.gpuTarget);
+    if (!ptx)
+      return ptx.takeError();
+    // NUL-terminated: the driver reads PTX as a C string, straight from the mapped section.
+    libraryBytes = std::make_shared<std::vector<uint8_t>>(ptx->begin(), ptx->end());
+    libraryBytes->push_back(0);
+  } else {
+    auto library = cpu::buildKernelLibrary(*kernels, options.target);
+    if (!library)
+      return library.takeError();
+    libraryBytes = std::make_shared<std::vector<uint8_t>>(std::move(*library));
+  }
   program->ownedBytes.push_back(libraryBytes);
   ArtifactSection librarySection;
-  librarySection.name = "kernels." + options.target.name;
+  librarySection.name = "kernels." + targetName;
   librarySection.kind = schema::SectionKind::KernelLibrary;
   librarySection.size = libraryBytes->size();
   librarySection.bytes = *libraryBytes;
   auto kernelLibrary = std::make_unique<schema::KernelLibraryT>();
-  kernelLibrary->kind = schema::KernelLibraryKind::CpuElf;
+  kernelLibrary->kind =
+      options.gpuTarget ? schema::KernelLibraryKind::Ptx : schema::KernelLibraryKind::CpuElf;
   kernelLibrary->section = contents.sections.size();
   kernelLibrary->abi_version = TERN_KERNEL_ABI_VERSION;
   for (const KernelSpec &spec : *kernels) {

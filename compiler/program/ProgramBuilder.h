@@ -5,6 +5,7 @@
 
 #include "KernelSpec.h"
 #include "codegen/CPU/CPUCodegen.h"
+#include "codegen/GPU/GPUCodegen.h"
 #include "compiler/artifact/ArtifactWriter.h"
 #include "frontends/common/ModelDescription.h"
 
@@ -14,12 +15,14 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace tern::program {
 
 struct ProgramOptions {
-  cpu::CpuTarget target;
+  cpu::CpuTarget target;               // the CPU the kernels run on, unless |gpuTarget| is set
+  std::optional<gpu::GpuTarget> gpuTarget; // set: PTX kernels for this GPU instead
   int64_t maxBatchRows = 64; // rows of one prefill call
   // Called with a short description before each long step (packing, code generation).
   std::function<void(llvm::StringRef)> progress;

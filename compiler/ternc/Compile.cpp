@@ -3,6 +3,7 @@
 #include "compiler/tokenizer/ModelTokenizer.h"
 
 #include "codegen/CPU/CPUCodegen.h"
+#include "codegen/GPU/GPUCodegen.h"
 #include "compiler/artifact/ArtifactWriter.h"
 #include "compiler/program/Passes.h"
 #include "compiler/program/ProgramBuilder.h"
@@ -19,6 +20,8 @@
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <optional>
 
 using namespace mlir;
 
@@ -59,16 +62,39 @@ private:
   bool &seen;
 };
 
-void buildGraphPipeline(OpPassManager &pm, const cpu::CpuTarget &target,
+// The target a compile is for: a CPU, or a GPU of the PTX backend.
+struct CompileTarget {
+  cpu::CpuTarget cpu;
+  std::optional<gpu::GpuTarget> gpu;
+  const std::string &name() const { return gpu ? gpu->name : cpu.name; }
+};
+
+llvm::Expected<CompileTarget> resolveTarget(llvm::StringRef name) {
+  CompileTarget target;
+  if (gpu::isGpuTargetName(name)) {
+    auto resolved = gpu::resolveGpuTarget(name);
+    if (!resolved)
+      return resolved.takeError();
+    target.gpu = *resolved;
+    return target;
+  }
+  auto resolved = cpu::resolveCpuTarget(name);
+  if (!resolved)
+    return resolved.takeError();
+  target.cpu = *resolved;
+  return target;
+}
+
+void buildGraphPipeline(OpPassManager &pm, const CompileTarget &target,
                         const CompileOptions &options) {
   mlir::tern::GraphPipelineOptions graph;
-  graph.target = target.name;
+  graph.target = target.name();
   graph.lmHead = options.lmHead;
   graph.shareEmbedding = options.tiedEmbedding == "shared";
   mlir::tern::buildTernGraphPipeline(pm, graph);
 }
 
-void buildCompilePipeline(OpPassManager &pm, const cpu::CpuTarget &target,
+void buildCompilePipeline(OpPassManager &pm, const CompileTarget &target,
                           const CompileOptions &options) {
   buildGraphPipeline(pm, target, options);
   pm.addPass(program::createOutlineKernelsPass());
@@ -82,6 +108,25 @@ llvm::Error writeText(llvm::StringRef path, llvm::StringRef text) {
     os << text;
     return llvm::Error::success();
   });
+}
+
+// --emit=ptx: one <symbol>.ptx per kernel in |directory| (created if missing), each compiled
+// on its own so that it reads (and assembles) alone.
+int writePtxDirectory(llvm::ArrayRef<KernelSpec> kernels, const gpu::GpuTarget &target,
+                      const std::string &directory) {
+  if (directory == "-")
+    return reportError(llvm::createStringError("--emit=ptx writes files: give a directory with -o"));
+  if (std::error_code ec = llvm::sys::fs::create_directories(directory))
+    return reportError(llvm::createStringError("cannot create the directory '%s': %s",
+                                               directory.c_str(), ec.message().c_str()));
+  for (const KernelSpec &spec : kernels) {
+    auto ptx = gpu::emitGpuKernels({spec}, target, "ptx");
+    if (!ptx)
+      return reportError(ptx.takeError());
+    if (llvm::Error error = writeText(directory + "/" + spec.symbol + ".ptx", *ptx))
+      return reportError(std::move(error));
+  }
+  return 0;
 }
 
 } // namespace
@@ -107,9 +152,19 @@ int runCompile(const CompileOptions &options) {
     return reportError(
         llvm::createStringError("--emit=artifact writes a file: give its path with -o"));
 
-  llvm::Expected<cpu::CpuTarget> target = cpu::resolveCpuTarget(options.target);
+  llvm::Expected<CompileTarget> target = resolveTarget(options.target);
   if (!target)
     return reportError(target.takeError());
+  if ((options.emit == EmitKind::Ptx) != target->gpu.has_value())
+    return reportError(llvm::createStringError(
+        options.emit == EmitKind::Ptx
+            ? "--emit=ptx needs a GPU target (--target=sm_80, sm_90 or sm_90a), not '%s'"
+            : "--target=%s is a GPU: emit an artifact, mlir, kernels-mlir, llvm or ptx",
+        options.target.c_str()));
+  if (target->gpu && options.emit == EmitKind::Asm)
+    return reportError(llvm::createStringError(
+        "--emit=asm prints CPU assembly; for --target=%s use --emit=ptx -o DIR",
+        options.target.c_str()));
 
   progress("reading " + options.input);
   llvm::Expected<fe::ModelDescription> model = fe::describeModel(options.input);
@@ -181,7 +236,7 @@ int runCompile(const CompileOptions &options) {
   {
     PassManager pm(&context, ModuleOp::getOperationName());
     buildGraphPipeline(pm, *target, options);
-    progress("optimizing the graph for " + target->name);
+    progress("optimizing the graph for " + target->name());
     if (failed(pm.run(**module)))
       return 1;
   }
@@ -190,11 +245,14 @@ int runCompile(const CompileOptions &options) {
     auto kernels = program::outlineKernels(**module);
     if (!kernels)
       return reportError(kernels.takeError());
+    progress("generating kernels");
+    if (options.emit == EmitKind::Ptx)
+      return writePtxDirectory(*kernels, *target->gpu, options.output);
     llvm::StringRef stage = options.emit == EmitKind::KernelsMLIR ? "mlir"
                             : options.emit == EmitKind::LLVM      ? "llvm"
                                                                   : "asm";
-    progress("generating kernels");
-    auto text = cpu::emitKernels(*kernels, *target, stage);
+    auto text = target->gpu ? gpu::emitGpuKernels(*kernels, *target->gpu, stage)
+                            : cpu::emitKernels(*kernels, target->cpu, stage);
     if (!text)
       return reportError(text.takeError());
     if (llvm::Error error = writeText(options.output, *text))
@@ -203,7 +261,8 @@ int runCompile(const CompileOptions &options) {
   }
 
   program::ProgramOptions programOptions;
-  programOptions.target = *target;
+  programOptions.target = target->cpu;
+  programOptions.gpuTarget = target->gpu;
   programOptions.maxBatchRows = options.maxBatchRows;
   programOptions.progress = progress;
   auto built = program::buildProgram(**module, *model, programOptions);

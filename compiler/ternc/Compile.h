@@ -7,11 +7,11 @@
 
 namespace tern {
 
-enum class EmitKind { Artifact, MLIR, KernelsMLIR, LLVM, Asm };
+enum class EmitKind { Artifact, MLIR, KernelsMLIR, LLVM, Asm, Ptx };
 
 struct CompileOptions {
   std::string input;          // GGUF file or Hugging Face directory
-  std::string output = "-";   // '-' is stdout (text emits only)
+  std::string output = "-";   // '-' is stdout (text emits only); a directory for --emit=ptx
   EmitKind emit = EmitKind::Artifact;
   std::string target = "native";
   int64_t maxBatchRows = 64;

@@ -52,14 +52,18 @@ static cl::opt<tern::EmitKind> emitKind(
         clEnumValN(tern::EmitKind::KernelsMLIR, "kernels-mlir",
                    "the generated kernels' MLIR before lowering"),
         clEnumValN(tern::EmitKind::LLVM, "llvm", "the generated kernels' LLVM IR"),
-        clEnumValN(tern::EmitKind::Asm, "asm", "the generated kernels' assembly")),
+        clEnumValN(tern::EmitKind::Asm, "asm", "the generated kernels' assembly"),
+        clEnumValN(tern::EmitKind::Ptx, "ptx",
+                   "each generated GPU kernel's PTX as <symbol>.ptx in the directory -o names "
+                   "(GPU targets)")),
     cl::sub(compileCommand));
 static cl::opt<std::string> outputPath("o", cl::desc("Output file ('-' for stdout)"),
                                        cl::value_desc("path"), cl::init("-"),
                                        cl::sub(compileCommand));
 static cl::opt<std::string>
     compileTarget("target",
-                  cl::desc("CPU to compile for: native, x86-64-v4, x86-64-v3 or generic"),
+                  cl::desc("CPU or GPU to compile for: native, x86-64-v4, x86-64-v3, generic, "
+                           "sm_80, sm_90 or sm_90a"),
                   cl::init("native"), cl::sub(compileCommand));
 static cl::opt<int64_t> maxBatchRows(
     "max-batch-rows", cl::desc("Most prompt tokens one prefill call evaluates (default 64)"),

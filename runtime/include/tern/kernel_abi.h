@@ -29,6 +29,26 @@ typedef void (*tern_cpu_kernel_fn)(void* const* bindings, int64_t rows, int64_t 
  * TERN_KERNEL_ABI_VERSION it was generated for. */
 #define TERN_KERNEL_ABI_VERSION_SYMBOL "tern_kernel_abi_version"
 
+/* Every generated CUDA kernel is a PTX `.entry` named by its symbol (KernelLibrary kind Ptx:
+ * the section holds one NUL-terminated PTX module with every kernel) with 64-bit parameters
+ *     (binding_0, ..., binding_{n-1}, call)
+ * binding_i: the device address of the dispatch's binding i, resolved like a CPU binding but
+ *            in device memory: the session's device arena, the model's weight sections
+ *            (uploaded once, 256-byte aligned), the layer's device KV cache, the call's token
+ *            ids (int32, copied to the device before the call).
+ * call:      the device address of a tern_cuda_call_t holding this call's rows and pos. The
+ *            runtime writes it before each call (CUDA graphs replay with new values), so no
+ *            launch parameter changes from call to call.
+ * Launch: KernelDispatch.grid holds six numbers, grid (x, y, z) blocks of (x, y, z) threads,
+ * computed by the compiler for the entry point's max_rows; a block with nothing to do for
+ * fewer rows returns at once. Kernels use static shared memory only (at most 48 KiB). The
+ * dispatches of an entry point run in order on one stream. A `last_row` dispatch gets a call
+ * record {1, pos + rows - 1} and its row-indexed arena bindings moved to the last row. */
+typedef struct tern_cuda_call_s {
+  int64_t rows; /* token rows in this call */
+  int64_t pos;  /* position of the first row */
+} tern_cuda_call_t;
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -12,6 +12,10 @@ bool mlir::tern::isKnownCPUTarget(StringRef target) {
          target == "native";
 }
 
+bool mlir::tern::isKnownGPUTarget(StringRef target) {
+  return target == "sm_80" || target == "sm_90" || target == "sm_90a";
+}
+
 bool mlir::tern::isKnownLmHeadFormat(StringRef format) {
   return format == "source" || format == "f16" || format == "q8" || format == "q6" ||
          format == "q4";

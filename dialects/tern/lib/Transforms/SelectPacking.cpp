@@ -21,11 +21,15 @@ struct SelectPackingPass : public tern::impl::SelectPackingPassBase<SelectPackin
 
   void runOnOperation() override {
     func::FuncOp func = getOperation();
-    // Only CPU kernels exist today, and they all read i2_b128; other targets get their
-    // own layouts here when their kernels land.
-    if (!isKnownCPUTarget(target)) {
+    // Every backend reads i2_b128. On x86 one 32-byte load and four shift-and-mask steps
+    // give 32 consecutive weights for vpmaddubsw / vpdpbusd. On NVIDIA GPUs a thread's 4-byte
+    // word, masked after shifts by 0, 2, 4 and 6, gives four groups of four consecutive
+    // weights, each the byte operand of one dp4a against four consecutive int8 activations,
+    // and a warp's 16-byte loads cover 512 contiguous bytes of a row (docs/kernels.md).
+    if (!isKnownCPUTarget(target) && !isKnownGPUTarget(target)) {
       func.emitError() << "tern-select-packing: no ternary weight layout for target '"
-                       << target << "' (known: x86-64-v4, x86-64-v3, generic, native)";
+                       << target
+                       << "' (known: x86-64-v4, x86-64-v3, generic, native, sm_80, sm_90, sm_90a)";
       return signalPassFailure();
     }
     const PackingKind packing = PackingKind::i2_b128;

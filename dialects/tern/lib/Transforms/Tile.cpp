@@ -24,9 +24,10 @@ struct TilePass : public tern::impl::TilePassBase<TilePass> {
 
   void runOnOperation() override {
     func::FuncOp func = getOperation();
-    if (!isKnownCPUTarget(target)) {
+    if (!isKnownCPUTarget(target) && !isKnownGPUTarget(target)) {
       func.emitError() << "tern-tile: no tiling rule for target '" << target
-                       << "' (known: x86-64-v4, x86-64-v3, generic, native)";
+                       << "' (known: x86-64-v4, x86-64-v3, generic, native, sm_80, sm_90, "
+                          "sm_90a)";
       return signalPassFailure();
     }
     if (threads < 1) {

@@ -46,6 +46,8 @@ void registerTernTransformsPasses();
 /// Whether |target| names a CPU target the graph passes know (x86-64-v4, x86-64-v3,
 /// generic, native).
 bool isKnownCPUTarget(llvm::StringRef target);
+/// NVIDIA GPU targets of the PTX backend: sm_80, sm_90, sm_90a.
+bool isKnownGPUTarget(llvm::StringRef target);
 
 /// Whether |format| is an lm_head precision tern-quantize-lm-head knows (source, f16, q8,
 /// q6, q4), and the list of them for messages.
