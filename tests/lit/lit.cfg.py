@@ -31,3 +31,9 @@ for tool in tools:
         lit_config.note("%s is not built in %s" % (tool, config.tern_tools_dir))
 if os.path.isdir(config.shared_data_dir):
     config.available_features.add("shared-data")
+
+# The CUDA toolkit's assembler, where installed: PTX tests also assemble what ternc emits.
+ptxas = os.environ.get("PTXAS") or "/usr/local/cuda/bin/ptxas"
+if os.access(ptxas, os.X_OK):
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Checks ternc's GPU artifacts against independent goldens, on the GPU machine.
+
+For every hf-bitnet checkpoint (Hugging Face transformers goldens: logits of every position
+and 12 greedy tokens per prompt): compiles it for the GPU, runs `tern logits --device cuda` on
+the prompt followed by the golden greedy continuation, and requires max |ours - theirs| /
+max |theirs| <= 2e-3 over every position and, at each generated position, the argmax to be
+the golden's next token (greedy decoding equals teacher forcing on its own output). Then
+stories260K: `tern run --device cuda` must print llama.cpp's greedy completion.
+Prints one line per check and `N passed, N failed`."""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+from safetensors.numpy import load_file
+
+
+def run(cmd):
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr}")
+    return result.stdout
+
+
+def check_hf(args, model_dir, work):
+    name = os.path.basename(model_dir)
+    artifact = os.path.join(work, name + ".tern")
+    run([args.ternc, "compile", model_dir, f"--target={args.target}", "--max-batch-rows=4",
+         "-o", artifact])
+    golden = load_file(os.path.join(model_dir, "golden.safetensors"))
+    problems = []
+    for prompt in sorted({k.split(".")[0] for k in golden}):
+        ids = golden[prompt + ".input_ids"].reshape(-1)
+        greedy = golden[prompt + ".greedy"].reshape(-1)
+        ref = golden[prompt + ".logits"].reshape(len(ids), -1)
+        out = os.path.join(work, f"{name}.{prompt}.safetensors")
+        run([args.tern, "logits", artifact, "--device", "cuda", "--tokens",
+             ",".join(str(int(t)) for t in greedy), "-o", out])
+        ours = next(iter(load_file(out).values())).reshape(len(greedy), -1)
+        err = float(np.abs(ours[:len(ids)] - ref).max() / np.abs(ref).max())
+        if err > 2e-3:
+            problems.append(f"{prompt}: logits differ by {err:.2e} of max |ref|")
+        wrong = [i for i in range(len(ids) - 1, len(greedy) - 1)
+                 if int(np.argmax(ours[i])) != int(greedy[i + 1])]
+        if wrong:
+            problems.append(f"{prompt}: greedy token differs at positions {wrong}")
+        print(f"  {name} {prompt}: max |diff| / max |ref| = {err:.2e}, "
+              f"{len(greedy) - len(ids) - len(wrong)}/{len(greedy) - len(ids)} greedy tokens")
+    return problems
+
+
+def check_stories(args, work):
+    golden = json.load(open(args.stories_golden))
+    artifact = os.path.join(work, "stories260K.tern")
+    run([args.ternc, "compile", args.stories, f"--target={args.target}", "-o", artifact])
+    text = run([args.tern, "run", artifact, "--device", "cuda", "-p", golden["prompt"],
+                "-n", str(golden["n_predict"])])
+    want = golden["prompt"] + golden["completion"]
+    print(f"  stories260K: {text.strip()!r}")
+    return [] if text.strip().startswith(want.strip()) else [f"completion differs from {want!r}"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ternc", required=True)
+    parser.add_argument("--tern", required=True)
+    parser.add_argument("--hf-dir", required=True, help="folder of hf-bitnet checkpoints")
+    parser.add_argument("--stories", required=True, help="stories260K.gguf")
+    parser.add_argument("--stories-golden", required=True, help="stories260K.greedy.json")
+    parser.add_argument("--target", default="sm_90")
+    parser.add_argument("--work", default="/tmp/tern-goldens")
+    args = parser.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+    passed = failed = 0
+    checks = [(d, lambda d=d: check_hf(args, os.path.join(args.hf_dir, d), args.work))
+              for d in sorted(os.listdir(args.hf_dir))
+              if os.path.exists(os.path.join(args.hf_dir, d, "golden.safetensors"))]
+    checks.append(("stories260K greedy", lambda: check_stories(args, args.work)))
+    for name, check in checks:
+        try:
+            problems = check()
+        except Exception as error:  # a failed command is a failed check, with its message
+            problems = [str(error)]
+        print(("PASS " if not problems else "FAIL ") + name)
+        for p in problems:
+            print("    " + p)
+        passed += not problems
+        failed += bool(problems)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
