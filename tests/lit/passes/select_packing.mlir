@@ -1,7 +1,8 @@
 // RUN: tern-opt --split-input-file --tern-select-packing %s | FileCheck %s
 // RUN: tern-opt --split-input-file "--tern-select-packing=target=x86-64-v3" %s | FileCheck %s
 // RUN: tern-opt --split-input-file "--tern-select-packing=target=generic" %s | FileCheck %s
-// Tests that every ternary weight (and concatenation of them) gets the CPU layout i2_b128,
+// RUN: tern-opt --split-input-file "--tern-select-packing=target=sm_90" %s | FileCheck %s
+// Tests that every ternary weight (and concatenation of them) gets i2_b128 on CPU and GPU targets,
 // that the file's layout is kept in source_packing, and that float weights are untouched.
 
 // CHECK-LABEL: func.func @weights(

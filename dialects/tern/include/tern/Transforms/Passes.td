@@ -156,7 +156,10 @@ def SelectPackingPass : Pass<"tern-select-packing", "func::FuncOp"> {
   let description = [{
     Gives every ternary `tern.weight` the packing the target's kernels read, and
     updates the `tern.concat_weights` built from them. On CPU targets (`x86-64-v4`,
-    `x86-64-v3`, `generic`, `native`) that is `i2_b128` (docs/kernels.md). A weight
+    `x86-64-v3`, `generic`, `native`) and GPU targets (`sm_80`, `sm_90`, `sm_90a`) that
+    is `i2_b128` (docs/kernels.md): x86 kernels unpack 32 consecutive weights per
+    32-byte load, GPU kernels feed each masked 32-bit word's bytes straight to `dp4a`
+    (docs/gpu.md). A weight
     whose packing changes records the layout of its bytes in the file as
     `source_packing`, which the artifact writer decodes before repacking. Scales are
     unchanged. An unknown target is an error.
@@ -175,7 +178,8 @@ def SelectPackingPass : Pass<"tern-select-packing", "func::FuncOp"> {
   }];
   let options = [
     Option<"target", "target", "std::string", /*default=*/"\"x86-64-v4\"",
-           "target to pack for: x86-64-v4, x86-64-v3, generic or native">
+           "target to pack for: x86-64-v4, x86-64-v3, generic, native, sm_80, sm_90 or "
+           "sm_90a">
   ];
   let dependentDialects = ["::mlir::tern::TernDialect"];
 }
@@ -190,6 +194,9 @@ def TilePass : Pass<"tern-tile", "func::FuncOp"> {
     thread gets several items and uneven ones balance out; when even 1 leaves fewer
     (tiny N), 1. Wider tiles reuse each activation row across more output columns;
     64 keeps a tile's accumulators in registers. An existing `n_block` is replaced.
+    GPU targets get the same rule: there `n_block` only splits the work of the
+    reference twins (`--kernels=reference`); the GPU kernels' tiles and launch shapes
+    come from their families' launch rules (docs/gpu.md).
 
     Before / after (N = 2560, threads = 8: 64 leaves 40 >= 32 items):
     ```mlir
@@ -199,7 +206,8 @@ def TilePass : Pass<"tern-tile", "func::FuncOp"> {
   }];
   let options = [
     Option<"target", "target", "std::string", /*default=*/"\"x86-64-v4\"",
-           "target to tile for: x86-64-v4, x86-64-v3, generic or native">,
+           "target to tile for: x86-64-v4, x86-64-v3, generic, native, sm_80, sm_90 or "
+           "sm_90a">,
     Option<"threads", "threads", "int64_t", /*default=*/"4",
            "threads the runtime is expected to run the kernels on">
   ];
