@@ -260,6 +260,7 @@ int benchCommand(int argc, char** argv) {
     nlohmann::ordered_json result;
     result["model"] = path;
     result["target_cpu"] = info.target_cpu ? info.target_cpu : "";
+    result["device"] = info.device ? info.device : "";
     result["threads"] = info.num_threads;
     result["kernels"] = model_flags.kernels;
     result["p"] = prompt_tokens;
@@ -278,6 +279,8 @@ int benchCommand(int argc, char** argv) {
     result["weights_bytes"] = info.weight_bytes;
     result["kv_cache_bytes"] = session_info.kv_cache_bytes;
     result["arena_bytes"] = session_info.arena_bytes;
+    // GPU memory: the weights and one full-context session (0 on the cpu).
+    result["device_memory_bytes"] = info.device_memory_bytes;
     if (has_peak_rss)
       result["peak_rss_bytes"] = peak_rss;
     if (profile) {
@@ -291,9 +294,11 @@ int benchCommand(int argc, char** argv) {
     std::printf("%s\n", result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return 0;
   }
-  std::printf("model: %s (%s, target %s, %d threads, %s kernels, %.1f MiB of weights)\n",
+  std::printf("model: %s (%s, target %s, device %s, %d threads, %s kernels, %.1f MiB of "
+              "weights)\n",
               path.c_str(), info.architecture ? info.architecture : "?",
-              info.target_cpu ? info.target_cpu : "?", static_cast<int>(info.num_threads),
+              info.target_cpu && *info.target_cpu ? info.target_cpu : "?",
+              info.device ? info.device : "?", static_cast<int>(info.num_threads),
               model_flags.kernels.c_str(), info.weight_bytes / (1024.0 * 1024.0));
   constexpr double kMiB = 1024.0 * 1024.0;
   std::printf("startup: load %.3f s, first token %.3f s; memory: KV cache %.1f MiB (%" PRId64
@@ -302,6 +307,8 @@ int benchCommand(int argc, char** argv) {
               session_info.context_length, session_info.arena_bytes / kMiB);
   if (has_peak_rss)
     std::printf(", peak RSS %.1f MiB", peak_rss / kMiB);
+  if (info.device_memory_bytes > 0)
+    std::printf(", device %.1f MiB", info.device_memory_bytes / kMiB);
   std::printf("\n");
   if (prompt_tokens > 0)
     std::printf("prefill p=%-5d %10.2f ± %.2f tok/s\n", prompt_tokens, prefill.mean,

@@ -12,6 +12,10 @@ tern_model_options_t ModelFlags::options() const {
   tern_model_options_init(&options);
   options.num_threads = threads;
   options.kernels = kernels == "reference" ? TERN_KERNELS_REFERENCE : TERN_KERNELS_GENERATED;
+  options.device = device == "cpu"    ? TERN_DEVICE_CPU
+                   : device == "cuda" ? TERN_DEVICE_CUDA
+                                      : TERN_DEVICE_AUTO;
+  options.device_ordinal = device_ordinal;
   return options;
 }
 

@@ -110,6 +110,10 @@ void Flags::addChoice(const char* name, std::string* value, std::vector<std::str
   add(Flag{name, "", Type::Choice, value, Range{0, 0}, std::move(choices), help});
 }
 
+void Flags::addCheck(std::function<std::string(const Flags&)> check) {
+  checks_.push_back(std::move(check));
+}
+
 Flags::Flag* Flags::find(const std::string& name) {
   for (Flag& flag : flags_)
     if (flag.name == name || (!flag.alias.empty() && flag.alias == name))
@@ -228,6 +232,11 @@ ParseOutcome Flags::parse(int argc, char** argv) {
       return ParseOutcome::Error;
     flag->given = true;
   }
+  for (const auto& check : checks_)
+    if (std::string problem = check(*this); !problem.empty()) {
+      fail(std::move(problem));
+      return ParseOutcome::Error;
+    }
   return ParseOutcome::Ok;
 }
 
@@ -279,6 +288,19 @@ void ModelFlags::add(Flags& flags) {
                "worker threads including the caller; 0 = one per CPU (default 0)");
   flags.addChoice("--kernels", &kernels, {"generated", "reference"},
                   "generated: the compiled kernels; reference: the runtime's plain C++ twins");
+  flags.addChoice("--device", &device, {"auto", "cpu", "cuda"},
+                  "where the kernels run; auto: cuda for a GPU (sm_XY) artifact, cpu for a CPU "
+                  "one and for --kernels reference (default auto)");
+  flags.addInt("--device-ordinal", nullptr, &device_ordinal, Range{0, 1023},
+               "which GPU runs a cuda model (default 0)");
+  flags.addCheck([this](const Flags& parsed) -> std::string {
+    if (device == "cuda" && kernels == "reference")
+      return "--kernels reference runs the runtime's C++ twins on the CPU; it cannot be "
+             "combined with --device cuda";
+    if (device == "cpu" && parsed.given("--device-ordinal"))
+      return "--device-ordinal picks a GPU; it needs --device cuda or auto, not cpu";
+    return "";
+  });
 }
 
 void SamplingFlags::add(Flags& flags) {

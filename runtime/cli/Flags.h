@@ -5,6 +5,7 @@
 #include "tern/tern.h"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,9 @@ public:
   // A string that must be one of |choices|.
   void addChoice(const char* name, std::string* value, std::vector<std::string> choices,
                  const char* help);
+  // A check of flags together, run after a successful parse: it returns "" when they agree,
+  // else what is wrong ("--device-ordinal needs --device cuda"), which parse() reports.
+  void addCheck(std::function<std::string(const Flags&)> check);
 
   // Parses |argc| arguments of |argv| ("--flag value", "--flag=value", positionals anywhere;
   // "--" ends the flags). Positionals go to positionals().
@@ -84,15 +88,18 @@ private:
   std::string usage_;
   std::string description_;
   std::vector<Flag> flags_;
+  std::vector<std::function<std::string(const Flags&)>> checks_;
   std::vector<std::string> positionals_;
   std::string error_;
 };
 
-// Flags of every command that opens a model: --threads, --kernels.
+// Flags of every command that opens a model: --threads, --kernels, --device, --device-ordinal.
 struct ModelFlags {
   int32_t threads = 0;
   std::string kernels = "generated";
-  void add(Flags& flags);
+  std::string device = "auto";
+  int32_t device_ordinal = 0;
+  void add(Flags& flags); // also adds the check that the four agree
   tern_model_options_t options() const; // defined with the executor-facing helpers
 };
 

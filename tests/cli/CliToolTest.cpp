@@ -38,6 +38,8 @@ TEST(TernTool, EverySubcommandHasHelp) {
     EXPECT_NE(result.out.find(std::string("usage: tern ") + command), std::string::npos)
         << result.out;
     EXPECT_NE(result.out.find("--kernels"), std::string::npos) << command;
+    EXPECT_NE(result.out.find("--device auto|cpu|cuda"), std::string::npos) << command;
+    EXPECT_NE(result.out.find("--device-ordinal N"), std::string::npos) << command;
   }
 }
 
@@ -66,6 +68,13 @@ TEST(TernTool, RejectsBadFlagsAndValuesNamingTheFlag) {
                    "tern bench: --repetitions is 0; expected a value in [1, 1e+06]");
   expectUsageError({"bench", "m.tern", "--kernels", "fastest"},
                    "--kernels is 'fastest'; expected one of generated, reference");
+  expectUsageError({"run", "m.tern", "-p", "hi", "--device", "tpu"},
+                   "tern run: --device is 'tpu'; expected one of auto, cpu, cuda");
+  expectUsageError({"logits", "m.tern", "--tokens", "1", "-o", "x", "--device", "cuda",
+                    "--kernels", "reference"},
+                   "tern logits: --kernels reference runs the runtime's C++ twins on the CPU");
+  expectUsageError({"chat", "m.tern", "--device", "cpu", "--device-ordinal", "2"},
+                   "tern chat: --device-ordinal picks a GPU; it needs --device cuda or auto");
   expectUsageError({"logits", "m.tern", "--tokens", "1,x,3", "-o", "o.safetensors"},
                    "--tokens: 'x' is not a token id");
   expectUsageError({"logits", "m.tern", "--tokens", "1,,3", "-o", "o.safetensors"},

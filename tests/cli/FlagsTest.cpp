@@ -125,6 +125,40 @@ TEST(Flags, ErrorsNameTheFlagAndTheAllowedValues) {
   expectError({"--threads", "x"}, "--threads expects an integer");
 }
 
+TEST(Flags, DeviceFlagsSelectTheDeviceAndTheGpu) {
+  RunFlags defaults;
+  ASSERT_EQ(defaults.parse({"m.tern"}), ParseOutcome::Ok) << defaults.flags.error();
+  EXPECT_EQ(defaults.model.device, "auto");
+  EXPECT_EQ(defaults.model.device_ordinal, 0);
+  RunFlags cuda;
+  ASSERT_EQ(cuda.parse({"m.tern", "--device", "cuda", "--device-ordinal=3"}), ParseOutcome::Ok)
+      << cuda.flags.error();
+  EXPECT_EQ(cuda.model.device, "cuda");
+  EXPECT_EQ(cuda.model.device_ordinal, 3);
+  RunFlags cpu;
+  ASSERT_EQ(cpu.parse({"--device=cpu", "--kernels", "reference"}), ParseOutcome::Ok)
+      << cpu.flags.error();
+  EXPECT_EQ(cpu.model.device, "cpu");
+  RunFlags autoWithOrdinal;
+  EXPECT_EQ(autoWithOrdinal.parse({"--device-ordinal", "1"}), ParseOutcome::Ok)
+      << autoWithOrdinal.flags.error();
+  RunFlags help;
+  EXPECT_EQ(help.parse({"--help"}), ParseOutcome::Help);
+  EXPECT_NE(help.flags.help().find("--device auto|cpu|cuda"), std::string::npos);
+  EXPECT_NE(help.flags.help().find("--device-ordinal N"), std::string::npos);
+}
+
+TEST(Flags, DeviceFlagsThatContradictEachOtherAreRejected) {
+  expectError({"--device", "gpu"}, "--device is 'gpu'; expected one of auto, cpu, cuda");
+  expectError({"--device-ordinal", "-1"}, "--device-ordinal is -1; expected a value in [0, 1023]");
+  expectError({"--device-ordinal", "first"}, "--device-ordinal expects an integer");
+  expectError({"--device", "cuda", "--kernels", "reference"},
+              "--kernels reference runs the runtime's C++ twins on the CPU; it cannot be "
+              "combined with --device cuda");
+  expectError({"--device-ordinal", "1", "--device", "cpu"},
+              "--device-ordinal picks a GPU; it needs --device cuda or auto, not cpu");
+}
+
 TEST(Flags, PositionalCountIsChecked) {
   RunFlags none;
   ASSERT_EQ(none.parse({}), ParseOutcome::Ok);

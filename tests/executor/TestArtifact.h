@@ -137,6 +137,11 @@ struct TinyModel {
   // tiny_kv_cache_write): dispatches embedding, kv_cache_write, rms_norm, matmul.
   bool withKVWrite = false;
   uint32_t logitsOnlyDispatches = 0; // EntryPoint.logits_only_dispatches of every entry point
+  // A GPU artifact: a Ptx library (|library| holds its text), target |gpuArch| on an NVPTX
+  // triple, and every dispatch launched as |gpuGrid| (grid x, y, z, block x, y, z).
+  bool ptx = false;
+  std::string gpuArch = "sm_80";
+  std::vector<uint32_t> gpuGrid = {1, 1, 1, 32, 1, 1};
 
   schema::ArtifactT root() const {
     schema::ArtifactT a;
@@ -165,7 +170,11 @@ struct TinyModel {
       a.tokenizer->chat_template = "{{ messages }}";
     }
     a.target = std::make_unique<schema::TargetT>();
-    a.target->cpu = "generic";
+    a.target->cpu = ptx ? "" : "generic";
+    if (ptx) {
+      a.target->triple = "nvptx64-nvidia-cuda";
+      a.target->gpu_arch = gpuArch;
+    }
     a.memory_plan = std::make_unique<schema::MemoryPlanT>();
     a.memory_plan->arena_bytes = 512;
     a.memory_plan->kv_cache = std::make_unique<schema::KVCacheLayoutT>();
@@ -176,7 +185,7 @@ struct TinyModel {
 
     // Sections: 0 embedding table, 1 norm weight, 2 output weight, 3 kernel library.
     auto lib = std::make_unique<schema::KernelLibraryT>();
-    lib->kind = schema::KernelLibraryKind::CpuElf;
+    lib->kind = ptx ? schema::KernelLibraryKind::Ptx : schema::KernelLibraryKind::CpuElf;
     lib->section = 3;
     lib->abi_version = abiVersion;
     lib->kernels = {"tiny_embedding", "tiny_rms_norm", matmulSymbol};
@@ -284,7 +293,7 @@ private:
       auto d = std::make_unique<schema::KernelDispatchT>();
       d->kernel_library = 0;
       d->kernel = kernel;
-      d->grid = {grid};
+      d->grid = ptx ? gpuGrid : std::vector<uint32_t>{grid};
       d->last_row = lastRow;
       d->bindings = std::move(bindings);
       e->dispatches.push_back(std::move(d));

@@ -1,5 +1,6 @@
-// tern_model_*: opens an artifact, loads its kernels, checks its plan, starts the thread pool.
+// tern_model_*: opens an artifact, picks its device, loads its kernels, checks its plan.
 #include "ModelImpl.h"
+#include "ModelDevice.h"
 
 #include "reference/ReferenceDispatch.h"
 #include "tern/executor/ArtifactTokenizer.h"
@@ -132,6 +133,35 @@ tern_status_t prepareLogitsOnlyTail(const tern_model_t &model, const schema::Ent
   return nullptr;
 }
 
+// Checks the launch of GPU dispatch |d| of |entry| (KernelDispatch.grid: grid x, y, z, then
+// block x, y, z) against the limits every CUDA device shares, and keeps it in |*prepared|.
+tern_status_t prepareGpuGrid(const tern_model_t &model, const PreparedEntry &entry, size_t d,
+                             const schema::KernelDispatch &dispatch, PreparedDispatch *prepared) {
+  const auto *grid = dispatch.grid();
+  auto fail = [&](const std::string &problem) {
+    std::string launch;
+    for (size_t i = 0; grid && i < grid->size(); ++i)
+      launch += (i ? ", " : "") + std::to_string(grid->Get(flatbuffers::uoffset_t(i)));
+    return failModel(TERN_STATUS_DATA_LOSS, *model.artifact,
+                     "entry point '%s', dispatch %zu (kernel '%s'): grid is [%s]; %s",
+                     entry.name.c_str(), d, prepared->spec->symbol.c_str(), launch.c_str(),
+                     problem.c_str());
+  };
+  if (!grid || grid->size() != 6)
+    return fail("a GPU dispatch needs 6 numbers (grid x, y, z, block x, y, z)");
+  for (size_t i = 0; i < 6; ++i) {
+    prepared->gpuGrid[i] = grid->Get(flatbuffers::uoffset_t(i));
+    if (prepared->gpuGrid[i] < 1)
+      return fail("every number must be at least 1");
+  }
+  const std::array<uint32_t, 6> &g = prepared->gpuGrid;
+  if (g[0] > 0x7fffffffu || g[1] > 65535 || g[2] > 65535)
+    return fail("a grid is at most 2^31-1 x 65535 x 65535 blocks");
+  if (g[3] > 1024 || g[4] > 1024 || g[5] > 64 || uint64_t(g[3]) * g[4] * g[5] > 1024)
+    return fail("a block is at most 1024 threads (x, y <= 1024, z <= 64)");
+  return nullptr;
+}
+
 tern_status_t prepareEntry(tern_model_t &model, const schema::EntryPoint &source,
                            PreparedEntry *entry) {
   const Artifact &artifact = *model.artifact;
@@ -174,8 +204,10 @@ tern_status_t prepareEntry(tern_model_t &model, const schema::EntryPoint &source
                        name, d, dispatch.kernel(), dispatch.kernel_library());
     const LoadedKernelLibrary &library = model.libraries[dispatch.kernel_library()];
     prepared.spec = &library.specs[dispatch.kernel()];
-    prepared.fn = model.reference ? nullptr : library.fns[dispatch.kernel()];
+    prepared.fn = library.fns.empty() ? nullptr : library.fns[dispatch.kernel()];
     prepared.lastRow = dispatch.last_row();
+    prepared.library = dispatch.kernel_library();
+    prepared.kernel = dispatch.kernel();
     ReferenceKernelShape shape;
     const int64_t rows = prepared.lastRow ? 1 : entry->maxRows;
     if (tern_status_t status = describeReferenceKernel(*prepared.spec, rows, &shape)) {
@@ -186,13 +218,17 @@ tern_status_t prepareEntry(tern_model_t &model, const schema::EntryPoint &source
       return wrapped;
     }
     prepared.gridItems = shape.gridItems;
-    if (dispatch.grid() && dispatch.grid()->size() > 0 &&
-        int64_t(dispatch.grid()->Get(0)) != shape.gridItems)
+    if (model.gpuLibraries) {
+      if (tern_status_t status = prepareGpuGrid(model, *entry, d, dispatch, &prepared))
+        return status;
+    } else if (dispatch.grid() && dispatch.grid()->size() > 0 &&
+               int64_t(dispatch.grid()->Get(0)) != shape.gridItems) {
       return failModel(TERN_STATUS_DATA_LOSS, artifact,
                        "entry point '%s', dispatch %zu (kernel '%s'): grid[0] is %u, the family "
                        "needs %lld",
                        name, d, prepared.spec->symbol.c_str(), dispatch.grid()->Get(0),
                        (long long)shape.gridItems);
+    }
     const size_t numBindings = dispatch.bindings() ? dispatch.bindings()->size() : 0;
     if (numBindings != shape.bindingBytes.size())
       return failModel(TERN_STATUS_DATA_LOSS, artifact,
@@ -267,11 +303,19 @@ tern_status_t loadTokenizer(tern_model_t &model) {
 tern_status_t openModel(const char *path, const tern_model_options_t &options,
                         tern_model_t &model) {
   tern_status_t status = nullptr;
-  model.artifact = Artifact::open(path, &status);
+  // The host CPU is checked once the device is known: a GPU artifact's target is no CPU's.
+  ArtifactOpenOptions openOptions;
+  openOptions.checkHostCpu = false;
+  model.artifact = Artifact::open(path, &status, openOptions);
   if (!model.artifact)
     return status;
   const Artifact &artifact = *model.artifact;
   model.reference = options.kernels == TERN_KERNELS_REFERENCE;
+  DeviceChoice device;
+  if ((status = chooseDevice(artifact, options, &device)))
+    return status;
+  model.gpuLibraries = device.gpuLibraries;
+  const bool onCuda = device.device == TERN_DEVICE_CUDA;
 
   if (const schema::ModelMetadata *metadata = artifact.metadata()) {
     if (metadata->architecture())
@@ -317,7 +361,8 @@ tern_status_t openModel(const char *path, const tern_model_options_t &options,
       artifact.root().kernel_libraries() ? artifact.root().kernel_libraries()->size() : 0;
   model.libraries.resize(numLibraries);
   for (size_t i = 0; i < numLibraries; ++i)
-    if ((status = loadKernelLibrary(artifact, i, !model.reference, &model.libraries[i])))
+    if ((status = loadKernelLibrary(artifact, i, !model.reference && !onCuda,
+                                    &model.libraries[i])))
       return status;
 
   const auto *entries = artifact.root().entry_points();
@@ -349,6 +394,8 @@ tern_status_t openModel(const char *path, const tern_model_options_t &options,
   if (threads < 0)
     return failModel(TERN_STATUS_INVALID_ARGUMENT, artifact,
                      "options.num_threads is %d, expected 0 (all CPUs) or more", threads);
+  if (onCuda)
+    return cuda::openModel(model, options.device_ordinal, &model.cuda); // no workers to start
   if (threads == 0) {
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     threads = online > 0 ? int(online) : 1;
@@ -366,6 +413,8 @@ extern "C" {
 void tern_model_options_init(tern_model_options_t *options) {
   options->num_threads = 0;
   options->kernels = TERN_KERNELS_GENERATED;
+  options->device = TERN_DEVICE_AUTO;
+  options->device_ordinal = 0;
 }
 
 tern_status_t tern_model_open(const char *path, const tern_model_options_t *options,
@@ -382,6 +431,18 @@ tern_status_t tern_model_open(const char *path, const tern_model_options_t *opti
     return tern_status_create(TERN_STATUS_INVALID_ARGUMENT,
                               "tern_model_open: options.kernels is neither GENERATED nor "
                               "REFERENCE");
+  if (options->device != TERN_DEVICE_AUTO && options->device != TERN_DEVICE_CPU &&
+      options->device != TERN_DEVICE_CUDA)
+    return tern_status_create(TERN_STATUS_INVALID_ARGUMENT,
+                              ("tern_model_open: options.device is " +
+                               std::to_string(int(options->device)) +
+                               ", expected TERN_DEVICE_AUTO, TERN_DEVICE_CPU or TERN_DEVICE_CUDA")
+                                  .c_str());
+  if (options->device_ordinal < 0)
+    return tern_status_create(TERN_STATUS_INVALID_ARGUMENT,
+                              ("tern_model_open: options.device_ordinal is " +
+                               std::to_string(options->device_ordinal) + ", expected 0 or more")
+                                  .c_str());
   auto *model = new (std::nothrow) tern_model_t();
   if (!model)
     return tern_status_create(TERN_STATUS_RESOURCE_EXHAUSTED, "out of memory");
@@ -408,6 +469,8 @@ void tern_model_info(const tern_model_t *model, tern_model_info_t *out_info) {
   out_info->arena_bytes = model->arenaBytes;
   out_info->kv_cache_bytes = 2 * model->kv.cacheFloats() * sizeof(float);
   out_info->num_threads = model->pool.numThreads();
+  out_info->device = model->deviceName.c_str();
+  out_info->device_memory_bytes = model->deviceMemoryBytes;
 }
 
 const char *tern_model_chat_template(const tern_model_t *model) {

@@ -6,10 +6,12 @@
 #include "ThreadPool.h"
 
 #include "tern/artifact/Artifact.h"
+#include "tern/cuda/CudaDevice.h"
 #include "tern/kernel_abi.h"
 #include "tern/tern.h"
 #include "tern/tokenizer/Tokenizer.h"
 
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +24,9 @@ struct PreparedDispatch {
   tern_cpu_kernel_fn fn = nullptr;  // the generated kernel; null in reference mode
   int64_t gridItems = 1;            // grid[0]
   bool lastRow = false;
+  uint32_t library = 0, kernel = 0; // KernelDispatch.kernel_library and .kernel
+  // A GPU library's launch: grid (x, y, z) blocks of (x, y, z) threads (KernelDispatch.grid).
+  std::array<uint32_t, 6> gpuGrid{{1, 1, 1, 1, 1, 1}};
   size_t firstBinding = 0;          // into PreparedEntry::bindings
   size_t numBindings = 0;
   // For the profile (computed at load so that profiling only adds up numbers):
@@ -63,6 +68,7 @@ struct KVLayout {
 struct tern_model_s {
   std::unique_ptr<tern::Artifact> artifact;
   bool reference = false;
+  bool gpuLibraries = false; // the kernel libraries hold GPU code (kind Ptx)
   std::vector<tern::LoadedKernelLibrary> libraries; // parallel to Artifact.kernel_libraries
   std::vector<tern::PreparedEntry> entries;
   const tern::PreparedEntry *decode = nullptr;        // null when the artifact lacks one
@@ -80,7 +86,12 @@ struct tern_model_s {
   std::vector<int32_t> endOfGeneration;       // EOS, EOT and similar ids in the vocabulary
   int32_t eotId = -1;
 
-  tern::ThreadPool pool;
+  tern::ThreadPool pool; // the cpu device's workers (only the caller's thread on cuda)
+
+  std::string deviceName = "cpu";  // tern_model_info_t.device
+  uint64_t deviceMemoryBytes = 0;  // weights + one full-context session on the GPU; 0 on cpu
+  // The GPU side when the kernels run on cuda, else null. Declared last, so released first.
+  tern::cuda::ModelPtr cuda;
 };
 
 #endif

@@ -1,5 +1,5 @@
 // tern_session_*: per-sequence memory, binding resolution and the chunked evaluation loop.
-#include "ModelImpl.h"
+#include "SessionImpl.h"
 
 #include "reference/ReferenceDispatch.h"
 
@@ -12,76 +12,8 @@
 #include <cstring>
 #include <new>
 #include <string>
-#include <sys/mman.h>
 
 using namespace tern;
-
-namespace {
-
-// What one kernel of an entry point cost while profiling was on.
-struct KernelCounters {
-  uint64_t calls = 0;
-  double seconds = 0;
-  uint64_t weightBytes = 0;
-  uint64_t kvBytes = 0;
-};
-
-// One entry point's bindings resolved to this session's memory, and its profile.
-struct EntryState {
-  const PreparedEntry *entry = nullptr;
-  std::vector<void *> resolved;       // (entry bindings) pointers for a call's first row
-  std::vector<uint64_t> lastRowShift; // (entry bindings) row_stride of ArenaSlices, else 0
-  std::vector<KernelCounters> kernels; // (entry kernels) allocated here, so profiling never does
-  uint64_t profiledRuns = 0;
-};
-
-// Zeroed memory that becomes resident page by page, when first touched: a session reserves its
-// arena and KV cache at creation (evaluation never allocates), but holds in RAM only what it
-// used. Decode touches a small part of an arena sized for 64-row prefill_logits calls; a KV
-// cache fills one position at a time. Page-aligned, hence 64-byte aligned.
-class ZeroedPages {
-public:
-  ZeroedPages() = default;
-  ZeroedPages(const ZeroedPages &) = delete;
-  ZeroedPages &operator=(const ZeroedPages &) = delete;
-  ~ZeroedPages() {
-    if (data_)
-      munmap(data_, size_);
-  }
-  // False when the mapping fails.
-  bool allocate(size_t bytes) {
-    void *data = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (data == MAP_FAILED)
-      return false;
-    data_ = data;
-    size_ = bytes;
-    return true;
-  }
-  template <typename T> T *as() const { return static_cast<T *>(data_); }
-
-private:
-  void *data_ = nullptr;
-  size_t size_ = 0;
-};
-
-} // namespace
-
-struct tern_session_s {
-  tern_model_t *model = nullptr;
-  int64_t context = 0;  // positions this session holds
-  tern::KVLayout kv;    // the plan's cache layout with |context| positions per layer
-  int64_t position = 0; // where the next token goes
-  uint8_t *arena = nullptr;       // (arena_bytes) 64-byte aligned activation scratch
-  float *keyCache = nullptr;      // (layers, context, kv_heads, head_dim), context = |context|
-  float *valueCache = nullptr;    // (layers, context, kv_heads, head_dim), context = |context|
-  std::vector<int32_t> tokens;    // (max rows of any entry point) the call's token ids
-  std::vector<float> logits;      // (vocab) logits of the last evaluated token
-  bool hasLogits = false;
-  bool profiling = false;
-  std::vector<void *> callBindings; // (max bindings) last-row-adjusted pointers of one call
-  EntryState decode, prefill, prefillLogits;
-  ZeroedPages arenaPages, keyPages, valuePages; // own |arena|, |keyCache|, |valueCache|
-};
 
 namespace {
 
@@ -94,6 +26,8 @@ void resolveEntry(tern_session_t &session, const PreparedEntry *entry, EntryStat
   if (!entry)
     return;
   state->kernels.assign(entry->kernels.size(), KernelCounters{});
+  if (session.model->cuda)
+    return; // the device side resolves bindings to device memory
   const Artifact &artifact = *session.model->artifact;
   const uint64_t layerFloats = session.kv.layerFloats();
   state->resolved.resize(entry->bindings.size());
@@ -124,6 +58,13 @@ void resolveEntry(tern_session_t &session, const PreparedEntry *entry, EntryStat
   }
 }
 
+void resolveEntries(tern_session_t &session) {
+  const tern_model_t &model = *session.model;
+  resolveEntry(session, model.decode, &session.decode);
+  resolveEntry(session, model.prefill, &session.prefill);
+  resolveEntry(session, model.prefillLogits, &session.prefillLogits);
+}
+
 // One dispatch as the thread pool sees it.
 struct DispatchJob {
   const PreparedDispatch *dispatch;
@@ -146,17 +87,6 @@ void runDispatchSlice(void *context, int64_t begin, int64_t end) {
 }
 
 using ProfileClock = std::chrono::steady_clock; // monotonic: immune to wall-clock steps
-
-// Adds one timed call of |dispatch| (as |job| ran it) to its kernel's counters.
-void countDispatch(EntryState &state, const PreparedDispatch &dispatch, const DispatchJob &job,
-                   ProfileClock::duration elapsed) {
-  KernelCounters &counters = state.kernels[dispatch.kernelIndex];
-  counters.calls += 1;
-  counters.seconds += std::chrono::duration<double>(elapsed).count();
-  counters.weightBytes += dispatch.weightBytes;
-  // Query row t attends to positions 0 .. pos + t, so the call reads pos + rows positions.
-  counters.kvBytes += dispatch.kvBytesPerPosition * uint64_t(job.pos + job.rows);
-}
 
 // Runs the first |count| dispatches of |state|'s entry point. |Profile| is a template parameter
 // so that the unprofiled loop has no clock reads and no branch for them.
@@ -189,7 +119,8 @@ tern_status_t runDispatches(tern_session_t &session, EntryState &state, int64_t 
       start = ProfileClock::now();
     session.model->pool.parallelFor(dispatch.gridItems, &runDispatchSlice, &job);
     if constexpr (Profile)
-      countDispatch(state, dispatch, job, ProfileClock::now() - start);
+      countDispatch(state, dispatch, job.rows, job.pos,
+                    std::chrono::duration<double>(ProfileClock::now() - start).count());
     if (tern_status_t error = job.error.load())
       return error;
   }
@@ -232,6 +163,37 @@ tern_status_t checkTokens(const tern_session_t &session, const int32_t *tokens, 
   return nullptr;
 }
 
+// Evaluates |count| tokens on the CPU with |state|'s entry point and leaves the last token's
+// logits in session.logits (every row's in |allLogits| when not null).
+tern_status_t evaluateOnCpu(tern_session_t &session, EntryState &state, const int32_t *tokens,
+                            size_t count, float *allLogits) {
+  const PreparedEntry &entry = *state.entry;
+  // An entry that keeps only the last row's logits goes one token at a time for |allLogits|.
+  const int64_t chunk = allLogits && !entry.logitsAllRows ? 1 : entry.maxRows;
+  const size_t vocab = size_t(session.model->vocab);
+
+  std::lock_guard<std::mutex> lock(session.model->pool.runMutex());
+  int64_t done = 0, rows = 0;
+  while (done < int64_t(count)) {
+    rows = std::min<int64_t>(chunk, int64_t(count) - done);
+    // Only the last chunk's logits are kept, unless every row's are wanted.
+    const bool needLogits = allLogits || done + rows == int64_t(count);
+    if (tern_status_t status = runEntry(session, state, tokens + done, rows,
+                                        session.position + done, needLogits))
+      return status;
+    if (allLogits)
+      for (int64_t r = 0; r < rows; ++r)
+        std::memcpy(allLogits + size_t(done + r) * vocab,
+                    entryLogits(session, entry, entry.logitsAllRows ? r : 0),
+                    vocab * sizeof(float));
+    done += rows;
+  }
+  std::memcpy(session.logits.data(),
+              entryLogits(session, entry, entry.logitsAllRows ? rows - 1 : 0),
+              vocab * sizeof(float));
+  return nullptr;
+}
+
 // Evaluates |count| tokens; with |allLogits| writes every row's logits there.
 tern_status_t evaluate(tern_session_t &session, const int32_t *tokens, size_t count,
                        float *allLogits) {
@@ -252,30 +214,10 @@ tern_status_t evaluate(tern_session_t &session, const int32_t *tokens, size_t co
                        model.artifact->name() +
                            ": no entry point gives the logits of every token (needs "
                            "'prefill_logits' or 'decode')");
-  const PreparedEntry &entry = *state->entry;
-  // An entry that keeps only the last row's logits goes one token at a time for |allLogits|.
-  const int64_t chunk = allLogits && !entry.logitsAllRows ? 1 : entry.maxRows;
-  const size_t vocab = size_t(model.vocab);
-
-  std::lock_guard<std::mutex> lock(session.model->pool.runMutex());
-  int64_t done = 0, rows = 0;
-  while (done < int64_t(count)) {
-    rows = std::min<int64_t>(chunk, int64_t(count) - done);
-    // Only the last chunk's logits are kept, unless every row's are wanted.
-    const bool needLogits = allLogits || done + rows == int64_t(count);
-    if (tern_status_t status = runEntry(session, *state, tokens + done, rows,
-                                        session.position + done, needLogits))
-      return status; // position and logits unchanged: the session is as before the call
-    if (allLogits)
-      for (int64_t r = 0; r < rows; ++r)
-        std::memcpy(allLogits + size_t(done + r) * vocab,
-                    entryLogits(session, entry, entry.logitsAllRows ? r : 0),
-                    vocab * sizeof(float));
-    done += rows;
-  }
-  std::memcpy(session.logits.data(),
-              entryLogits(session, entry, entry.logitsAllRows ? rows - 1 : 0),
-              vocab * sizeof(float));
+  if (tern_status_t status =
+          session.cuda ? cuda::evaluate(session, *state, tokens, count, allLogits)
+                       : evaluateOnCpu(session, *state, tokens, count, allLogits))
+    return status; // position and logits unchanged: the session is as before the call
   session.hasLogits = true;
   session.position += int64_t(count);
   return nullptr;
@@ -346,6 +288,15 @@ tern_status_t tern_session_create(tern_model_t *model, const tern_session_option
   // docs/runtime.md), and evaluation keeps positions below the session's context: a shorter
   // session gets shorter layers, and only the memory it can use.
   session->kv = model->kv.withContext(session->context);
+  if (model->cuda) {
+    resolveEntries(*session);
+    if (tern_status_t status = cuda::createSession(*session, &session->cuda)) {
+      delete session;
+      return status;
+    }
+    *out_session = session;
+    return nullptr;
+  }
   const uint64_t arenaBytes = (std::max<uint64_t>(model->arenaBytes, 1) + 63) / 64 * 64;
   const size_t cacheFloats = std::max<size_t>(session->kv.cacheFloats(), 1);
   if (!session->arenaPages.allocate(arenaBytes) ||
@@ -365,10 +316,9 @@ tern_status_t tern_session_create(tern_model_t *model, const tern_session_option
     maxRows = std::max(maxRows, entry.maxRows);
   session->tokens.assign(size_t(maxRows), 0);
   session->logits.assign(size_t(model->vocab), 0.0f);
+  session->lastLogits = session->logits.data();
   session->callBindings.assign(std::max<size_t>(model->maxBindings, 1), nullptr);
-  resolveEntry(*session, model->decode, &session->decode);
-  resolveEntry(*session, model->prefill, &session->prefill);
-  resolveEntry(*session, model->prefillLogits, &session->prefillLogits);
+  resolveEntries(*session);
   *out_session = session;
   return nullptr;
 }
@@ -404,7 +354,7 @@ tern_status_t tern_session_eval_all_logits(tern_session_t *session, const int32_
 }
 
 const float *tern_session_logits(const tern_session_t *session) {
-  return session->hasLogits ? session->logits.data() : nullptr;
+  return session->hasLogits ? session->lastLogits : nullptr;
 }
 
 void tern_session_profile_enable(tern_session_t *session, int enabled) {

@@ -62,16 +62,32 @@ typedef enum tern_kernels_e {
   TERN_KERNELS_REFERENCE = 1, /* the runtime's plain C++ twins: slow, for cross-checks */
 } tern_kernels_t;
 
+/* Where a model's kernels run. */
+typedef enum tern_device_e {
+  TERN_DEVICE_AUTO = 0, /* where the artifact's kernels run: cuda for a PTX kernel library,
+                           cpu for a CPU one (and always cpu with TERN_KERNELS_REFERENCE) */
+  TERN_DEVICE_CPU = 1,  /* the thread pool */
+  TERN_DEVICE_CUDA = 2, /* an NVIDIA GPU, through the driver API (libcuda.so.1, loaded at open;
+                           the environment variable TERN_CUDA_DRIVER names another path) */
+} tern_device_t;
+
 typedef struct tern_model_options_s {
-  int32_t num_threads;    /* worker threads including the caller; 0 = one per online CPU */
+  int32_t num_threads;    /* worker threads including the caller; 0 = one per online CPU;
+                             the cuda device uses the calling thread only */
   tern_kernels_t kernels;
+  tern_device_t device;   /* TERN_DEVICE_AUTO by default */
+  int32_t device_ordinal; /* which GPU (cuDeviceGet ordinal) for the cuda device; default 0 */
 } tern_model_options_t;
 
-/* Fills |options| with the defaults (all CPUs, generated kernels). */
+/* Fills |options| with the defaults (all CPUs, generated kernels, device auto, ordinal 0). */
 void tern_model_options_init(tern_model_options_t* options);
 
 /* Opens the artifact at |path| (mmap, verified: header, FlatBuffer, checksums, format version,
- * host CPU features, kernel ABI) and loads its kernel library. |options| may be NULL. */
+ * host CPU features, kernel ABI) and loads its kernel library. |options| may be NULL.
+ * Device errors: INVALID_ARGUMENT when |options| ask for a device the artifact was not compiled
+ * for (a CPU artifact on cuda, a PTX artifact's generated kernels on cpu, reference kernels on
+ * cuda); UNAVAILABLE when the cuda device is asked for (or chosen by AUTO) and the NVIDIA
+ * driver does not load, the GPU is missing or older than the artifact's target. */
 tern_status_t tern_model_open(const char* path, const tern_model_options_t* options,
                               tern_model_t** out_model);
 
@@ -90,6 +106,11 @@ typedef struct tern_model_info_s {
   uint64_t arena_bytes;      /* scratch per session */
   uint64_t kv_cache_bytes;   /* KV cache per session */
   int32_t num_threads;
+  const char* device;        /* where the kernels run: "cpu", or "cuda:ORDINAL NAME" such as
+                                "cuda:0 NVIDIA H100 80GB HBM3"; valid while the model lives */
+  uint64_t device_memory_bytes; /* GPU memory of the weights plus what one session with the
+                                   model's full context holds there (arena, KV caches, token
+                                   and call buffers); 0 on the cpu */
 } tern_model_info_t;
 
 /* Describes |model|. Thread-safe. */
@@ -181,7 +202,10 @@ const float* tern_session_logits(const tern_session_t* session);
 /* A session can time every kernel dispatch of its evaluations and add the times up per kernel
  * of each entry point ("decode", "prefill", "prefill_logits"). A dispatch is timed with a
  * monotonic clock around the whole parallel dispatch, on the calling thread: the wall time the
- * token pays, including waiting for the slowest worker. Profiling is off when a session is
+ * token pays, including waiting for the slowest worker. On the cuda device a dispatch is timed
+ * on the GPU, from a CUDA event recorded before its launch to one recorded after it, and a
+ * profiled evaluation launches its kernels one by one instead of replaying a CUDA graph.
+ * Profiling is off when a session is
  * created; while it is off evaluation does no timing and no bookkeeping. Nothing here allocates
  * (the counters are allocated with the session). tern_session_reset does not clear a profile.
  * Thread-compatible, like the session. */
