@@ -238,5 +238,63 @@ TEST_F(GpuKernels, MatchReferenceTwins) {
   std::printf("%d passed, %d failed\n", passed, failed);
 }
 
+// Not a check: how long a CUDA graph of back-to-back tiny kernels takes per kernel, which
+// bounds how many dispatches a decode step can afford (a 2B-4T step has about 450). Run with
+// --gtest_also_run_disabled_tests on a GPU.
+TEST_F(GpuKernels, DISABLED_GraphLaunchOverhead) {
+  KernelSpec spec;
+  spec.symbol = "overhead_add";
+  spec.family = "add";
+  spec.ints["width"] = 2560;
+  auto ptx = buildPtxLibrary({spec}, *resolveGpuTarget(target));
+  ASSERT_TRUE(bool(ptx));
+  CUmodule module = nullptr;
+  ASSERT_EQ(driver.cuModuleLoadDataEx(&module, ptx->c_str(), 0, nullptr, nullptr), CUDA_SUCCESS);
+  CUfunction fn = nullptr;
+  ASSERT_EQ(driver.cuModuleGetFunction(&fn, module, "overhead_add"), CUDA_SUCCESS);
+  CUdeviceptr a = 0, b = 0, out = 0, call = 0;
+  driver.cuMemAlloc_v2(&a, 2560 * 4);
+  driver.cuMemAlloc_v2(&b, 2560 * 4);
+  driver.cuMemAlloc_v2(&out, 2560 * 4);
+  driver.cuMemAlloc_v2(&call, 16);
+  const tern_cuda_call_t record{1, 0};
+  driver.cuMemcpyHtoD_v2(call, &record, sizeof(record));
+  driver.cuMemsetD8_v2(a, 0, 2560 * 4);
+  driver.cuMemsetD8_v2(b, 0, 2560 * 4);
+  auto shape = launchShape(spec, 1);
+  void *params[] = {&a, &b, &out, &call};
+  CUstream stream = nullptr;
+  ASSERT_EQ(driver.cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), CUDA_SUCCESS);
+  for (int kernels : {1, 100, 450}) {
+    ASSERT_EQ(driver.cuStreamBeginCapture_v2(stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
+              CUDA_SUCCESS);
+    for (int i = 0; i < kernels; ++i)
+      driver.cuLaunchKernel(fn, shape->grid[0], 1, 1, shape->block[0], 1, 1, 0, stream, params,
+                            nullptr);
+    CUgraph graph = nullptr;
+    ASSERT_EQ(driver.cuStreamEndCapture(stream, &graph), CUDA_SUCCESS);
+    CUgraphExec exec = nullptr;
+    ASSERT_EQ(driver.cuGraphInstantiateWithFlags(&exec, graph, 0), CUDA_SUCCESS);
+    for (int i = 0; i < 10; ++i)
+      driver.cuGraphLaunch(exec, stream);
+    driver.cuStreamSynchronize(stream);
+    const int reps = 200;
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < reps; ++i)
+      driver.cuGraphLaunch(exec, stream);
+    driver.cuStreamSynchronize(stream);
+    const double us = std::chrono::duration<double, std::micro>(
+                          std::chrono::steady_clock::now() - start).count() / reps;
+    std::printf("graph of %d kernels: %.1f us per replay, %.2f us per kernel\n", kernels, us,
+                us / kernels);
+    driver.cuGraphExecDestroy(exec);
+    driver.cuGraphDestroy(graph);
+  }
+  driver.cuStreamDestroy_v2(stream);
+  for (CUdeviceptr p : {a, b, out, call})
+    driver.cuMemFree_v2(p);
+  driver.cuModuleUnload(module);
+}
+
 } // namespace
 } // namespace tern::gpu::test

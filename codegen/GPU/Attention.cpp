@@ -1,0 +1,361 @@
+// attention: causal grouped-query attention over one layer's f32 KV cache, one block per
+// (kv head, query row), online softmax, the block's partial results combined in shared memory.
+//
+// Each block computes the G = heads / kv_heads query heads that share kv head `blockIdx.x`
+// for query row `blockIdx.y` (position pos + row), so each cache row is read once per group:
+// - the block's warps split into position groups of L lanes; a group takes positions
+//   g, g + NG, g + 2 NG, ... (NG groups in the block) and its L lanes split the head
+//   dimension into chunks of 16 bytes (lane i: chunks i, i + L, ...), so L lanes read one
+//   cache row in 128-byte pieces. The dot products are reduced over the L lanes with shuffles.
+// - every group keeps an online softmax per head (running max m and sum l, in the log2
+//   domain: scores are q.k * scale * log2(e) and exp is ex2.approx) and the weighted sum of V
+//   for its chunks, all in registers;
+// - at the end the groups of a warp merge through shuffles, each warp publishes its (m, l,
+//   acc) to shared memory, and after one barrier the block's threads merge the warps and
+//   write the G x head_dim outputs.
+// L is chosen so a lane holds at most 64 floats of q (and as many accumulators) for its G
+// heads: for the 2B-4T model (G = 4, head_dim 128) L = 8 lanes of 4 chunks, 8 warps, 32
+// position groups per block. Decode (rows = 1) runs kv_heads blocks; prefill runs
+// kv_heads x rows blocks, row t attending to positions 0 .. pos + t.
+#include "codegen/GPU/GPUKernelBuilder.h"
+#include "codegen/GPU/GPUKernelGenerators.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace tern::gpu {
+
+using namespace mlir;
+
+namespace {
+
+// How a block divides its work; a pure function of (group size, head_dim).
+struct Plan {
+  int64_t vec = 4;    // floats per chunk: 4 (16-byte loads) when head_dim allows, else 1
+  int64_t chunks = 0; // chunks per head row: head_dim / vec
+  int64_t lanes = 1;  // L: lanes per position group, a power of two <= 32
+  int64_t perLane = 1; // J: chunks per lane, ceil(chunks / L)
+  int64_t warps = 8;  // W
+  int64_t unroll = 1; // positions per group per loop iteration
+};
+
+// Shared memory holds W x G x head_dim partial sums: at most 40 KiB.
+constexpr int64_t kSharedFloats = 10240;
+
+Plan planFor(int64_t group, int64_t headDim) {
+  Plan p;
+  p.vec = headDim % 4 == 0 ? 4 : 1;
+  p.chunks = headDim / p.vec;
+  // Registers per lane: G x J x vec floats of q and as many accumulators, plus the K and V
+  // chunks in flight; at most 64 + 64 + 32 keeps a 256-thread block clear of spills.
+  const int64_t maxPerLane = std::max<int64_t>(1, std::min(64 / (group * p.vec), 16 / p.vec));
+  while (p.lanes < 32 && p.lanes * maxPerLane < p.chunks)
+    p.lanes *= 2;
+  p.perLane = (p.chunks + p.lanes - 1) / p.lanes;
+  p.warps = std::clamp<int64_t>(kSharedFloats / (group * headDim), 1, 8);
+  return p;
+}
+
+struct Params {
+  int64_t heads, kvHeads, headDim, qStride, context;
+  double scale;
+};
+
+llvm::Error checkParams(const KernelSpec &spec, Params *out) {
+  Params p;
+  p.heads = spec.getInt("heads");
+  p.kvHeads = spec.getInt("kv_heads");
+  p.headDim = spec.getInt("head_dim");
+  p.qStride = spec.getInt("q_stride", p.heads * p.headDim);
+  p.context = spec.getInt("context");
+  p.scale = spec.getFloat("scale");
+  if (p.heads <= 0 || p.kvHeads <= 0 || p.headDim <= 0 || p.context <= 0)
+    return llvm::createStringError("parameters 'heads', 'kv_heads', 'head_dim' and 'context' "
+                                   "must be positive");
+  if (p.heads % p.kvHeads != 0)
+    return llvm::createStringError("parameter 'heads' (%lld) is not a multiple of 'kv_heads' "
+                                   "(%lld)", (long long)p.heads, (long long)p.kvHeads);
+  if (p.qStride < p.heads * p.headDim)
+    return llvm::createStringError("parameter 'q_stride' (%lld) is less than heads * head_dim",
+                                   (long long)p.qStride);
+  const int64_t group = p.heads / p.kvHeads;
+  if (group * p.headDim > kSharedFloats)
+    return llvm::createStringError("a group of %lld heads of %lld does not fit the kernel's "
+                                   "shared memory (at most %lld floats per kv head)",
+                                   (long long)group, (long long)p.headDim,
+                                   (long long)kSharedFloats);
+  if (!std::isfinite(p.scale))
+    return llvm::createStringError("parameter 'scale' must be finite");
+  *out = p;
+  return llvm::Error::success();
+}
+
+// Small arithmetic on the builder the caller is in (loop bodies and branches have their own).
+Value addI(ImplicitLocOpBuilder &b, Value x, Value y) { return arith::AddIOp::create(b, x, y); }
+Value mulI(ImplicitLocOpBuilder &b, Value x, int64_t y) {
+  return arith::MulIOp::create(b, x, constI64(b, y));
+}
+Value fadd(ImplicitLocOpBuilder &b, Value x, Value y) { return arith::AddFOp::create(b, x, y); }
+Value fsub(ImplicitLocOpBuilder &b, Value x, Value y) { return arith::SubFOp::create(b, x, y); }
+Value fmul(ImplicitLocOpBuilder &b, Value x, Value y) { return arith::MulFOp::create(b, x, y); }
+Value select(ImplicitLocOpBuilder &b, Value c, Value x, Value y) {
+  return arith::SelectOp::create(b, c, x, y);
+}
+Value isMinusInf(ImplicitLocOpBuilder &b, Value x) {
+  return arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, x, constF32(b, -INFINITY));
+}
+
+} // namespace
+
+llvm::Expected<LaunchShape> launchAttention(const KernelSpec &spec, int64_t maxRows) {
+  Params p;
+  if (llvm::Error e = checkParams(spec, &p))
+    return llvm::createStringError("%s: %s", spec.symbol.c_str(),
+                                   llvm::toString(std::move(e)).c_str());
+  if (maxRows > 65535)
+    return llvm::createStringError("%s: %lld rows exceed the grid's y dimension",
+                                   spec.symbol.c_str(), (long long)maxRows);
+  const Plan plan = planFor(p.heads / p.kvHeads, p.headDim);
+  LaunchShape shape;
+  shape.block = {uint32_t(plan.warps * 32), 1, 1};
+  shape.grid = {uint32_t(p.kvHeads), uint32_t(std::max<int64_t>(1, maxRows)), 1};
+  return shape;
+}
+
+LogicalResult generateAttention(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
+                                const GpuTarget &) {
+  Params p;
+  if (llvm::Error e = checkParams(spec, &p))
+    return gpuKernelError(fn, spec, llvm::toString(std::move(e)));
+  const int64_t G = p.heads / p.kvHeads, D = p.headDim, rowWidth = p.kvHeads * p.headDim;
+  const Plan plan = planFor(G, D);
+  const int64_t V = plan.vec, C = plan.chunks, L = plan.lanes, J = plan.perLane;
+  const int64_t W = plan.warps, U = plan.unroll, T = W * 32;
+  const int64_t groupsPerWarp = 32 / L, NG = W * groupsPerWarp;
+  const bool allChunksValid = L * J == C;
+  // The reference multiplies the double dot product by the float scale; here the scale and
+  // log2(e) are folded into one float factor.
+  const double scaleLog2 = double(float(p.scale)) * M_LOG2E;
+
+  ImplicitLocOpBuilder b(fn.getLoc(), fn.getContext());
+  GpuKernelArgs args = beginGpuKernel(fn, b);
+  Type f32 = b.getF32Type();
+  Value q = args.bindings[0], kCache = args.bindings[1], vCache = args.bindings[2];
+  Value out = args.bindings[3];
+  Value accShared = sharedArray(b, fn, "acc", f32, W * G * D);
+  Value maxShared = sharedArray(b, fn, "max", f32, W * G);
+  Value sumShared = sharedArray(b, fn, "sum", f32, W * G);
+
+  Value kvHead = toI64(b, blockIdX(b));
+  Value t = toI64(b, blockIdY(b));
+  Value last = arith::AddIOp::create(b, args.pos, t);
+  // Uniform per block, so the barrier and the full-warp shuffles inside see every thread.
+  Value active = arith::AndIOp::create(
+      b, arith::CmpIOp::create(b, arith::CmpIPredicate::slt, t, args.rows),
+      arith::CmpIOp::create(b, arith::CmpIPredicate::slt, last, constI64(b, p.context)));
+  ifThen(b, active, [&](ImplicitLocOpBuilder &b) {
+    Value zero = constF32(b, 0.0), one = constF32(b, 1.0), minusInf = constF32(b, -INFINITY);
+    Value tid = toI64(b, threadIdX(b));
+    Value lane = arith::AndIOp::create(b, tid, constI64(b, 31));
+    Value warp = arith::ShRUIOp::create(b, tid, constI64(b, 5));
+    Value inGroup = arith::AndIOp::create(b, lane, constI64(b, L - 1));
+    Value group = addI(b, mulI(b, warp, groupsPerWarp), arith::DivUIOp::create(b, lane, constI64(b, L)));
+
+    // This lane's chunks: chunk[j] = inGroup + L j, clamped into the row so every address is
+    // valid; a clamped chunk has q = 0 and its accumulators are never stored.
+    SmallVector<Value> chunk, chunkValid;
+    for (int64_t j = 0; j < J; ++j) {
+      Value c = addI(b, inGroup, constI64(b, L * j));
+      if (allChunksValid) {
+        chunk.push_back(c);
+        chunkValid.push_back(Value());
+      } else {
+        chunkValid.push_back(arith::CmpIOp::create(b, arith::CmpIPredicate::slt, c, constI64(b, C)));
+        chunk.push_back(arith::MinSIOp::create(b, c, constI64(b, C - 1)));
+      }
+    }
+
+    // q of the G heads, (h, j, e) -> element (chunk[j] * V + e) of head kvHead * G + h. q may
+    // be a column slice with any alignment; it is read once, as single floats.
+    SmallVector<Value> qv(G * J * V);
+    Value qRow = elementAddress(b, q, f32, mulI(b, t, p.qStride));
+    for (int64_t h = 0; h < G; ++h) {
+      Value head = elementAddress(b, qRow, f32, mulI(b, addI(b, mulI(b, kvHead, G), constI64(b, h)), D));
+      for (int64_t j = 0; j < J; ++j)
+        for (int64_t e = 0; e < V; ++e) {
+          Value x = load(b, f32, elementAddress(b, head, f32, addI(b, mulI(b, chunk[j], V), constI64(b, e))), 4);
+          qv[(h * J + j) * V + e] = chunkValid[j] ? select(b, chunkValid[j], x, zero) : x;
+        }
+    }
+
+    // Loads |J| chunks of cache row |position| of this kv head.
+    Type chunkType = V == 1 ? f32 : Type(VectorType::get({V}, f32));
+    auto loadRow = [&](ImplicitLocOpBuilder &b, Value cache, Value position) {
+      Value rowStart = elementAddress(b, cache, f32, addI(b, mulI(b, position, rowWidth), mulI(b, kvHead, D)));
+      SmallVector<Value> values;
+      for (int64_t j = 0; j < J; ++j) {
+        Value v = load(b, chunkType, elementAddress(b, rowStart, f32, mulI(b, chunk[j], V)),
+                       unsigned(4 * V));
+        for (int64_t e = 0; e < V; ++e)
+          values.push_back(V == 1 ? v : extractLane(b, v, e));
+      }
+      return values;
+    };
+
+    // State carried over positions: m[G], l[G], acc[G][J][V].
+    SmallVector<Value> init;
+    for (int64_t h = 0; h < G; ++h)
+      init.push_back(minusInf);
+    for (int64_t h = 0; h < G; ++h)
+      init.push_back(zero);
+    for (int64_t i = 0; i < G * J * V; ++i)
+      init.push_back(zero);
+
+    const int64_t perIteration = NG * U;
+    Value iterations = arith::DivUIOp::create(b, addI(b, last, constI64(b, perIteration)), constI64(b, perIteration));
+    Value scale = constF32(b, scaleLog2);
+    SmallVector<Value> state = forLoop(
+        b, constI64(b, 0), iterations, constI64(b, 1), init,
+        [&](ImplicitLocOpBuilder &b, Value it, ValueRange carried) -> SmallVector<Value> {
+          SmallVector<Value> next(carried.begin(), carried.end());
+          // Positions base + u NG + group; past the query's position they are clamped to a
+          // valid row and weigh nothing. All lanes run every shuffle.
+          Value base = mulI(b, it, perIteration);
+          SmallVector<Value> valid, kRows, vRows;
+          SmallVector<SmallVector<Value>> ks, vs;
+          for (int64_t u = 0; u < U; ++u) {
+            Value position = addI(b, base, addI(b, constI64(b, u * NG), group));
+            valid.push_back(arith::CmpIOp::create(b, arith::CmpIPredicate::sle, position, last));
+            Value clamped = arith::MinSIOp::create(b, position, last);
+            ks.push_back(loadRow(b, kCache, clamped));
+            vs.push_back(loadRow(b, vCache, clamped));
+          }
+          for (int64_t h = 0; h < G; ++h) {
+            Value m = carried[h], l = carried[G + h];
+            SmallVector<Value> scores;
+            Value mNew = m;
+            for (int64_t u = 0; u < U; ++u) {
+              Value dot;
+              for (int64_t i = 0; i < J * V; ++i) {
+                Value qi = qv[h * J * V + i];
+                dot = dot ? fmaF(b, qi, ks[u][i], dot) : fmul(b, qi, ks[u][i]);
+              }
+              dot = warpReduceAdd(b, dot, int32_t(L));
+              Value s = fmul(b, dot, scale);
+              scores.push_back(s);
+              mNew = select(b, valid[u], maxF(b, mNew, s), mNew);
+            }
+            // valid[0] holds whenever any position of this iteration does; without one the
+            // state stays as it is (and m may still be -inf, where m - mNew is NaN).
+            Value corr = select(b, valid[0], exp2Approx(b, fsub(b, m, mNew)), one);
+            Value lNew = fmul(b, l, corr);
+            SmallVector<Value> weights;
+            for (int64_t u = 0; u < U; ++u) {
+              Value w = select(b, valid[u], exp2Approx(b, fsub(b, scores[u], mNew)), zero);
+              weights.push_back(w);
+              lNew = fadd(b, lNew, w);
+            }
+            next[h] = mNew;
+            next[G + h] = lNew;
+            for (int64_t i = 0; i < J * V; ++i) {
+              Value a = fmul(b, carried[2 * G + h * J * V + i], corr);
+              for (int64_t u = 0; u < U; ++u)
+                a = fmaF(b, weights[u], vs[u][i], a);
+              next[2 * G + h * J * V + i] = a;
+            }
+          }
+          return next;
+        });
+
+    // Merges another partial softmax (mo, lo, acco) into (m, l, acc); an empty one has
+    // m = -inf and l = acc = 0.
+    auto merge = [&](Value &m, Value &l, MutableArrayRef<Value> acc, Value mo, Value lo,
+                     ArrayRef<Value> acco) {
+      Value mMax = maxF(b, m, mo);
+      Value c1 = select(b, isMinusInf(b, m), zero, exp2Approx(b, fsub(b, m, mMax)));
+      Value c2 = select(b, isMinusInf(b, mo), zero, exp2Approx(b, fsub(b, mo, mMax)));
+      l = fadd(b, fmul(b, l, c1), fmul(b, lo, c2));
+      for (size_t i = 0; i < acc.size(); ++i)
+        acc[i] = fadd(b, fmul(b, acc[i], c1), fmul(b, acco[i], c2));
+      m = mMax;
+    };
+    // The groups of a warp: lanes with the same chunks, L apart.
+    for (int64_t offset = L; offset < 32; offset *= 2) {
+      for (int64_t h = 0; h < G; ++h) {
+        Value &m = state[h];
+        Value &l = state[G + h];
+        MutableArrayRef<Value> acc(state.data() + 2 * G + h * J * V, J * V);
+        Value mo = shuffleXor(b, m, int32_t(offset)), lo = shuffleXor(b, l, int32_t(offset));
+        SmallVector<Value> acco;
+        for (Value a : acc)
+          acco.push_back(shuffleXor(b, a, int32_t(offset)));
+        merge(m, l, acc, mo, lo, acco);
+      }
+    }
+    // Warp results to shared memory: lanes of the warp's first group hold them.
+    Value firstGroup = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, lane, constI64(b, L));
+    ifThen(b, firstGroup, [&](ImplicitLocOpBuilder &b) {
+      for (int64_t h = 0; h < G; ++h) {
+        Value headAcc = elementAddress(b, accShared, f32, addI(b, mulI(b, warp, G * D), constI64(b, h * D)));
+        for (int64_t j = 0; j < J; ++j) {
+          auto storeChunk = [&](ImplicitLocOpBuilder &b) {
+            SmallVector<Value> values(state.begin() + 2 * G + (h * J + j) * V,
+                                      state.begin() + 2 * G + (h * J + j + 1) * V);
+            Value address = elementAddress(b, headAcc, f32, mulI(b, chunk[j], V));
+            store(b, V == 1 ? values[0] : buildVector(b, values), address, unsigned(4 * V));
+          };
+          if (chunkValid[j])
+            ifThen(b, chunkValid[j], storeChunk);
+          else
+            storeChunk(b);
+        }
+      }
+      ifThen(b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, constI64(b, 0)),
+             [&](ImplicitLocOpBuilder &b) {
+               for (int64_t h = 0; h < G; ++h) {
+                 Value slot = addI(b, mulI(b, warp, G), constI64(b, h));
+                 store(b, state[h], elementAddress(b, maxShared, f32, slot), 4);
+                 store(b, state[G + h], elementAddress(b, sumShared, f32, slot), 4);
+               }
+             });
+    });
+    barrier(b);
+
+    // The block's outputs: element (h, d) merges the W warps' partials. Warp 0's first group
+    // always holds position 0, so the maximum is finite and the sum positive.
+    Value outRow = elementAddress(b, out, f32, addI(b, mulI(b, t, p.heads * D), mulI(b, kvHead, G * D)));
+    forLoop(b, tid, constI64(b, G * D), constI64(b, T), [&](ImplicitLocOpBuilder &b, Value e) {
+      Value h = arith::DivUIOp::create(b, e, constI64(b, D));
+      Value d = arith::RemUIOp::create(b, e, constI64(b, D));
+      SmallVector<Value> ms;
+      Value mMax;
+      for (int64_t w = 0; w < W; ++w) {
+        Value slot = arith::AddIOp::create(b, constI64(b, w * G), h);
+        ms.push_back(load(b, f32, elementAddress(b, maxShared, f32, slot), 4));
+        mMax = mMax ? maxF(b, mMax, ms.back()) : ms.back();
+      }
+      Value num = constF32(b, 0.0), den = constF32(b, 0.0);
+      for (int64_t w = 0; w < W; ++w) {
+        Value slot = arith::AddIOp::create(b, constI64(b, w * G), h);
+        Value lw = load(b, f32, elementAddress(b, sumShared, f32, slot), 4);
+        Value accIndex = arith::AddIOp::create(
+            b, arith::MulIOp::create(b, slot, constI64(b, D)), d);
+        Value aw = load(b, f32, elementAddress(b, accShared, f32, accIndex), 4);
+        Value isEmpty = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, ms[w],
+                                              constF32(b, -INFINITY));
+        Value f = arith::SelectOp::create(
+            b, isEmpty, constF32(b, 0.0),
+            exp2Approx(b, arith::SubFOp::create(b, ms[w], mMax)));
+        den = arith::AddFOp::create(b, den, arith::MulFOp::create(b, lw, f));
+        num = arith::AddFOp::create(b, num, arith::MulFOp::create(b, aw, f));
+      }
+      store(b, arith::DivFOp::create(b, num, den), elementAddress(b, outRow, f32, e), 4);
+    });
+  });
+  return success();
+}
+
+} // namespace tern::gpu

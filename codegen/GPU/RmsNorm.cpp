@@ -1,0 +1,231 @@
+// rms_norm, rms_norm_quantize and quantize_act: one block per row, block reductions through
+// warp shuffles and a small shared array, the reference's arithmetic so int8 codes match it.
+//
+// A row (2560..6912 floats in the 2B-4T model) is short, so a block of threads about half the
+// row's 16-byte chunks wide does it in one or two loads per thread and pass; blocks past the
+// call's rows return at once. Passes re-read the row (L1-resident) rather than keep it in
+// registers, whose count would depend on the width.
+#include "codegen/GPU/GPUKernelBuilder.h"
+#include "codegen/GPU/GPUKernelGenerators.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace tern::gpu {
+
+using namespace mlir;
+
+namespace {
+
+// Threads of a block for a row of |width| floats: about two 16-byte chunks each, whole warps.
+int64_t threadsFor(int64_t width) {
+  const int64_t chunks = (width + 3) / 4;
+  const int64_t threads = ((chunks + 1) / 2 + 31) / 32 * 32;
+  return std::clamp<int64_t>(threads, 32, 1024);
+}
+
+// This thread's elements of one row, |vec| (4 or 1) consecutive floats at a time.
+using ChunkBody = std::function<SmallVector<Value>(ImplicitLocOpBuilder &, int64_t vec,
+                                                   Value element, ValueRange carried)>;
+
+SmallVector<Value> loadF32s(ImplicitLocOpBuilder &b, Value base, Value element, int64_t vec,
+                            bool readOnly) {
+  Type f32 = b.getF32Type();
+  Value address = elementAddress(b, base, f32, element);
+  if (vec == 1)
+    return {readOnly ? loadReadOnly(b, f32, address, 4) : load(b, f32, address, 4)};
+  auto type = VectorType::get({vec}, f32);
+  Value v = readOnly ? loadReadOnly(b, type, address, 16) : load(b, type, address, 16);
+  SmallVector<Value> out;
+  for (int64_t i = 0; i < vec; ++i)
+    out.push_back(extractLane(b, v, i));
+  return out;
+}
+
+void storeValues(ImplicitLocOpBuilder &b, ValueRange values, Value base, Value element) {
+  Type type = values.front().getType();
+  const unsigned bytes = type.getIntOrFloatBitWidth() / 8;
+  Value address = elementAddress(b, base, type, element);
+  if (values.size() == 1)
+    store(b, values.front(), address, bytes);
+  else
+    store(b, buildVector(b, values), address, bytes * unsigned(values.size()));
+}
+
+} // namespace
+
+llvm::Expected<LaunchShape> launchRmsNorm(const KernelSpec &spec, int64_t maxRows) {
+  const int64_t width = spec.getInt("width");
+  if (width <= 0)
+    return llvm::createStringError("%s: parameter 'width' must be positive", spec.symbol.c_str());
+  LaunchShape shape;
+  shape.block = {uint32_t(threadsFor(width)), 1, 1};
+  shape.grid = {uint32_t(std::max<int64_t>(1, maxRows)), 1, 1};
+  return shape;
+}
+
+LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
+                              const GpuTarget &) {
+  const llvm::StringRef family = spec.family;
+  const bool norm = family != "quantize_act", quantize = family != "rms_norm";
+  const int64_t width = spec.getInt("width");
+  if (width <= 0)
+    return gpuKernelError(fn, spec, "parameter 'width' must be positive, got " + llvm::Twine(width));
+  // The reference takes eps as a float and adds it in double.
+  const double eps = double(float(spec.getFloat("eps")));
+  if (norm && !(eps >= 0))
+    return gpuKernelError(fn, spec, "parameter 'eps' must be a non-negative number");
+
+  ImplicitLocOpBuilder b(fn.getLoc(), fn.getContext());
+  GpuKernelArgs args = beginGpuKernel(fn, b);
+  Type f32 = b.getF32Type(), f64 = b.getF64Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
+  // Bindings: rms_norm (x, w, y); rms_norm_quantize (x, w, q, qscale); quantize_act (x, q, qscale).
+  Value x = args.bindings[0];
+  Value w = norm ? args.bindings[1] : Value();
+  Value y = family == "rms_norm" ? args.bindings[2] : Value();
+  Value q = quantize ? args.bindings[norm ? 2 : 1] : Value();
+  Value qscale = quantize ? args.bindings[norm ? 3 : 2] : Value();
+
+  const int64_t threads = threadsFor(width), warps = threads / 32;
+  Value sums = norm ? sharedArray(b, fn, "sums", f64, warps) : Value();
+  Value maxima = quantize ? sharedArray(b, fn, "maxima", f32, warps) : Value();
+
+  Value row = toI64(b, blockIdX(b));
+  Value active = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, row, args.rows);
+  // The condition is the same for every thread of the block, so the barriers inside are
+  // reached by all of them or by none.
+  ifThen(b, active, [&](ImplicitLocOpBuilder &b) {
+    Value tid = toI64(b, threadIdX(b));
+    Value lane = arith::AndIOp::create(b, tid, constI64(b, 31));
+    Value warp = arith::ShRUIOp::create(b, tid, constI64(b, 5));
+    Value isLane0 = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, constI64(b, 0));
+    Value rowStart = arith::MulIOp::create(b, row, constI64(b, width));
+    Value xRow = elementAddress(b, x, f32, rowStart);
+    Value yRow = y ? elementAddress(b, y, f32, rowStart) : Value();
+    Value qRow = q ? elementAddress(b, q, i8, rowStart) : Value();
+
+    // 16-byte chunks when the width allows and the pointers are aligned (a uniform branch).
+    Value vectorOk;
+    if (width % 4 == 0) {
+      SmallVector<Value> floats = {xRow};
+      if (w)
+        floats.push_back(w);
+      if (yRow)
+        floats.push_back(yRow);
+      vectorOk = pointersAligned(b, floats, 16);
+      if (qRow)
+        vectorOk = arith::AndIOp::create(b, vectorOk, pointersAligned(b, {qRow}, 4));
+    }
+    auto overRow = [&](ImplicitLocOpBuilder &b, ValueRange init, const ChunkBody &body) {
+      auto run = [&](ImplicitLocOpBuilder &b, int64_t vec) {
+        return forLoop(b, tid, constI64(b, width / vec), constI64(b, threads), init,
+                       [&](ImplicitLocOpBuilder &b, Value chunk, ValueRange carried) {
+                         Value element = arith::MulIOp::create(b, chunk, constI64(b, vec));
+                         return body(b, vec, element, carried);
+                       });
+      };
+      if (!vectorOk)
+        return run(b, 1);
+      return ifThenElse(
+          b, vectorOk, ValueRange(init).getTypes(),
+          [&](ImplicitLocOpBuilder &b) { return run(b, 4); },
+          [&](ImplicitLocOpBuilder &b) { return run(b, 1); });
+    };
+
+    // Every thread gets the block's total: lane 0 of each warp publishes its warp's value, and
+    // after one barrier all threads combine the warps' values in the same order.
+    auto blockCombine = [&](ImplicitLocOpBuilder &b, Value shared, Value mine, bool max) {
+      Type type = mine.getType();
+      ifThen(b, isLane0, [&](ImplicitLocOpBuilder &b) {
+        store(b, mine, elementAddress(b, shared, type, warp), type.getIntOrFloatBitWidth() / 8);
+      });
+      barrier(b);
+      Value total;
+      for (int64_t i = 0; i < warps; ++i) {
+        Value v = load(b, type, elementAddress(b, shared, type, constI64(b, i)),
+                       type.getIntOrFloatBitWidth() / 8);
+        total = !total ? v : max ? maxF(b, total, v) : Value(arith::AddFOp::create(b, total, v));
+      }
+      return total;
+    };
+
+    // rms_norm: inv = float(1 / sqrt(sum(x^2) / width + eps)), the sum in double. The order of
+    // the double additions differs from the reference's; its rounding error (~width * 2^-53
+    // relative) changes the float inv only when the exact value lies that close to a rounding
+    // boundary of float, about once in 10^8 rows.
+    Value inv;
+    if (norm) {
+      Value partial = overRow(b, {arith::ConstantOp::create(b, f64, b.getF64FloatAttr(0.0))},
+                              [&](ImplicitLocOpBuilder &b, int64_t vec, Value element,
+                                  ValueRange carried) -> SmallVector<Value> {
+                                Value acc = carried[0];
+                                for (Value v : loadF32s(b, xRow, element, vec, false)) {
+                                  Value d = arith::ExtFOp::create(b, f64, v);
+                                  acc = arith::AddFOp::create(b, acc, arith::MulFOp::create(b, d, d));
+                                }
+                                return {acc};
+                              })[0];
+      Value total = blockCombine(b, sums, warpReduceAddF64(b, partial), /*max=*/false);
+      Value mean = arith::DivFOp::create(
+          b, total, arith::ConstantOp::create(b, f64, b.getF64FloatAttr(double(width))));
+      Value shifted = arith::AddFOp::create(
+          b, mean, arith::ConstantOp::create(b, f64, b.getF64FloatAttr(eps)));
+      Value r = arith::DivFOp::create(b, arith::ConstantOp::create(b, f64, b.getF64FloatAttr(1.0)),
+                                      sqrtRn(b, shifted));
+      inv = arith::TruncFOp::create(b, f32, r);
+    }
+    // The values to store or quantize: x * inv * w (two float multiplies, in that order) or x.
+    auto values = [&](ImplicitLocOpBuilder &b, int64_t vec, Value element) {
+      SmallVector<Value> xs = loadF32s(b, xRow, element, vec, false);
+      if (!norm)
+        return xs;
+      SmallVector<Value> ws = loadF32s(b, w, element, vec, true);
+      for (int64_t i = 0; i < vec; ++i)
+        xs[i] = arith::MulFOp::create(b, arith::MulFOp::create(b, xs[i], inv), ws[i]);
+      return xs;
+    };
+
+    if (!quantize) {
+      // y may alias x: each thread rewrites exactly the elements it reads.
+      overRow(b, {}, [&](ImplicitLocOpBuilder &b, int64_t vec, Value element, ValueRange) {
+        storeValues(b, values(b, vec, element), yRow, element);
+        return SmallVector<Value>{};
+      });
+      return;
+    }
+
+    Value partialMax = overRow(b, {constF32(b, 0.0)},
+                               [&](ImplicitLocOpBuilder &b, int64_t vec, Value element,
+                                   ValueRange carried) -> SmallVector<Value> {
+                                 Value m = carried[0];
+                                 for (Value v : values(b, vec, element))
+                                   m = maxF(b, m, absF(b, v));
+                                 return {m};
+                               })[0];
+    Value absMax = blockCombine(b, maxima, warpReduceMax(b, partialMax), /*max=*/true);
+    // s = 127 / max(absmax, 1e-5) in float (div.rn), q = clamp(round_half_even(v * s)).
+    Value s = arith::DivFOp::create(b, constF32(b, 127.0), maxF(b, absMax, constF32(b, 1e-5)));
+    overRow(b, {}, [&](ImplicitLocOpBuilder &b, int64_t vec, Value element, ValueRange) {
+      SmallVector<Value> codes;
+      for (Value v : values(b, vec, element)) {
+        Value r = roundHalfEven(b, arith::MulFOp::create(b, v, s));
+        r = minF(b, maxF(b, r, constF32(b, -128.0)), constF32(b, 127.0));
+        Value code = arith::FPToSIOp::create(b, i32, r);
+        codes.push_back(arith::TruncIOp::create(b, i8, code));
+      }
+      storeValues(b, codes, qRow, element);
+      return SmallVector<Value>{};
+    });
+    ifThen(b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, constI64(b, 0)),
+           [&](ImplicitLocOpBuilder &b) {
+             store(b, s, elementAddress(b, qscale, f32, row), 4);
+           });
+  });
+  return success();
+}
+
+} // namespace tern::gpu

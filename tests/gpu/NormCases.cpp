@@ -1,0 +1,73 @@
+// Cases for rms_norm, rms_norm_quantize and quantize_act: the 2B-4T widths (2560 hidden, 6912
+// FFN), decode and prefill rows, and odd widths that take the kernels' single-float path.
+#include "tests/gpu/KernelCases.h"
+
+namespace tern::gpu::test {
+
+namespace {
+
+struct Shape {
+  int64_t width, rows, maxRows;
+};
+
+// A row of activations with a wide range of magnitudes: one row in |tinyEvery| is scaled far
+// below 1e-5 so quantize_act's floor on max|x| is exercised.
+std::vector<uint8_t> activations(std::mt19937 &rng, int64_t rows, int64_t width,
+                                 int64_t tinyEvery = 0) {
+  std::vector<float> values(size_t(rows * width));
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::uniform_real_distribution<float> rowScale(0.05f, 8.0f);
+  for (int64_t t = 0; t < rows; ++t) {
+    const float scale = tinyEvery && t % tinyEvery == tinyEvery - 1 ? 1e-7f : rowScale(rng);
+    for (int64_t i = 0; i < width; ++i)
+      values[size_t(t * width + i)] = dist(rng) * scale;
+  }
+  return bytesOf(values);
+}
+
+} // namespace
+
+std::vector<KernelCase> normCases(std::mt19937 &rng) {
+  std::vector<KernelCase> cases;
+  const Shape shapes[] = {
+      {2560, 1, 64}, // decode, hidden width
+      {2560, 7, 64}, // short prefill
+      {6912, 64, 64}, // FFN width, a full prefill
+      {6912, 1, 1},   // decode entry point
+      {1001, 5, 8},   // odd width: single-float path
+      {36, 3, 4},     // smaller than a warp's chunks
+  };
+  for (const char *family : {"rms_norm", "rms_norm_quantize", "quantize_act"}) {
+    const std::string name = family;
+    for (const Shape &s : shapes) {
+      KernelCase c;
+      c.spec.family = family;
+      c.spec.symbol = "norm_" + name + "_" + std::to_string(s.width) + "_" + std::to_string(s.rows);
+      c.spec.ints["width"] = s.width;
+      if (name != "quantize_act")
+        c.spec.floats["eps"] = s.width == 2560 ? 1e-5 : 1e-6;
+      c.rows = s.rows;
+      c.maxRows = s.maxRows;
+      c.name = name + " width " + std::to_string(s.width) + " rows " + std::to_string(s.rows);
+      const size_t elements = size_t(s.rows * s.width);
+      std::vector<uint8_t> x = activations(rng, s.rows, s.width, name == "quantize_act" ? 3 : 0);
+      if (name == "rms_norm") {
+        c.bindings = {x, randomF32Bytes(rng, size_t(s.width), 2.0f), poisonedBytes(elements * 4)};
+        c.outputs = {{2, Compare::Float32, 1e-6}};
+      } else if (name == "rms_norm_quantize") {
+        c.bindings = {x, randomF32Bytes(rng, size_t(s.width), 2.0f), poisonedBytes(elements),
+                      poisonedBytes(size_t(s.rows) * 4)};
+        // Codes feed exact integer matmuls and the scale divides their results: both must be
+        // the reference's bit for bit.
+        c.outputs = {{2, Compare::Exact}, {3, Compare::Exact}};
+      } else {
+        c.bindings = {x, poisonedBytes(elements), poisonedBytes(size_t(s.rows) * 4)};
+        c.outputs = {{1, Compare::Exact}, {2, Compare::Exact}};
+      }
+      cases.push_back(std::move(c));
+    }
+  }
+  return cases;
+}
+
+} // namespace tern::gpu::test
