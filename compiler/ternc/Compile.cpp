@@ -155,11 +155,9 @@ int runCompile(const CompileOptions &options) {
   llvm::Expected<CompileTarget> target = resolveTarget(options.target);
   if (!target)
     return reportError(target.takeError());
-  if ((options.emit == EmitKind::Ptx) != target->gpu.has_value())
+  if (options.emit == EmitKind::Ptx && !target->gpu)
     return reportError(llvm::createStringError(
-        options.emit == EmitKind::Ptx
-            ? "--emit=ptx needs a GPU target (--target=sm_80, sm_90 or sm_90a), not '%s'"
-            : "--target=%s is a GPU: emit an artifact, mlir, kernels-mlir, llvm or ptx",
+        "--emit=ptx needs a GPU target (--target=sm_80, sm_90 or sm_90a), not '%s'",
         options.target.c_str()));
   if (target->gpu && options.emit == EmitKind::Asm)
     return reportError(llvm::createStringError(

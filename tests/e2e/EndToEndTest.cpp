@@ -36,7 +36,7 @@ const std::string kDataDir = TERN_SHARED_DATA_DIR;
 // How a test runs an artifact: generated kernels of one target, or the reference twins.
 struct Variant {
   std::string model;  // path under the shared data directory
-  std::string target; // x86-64-v4, x86-64-v3, generic
+  std::string target; // x86-64-v4, x86-64-v3, generic; sm_90 (run with the reference twins)
   bool reference = false;
   std::string lmHead = "source"; // ternc --lm-head; "q8:shared": with --tied-embedding=shared
 };
@@ -49,7 +49,9 @@ void PrintTo(const Variant &variant, std::ostream *os) {
 
 std::string variantName(const ::testing::TestParamInfo<Variant> &info) {
   std::string name = llvm::sys::path::filename(info.param.model).str() + "_" +
-                     (info.param.reference ? std::string("reference") : info.param.target) +
+                     (!info.param.reference          ? info.param.target
+                      : info.param.target == "generic" ? std::string("reference")
+                                                       : info.param.target + "_reference") +
                      (info.param.lmHead == "source" ? "" : "_lm_head_" + info.param.lmHead);
   std::replace(name.begin(), name.end(), ':', '_');
   for (char &c : name)
@@ -81,7 +83,10 @@ std::string compiled(const std::string &model, const std::string &targetName,
   if (auto found = cache.find(key); found != cache.end())
     return found->second;
 
-  auto target = cpu::resolveCpuTarget(targetName);
+  // A GPU target's artifact carries PTX; without a GPU its dispatches run on the reference
+  // twins, which checks everything but the kernels (those: tests/gpu on a GPU).
+  const bool gpuTarget = gpu::isGpuTargetName(targetName);
+  auto target = cpu::resolveCpuTarget(gpuTarget ? "generic" : targetName);
   if (!target) {
     ADD_FAILURE() << llvm::toString(target.takeError());
     return "";
@@ -99,7 +104,7 @@ std::string compiled(const std::string &model, const std::string &targetName,
   }
   mlir::PassManager pm(&context, mlir::ModuleOp::getOperationName());
   mlir::tern::GraphPipelineOptions graph;
-  graph.target = target->name;
+  graph.target = gpuTarget ? targetName : target->name;
   graph.lmHead = llvm::StringRef(lmHead).split(':').first.str();
   graph.shareEmbedding = llvm::StringRef(lmHead).ends_with(":shared");
   mlir::tern::buildTernGraphPipeline(pm, graph);
@@ -109,6 +114,14 @@ std::string compiled(const std::string &model, const std::string &targetName,
   }
   program::ProgramOptions options;
   options.target = *target;
+  if (gpuTarget) {
+    auto resolved = gpu::resolveGpuTarget(targetName);
+    if (!resolved) {
+      ADD_FAILURE() << llvm::toString(resolved.takeError());
+      return "";
+    }
+    options.gpuTarget = *resolved;
+  }
   options.maxBatchRows = maxBatchRows;
   auto built = program::buildProgram(**module, *description, options);
   if (!built) {
@@ -298,6 +311,8 @@ std::vector<Variant> variantsOf(const std::vector<std::string> &models,
     for (const char *target : {"x86-64-v4", "x86-64-v3", "generic"})
       variants.push_back({model, target, false, lmHead});
     variants.push_back({model, "generic", true, lmHead});
+    if (lmHead == "source")
+      variants.push_back({model, "sm_90", true, lmHead});
   }
   return variants;
 }
