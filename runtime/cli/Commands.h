@@ -8,6 +8,7 @@ int runCommand(int argc, char** argv);
 int chatCommand(int argc, char** argv);
 int benchCommand(int argc, char** argv);
 int logitsCommand(int argc, char** argv);
+int perplexityCommand(int argc, char** argv);
 
 } // namespace tern::cli
 

@@ -1,4 +1,4 @@
-// The `tern` command: dispatches to run, chat, bench and logits.
+// The `tern` command: dispatches to run, chat, bench, logits and perplexity.
 #include "Commands.h"
 #include "Flags.h"
 #include "tern/tern.h"
@@ -18,6 +18,7 @@ const char* kUsage =
     "  chat     interactive chat using the model's chat template\n"
     "  bench    prefill and decode speed (tok/s)\n"
     "  logits   logits of every position of a token sequence, as SafeTensors\n"
+    "  perplexity  token-level perplexity of a text file\n"
     "\n"
     "'tern COMMAND --help' describes a command's flags; 'tern --version' prints the version.\n";
 
@@ -44,11 +45,12 @@ int main(int argc, char** argv) {
   } const commands[] = {{"run", tern::cli::runCommand},
                         {"chat", tern::cli::chatCommand},
                         {"bench", tern::cli::benchCommand},
-                        {"logits", tern::cli::logitsCommand}};
+                        {"logits", tern::cli::logitsCommand},
+                        {"perplexity", tern::cli::perplexityCommand}};
   for (const auto& entry : commands)
     if (!std::strcmp(command, entry.name))
       return entry.entry(argc - 2, argv + 2);
-  std::fprintf(stderr, "tern: unknown command '%s'; expected run, chat, bench or logits (see "
+  std::fprintf(stderr, "tern: unknown command '%s'; expected run, chat, bench, logits or perplexity (see "
                        "'tern --help')\n",
                command);
   return tern::cli::kExitUsage;

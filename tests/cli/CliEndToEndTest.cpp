@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -192,6 +193,67 @@ TEST_F(TernEndToEnd, LogitsFileHasOneRowPerToken) {
   EXPECT_FALSE(exists(output + ".tmp." + std::to_string(getpid())));
 }
 
+// One window covering the whole text: the perplexity is exp of the mean of -log softmax of
+// each next token, computed here from `tern logits` of the same tokens.
+TEST_F(TernEndToEnd, PerplexityOfOneWindowMatchesTheLogits) {
+  const std::string text = "Once upon a time, there was a little girl named Lily. She loved to "
+                           "play outside in the park with her dog.";
+  const std::string textFile = directory_ + "/story.txt";
+  std::ofstream(textFile) << text;
+  ProcessResult result = tern({"perplexity", "-f", textFile, "--ctx", "256", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  nlohmann::json report = nlohmann::json::parse(result.out);
+  const int64_t tokens = report["tokens"];
+  ASSERT_GT(tokens, 10);
+  EXPECT_EQ(report["tokens_scored"], tokens - 1);
+  EXPECT_EQ(report["windows"], 1);
+
+  tern_model_t* model = nullptr;
+  ASSERT_TRUE(tern_status_ok(tern_model_open(artifact_.c_str(), nullptr, &model)));
+  std::vector<int32_t> ids(text.size() + 2);
+  size_t count = 0;
+  ASSERT_TRUE(tern_status_ok(tern_model_tokenize(model, text.data(), text.size(), 1, 0,
+                                                 ids.data(), ids.size(), &count)));
+  tern_model_release(model);
+  ids.resize(count);
+  ASSERT_EQ(int64_t(count), tokens);
+  std::string list;
+  for (int32_t id : ids)
+    list += (list.empty() ? "" : ",") + std::to_string(id);
+  const std::string output = directory_ + "/story.safetensors";
+  ASSERT_EQ(tern({"logits", "--tokens", list, "-o", output}).exit_code, 0);
+  std::vector<int64_t> shape;
+  std::vector<float> logits;
+  ASSERT_TRUE(readLogits(output, &shape, &logits));
+  const int64_t vocab = shape[1];
+  double nll = 0;
+  for (size_t j = 1; j < ids.size(); ++j) {
+    const float* row = logits.data() + (j - 1) * vocab;
+    double max = row[0], sum = 0;
+    for (int64_t i = 1; i < vocab; ++i)
+      max = std::max(max, double(row[i]));
+    for (int64_t i = 0; i < vocab; ++i)
+      sum += std::exp(double(row[i]) - max);
+    nll += max + std::log(sum) - row[ids[j]];
+  }
+  EXPECT_NEAR(double(report["perplexity"]), std::exp(nll / double(ids.size() - 1)), 1e-6);
+}
+
+TEST_F(TernEndToEnd, PerplexityRejectsBadWindows) {
+  const std::string textFile = directory_ + "/short.txt";
+  std::ofstream(textFile) << "Once upon a time";
+  ProcessResult stride = tern({"perplexity", "-f", textFile, "--ctx", "16", "--stride", "32"});
+  EXPECT_EQ(stride.exit_code, 2);
+  EXPECT_NE(stride.err.find("--stride (32) must not exceed --ctx (16)"), std::string::npos)
+      << stride.err;
+  ProcessResult missing = tern({"perplexity", "-f", directory_ + "/absent.txt"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("cannot read the text file"), std::string::npos) << missing.err;
+  ProcessResult noFile = tern({"perplexity"});
+  EXPECT_EQ(noFile.exit_code, 2);
+  EXPECT_NE(noFile.err.find("missing -f TEXT"), std::string::npos) << noFile.err;
+}
+
 TEST_F(TernEndToEnd, BenchJsonHasEveryField) {
   ProcessResult result = tern({"bench", "-p", "16", "-n", "8", "-r", "2", "--json"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
@@ -221,6 +283,29 @@ TEST_F(TernEndToEnd, BenchJsonHasEveryField) {
   // Linux: the peak resident set covers at least the arena, which every run writes.
   ASSERT_TRUE(bench.contains("peak_rss_bytes")) << result.out;
   EXPECT_GT(bench["peak_rss_bytes"].get<uint64_t>(), info.arena_bytes);
+  // A CPU artifact runs on the cpu device, which holds no GPU memory.
+  EXPECT_EQ(bench["device"], "cpu");
+  EXPECT_EQ(bench["device_memory_bytes"], 0);
+}
+
+TEST_F(TernEndToEnd, CudaOnACpuArtifactSaysHowToCompileForTheGpu) {
+  for (const char* command : {"run", "bench"}) {
+    std::vector<std::string> arguments = {command, "--device", "cuda"};
+    if (std::string(command) == "run")
+      arguments.insert(arguments.end(), {"-p", kPrompt});
+    ProcessResult result = tern(arguments);
+    EXPECT_EQ(result.exit_code, 1) << result.err;
+    EXPECT_NE(result.err.find("INVALID_ARGUMENT: " + artifact_ + ": compiled for the CPU"),
+              std::string::npos)
+        << result.err;
+    EXPECT_NE(result.err.find("ternc compile --target=sm_90"), std::string::npos) << result.err;
+    EXPECT_TRUE(result.out.empty()) << result.out;
+  }
+  // --device cpu is what auto picks for it.
+  ProcessResult cpu = tern({"bench", "-p", "8", "-n", "4", "-r", "1", "--device", "cpu",
+                            "--json"});
+  ASSERT_EQ(cpu.exit_code, 0) << cpu.err;
+  EXPECT_NE(cpu.out.find("\"device\":\"cpu\""), std::string::npos) << cpu.out;
 }
 
 TEST_F(TernEndToEnd, BenchSessionContextSizesTheKVCache) {
