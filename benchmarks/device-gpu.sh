@@ -4,18 +4,21 @@
 #
 #   benchmarks/device-gpu.sh pack   (here) fills the git-ignored .devkit-gpu/ with what the
 #                                    other machine lacks: the Debian packages ternc loads
-#                                    (libllvm22, libmlir-22, liblld-22, libz3-4, libedit2),
+#                                    (libllvm22, libmlir-22, libz3-4, libedit2),
 #                                    bin/ (ternc, tern, make_synthetic_model, GpuKernelTests,
-#                                    CudaRuntimeTests from $TERN_BUILD, default build) and
+#                                    CudaRuntimeSmokeTests from $TERN_BUILD, default build) and
 #                                    data/ (the hf-bitnet checkpoints with their goldens and
 #                                    stories260K's llama.cpp completion) — about 60 MiB.
-#   benchmarks/device-gpu.sh run    (there, with .devkit-gpu carried) writes under $OUT:
+#   benchmarks/device-gpu.sh run [STEP...]  (there, with .devkit-gpu carried) runs the steps
+#                                    named (default: all) and writes under $OUT:
 #     kernels.txt    every GPU kernel against its reference twin on random shapes and data
 #     goldens.txt    hf-bitnet (transformers) and stories260K (llama.cpp) goldens on the GPU
 #     runtime.txt    the cuda device's own tests (greedy decode vs the CPU reference twins)
 #     torch.json     copy bandwidth and torch bf16 GEMVs for the 2B-4T shapes
-#     bench-*.json   `tern bench --device cuda --json` on the synthetic 2B-4T model: prefill
-#                    128 and 1024 tokens, decode, with and without CUDA graphs, and a profile
+#     bench-f16.txt, bench-q6.txt  `tern bench --device cuda --json` on the synthetic 2B-4T
+#                    model (lm_head f16, 6-bit): prefill 128 and 1024 tokens, decode with and
+#                    without CUDA graphs and programmatic dependent launch, decode after a
+#                    1024-token prompt, and a per-kernel profile
 #   and prints a summary. Each step runs even when an earlier one failed.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,17 +29,23 @@ out="${OUT:-$root/.devkit-gpu-out}"
 pack() {
   local build="${TERN_BUILD:-build}"
   rm -rf "$kit" && mkdir -p "$kit/bin" "$kit/data"
-  (cd "$kit" && apt-get download libllvm22 libmlir-22 liblld-22 libz3-4 libedit2 >/dev/null) ||
+  (cd "$kit" && apt-get download libllvm22 libmlir-22 libz3-4 libedit2 >/dev/null) ||
     { echo "apt-get download failed" >&2; return 1; }
   cp "$build/bin/ternc" "$build/bin/tern" "$build/bin/make_synthetic_model" "$kit/bin/"
-  cp "$build/tests/gpu/GpuKernelTests" "$kit/bin/"
-  local runtime_test
-  runtime_test=$(find "$build/tests" -name CudaRuntimeTests -type f | head -1)
-  [ -n "$runtime_test" ] && cp "$runtime_test" "$kit/bin/"
+  cp "$build/tests/gpu/GpuKernelTests" "$build/tests/cuda/CudaRuntimeSmokeTests" "$kit/bin/"
+  strip "$kit"/bin/* # symbols are not needed there, and the transfer is capped
   cp -r "$root/../shared/data/hf-bitnet" "$kit/data/"
   cp "$root/../shared/data/golden/stories260K.greedy.json" "$kit/data/"
   grep -qx '/.devkit-gpu/' .git/info/exclude || echo '/.devkit-gpu/' >>.git/info/exclude
   du -sh "$kit"
+}
+
+# Whether step $1 is among the steps asked for (all when none was named).
+wanted() {
+  [ ${#steps[@]} -eq 0 ] && return 0
+  local step
+  for step in "${steps[@]}"; do [ "$step" = "$1" ] && return 0; done
+  return 1
 }
 
 run() {
@@ -48,36 +57,52 @@ run() {
   local bin="$kit/bin" work=/tmp/tern-gpu
   mkdir -p "$work"
   nvidia-smi >"$out/nvidia-smi.txt" 2>&1
-  echo "== GPU kernels vs reference twins"
-  "$bin/GpuKernelTests" 2>&1 | tee "$out/kernels.txt" | grep -E "^(FAIL|device|seed)|passed|Failure" | head -60
-  echo "== goldens on the GPU"
-  python3 benchmarks/gpu/check_goldens.py --ternc "$bin/ternc" --tern "$bin/tern" \
+  if wanted kernels; then
+    echo "== GPU kernels vs reference twins"
+    "$bin/GpuKernelTests" --gtest_also_run_disabled_tests 2>&1 | tee "$out/kernels.txt" |
+      grep -E "^(FAIL|device|seed|graph)|passed|Failure" | head -60
+  fi
+  wanted goldens && echo "== goldens on the GPU" && python3 benchmarks/gpu/check_goldens.py --ternc "$bin/ternc" --tern "$bin/tern" \
     --hf-dir "$kit/data/hf-bitnet" --stories models/stories260K.gguf \
     --stories-golden "$kit/data/stories260K.greedy.json" --work "$work" 2>&1 | tee "$out/goldens.txt"
-  if [ -x "$bin/CudaRuntimeTests" ]; then
+  if wanted runtime; then
     echo "== cuda device tests"
     "$bin/ternc" compile "$kit/data/hf-bitnet/tiny_b_online" --target=sm_90 -o "$work/tiny_b.tern"
-    TERN_TEST_CUDA_ARTIFACT="$work/tiny_b.tern" "$bin/CudaRuntimeTests" 2>&1 | tee "$out/runtime.txt" | tail -5
+    TERN_TEST_CUDA_ARTIFACT="$work/tiny_b.tern" "$bin/CudaRuntimeSmokeTests" 2>&1 | tee "$out/runtime.txt" | tail -5
   fi
-  echo "== torch baseline"
-  python3 benchmarks/gpu/torch_baseline.py >"$out/torch.json" 2>"$out/torch.err"; tail -3 "$out/torch.json"
+  if wanted torch; then
+    echo "== torch baseline"
+    python3 benchmarks/gpu/torch_baseline.py >"$out/torch.json" 2>&1
+    cat "$out/torch.json"
+  fi
+  wanted bench || return 0
   echo "== synthetic 2B-4T on the GPU"
   "$bin/make_synthetic_model" -o "$work/2b.gguf" >/dev/null &&
     "$bin/ternc" compile "$work/2b.gguf" --target=sm_90 --max-batch-rows=512 -o "$work/2b-f16.tern" &&
     "$bin/ternc" compile "$work/2b.gguf" --target=sm_90 --max-batch-rows=512 --lm-head=q6 -o "$work/2b-q6.tern"
+  # One file per lm_head (at most 8 files come back): a "== <test>" line before each JSON.
   for lm in f16 q6; do
-    "$bin/tern" bench "$work/2b-$lm.tern" --device cuda -p 128 -n 128 -r 3 --json >"$out/bench-$lm-p128.json" 2>&1
-    "$bin/tern" bench "$work/2b-$lm.tern" --device cuda -p 1024 -n 0 -r 3 --json >"$out/bench-$lm-p1024.json" 2>&1
-    TERN_CUDA_GRAPHS=0 "$bin/tern" bench "$work/2b-$lm.tern" --device cuda -p 0 -n 128 -r 3 --json \
-      >"$out/bench-$lm-nographs.json" 2>&1
-    "$bin/tern" bench "$work/2b-$lm.tern" --device cuda -p 128 -n 64 --profile --json \
-      >"$out/bench-$lm-profile.json" 2>&1
-    echo "$lm:"; grep -h -E '"(prefill|decode)_tok_s"' "$out/bench-$lm-p128.json" "$out/bench-$lm-p1024.json" "$out/bench-$lm-nographs.json"
+    local file="$out/bench-$lm.txt" model="$work/2b-$lm.tern"
+    : >"$file"
+    bench() {
+      local name=$1
+      shift
+      echo "== $name" >>"$file"
+      "$bin/tern" bench "$model" --device cuda --json "$@" >>"$file" 2>&1
+    }
+    bench p128-n128 -p 128 -n 128 -r 3
+    bench p1024 -p 1024 -n 0 -r 3
+    TERN_CUDA_GRAPHS=0 bench n128-no-graphs -p 0 -n 128 -r 3
+    TERN_CUDA_PDL=0 bench n128-no-pdl -p 0 -n 128 -r 3
+    bench n128-at-1024 -p 1024 -n 128 -r 3
+    bench profile -p 128 -n 64 --profile
+    echo "$lm:"
+    grep -E '^== |"(prefill|decode)_tok_s"|"device"' "$file" | grep -v profile
   done
 }
 
 case "${1:-}" in
   pack) pack ;;
-  run) run ;;
+  run) shift; steps=("$@"); run ;;
   *) echo "usage: $0 pack | run" >&2; exit 2 ;;
 esac

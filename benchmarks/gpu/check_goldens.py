@@ -56,7 +56,7 @@ def check_stories(args, work):
     golden = json.load(open(args.stories_golden))
     artifact = os.path.join(work, "stories260K.tern")
     run([args.ternc, "compile", args.stories, f"--target={args.target}", "-o", artifact])
-    text = run([args.tern, "run", artifact, "--device", "cuda", "-p", golden["prompt"],
+    text = run([args.tern, "run", artifact, "--device", "cuda", "--temp", "0", "-p", golden["prompt"],
                 "-n", str(golden["n_predict"])])
     want = golden["prompt"] + golden["completion"]
     print(f"  stories260K: {text.strip()!r}")

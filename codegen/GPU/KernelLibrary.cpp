@@ -147,6 +147,22 @@ struct DiagnosticCollector {
 
 constexpr llvm::StringLiteral kModuleName = "tern_kernels";
 
+// Programmatic dependent launch (sm_90): the runtime launches each dispatch as a dependent of
+// the one before, so the GPU may start it while its predecessor still runs. Every kernel first
+// waits for its predecessor's memory (griddepcontrol.wait: nothing is read before), then lets
+// its own dependent launch (launch_dependents): the dependent's blocks are set up while this
+// one works, instead of after its last block exits. Both are no-ops in an ordinary launch.
+// Side effects and a memory clobber keep every load after them.
+void addDependentLaunchPrologue(mlir::gpu::GPUFuncOp fn) {
+  OpBuilder b(fn.getContext());
+  b.setInsertionPointToStart(&fn.getBody().front());
+  for (const char *text : {"griddepcontrol.wait;", "griddepcontrol.launch_dependents;"})
+    LLVM::InlineAsmOp::create(b, fn.getLoc(), TypeRange{}, ValueRange{}, text, "~{memory}",
+                              /*has_side_effects=*/true, /*is_align_stack=*/false,
+                              LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr(),
+                              ArrayAttr());
+}
+
 llvm::Expected<OwningOpRef<ModuleOp>> generateModule(MLIRContext &ctx,
                                                      llvm::ArrayRef<KernelSpec> kernels,
                                                      const GpuTarget &target,
@@ -182,6 +198,8 @@ llvm::Expected<OwningOpRef<ModuleOp>> generateModule(MLIRContext &ctx,
       b.setInsertionPointToEnd(&last);
       mlir::gpu::ReturnOp::create(b, loc);
     }
+    if (target.computeCapability >= 90)
+      addDependentLaunchPrologue(fn);
   }
   if (failed(verify(*module)))
     return diags.error("generated kernels do not verify");

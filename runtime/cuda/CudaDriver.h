@@ -57,6 +57,27 @@ constexpr unsigned CU_STREAM_NON_BLOCKING = 1;
 constexpr int CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
 // CUevent_flags
 constexpr unsigned CU_EVENT_DEFAULT = 0;
+// CUlaunchAttributeID
+constexpr int CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
+
+// cuLaunchKernelEx's attributes: an id, padding to 8 bytes, then a 64-byte value union of which
+// this runtime sets only the int programmaticStreamSerializationAllowed.
+struct CUlaunchAttribute {
+  int id;
+  char pad[8 - sizeof(int)];
+  union {
+    char bytes[64];
+    int programmaticStreamSerializationAllowed;
+  } value;
+};
+struct CUlaunchConfig {
+  unsigned gridDimX, gridDimY, gridDimZ;
+  unsigned blockDimX, blockDimY, blockDimZ;
+  unsigned sharedMemBytes;
+  CUstream hStream;
+  CUlaunchAttribute *attrs;
+  unsigned numAttrs;
+};
 
 // A pointer to a function of type |F|, so that a function type can name a member's type.
 template <typename F> using FunctionPointer = F *;
@@ -104,6 +125,7 @@ template <typename F> using FunctionPointer = F *;
   X(cuGraphLaunch, CUresult(CUgraphExec, CUstream))                                             \
   X(cuLaunchKernel, CUresult(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,      \
                              unsigned, unsigned, CUstream, void **, void **))                   \
+  X(cuLaunchKernelEx, CUresult(const CUlaunchConfig *, CUfunction, void **, void **))          \
   X(cuEventCreate, CUresult(CUevent *, unsigned))                                               \
   X(cuEventDestroy_v2, CUresult(CUevent))                                                       \
   X(cuEventRecord, CUresult(CUevent, CUstream))                                                 \

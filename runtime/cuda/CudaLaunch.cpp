@@ -145,6 +145,16 @@ tern_status_t launchDispatches(Session &s, EntryLaunches &e, size_t count, bool 
     if (profile)
       if (CUresult result = driver.cuEventRecord(s.events[d], s.stream))
         return dispatchFailure(s, e, d, "cuEventRecord", result);
+    if (s.gpu.programmaticLaunch) {
+      CUlaunchAttribute attribute{};
+      attribute.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+      attribute.value.programmaticStreamSerializationAllowed = 1;
+      const CUlaunchConfig config{l.grid[0],  l.grid[1],  l.grid[2], l.block[0], l.block[1],
+                                  l.block[2], 0,          s.stream,  &attribute, 1};
+      if (CUresult result = driver.cuLaunchKernelEx(&config, l.function, l.params, nullptr))
+        return dispatchFailure(s, e, d, "cuLaunchKernelEx", result);
+      continue;
+    }
     if (CUresult result =
             driver.cuLaunchKernel(l.function, l.grid[0], l.grid[1], l.grid[2], l.block[0],
                                   l.block[1], l.block[2], 0, s.stream, l.params, nullptr))

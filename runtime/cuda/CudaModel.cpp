@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <new>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -64,13 +66,16 @@ tern_status_t openDevice(Model &m, int32_t ordinal, int *major, int *minor) {
                         cuDevicePrimaryCtxRetain, &m.context, m.device);
 }
 
-tern_status_t checkTarget(const Artifact &artifact, const Model &m, int major, int minor) {
+tern_status_t checkTarget(const Artifact &artifact, Model &m, int major, int minor) {
   const schema::Target *target = artifact.target();
   const std::string text = target && target->gpu_arch() ? target->gpu_arch()->str() : "";
   GpuArch arch;
   if (!parseGpuArch(text, &arch))
     return fail(TERN_STATUS_DATA_LOSS, m.artifactName + ": target.gpu_arch is '" + text +
                                            "', expected sm_XY such as sm_90 or sm_80");
+  // The kernels of sm_90 and later targets carry the griddepcontrol prologue (docs/gpu.md).
+  const char *pdl = std::getenv("TERN_CUDA_PDL");
+  m.programmaticLaunch = arch.major >= 9 && major >= 9 && !(pdl && std::strcmp(pdl, "0") == 0);
   if (!gpuArchRunsOn(arch, major, minor))
     return fail(TERN_STATUS_UNAVAILABLE,
                 m.where("compiled for " + text + " (" + describeGpuArchRequirement(arch) +

@@ -30,6 +30,11 @@ struct Model {
   CUdeviceptr weights = 0;     // every section a binding reads, each 256-byte aligned
   uint64_t weightBytes = 0;    // of |weights|
   std::vector<uint64_t> sectionOffsets; // (sections) offset in |weights|, or kNotOnDevice
+  // Launch each dispatch as a programmatic dependent of the one before (compute capability
+  // 9.0 and sm_90 kernels, which start with griddepcontrol.wait and let their dependent
+  // launch at once): the next kernel's launch overlaps this one's run instead of following
+  // its end, which is most of the cost of a small kernel. TERN_CUDA_PDL=0 turns it off.
+  bool programmaticLaunch = false;
 
   Model() = default;
   Model(const Model &) = delete;

@@ -592,6 +592,33 @@ API CUresult cuLaunchKernel(Function *function, unsigned gx, unsigned gy, unsign
   return run(&launch);
 }
 
+/* The launch configuration cuLaunchKernelEx takes: only the programmatic-serialization
+ * attribute (id 6) is accepted; the launch is then an ordinary one, since the fake runs kernels
+ * one after another anyway. */
+typedef struct {
+  int id;
+  char pad[4];
+  union {
+    char bytes[64];
+    int programmatic;
+  } value;
+} LaunchAttribute;
+typedef struct {
+  unsigned gx, gy, gz, bx, by, bz, shared;
+  Stream *stream;
+  LaunchAttribute *attrs;
+  unsigned num_attrs;
+} LaunchConfig;
+
+API CUresult cuLaunchKernelEx(const LaunchConfig *config, Function *function, void **params,
+                              void **extra) {
+  NEED_CONTEXT();
+  if (!config || config->num_attrs > 1 || (config->num_attrs && config->attrs->id != 6))
+    return INVALID_VALUE;
+  return cuLaunchKernel(function, config->gx, config->gy, config->gz, config->bx, config->by,
+                        config->bz, config->shared, config->stream, params, extra);
+}
+
 API CUresult cuGraphLaunch(Graph *exec, Stream *stream) {
   NEED_CONTEXT();
   CUresult status = streamOperation(stream);
