@@ -5,9 +5,10 @@
 #   benchmarks/device-gpu.sh pack   (here) fills the git-ignored .devkit-gpu/ with what the
 #                                    other machine lacks: the Debian packages ternc loads
 #                                    (libllvm22, libmlir-22, libz3-4, libedit2),
-#                                    bin/ (ternc, tern, make_synthetic_model, GpuKernelTests,
+#                                    bin/ (ternc, tern, make_synthetic_model, tern-gpu-gemv, GpuKernelTests,
 #                                    CudaRuntimeSmokeTests from $TERN_BUILD, default build) and
-#                                    data/ (the hf-bitnet checkpoints with their goldens and
+#                                    data/ (the hf-bitnet checkpoints with their goldens but
+#                                    tiny_b_online, and
 #                                    stories260K's llama.cpp completion) — about 60 MiB.
 #   benchmarks/device-gpu.sh run [STEP...]  (there, with .devkit-gpu carried) runs the steps
 #                                    named (default: all) and writes under $OUT:
@@ -17,8 +18,9 @@
 #     torch.json     copy bandwidth and torch bf16 GEMVs for the 2B-4T shapes
 #     bench-f16.txt, bench-q6.txt  `tern bench --device cuda --json` on the synthetic 2B-4T
 #                    model (lm_head f16, 6-bit): prefill 128 and 1024 tokens, decode with and
-#                    without CUDA graphs and programmatic dependent launch, decode after a
-#                    1024-token prompt, and a per-kernel profile
+#                    without CUDA graphs and programmatic dependent launch, and a per-kernel
+#                    profile
+#     gemv.json      the batch-1 matmul kernels alone (tern-gpu-gemv), streaming their weights
 #   and prints a summary. Each step runs even when an earlier one failed.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,10 +33,16 @@ pack() {
   rm -rf "$kit" && mkdir -p "$kit/bin" "$kit/data"
   (cd "$kit" && apt-get download libllvm22 libmlir-22 libz3-4 libedit2 >/dev/null) ||
     { echo "apt-get download failed" >&2; return 1; }
-  cp "$build/bin/ternc" "$build/bin/tern" "$build/bin/make_synthetic_model" "$kit/bin/"
+  cp "$build/bin/ternc" "$build/bin/tern" "$build/bin/make_synthetic_model" \
+    "$build/bin/tern-gpu-gemv" "$kit/bin/"
   cp "$build/tests/gpu/GpuKernelTests" "$build/tests/cuda/CudaRuntimeSmokeTests" "$kit/bin/"
   strip "$kit"/bin/* # symbols are not needed there, and the transfer is capped
-  cp -r "$root/../shared/data/hf-bitnet" "$kit/data/"
+  # tiny_b_online stays behind: the same model as the tiny_b_offline_* checkpoints (which
+  # are checked) in f32 master weights, 2.4 MB the transfer cannot spare.
+  mkdir -p "$kit/data/hf-bitnet"
+  for model in "$root"/../shared/data/hf-bitnet/*; do
+    [ "$(basename "$model")" = tiny_b_online ] || cp -r "$model" "$kit/data/hf-bitnet/"
+  done
   cp "$root/../shared/data/golden/stories260K.greedy.json" "$kit/data/"
   grep -qx '/.devkit-gpu/' .git/info/exclude || echo '/.devkit-gpu/' >>.git/info/exclude
   du -sh "$kit"
@@ -67,8 +75,14 @@ run() {
     --stories-golden "$kit/data/stories260K.greedy.json" --work "$work" 2>&1 | tee "$out/goldens.txt"
   if wanted runtime; then
     echo "== cuda device tests"
-    "$bin/ternc" compile "$kit/data/hf-bitnet/tiny_b_online" --target=sm_90 -o "$work/tiny_b.tern"
+    "$bin/ternc" compile "$kit/data/hf-bitnet/tiny_b_offline_bitlinear" --target=sm_90 \
+      -o "$work/tiny_b.tern"
     TERN_TEST_CUDA_ARTIFACT="$work/tiny_b.tern" "$bin/CudaRuntimeSmokeTests" 2>&1 | tee "$out/runtime.txt" | tail -5
+  fi
+  if wanted gemv; then
+    echo "== matmul kernels at batch 1"
+    "$bin/tern-gpu-gemv" >"$out/gemv.json" 2>&1
+    cat "$out/gemv.json"
   fi
   if wanted torch; then
     echo "== torch baseline"
@@ -94,7 +108,6 @@ run() {
     bench p1024 -p 1024 -n 0 -r 3
     TERN_CUDA_GRAPHS=0 bench n128-no-graphs -p 0 -n 128 -r 3
     TERN_CUDA_PDL=0 bench n128-no-pdl -p 0 -n 128 -r 3
-    bench n128-at-1024 -p 1024 -n 128 -r 3
     bench profile -p 128 -n 64 --profile
     echo "$lm:"
     grep -E '^== |"(prefill|decode)_tok_s"|"device"' "$file" | grep -v profile

@@ -1,0 +1,206 @@
+// tern-gpu-gemv: the batch-1 matmul kernels the PTX backend generates for the 2B-4T shapes,
+// timed on the GPU: ternary projections (i2_b128, dp4a), the lm_head in f16 and in the
+// block-quantized formats. Each kernel runs 64 times back to back in a CUDA graph, cycling
+// through enough copies of its weights (at least 256 MB in all) that every launch streams
+// them from device memory rather than the 50 MB L2, as a decode step does. Prints one JSON
+// object: per kernel, microseconds per launch and weight GB/s. The yardsticks, torch's bf16
+// GEMVs and the copy bandwidth, come from torch_baseline.py in the same call.
+#include "codegen/GPU/GPUCodegen.h"
+#include "packing/QuantizedPacking.h"
+#include "packing/TernaryPacking.h"
+#include "runtime/cuda/CudaDriver.h"
+#include "tern/kernel_abi.h"
+
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace tern;
+using namespace tern::cuda;
+
+namespace {
+
+struct Shape {
+  std::string name;
+  KernelSpec spec;
+  std::vector<size_t> bindingBytes; // in the family's order
+  size_t weightBinding = 0;         // the binding that is cycled through copies
+  uint64_t weightBytes = 0;         // what one launch reads of weights (codes + scales)
+};
+
+Shape ternary(const std::string &name, int64_t n, int64_t k) {
+  Shape s;
+  s.name = name;
+  s.spec.symbol = "bench_" + name;
+  s.spec.family = "ternary_matmul";
+  s.spec.ints = {{"n", n}, {"k", k}, {"n_block", 1}, {"divide_by_scale", 0}};
+  s.spec.strings["packing"] = "i2_b128";
+  const size_t packed = size_t(packing::packedBytes(packing::TernaryLayout::I2B128, n, k));
+  s.bindingBytes = {size_t(k), 4, packed, size_t(n) * 4, size_t(n) * 4};
+  s.weightBinding = 2;
+  s.weightBytes = packed + size_t(n) * 4;
+  return s;
+}
+
+Shape f16LmHead(int64_t n, int64_t k) {
+  Shape s;
+  s.name = "lm_head_f16";
+  s.spec.symbol = "bench_lm_head_f16";
+  s.spec.family = "matmul";
+  s.spec.ints = {{"n", n}, {"k", k}, {"n_block", 1}, {"x_stride", k}};
+  s.spec.strings["dtype"] = "f16";
+  s.bindingBytes = {size_t(k) * 4, size_t(n * k) * 2, size_t(n) * 4};
+  s.weightBinding = 1;
+  s.weightBytes = size_t(n * k) * 2;
+  return s;
+}
+
+Shape quantizedLmHead(packing::QuantFormat format, int64_t n, int64_t k) {
+  Shape s;
+  const std::string format_name = packing::quantFormatName(format);
+  s.name = "lm_head_" + format_name;
+  s.spec.symbol = "bench_" + s.name;
+  s.spec.family = "quantized_matmul";
+  s.spec.ints = {{"n", n}, {"k", k}, {"n_block", 1}};
+  s.spec.strings["format"] = format_name;
+  const size_t packed = size_t(packing::quantPackedBytes(format, n, k));
+  s.bindingBytes = {size_t(k), 4, packed, size_t(n) * 4};
+  s.weightBinding = 2;
+  s.weightBytes = packed;
+  return s;
+}
+
+bool ok(const Driver &driver, CUresult result, const char *what) {
+  if (result == CUDA_SUCCESS)
+    return true;
+  std::fprintf(stderr, "tern-gpu-gemv: %s: %s\n", what, driver.describe(result).c_str());
+  return false;
+}
+
+} // namespace
+
+int main() {
+  Driver driver;
+  if (tern_status_t status = driver.load()) {
+    std::fprintf(stderr, "tern-gpu-gemv: %s\n", tern_status_message(status));
+    tern_status_free(status);
+    return 1;
+  }
+  CUdevice device = 0;
+  CUcontext context = nullptr;
+  if (!ok(driver, driver.cuDeviceGet(&device, 0), "cuDeviceGet") ||
+      !ok(driver, driver.cuDevicePrimaryCtxRetain(&context, device), "cuDevicePrimaryCtxRetain") ||
+      !ok(driver, driver.cuCtxPushCurrent_v2(context), "cuCtxPushCurrent"))
+    return 1;
+  char deviceName[256] = {};
+  driver.cuDeviceGetName(deviceName, sizeof(deviceName), device);
+
+  std::vector<Shape> shapes = {ternary("qkv", 3840, 2560), ternary("o", 2560, 2560),
+                               ternary("gate_up", 13824, 2560), ternary("down", 2560, 6912),
+                               f16LmHead(128256, 2560),
+                               quantizedLmHead(packing::QuantFormat::Q8B32, 128256, 2560),
+                               quantizedLmHead(packing::QuantFormat::Q6B32, 128256, 2560),
+                               quantizedLmHead(packing::QuantFormat::Q4B32, 128256, 2560)};
+  std::vector<KernelSpec> specs;
+  for (const Shape &s : shapes)
+    specs.push_back(s.spec);
+  auto target = gpu::resolveGpuTarget("sm_90");
+  auto ptx = gpu::buildPtxLibrary(specs, *target);
+  if (!ptx) {
+    std::fprintf(stderr, "tern-gpu-gemv: %s\n", llvm::toString(ptx.takeError()).c_str());
+    return 1;
+  }
+  CUmodule module = nullptr;
+  if (!ok(driver, driver.cuModuleLoadDataEx(&module, ptx->c_str(), 0, nullptr, nullptr),
+          "cuModuleLoadDataEx"))
+    return 1;
+  CUstream stream = nullptr;
+  if (!ok(driver, driver.cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate"))
+    return 1;
+  std::mt19937 rng(1);
+  std::printf("{\"device\": \"%s\", \"kernels\": [", deviceName);
+  const char *separator = "\n";
+  for (const Shape &s : shapes) {
+    CUfunction fn = nullptr;
+    if (!ok(driver, driver.cuModuleGetFunction(&fn, module, s.spec.symbol.c_str()),
+            "cuModuleGetFunction"))
+      return 1;
+    const size_t minimum = size_t(256) << 20;
+    const size_t copies = std::max<size_t>(1, (minimum + s.weightBytes - 1) / s.weightBytes);
+    // Bindings: one buffer each, the weights |copies| times; random bytes (timing only).
+    std::vector<std::vector<CUdeviceptr>> buffers(s.bindingBytes.size());
+    for (size_t b = 0; b < s.bindingBytes.size(); ++b) {
+      const size_t count = b == s.weightBinding ? copies : 1;
+      std::vector<uint8_t> bytes(s.bindingBytes[b]);
+      for (uint8_t &byte : bytes)
+        byte = uint8_t(rng() & 0x7f); // no NaN/inf f16 or f32 bit patterns
+      for (size_t c = 0; c < count; ++c) {
+        CUdeviceptr p = 0;
+        if (!ok(driver, driver.cuMemAlloc_v2(&p, bytes.size()), "cuMemAlloc") ||
+            !ok(driver, driver.cuMemcpyHtoD_v2(p, bytes.data(), bytes.size()), "cuMemcpyHtoD"))
+          return 1;
+        buffers[b].push_back(p);
+      }
+    }
+    // The ternary wscale (binding 3) scales every row: its copies cycle with the codes.
+    const tern_cuda_call_t call{1, 0};
+    CUdeviceptr callPtr = 0;
+    driver.cuMemAlloc_v2(&callPtr, sizeof(call));
+    driver.cuMemcpyHtoD_v2(callPtr, &call, sizeof(call));
+    auto shape = gpu::launchShape(s.spec, 1);
+    const int launches = 64;
+    std::vector<std::vector<CUdeviceptr>> values(launches);
+    std::vector<std::vector<void *>> params(launches);
+    if (!ok(driver, driver.cuStreamBeginCapture_v2(stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
+            "cuStreamBeginCapture"))
+      return 1;
+    for (int i = 0; i < launches; ++i) {
+      for (size_t b = 0; b < buffers.size(); ++b)
+        values[i].push_back(buffers[b][size_t(i) % buffers[b].size()]);
+      values[i].push_back(callPtr);
+      for (CUdeviceptr &v : values[i])
+        params[i].push_back(&v);
+      driver.cuLaunchKernel(fn, shape->grid[0], shape->grid[1], shape->grid[2], shape->block[0],
+                            shape->block[1], shape->block[2], 0, stream, params[i].data(),
+                            nullptr);
+    }
+    CUgraph graph = nullptr;
+    CUgraphExec exec = nullptr;
+    if (!ok(driver, driver.cuStreamEndCapture(stream, &graph), "cuStreamEndCapture") ||
+        !ok(driver, driver.cuGraphInstantiateWithFlags(&exec, graph, 0), "cuGraphInstantiate"))
+      return 1;
+    driver.cuGraphLaunch(exec, stream);
+    if (!ok(driver, driver.cuStreamSynchronize(stream), "warm-up run"))
+      return 1;
+    double best = 1e30;
+    for (int rep = 0; rep < 10; ++rep) {
+      auto start = std::chrono::steady_clock::now();
+      driver.cuGraphLaunch(exec, stream);
+      driver.cuStreamSynchronize(stream);
+      best = std::min(best, std::chrono::duration<double, std::micro>(
+                                std::chrono::steady_clock::now() - start).count());
+    }
+    const double us = best / launches;
+    std::printf("%s {\"name\": \"%s\", \"family\": \"%s\", \"n\": %lld, \"k\": %lld, "
+                "\"weight_bytes\": %llu, \"copies\": %zu, \"us\": %.3f, \"gbps\": %.1f}",
+                separator, s.name.c_str(), s.spec.family.c_str(),
+                (long long)s.spec.getInt("n"), (long long)s.spec.getInt("k"),
+                (unsigned long long)s.weightBytes, copies, us, double(s.weightBytes) / us / 1e3);
+    separator = ",\n";
+    driver.cuGraphExecDestroy(exec);
+    driver.cuGraphDestroy(graph);
+    for (auto &list : buffers)
+      for (CUdeviceptr p : list)
+        driver.cuMemFree_v2(p);
+    driver.cuMemFree_v2(callPtr);
+  }
+  std::printf("\n]}\n");
+  driver.cuStreamDestroy_v2(stream);
+  driver.cuModuleUnload(module);
+  CUcontext popped;
+  driver.cuCtxPopCurrent_v2(&popped);
+  driver.cuDevicePrimaryCtxRelease_v2(device);
+  return 0;
+}
