@@ -7,7 +7,7 @@
 // as f32, in planes of up to 4 values per chunk, so a lane's plane is one shared-memory load
 // and the lanes of a group read consecutive words. The lm_head (128256 x 2560 in f16) at
 // decode is a GEMV that streams 656 MB: one warp per row, 16-byte loads, 8 in flight per lane.
-#include "codegen/GPU/GPUKernelBuilder.h"
+#include "codegen/GPU/GPURowDot.h"
 #include "codegen/GPU/GPUKernelGenerators.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"

@@ -10,7 +10,7 @@
 // word, computed once per activation row and shared by every weight row of a tile.
 // Activations are staged as in ternary_matmul, in 16-byte planes: plane 0 the chunk's
 // low-nibble block, plane 1 its high-nibble block (q8: one plane).
-#include "codegen/GPU/GPUKernelBuilder.h"
+#include "codegen/GPU/GPURowDot.h"
 #include "codegen/GPU/GPUKernelGenerators.h"
 
 #include "packing/QuantizedPacking.h"

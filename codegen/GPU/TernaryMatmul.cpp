@@ -10,7 +10,7 @@
 // shared-memory load. Decode streams the 2-bit weights with 16-byte read-only loads, one
 // lane group per weight row; prefill reuses each chunk for 8 activation rows and each
 // activation word for 4 weight rows. The dot is exact in int32; the scales apply once.
-#include "codegen/GPU/GPUKernelBuilder.h"
+#include "codegen/GPU/GPURowDot.h"
 #include "codegen/GPU/GPUKernelGenerators.h"
 
 #include "packing/TernaryPacking.h"
