@@ -7,7 +7,8 @@ Architecture `bitnet-b1.58`: bitnet.cpp's name for this graph (relu²-gated FFN,
 neox RoPE, output tied to token_embd when `output.weight` is absent). llama.cpp's plain
 `bitnet` architecture would be read as a SiLU-gated FFN, a different model. Ternary weights are
 TQ2_0; every 256-weight block gets the tensor's scale as its f16 `d` (the export has already
-rounded the scale to f16, so nothing changes). Norms and the embedding stay float32.
+rounded the scale to f16, so nothing changes). The embedding (also the tied output) keeps the
+dtype of the export, F16 or F32 (bitnet-b1.58-2B-4T's GGUF stores it as F16); norms are F32.
 """
 from __future__ import annotations
 
@@ -120,7 +121,11 @@ def write_gguf(export_dir: str, out_path: str, name: str = "ternc BitNet b1.58")
     def f32(name, arr):
         w.add_tensor(name, np.ascontiguousarray(arr, dtype=np.float32))
 
-    f32("token_embd.weight", tensors["model.embed_tokens.weight"])
+    emb = tensors["model.embed_tokens.weight"]
+    if emb.dtype not in (np.float16, np.float32):
+        raise ValueError(f"model.embed_tokens.weight is {emb.dtype}; expected float16 or float32")
+    # As stored: widening or narrowing here would make the file disagree with the goldens.
+    w.add_tensor("token_embd.weight", np.ascontiguousarray(emb))
     f32("output_norm.weight", tensors["model.norm.weight"])
     for i in range(cfg["num_hidden_layers"]):
         for hf, gg in LAYER_NAMES.items():

@@ -3,7 +3,9 @@
 # (Hugging Face directory + goldens, GGUF when the gguf package is importable), and a
 # cross-check of the export with transformers. Everything lands in $OUT as at most 8 files:
 #   pipeline.log  run_card.json  loss.csv  loss.png  samples.txt  model.tar  [model.gguf]
-# Arguments are passed to train.py (e.g. --steps 800 --seed 7). PYTHON picks the interpreter.
+# Arguments are passed to train.py after `--preset gpu`, so they override it: `--preset bundle`
+# trains the model bundled in models/, `--steps 800 --seed 7` change the preset. EXPORT_ARGS
+# go to export.py (e.g. EXPORT_ARGS="--embedding-dtype f32"). PYTHON picks the interpreter.
 #
 # Needs: torch (CUDA), numpy, safetensors, tokenizers; matplotlib for the plot, transformers +
 # accelerate for the cross-check, gguf for the GGUF file (each skipped with a note if absent).
@@ -49,8 +51,9 @@ echo "== train ($work/run)"
 echo "== export"
 gguf_args=()
 if "$PY" -c "import gguf" 2>/dev/null; then gguf_args=(--gguf "$work/model.gguf"); fi
+# shellcheck disable=SC2086  # EXPORT_ARGS is a word list
 "$PY" training/export.py "$work/run/ckpt.pt" "$work/model" --run-card "$work/run/run_card.json" \
-  ${gguf_args[@]+"${gguf_args[@]}"}
+  ${gguf_args[@]+"${gguf_args[@]}"} ${EXPORT_ARGS:-}
 
 echo "== transformers cross-check"
 # Informative: transformers' float32 matmuls may round an activation to the other side of a
