@@ -36,6 +36,8 @@ void mlir::tern::buildTernGraphPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createFuseNormQuantPass());
   pm.addNestedPass<func::FuncOp>(createFuseQKVPass());
   pm.addNestedPass<func::FuncOp>(createFuseGateUpPass());
+  // q and k of the fused QKV output rotate in one rope.
+  pm.addNestedPass<func::FuncOp>(createFuseRopePass());
   // Packing after fusion so concatenations are repacked together with their parts.
   SelectPackingPassOptions packing;
   packing.target = options.target;
@@ -51,7 +53,7 @@ void mlir::tern::registerTernTransformsPasses() {
   registerTernPasses();
   PassPipelineRegistration<GraphPipelineOptions>(
       "tern-graph-pipeline",
-      "tern graph passes: lm_head precision; fuse norm+quant, q/k/v, gate/up; select "
+      "tern graph passes: lm_head precision; fuse norm+quant, q/k/v, gate/up, rope of q and k; select "
       "packing; tile",
       buildTernGraphPipeline);
 }

@@ -151,6 +151,34 @@ def QuantizeLmHeadPass : Pass<"tern-quantize-lm-head", "func::FuncOp"> {
   let dependentDialects = ["::mlir::tern::TernDialect"];
 }
 
+def FuseRopePass : Pass<"tern-fuse-rope", "func::FuncOp"> {
+  let summary = "rotates adjacent column slices of one buffer (q and k) in one tern.rope";
+  let description = [{
+    Two `tern.rope` ops whose inputs are adjacent `tern.slice_columns` of one value (the
+    q and k parts of a fused QKV matmul's output), with the same position, style, theta,
+    head_dim and freq_scale, become one rope over the union of the two slices, whose
+    result is sliced again for the original users. Every head rotates independently, so
+    the values are unchanged; one kernel dispatch per layer is saved (on a GPU, where a
+    decode step is bound by the number of small kernels, a few percent per token).
+
+    Before:
+    ```mlir
+    %q = tern.slice_columns %qkv {offset = 0 : i64} : tensor<?x128xf32> -> tensor<?x64xf32>
+    %k = tern.slice_columns %qkv {offset = 64 : i64} : tensor<?x128xf32> -> tensor<?x32xf32>
+    %qr = tern.rope neox %q, %pos {head_dim = 16 : i64, num_heads = 4 : i64, theta = 1.0e4 : f64} : tensor<?x64xf32>
+    %kr = tern.rope neox %k, %pos {head_dim = 16 : i64, num_heads = 2 : i64, theta = 1.0e4 : f64} : tensor<?x32xf32>
+    ```
+    After:
+    ```mlir
+    %qk = tern.slice_columns %qkv {offset = 0 : i64} : tensor<?x128xf32> -> tensor<?x96xf32>
+    %r = tern.rope neox %qk, %pos {head_dim = 16 : i64, num_heads = 6 : i64, theta = 1.0e4 : f64} : tensor<?x96xf32>
+    %qr = tern.slice_columns %r {offset = 0 : i64} : tensor<?x96xf32> -> tensor<?x64xf32>
+    %kr = tern.slice_columns %r {offset = 64 : i64} : tensor<?x96xf32> -> tensor<?x32xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::tern::TernDialect"];
+}
+
 def SelectPackingPass : Pass<"tern-select-packing", "func::FuncOp"> {
   let summary = "chooses the storage layout of every ternary weight for the target";
   let description = [{
