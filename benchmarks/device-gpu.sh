@@ -7,8 +7,7 @@
 #                                    (libllvm22, libmlir-22, libz3-4, libedit2),
 #                                    bin/ (ternc, tern, make_synthetic_model, tern-gpu-gemv, GpuKernelTests,
 #                                    CudaRuntimeSmokeTests from $TERN_BUILD, default build) and
-#                                    data/ (the hf-bitnet checkpoints with their goldens but
-#                                    tiny_b_online, and
+#                                    data/ (two hf-bitnet checkpoints with their goldens, and
 #                                    stories260K's llama.cpp completion) — about 60 MiB.
 #   benchmarks/device-gpu.sh run [STEP...]  (there, with .devkit-gpu carried) runs the steps
 #                                    named (default: all) and writes under $OUT:
@@ -37,11 +36,12 @@ pack() {
     "$build/bin/tern-gpu-gemv" "$kit/bin/"
   cp "$build/tests/gpu/GpuKernelTests" "$build/tests/cuda/CudaRuntimeSmokeTests" "$kit/bin/"
   strip "$kit"/bin/* # symbols are not needed there, and the transfer is capped
-  # tiny_b_online stays behind: the same model as the tiny_b_offline_* checkpoints (which
-  # are checked) in f32 master weights, 2.4 MB the transfer cannot spare.
+  # Two of the six checkpoints: one online (f32 master weights) and one offline-packed
+  # bitlinear; the others are the same two models packed differently, and every megabyte
+  # counts against the transfer's cap (the repository travels too).
   mkdir -p "$kit/data/hf-bitnet"
-  for model in "$root"/../shared/data/hf-bitnet/*; do
-    [ "$(basename "$model")" = tiny_b_online ] || cp -r "$model" "$kit/data/hf-bitnet/"
+  for model in tiny_a_online tiny_b_offline_bitlinear; do
+    cp -r "$root/../shared/data/hf-bitnet/$model" "$kit/data/hf-bitnet/"
   done
   cp "$root/../shared/data/golden/stories260K.greedy.json" "$kit/data/"
   grep -qx '/.devkit-gpu/' .git/info/exclude || echo '/.devkit-gpu/' >>.git/info/exclude

@@ -1,12 +1,19 @@
 """Lays out a trained model for the repository's models/ folder from what run_on_gpu.sh returns.
 
     python training/bundle.py RUN_OUTPUT_DIR models/NAME [--name NAME] [--weights-licence TEXT]
+                              [--data-dir DIR] [--ctx 256] [--stride S]
 
 RUN_OUTPUT_DIR: run_card.json, loss.csv, loss.png, model.tar (the Hugging Face directory with
 golden.safetensors) and model.gguf (written here from model.tar when absent). models/NAME gets
-model.gguf, golden.safetensors, tokenizer.json, tokenizer_config.json, run_card.json, loss.csv,
-loss.png and README.md (the model card, from MODEL_CARD.md.in). The Hugging Face weights are
-left out: they repeat the GGUF's. numpy, safetensors and gguf only; no PyTorch.
+model.gguf, golden.safetensors, run_card.json, loss.csv,
+loss.png, perplexity.json and README.md (the model card, from MODEL_CARD.md.in). The Hugging
+Face weights are left out: they repeat the GGUF's.
+
+perplexity.json is PyTorch's perplexity of the exported model on the held-out text that
+heldout.py writes from the corpus in --data-dir, by `tern perplexity`'s protocol
+(eval_perplexity.py), with that text's SHA-256: the reference the ctest
+`model.perplexity_matches_pytorch` holds ternc to. Computing it is the one step that needs
+PyTorch and `tokenizers` (the training environment); the rest needs numpy, safetensors and gguf.
 
 Every copied file is checked against the SHA-256 the export recorded in the run card, so the
 goldens in models/ are those of this GGUF.
@@ -28,6 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # (the repository travels whole to the GPU machine, whose transfers are capped).
 FROM_TAR = ("golden.safetensors",)
 FROM_RUN = ("run_card.json", "loss.csv", "loss.png")
+PERPLEXITY_JSON = "perplexity.json"
 # From ../shared/data/README.md, which records where each text came from.
 DATA_LICENCES = {
     "tinyshakespeare_input.txt": "public-domain text (karpathy/char-rnn)",
@@ -130,12 +138,55 @@ def card_fields(name: str, card: dict, out_dir: str, golden_meta: dict, licence:
     }
 
 
+def heldout_perplexity(tar_path: str, gguf_path: str, card: dict, exp: dict, data_dir: str | None,
+                       ctx: int, stride: int | None) -> dict:
+    """perplexity.json: PyTorch's held-out perplexity of the model in |tar_path| by `tern
+    perplexity`'s protocol, and what it was measured on."""
+    sys.path.insert(0, HERE)
+    import data
+    import heldout
+
+    try:
+        import eval_perplexity
+    except ImportError as e:
+        sys.exit(f"perplexity.json needs PyTorch and tokenizers ({e}): run bundle.py with the training Python")
+    data_dir = data_dir or data.DEFAULT_DATA_DIR
+    raw, sources = heldout.heldout_bytes(data_dir)
+    # The held-out text must come from the very files the run split, or it is not held out.
+    for name, sha in sources.items():
+        if card["data"].get(name, {}).get("sha256") != sha:
+            sys.exit(f"{os.path.join(data_dir, name)} is not the file the run trained on (SHA-256 differs)")
+    with tempfile.TemporaryDirectory(prefix="bundle.") as d:
+        text_path = os.path.join(d, "heldout.txt")
+        with open(text_path, "wb") as f:
+            f.write(raw)
+        r = eval_perplexity.evaluate(tar_path, text_path, ctx, stride)
+    if r["model_safetensors_sha256"] != exp["files"].get("model.safetensors"):
+        sys.exit("model/model.safetensors in model.tar does not match the run card's SHA-256")
+    return {
+        "what": "held-out perplexity by the protocol of `tern perplexity` (see training/eval_perplexity.py)",
+        "text": {"made_by": "training/heldout.py", "sha256": r["text"]["sha256"], "bytes": r["text"]["bytes"],
+                 "sources": sources},
+        "ctx": r["ctx"], "stride": r["stride"], "bos_prepended": r["bos_prepended"], "tokens": r["tokens"],
+        "tokens_scored": r["tokens_scored"], "windows": r["windows"], "nll_per_token": r["nll_per_token"],
+        "perplexity": r["perplexity"],
+        "computed_by": {"tool": "training/eval_perplexity.py", "torch": r["torch"], "device": "cpu",
+                        "model_safetensors_sha256": r["model_safetensors_sha256"],
+                        "tokenizer_json_sha256": r["tokenizer_json_sha256"],
+                        "gguf_sha256": sha256_file(gguf_path)},
+    }
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run_dir", help="what run_on_gpu.sh left in $OUT")
     ap.add_argument("out_dir", help="models/NAME")
     ap.add_argument("--name", default=None, help="model name in the card (default: the out_dir's name)")
     ap.add_argument("--weights-licence", default="CC BY-SA 3.0, following WikiText-2's share-alike terms")
+    ap.add_argument("--data-dir", default=None,
+                    help="the corpus the held-out text comes from (default: data.py's)")
+    ap.add_argument("--ctx", type=int, default=256, help="perplexity window (default 256)")
+    ap.add_argument("--stride", type=int, default=None, help="perplexity stride (default: --ctx)")
     args = ap.parse_args()
     name = args.name or os.path.basename(os.path.normpath(args.out_dir))
 
@@ -172,13 +223,24 @@ def main():
         elif n != "loss.png":
             sys.exit(f"{src} is missing")
 
+    perplexity = heldout_perplexity(os.path.join(args.run_dir, "model.tar"), gguf_out, card, exp,
+                                    args.data_dir, args.ctx, args.stride)
+    with open(os.path.join(args.out_dir, PERPLEXITY_JSON), "w") as f:
+        json.dump(perplexity, f, indent=1)
+        f.write("\n")
+    print(f"held-out perplexity (PyTorch, ctx {perplexity['ctx']}, stride {perplexity['stride']}): "
+          f"{perplexity['perplexity']:.4f} over {perplexity['tokens_scored']} tokens")
+
     from safetensors import safe_open
 
     with safe_open(os.path.join(args.out_dir, "golden.safetensors"), "np") as f:
         golden_meta = f.metadata() or {}
     with open(os.path.join(HERE, "MODEL_CARD.md.in"), encoding="utf-8") as f:
         template = string.Template(f.read())
-    readme = template.substitute(card_fields(name, card, args.out_dir, golden_meta, args.weights_licence))
+    fields = card_fields(name, card, args.out_dir, golden_meta, args.weights_licence)
+    fields.update(heldout_ppl=f"{perplexity['perplexity']:.2f}", heldout_ctx=perplexity["ctx"],
+                  heldout_stride=perplexity["stride"], heldout_tokens=fmt_int(perplexity["tokens_scored"]))
+    readme = template.substitute(fields)
     with open(os.path.join(args.out_dir, "README.md"), "w", encoding="utf-8") as f:
         f.write(readme)
 

@@ -3,7 +3,8 @@
     python training/check_export.py EXPORT_DIR [--gguf FILE.gguf] [--bin DIR_WITH_TERNC_AND_TERN]
     python training/check_export.py models/NAME --ternc PATH --tern PATH     # a bundled model
 
-EXPORT_DIR holds golden.safetensors, tokenizer.json and tokenizer_config.json, and either the
+EXPORT_DIR holds golden.safetensors (and tokenizer.json + tokenizer_config.json, unless it is a
+bundled GGUF-only folder, whose tokenizer is read from the GGUF), and either the
 Hugging Face files (config.json + model.safetensors, as export.py writes them), or a model.gguf
 (as bundle.py lays out models/NAME), or both. Needs numpy and safetensors only (no PyTorch), so
 it runs as a ctest with the project's Python.
@@ -52,10 +53,8 @@ def run(cmd: list[str]) -> str:
     return run_bytes(cmd).decode("utf-8", errors="replace")
 
 
-def token_bytes(export_dir: str) -> list[bytes]:
-    """The bytes each token id stands for (b"" for special tokens), from tokenizer.json.
-
-    Byte-level BPE spells byte b as itself when it is a printable Latin-1 character
+def byte_level_chars() -> dict[str, int]:
+    """Byte-level BPE spells byte b as itself when it is a printable Latin-1 character
     ('!'..'~', U+00A1..U+00AC, U+00AE..U+00FF) and as chr(256 + n) for the n-th other byte."""
     printable = set(range(0x21, 0x7F)) | set(range(0xA1, 0xAD)) | set(range(0xAE, 0x100))
     char_to_byte, n = {}, 0
@@ -65,6 +64,29 @@ def token_bytes(export_dir: str) -> list[bytes]:
         else:
             char_to_byte[chr(256 + n)] = b
             n += 1
+    return char_to_byte
+
+
+def gguf_tokenizer(gguf_path: str) -> tuple[list[bytes], int | None]:
+    """Token bytes and the EOS id from a GGUF file's own tokenizer metadata (a bundled model
+    folder holds the GGUF alone). Control tokens (type 3) stand for no bytes."""
+    import gguf as gguf_package  # the project's venv has it; only this path needs it
+    reader = gguf_package.GGUFReader(gguf_path)
+    fields = reader.fields
+    tokens = [bytes(fields["tokenizer.ggml.tokens"].parts[i]).decode("utf-8")
+              for i in fields["tokenizer.ggml.tokens"].data]
+    types = [int(fields["tokenizer.ggml.token_type"].parts[i][0])
+             for i in fields["tokenizer.ggml.token_type"].data]
+    char_to_byte = byte_level_chars()
+    pieces = [b"" if kind == 3 else bytes(char_to_byte[c] for c in text)
+              for text, kind in zip(tokens, types)]
+    eos = fields.get("tokenizer.ggml.eos_token_id")
+    return pieces, (int(eos.parts[eos.data[0]][0]) if eos else None)
+
+
+def token_bytes(export_dir: str) -> list[bytes]:
+    """The bytes each token id stands for (b"" for special tokens), from tokenizer.json."""
+    char_to_byte = byte_level_chars()
     with open(os.path.join(export_dir, "tokenizer.json"), encoding="utf-8") as f:
         tj = json.load(f)
     out = [b""] * (max(tj["model"]["vocab"].values()) + 1)
@@ -218,11 +240,14 @@ def main():
     if not has_hf and gguf is None:
         sys.exit(f"{args.export_dir}: neither config.json + model.safetensors nor model.gguf to check")
     goldens = load_goldens(args.export_dir)
-    eos_id = eos_token_id(args.export_dir)
+    if os.path.isfile(os.path.join(args.export_dir, "tokenizer.json")):
+        eos_id = eos_token_id(args.export_dir)
+        pieces = token_bytes(args.export_dir)
+    else:  # a bundled folder: the GGUF carries the tokenizer
+        pieces, eos_id = gguf_tokenizer(gguf)
     work = args.keep or tempfile.mkdtemp(prefix="check_export.")
     os.makedirs(work, exist_ok=True)
     check = Checks()
-    pieces = token_bytes(args.export_dir)
     if has_hf:
         check_model("hf", args.export_dir, goldens, pieces, ternc, tern, work, args.threads, eos_id, check)
     if gguf:
