@@ -57,26 +57,6 @@ Value constFloat(ImplicitLocOpBuilder &b, Type type, double v) {
   return arith::ConstantOp::create(b, type, b.getFloatAttr(type, v));
 }
 
-SmallVector<Value> forLoop(ImplicitLocOpBuilder &b, Value lb, Value ub, Value step,
-                           ValueRange init, const LoopBody &body) {
-  auto loop = scf::ForOp::create(
-      b, lb, ub, step, init, [&](OpBuilder &nested, Location loc, Value iv, ValueRange carried) {
-        ImplicitLocOpBuilder nb(loc, nested);
-        SmallVector<Value> next = body(nb, iv, carried);
-        scf::YieldOp::create(nb, next);
-      });
-  return SmallVector<Value>(loop.getResults());
-}
-
-void forLoop(ImplicitLocOpBuilder &b, Value lb, Value ub, Value step,
-             const std::function<void(ImplicitLocOpBuilder &, Value iv)> &body) {
-  forLoop(b, lb, ub, step, ValueRange{},
-          [&](ImplicitLocOpBuilder &nb, Value iv, ValueRange) -> SmallVector<Value> {
-            body(nb, iv);
-            return {};
-          });
-}
-
 void forEachOutputTile(ImplicitLocOpBuilder &b, const KernelArgs &args, int64_t nBlock,
                        int64_t rowTile, int64_t colTile, const OutputTileBody &tile) {
   forLoop(b, args.begin, args.end, constIndex(b, 1), [&](ImplicitLocOpBuilder &ib, Value item) {

@@ -3,6 +3,7 @@
 #define TERN_CODEGEN_CPU_KERNELBUILDER_H
 
 #include "codegen/CPU/CPUCodegen.h"
+#include "codegen/Common/CodegenSupport.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
@@ -32,15 +33,9 @@ mlir::Value constIndex(mlir::ImplicitLocOpBuilder &b, int64_t v);
 mlir::Value constInt(mlir::ImplicitLocOpBuilder &b, mlir::Type type, int64_t v); // or splat
 mlir::Value constFloat(mlir::ImplicitLocOpBuilder &b, mlir::Type type, double v); // or splat
 
-// scf.for from |lb| to |ub| by |step| with loop-carried values; |body| returns the next ones.
-using LoopBody = std::function<llvm::SmallVector<mlir::Value>(
-    mlir::ImplicitLocOpBuilder &, mlir::Value iv, mlir::ValueRange carried)>;
-llvm::SmallVector<mlir::Value> forLoop(mlir::ImplicitLocOpBuilder &b, mlir::Value lb,
-                                       mlir::Value ub, mlir::Value step, mlir::ValueRange init,
-                                       const LoopBody &body);
-// Without loop-carried values.
-void forLoop(mlir::ImplicitLocOpBuilder &b, mlir::Value lb, mlir::Value ub, mlir::Value step,
-             const std::function<void(mlir::ImplicitLocOpBuilder &, mlir::Value iv)> &body);
+// scf.for with or without loop-carried values (codegen/Common/CodegenSupport.h).
+using codegen::forLoop;
+using codegen::LoopBody;
 
 // The work split of the matmul families: work item i owns output columns [i * nBlock,
 // (i + 1) * nBlock) of every row. Inside it, rows go in tiles of |rowTile| and then the rows

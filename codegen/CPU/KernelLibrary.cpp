@@ -1,5 +1,6 @@
 // Builds one MLIR module of kernels from KernelSpecs and compiles it into a shared object.
 #include "codegen/CPU/CPUCodegen.h"
+#include "codegen/Common/CodegenSupport.h"
 #include "codegen/CPU/KernelGenerators.h"
 #include "codegen/CPU/Lowering.h"
 
@@ -82,24 +83,7 @@ std::unique_ptr<MLIRContext> makeContext() {
   return ctx;
 }
 
-// Collects diagnostics so errors come back as llvm::Error text.
-struct DiagnosticCollector {
-  std::string text;
-  ScopedDiagnosticHandler handler;
-  explicit DiagnosticCollector(MLIRContext &ctx)
-      : handler(&ctx, [this](Diagnostic &diag) {
-          if (diag.getSeverity() == DiagnosticSeverity::Error) {
-            if (!text.empty())
-              text += "\n";
-            text += diag.str();
-          }
-          return success();
-        }) {}
-  llvm::Error error(llvm::StringRef what) const {
-    return llvm::createStringError("CPU codegen: %s%s%s", what.str().c_str(),
-                                   text.empty() ? "" : ": ", text.c_str());
-  }
-};
+using codegen::DiagnosticCollector;
 
 llvm::Expected<OwningOpRef<ModuleOp>> generateModule(MLIRContext &ctx,
                                                      llvm::ArrayRef<KernelSpec> kernels,
@@ -150,7 +134,7 @@ llvm::Expected<OwningOpRef<ModuleOp>> generateModule(MLIRContext &ctx,
 llvm::Expected<std::string> compile(llvm::ArrayRef<KernelSpec> kernels, const CpuTarget &target,
                                     llvm::StringRef stage, std::vector<uint8_t> *library) {
   std::unique_ptr<MLIRContext> ctx = makeContext();
-  DiagnosticCollector diags(*ctx);
+  DiagnosticCollector diags(*ctx, "CPU");
   auto module = generateModule(*ctx, kernels, target, diags);
   if (!module)
     return module.takeError();

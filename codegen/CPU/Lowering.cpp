@@ -1,5 +1,6 @@
 // Lowers generated kernels to the LLVM dialect, LLVM IR and machine code for a CPU target.
 #include "codegen/CPU/Lowering.h"
+#include "codegen/Common/CodegenSupport.h"
 
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
@@ -18,9 +19,7 @@
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/Transforms/Passes.h"
 
-#include "llvm/IR/LegacyPassManager.h"
 #include "llvm/MC/TargetRegistry.h"
-#include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -105,33 +104,19 @@ translateAndOptimize(ModuleOp module, llvm::LLVMContext &context, llvm::TargetMa
     fn.addFnAttr(llvm::Attribute::NoUnwind);
   }
 
-  llvm::LoopAnalysisManager lam;
-  llvm::FunctionAnalysisManager fam;
-  llvm::CGSCCAnalysisManager cgam;
-  llvm::ModuleAnalysisManager mam;
-  llvm::PassBuilder pb(&tm);
-  pb.registerModuleAnalyses(mam);
-  pb.registerCGSCCAnalyses(cgam);
-  pb.registerFunctionAnalyses(fam);
-  pb.registerLoopAnalyses(lam);
-  pb.crossRegisterProxies(lam, fam, cgam, mam);
-  llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3);
-  mpm.run(*llvmModule, mam);
+  codegen::optimizeAtO3(*llvmModule, tm);
   return llvmModule;
 }
 
 llvm::Expected<llvm::SmallVector<char, 0>> emitMachineCode(llvm::Module &module,
                                                            llvm::TargetMachine &tm,
                                                            bool assembly) {
-  llvm::SmallVector<char, 0> buffer;
-  llvm::raw_svector_ostream os(buffer);
-  llvm::legacy::PassManager pm;
-  auto kind = assembly ? llvm::CodeGenFileType::AssemblyFile : llvm::CodeGenFileType::ObjectFile;
-  if (tm.addPassesToEmitFile(pm, os, nullptr, kind))
-    return llvm::createStringError("CPU codegen: the target machine cannot emit %s",
-                                   assembly ? "assembly" : "object code");
-  pm.run(module);
-  return buffer;
+  auto code = codegen::emitCode(module, tm,
+                                assembly ? llvm::CodeGenFileType::AssemblyFile
+                                         : llvm::CodeGenFileType::ObjectFile);
+  if (!code)
+    return llvm::createStringError("CPU codegen: " + llvm::toString(code.takeError()));
+  return code;
 }
 
 } // namespace tern::cpu

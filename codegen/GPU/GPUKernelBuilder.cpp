@@ -81,26 +81,6 @@ void store(ImplicitLocOpBuilder &b, Value value, Value address, unsigned alignme
   LLVM::StoreOp::create(b, value, address, alignment);
 }
 
-SmallVector<Value> forLoop(ImplicitLocOpBuilder &b, Value lb, Value ub, Value step,
-                           ValueRange init, const GpuLoopBody &body) {
-  auto loop = scf::ForOp::create(
-      b, lb, ub, step, init, [&](OpBuilder &nested, Location loc, Value iv, ValueRange carried) {
-        ImplicitLocOpBuilder nb(loc, nested);
-        SmallVector<Value> next = body(nb, iv, carried);
-        scf::YieldOp::create(nb, next);
-      });
-  return SmallVector<Value>(loop.getResults());
-}
-
-void forLoop(ImplicitLocOpBuilder &b, Value lb, Value ub, Value step,
-             const std::function<void(ImplicitLocOpBuilder &, Value iv)> &body) {
-  forLoop(b, lb, ub, step, ValueRange{},
-          [&](ImplicitLocOpBuilder &nb, Value iv, ValueRange) -> SmallVector<Value> {
-            body(nb, iv);
-            return {};
-          });
-}
-
 void ifThen(ImplicitLocOpBuilder &b, Value condition,
             const std::function<void(ImplicitLocOpBuilder &)> &body) {
   scf::IfOp::create(b, condition, [&](OpBuilder &nested, Location loc) {

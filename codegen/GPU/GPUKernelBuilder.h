@@ -9,6 +9,7 @@
 #define TERN_CODEGEN_GPU_GPUKERNELBUILDER_H
 
 #include "KernelSpec.h"
+#include "codegen/Common/CodegenSupport.h"
 #include "codegen/GPU/GPUCodegen.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -64,14 +65,10 @@ mlir::Value loadReadOnly(mlir::ImplicitLocOpBuilder &b, mlir::Type type, mlir::V
 void store(mlir::ImplicitLocOpBuilder &b, mlir::Value value, mlir::Value address,
            unsigned alignment);
 
-// scf.for over integers (the type of |lb|) with loop-carried values; |body| returns the next.
-using GpuLoopBody = std::function<llvm::SmallVector<mlir::Value>(
-    mlir::ImplicitLocOpBuilder &, mlir::Value iv, mlir::ValueRange carried)>;
-llvm::SmallVector<mlir::Value> forLoop(mlir::ImplicitLocOpBuilder &b, mlir::Value lb,
-                                       mlir::Value ub, mlir::Value step, mlir::ValueRange init,
-                                       const GpuLoopBody &body);
-void forLoop(mlir::ImplicitLocOpBuilder &b, mlir::Value lb, mlir::Value ub, mlir::Value step,
-             const std::function<void(mlir::ImplicitLocOpBuilder &, mlir::Value iv)> &body);
+// scf.for over integers (the type of |lb|), with or without loop-carried values
+// (codegen/Common/CodegenSupport.h).
+using codegen::forLoop;
+using GpuLoopBody = codegen::LoopBody;
 // scf.if without results.
 void ifThen(mlir::ImplicitLocOpBuilder &b, mlir::Value condition,
             const std::function<void(mlir::ImplicitLocOpBuilder &)> &body);

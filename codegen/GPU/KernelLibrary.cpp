@@ -1,4 +1,5 @@
 // Builds one gpu.module of kernels from KernelSpecs, lowers it to NVVM and compiles it to PTX.
+#include "codegen/Common/CodegenSupport.h"
 #include "codegen/GPU/GPUCodegen.h"
 #include "codegen/GPU/GPUKernelGenerators.h"
 
@@ -30,10 +31,8 @@
 #include "mlir/Transforms/Passes.h"
 
 #include "llvm/ADT/StringSet.h"
-#include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
-#include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
@@ -126,24 +125,7 @@ std::unique_ptr<MLIRContext> makeContext() {
   return ctx;
 }
 
-// Collects diagnostics so errors come back as llvm::Error text.
-struct DiagnosticCollector {
-  std::string text;
-  ScopedDiagnosticHandler handler;
-  explicit DiagnosticCollector(MLIRContext &ctx)
-      : handler(&ctx, [this](Diagnostic &diag) {
-          if (diag.getSeverity() == DiagnosticSeverity::Error) {
-            if (!text.empty())
-              text += "\n";
-            text += diag.str();
-          }
-          return success();
-        }) {}
-  llvm::Error error(llvm::StringRef what) const {
-    return llvm::createStringError("PTX codegen: %s%s%s", what.str().c_str(),
-                                   text.empty() ? "" : ": ", text.c_str());
-  }
-};
+using codegen::DiagnosticCollector;
 
 constexpr llvm::StringLiteral kModuleName = "tern_kernels";
 
@@ -260,35 +242,21 @@ translateAndOptimize(ModuleOp module, llvm::LLVMContext &context, llvm::TargetMa
     if (!fn.isDeclaration())
       fn.addFnAttr(llvm::Attribute::NoUnwind);
   }
-  llvm::LoopAnalysisManager lam;
-  llvm::FunctionAnalysisManager fam;
-  llvm::CGSCCAnalysisManager cgam;
-  llvm::ModuleAnalysisManager mam;
-  llvm::PassBuilder pb(&tm);
-  pb.registerModuleAnalyses(mam);
-  pb.registerCGSCCAnalyses(cgam);
-  pb.registerFunctionAnalyses(fam);
-  pb.registerLoopAnalyses(lam);
-  pb.crossRegisterProxies(lam, fam, cgam, mam);
-  llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3);
-  mpm.run(*llvmModule, mam);
+  codegen::optimizeAtO3(*llvmModule, tm);
   return llvmModule;
 }
 
 llvm::Expected<std::string> emitPtx(llvm::Module &module, llvm::TargetMachine &tm) {
-  llvm::SmallVector<char, 0> buffer;
-  llvm::raw_svector_ostream os(buffer);
-  llvm::legacy::PassManager pm;
-  if (tm.addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::AssemblyFile))
-    return llvm::createStringError("PTX codegen: the NVPTX target machine cannot emit PTX");
-  pm.run(module);
-  return std::string(buffer.begin(), buffer.end());
+  auto buffer = codegen::emitCode(module, tm, llvm::CodeGenFileType::AssemblyFile);
+  if (!buffer)
+    return llvm::createStringError("PTX codegen: " + llvm::toString(buffer.takeError()));
+  return std::string(buffer->begin(), buffer->end());
 }
 
 llvm::Expected<std::string> compile(llvm::ArrayRef<KernelSpec> kernels, const GpuTarget &target,
                                     llvm::StringRef stage) {
   std::unique_ptr<MLIRContext> ctx = makeContext();
-  DiagnosticCollector diags(*ctx);
+  DiagnosticCollector diags(*ctx, "PTX");
   auto module = generateModule(*ctx, kernels, target, diags);
   if (!module)
     return module.takeError();
