@@ -9,6 +9,7 @@ apt_packages=(
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools lld-22
   libflatbuffers-dev flatbuffers-compiler nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
   python3 python3-venv python3-pip
 )
 

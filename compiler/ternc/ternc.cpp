@@ -4,6 +4,9 @@
 
 #include "frontends/common/ModelFormats.h"
 #include "compiler/tokenizer/ModelTokenizer.h"
+#ifdef TERN_HAVE_ONNX
+#include "frontends/onnx/DescribeONNX.h"
+#endif
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
@@ -107,6 +110,18 @@ static int reportError(llvm::Error error) {
 }
 
 static int runInspect() {
+#ifdef TERN_HAVE_ONNX
+  if (llvm::StringRef(inspectInput).ends_with_insensitive(".onnx")) {
+    auto summary = tern::onnx::describeONNX(inspectInput);
+    if (!summary)
+      return reportError(summary.takeError());
+    if (inspectJSON)
+      llvm::outs() << llvm::formatv("{0:2}", tern::onnxInspectionToJSON(*summary)) << "\n";
+    else
+      tern::printONNXInspection(*summary, llvm::outs());
+    return summary->compilable() ? 0 : 2;
+  }
+#endif
   llvm::Expected<tern::fe::ModelDescription> model = tern::fe::describeModel(inspectInput);
   if (!model)
     return reportError(model.takeError());
