@@ -57,68 +57,6 @@ bool isUnsignedType(ElemType t) {
          t == ElemType::UInt64 || t == ElemType::Bool;
 }
 
-float halfToFloat(uint16_t h) {
-  uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
-  if (exp == 0) {
-    if (mant == 0) {
-      bits = sign;
-    } else { // subnormal: renormalize
-      exp = 127 - 15 + 1;
-      while (!(mant & 0x400)) {
-        mant <<= 1;
-        --exp;
-      }
-      bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
-    }
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000u | (mant << 13);
-  } else {
-    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-uint16_t floatToHalf(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  uint16_t sign = (x >> 16) & 0x8000;
-  uint32_t absx = x & 0x7fffffffu;
-  if (absx >= 0x7f800000u) // inf or NaN
-    return sign | 0x7c00 | (absx > 0x7f800000u ? 0x200 : 0);
-  if (absx >= 0x477ff000u) // rounds to >= 65520: overflow
-    return sign | 0x7c00;
-  if (absx < 0x38800000u) { // below the smallest normal half: produce a subnormal
-    float a;
-    std::memcpy(&a, &absx, 4);
-    // Adding 0.5 (2^-1) aligns the mantissa so that the FPU's rounding gives the half's bits.
-    float r = a + 0.5f;
-    uint32_t rb;
-    std::memcpy(&rb, &r, 4);
-    return sign | static_cast<uint16_t>(rb - 0x3f000000u);
-  }
-  uint32_t mantOdd = (absx >> 13) & 1;
-  absx += 0xc8000fffu + mantOdd; // rebias exponent (-112 << 23) and round to nearest even
-  return sign | static_cast<uint16_t>(absx >> 13);
-}
-
-float bfloat16ToFloat(uint16_t b) {
-  uint32_t bits = static_cast<uint32_t>(b) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-uint16_t floatToBFloat16(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  if ((x & 0x7fffffffu) > 0x7f800000u)
-    return static_cast<uint16_t>((x >> 16) | 0x40);
-  x += 0x7fffu + ((x >> 16) & 1);
-  return static_cast<uint16_t>(x >> 16);
-}
-
 std::string shapeToString(llvm::ArrayRef<int64_t> shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i)

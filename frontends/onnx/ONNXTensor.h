@@ -2,6 +2,8 @@
 #ifndef TERN_FRONTENDS_ONNX_ONNXTENSOR_H
 #define TERN_FRONTENDS_ONNX_ONNXTENSOR_H
 
+#include "frontends/common/TensorDecode.h"
+
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 
@@ -42,10 +44,12 @@ bool isFloatType(ElemType type);    // FLOAT, FLOAT16, BFLOAT16, DOUBLE
 bool isSignedType(ElemType type);   // INT8..INT64
 bool isUnsignedType(ElemType type); // UINT8..UINT64, BOOL
 
-float halfToFloat(uint16_t h);
-uint16_t floatToHalf(float f);         // round to nearest even, overflow to inf
-float bfloat16ToFloat(uint16_t b);
-uint16_t floatToBFloat16(float f);     // round to nearest even, NaN kept quiet
+// f16 and bf16 conversions: the frontends' own (round to nearest even, overflow to inf, NaN
+// kept quiet), under ONNX's type names.
+using fe::floatToHalf;
+using fe::halfToFloat;
+inline float bfloat16ToFloat(uint16_t b) { return fe::bf16ToFloat(b); }
+inline uint16_t floatToBFloat16(float f) { return fe::floatToBF16(f); }
 
 // "[2, ?, 4]"-style rendering shared by tensors and value infos.
 std::string shapeToString(llvm::ArrayRef<int64_t> shape);
