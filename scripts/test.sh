@@ -59,6 +59,10 @@ fi
 
 # The readers parse untrusted bytes: run their tests under ASan + UBSan.
 TERN_BUILD_TARGETS=(GGUFTests gguf-crosscheck-tool SafeTensorsTests)
+# The ONNX reader parses untrusted bytes too, where its dependencies are installed.
+if dpkg -s libonnx-dev >/dev/null 2>&1; then
+  TERN_BUILD_TARGETS+=(ONNXTests onnx-conformance)
+fi
 if build build-sanitize -DTERN_ENABLE_SANITIZERS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     run_suite "readers under ASan+UBSan" build-sanitize -L readers

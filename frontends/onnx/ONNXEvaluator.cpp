@@ -151,7 +151,7 @@ Shape stridesOf(const Shape &shape) {
 
 // Copies element |from| of |src| to element |to| of |dst| (same element type), bytewise.
 inline void copyElem(const Tensor &src, int64_t from, Tensor &dst, int64_t to, size_t esize) {
-  std::memcpy(dst.bytes().data() + to * esize, src.bytes().data() + from * esize, esize);
+  copyBytes(dst.bytes().data() + to * esize, src.bytes().data() + from * esize, esize);
 }
 
 size_t esizeOf(const Tensor &t) { return static_cast<size_t>(*elemSize(t.type())); }
@@ -349,7 +349,7 @@ llvm::Expected<Outputs> evalGather(const Node &n) {
     if (k < 0)
       k += dim;
     for (int64_t o = 0; o < outer; ++o)
-      std::memcpy(result.bytes().data() + (o * count + j) * chunk,
+      copyBytes(result.bytes().data() + (o * count + j) * chunk,
                   (*data)->bytes().data() + (o * dim + k) * chunk, chunk);
   }
   return Outputs{std::move(result)};
@@ -499,7 +499,9 @@ llvm::Expected<Outputs> evalConcat(const Node &n) {
     for (size_t i = 0; i < n.numInputs(); ++i) {
       const Tensor &t = *n.input(i);
       size_t chunk = t.shape()[*axis] * inner * es;
-      std::memcpy(dst, t.bytes().data() + o * chunk, chunk);
+      if (chunk == 0)
+        continue; // an empty input: its data() may be null, which memcpy must not see
+      copyBytes(dst, t.bytes().data() + o * chunk, chunk);
       dst += chunk;
     }
   return Outputs{std::move(result)};
@@ -762,7 +764,7 @@ llvm::Expected<Outputs> evalSplit(const Node &n) {
     Tensor t((*x)->type(), shape);
     size_t chunk = size * inner * es;
     for (int64_t o = 0; o < outer; ++o)
-      std::memcpy(t.bytes().data() + o * chunk,
+      copyBytes(t.bytes().data() + o * chunk,
                   (*x)->bytes().data() + (o * dim + offset) * inner * es, chunk);
     offset += size;
     outs.push_back(std::move(t));

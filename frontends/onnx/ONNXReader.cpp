@@ -150,7 +150,7 @@ llvm::Expected<Tensor> tensorFromProto(const ::onnx::TensorProto &proto, llvm::S
       if (!slice)
         return fail("%s: cannot read external data file %s: %s", where.c_str(), file.c_str(),
                     slice.getError().message().c_str());
-      std::memcpy(t.bytes().data(), (*slice)->getBufferStart(), bytes);
+      copyBytes(t.bytes().data(), (*slice)->getBufferStart(), bytes);
     }
     return t;
   }
@@ -160,7 +160,7 @@ llvm::Expected<Tensor> tensorFromProto(const ::onnx::TensorProto &proto, llvm::S
       return fail("%s: raw_data has %zu bytes, expected %llu for %s", where.c_str(),
                   proto.raw_data().size(), static_cast<unsigned long long>(bytes), desc.c_str());
     if (bytes)
-      std::memcpy(t.bytes().data(), proto.raw_data().data(), bytes);
+      copyBytes(t.bytes().data(), proto.raw_data().data(), bytes);
     return t;
   }
 
@@ -175,17 +175,17 @@ llvm::Expected<Tensor> tensorFromProto(const ::onnx::TensorProto &proto, llvm::S
   case ElemType::Float:
     if (auto e = checkCount(proto.float_data_size(), "float_data"))
       return std::move(e);
-    std::memcpy(t.bytes().data(), proto.float_data().data(), bytes);
+    copyBytes(t.bytes().data(), proto.float_data().data(), bytes);
     break;
   case ElemType::Double:
     if (auto e = checkCount(proto.double_data_size(), "double_data"))
       return std::move(e);
-    std::memcpy(t.bytes().data(), proto.double_data().data(), bytes);
+    copyBytes(t.bytes().data(), proto.double_data().data(), bytes);
     break;
   case ElemType::Int64:
     if (auto e = checkCount(proto.int64_data_size(), "int64_data"))
       return std::move(e);
-    std::memcpy(t.bytes().data(), proto.int64_data().data(), bytes);
+    copyBytes(t.bytes().data(), proto.int64_data().data(), bytes);
     break;
   case ElemType::UInt32:
   case ElemType::UInt64:
@@ -201,7 +201,7 @@ llvm::Expected<Tensor> tensorFromProto(const ::onnx::TensorProto &proto, llvm::S
       return std::move(e);
     for (uint64_t i = 0; i < count; ++i) {
       uint16_t bits = static_cast<uint16_t>(proto.int32_data(i));
-      std::memcpy(t.bytes().data() + 2 * i, &bits, 2);
+      copyBytes(t.bytes().data() + 2 * i, &bits, 2);
     }
     break;
   default: // INT8, UINT8, INT16, UINT16, INT32, BOOL

@@ -75,14 +75,14 @@ Tensor Tensor::scalarInt64(int64_t v) { return fromInt64s({v}, {}); }
 Tensor Tensor::fromInt64s(llvm::ArrayRef<int64_t> values, std::vector<int64_t> shape) {
   Tensor t(ElemType::Int64, std::move(shape));
   assert(t.numElements() == static_cast<int64_t>(values.size()));
-  std::memcpy(t.data.data(), values.data(), values.size() * 8);
+  copyBytes(t.data.data(), values.data(), values.size() * 8);
   return t;
 }
 
 Tensor Tensor::fromFloats(llvm::ArrayRef<float> values, std::vector<int64_t> shape) {
   Tensor t(ElemType::Float, std::move(shape));
   assert(t.numElements() == static_cast<int64_t>(values.size()));
-  std::memcpy(t.data.data(), values.data(), values.size() * 4);
+  copyBytes(t.data.data(), values.data(), values.size() * 4);
   return t;
 }
 

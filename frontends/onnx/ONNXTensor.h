@@ -8,6 +8,7 @@
 #include "llvm/ADT/StringRef.h"
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,6 +51,13 @@ using fe::floatToHalf;
 using fe::halfToFloat;
 inline float bfloat16ToFloat(uint16_t b) { return fe::bf16ToFloat(b); }
 inline uint16_t floatToBFloat16(float f) { return fe::floatToBF16(f); }
+
+// memcpy for byte ranges that may be empty: an empty tensor's data() may be null, and memcpy
+// with a null pointer is undefined even for zero bytes.
+inline void copyBytes(void *dst, const void *src, size_t n) {
+  if (n)
+    std::memcpy(dst, src, n);
+}
 
 // "[2, ?, 4]"-style rendering shared by tensors and value infos.
 std::string shapeToString(llvm::ArrayRef<int64_t> shape);
