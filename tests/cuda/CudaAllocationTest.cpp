@@ -2,6 +2,7 @@
 // (interposed in this executable) around prefill chunks and decode steps, through the fake
 // driver (FakeCudaDriver.c, which allocates nothing to launch or replay), with graphs and
 // without.
+#include "../executor/CApiHandles.h"
 #include "../executor/TestArtifact.h"
 
 #include "tern/tern.h"
@@ -20,12 +21,6 @@ uint64_t tern_test_allocations(void);
 
 namespace tern::test {
 namespace {
-
-struct Status {
-  tern_status_t status = nullptr;
-  ~Status() { tern_status_free(status); }
-  std::string message() const { return tern_status_message(status); }
-};
 
 TEST(CudaAllocation, TinyModelEvaluatesWithoutAllocating) {
   setenv("TERN_CUDA_DRIVER", TERN_TEST_FAKE_CUDA, 1);

@@ -1,6 +1,7 @@
 // The cuda device's host side against a fake driver (FakeCudaDriver.c) that runs the tiny
 // model's C kernels: logits, chunking and last-row bindings, decode graphs, profiling, memory
 // and every error the loader reports, without a GPU.
+#include "../executor/CApiHandles.h"
 #include "../executor/TestArtifact.h"
 
 #include "tern/tern.h"
@@ -56,25 +57,6 @@ std::vector<std::string> takeLaunches() {
   dlclose(library);
   return launches;
 }
-
-struct Status {
-  tern_status_t status = nullptr;
-  ~Status() { tern_status_free(status); }
-  tern_status_code_t code() const { return tern_status_code(status); }
-  std::string message() const { return tern_status_message(status); }
-  bool contains(const std::string &text) const {
-    return message().find(text) != std::string::npos;
-  }
-};
-
-struct Model {
-  tern_model_t *model = nullptr;
-  ~Model() { tern_model_release(model); }
-};
-struct Session {
-  tern_session_t *session = nullptr;
-  ~Session() { tern_session_release(session); }
-};
 
 // Sets environment variables for a test and restores them after it.
 class Environment {

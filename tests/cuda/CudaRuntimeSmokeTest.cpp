@@ -2,6 +2,7 @@
 // model's hand-written kernels (tiny_kernels.ptx) against hand-computed logits, and an sm_90
 // artifact (TERN_TEST_CUDA_ARTIFACT) decoded greedily on cuda and with the reference twins on
 // the CPU: identical tokens, logits within 2e-3 of the largest reference logit.
+#include "../executor/CApiHandles.h"
 #include "../executor/TestArtifact.h"
 
 #include "tern/tern.h"
@@ -17,22 +18,6 @@
 
 namespace tern::test {
 namespace {
-
-struct Status {
-  tern_status_t status = nullptr;
-  ~Status() { tern_status_free(status); }
-  tern_status_code_t code() const { return tern_status_code(status); }
-  std::string message() const { return tern_status_message(status); }
-};
-
-struct Model {
-  tern_model_t *model = nullptr;
-  ~Model() { tern_model_release(model); }
-};
-struct Session {
-  tern_session_t *session = nullptr;
-  ~Session() { tern_session_release(session); }
-};
 
 tern_status_t openModel(const std::string &path, tern_kernels_t kernels, tern_device_t device,
                         tern_model_t **out) {

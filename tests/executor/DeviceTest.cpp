@@ -1,6 +1,7 @@
 // Choosing the device without a GPU: which device each artifact and option runs on, the errors
 // for a device the artifact was not compiled for or a driver that does not load, GPU grids, and
 // a PTX artifact's reference twins running on the CPU.
+#include "CApiHandles.h"
 #include "TestArtifact.h"
 
 #include "tern/tern.h"
@@ -13,21 +14,6 @@
 
 namespace tern::test {
 namespace {
-
-struct Status {
-  tern_status_t status = nullptr;
-  ~Status() { tern_status_free(status); }
-  tern_status_code_t code() const { return tern_status_code(status); }
-  std::string message() const { return tern_status_message(status); }
-  bool contains(const std::string &text) const {
-    return message().find(text) != std::string::npos;
-  }
-};
-
-struct Model {
-  tern_model_t *model = nullptr;
-  ~Model() { tern_model_release(model); }
-};
 
 // Points the loader at a driver library that does not exist, whatever this host has, and puts
 // the variable back afterwards.

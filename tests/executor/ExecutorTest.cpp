@@ -1,5 +1,6 @@
 // Models and sessions through the C API on a tiny artifact: generated vs reference vs by hand,
 // chunking, threads, and the load-time checks of a corrupt plan or kernel library.
+#include "CApiHandles.h"
 #include "TestArtifact.h"
 
 #include "tern/tern.h"
@@ -12,25 +13,6 @@
 
 namespace tern::test {
 namespace {
-
-struct Status {
-  tern_status_t status = nullptr;
-  ~Status() { tern_status_free(status); }
-  tern_status_code_t code() const { return tern_status_code(status); }
-  std::string message() const { return tern_status_message(status); }
-  bool contains(const std::string &text) const {
-    return message().find(text) != std::string::npos;
-  }
-};
-
-struct Model {
-  tern_model_t *model = nullptr;
-  ~Model() { tern_model_release(model); }
-};
-struct Session {
-  tern_session_t *session = nullptr;
-  ~Session() { tern_session_release(session); }
-};
 
 TinyModel tinyModel() {
   TinyModel tiny;
