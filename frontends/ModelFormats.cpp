@@ -1,5 +1,9 @@
-// Chooses the reader for a path the user gave: SafeTensors directory/file or GGUF file.
+// Chooses the reader for a path the user gave: SafeTensors directory/file, GGUF or ONNX file.
 #include "frontends/common/ModelFormats.h"
+
+#ifdef TERN_HAVE_ONNX
+#include "frontends/onnx/ONNXDecoder.h"
+#endif
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
@@ -28,10 +32,15 @@ llvm::Expected<ModelDescription> describeModel(llvm::StringRef path) {
                                    head.getError().message().c_str());
   if ((*head)->getBuffer() == "GGUF")
     return describeGGUF(path);
-  if (path.ends_with(".onnx"))
-    return llvm::createStringError("%s: ONNX models are not supported yet; expected a GGUF file or "
-                                   "a Hugging Face SafeTensors directory",
+  if (path.ends_with(".onnx")) {
+#ifdef TERN_HAVE_ONNX
+    return onnx::describeONNXDecoder(path);
+#else
+    return llvm::createStringError("%s: this build has no ONNX frontend (protobuf and libonnx-dev "
+                                   "were not found; run scripts/bootstrap.sh and rebuild)",
                                    path.str().c_str());
+#endif
+  }
   return llvm::createStringError(
       "%s: unrecognised model file (first bytes '%s'); expected a GGUF file (magic \"GGUF\"), a "
       "*.safetensors file, a model.safetensors.index.json or a Hugging Face model directory",

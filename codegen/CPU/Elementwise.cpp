@@ -1,4 +1,5 @@
-// add, mul, relu2, silu, gelu and glu: row-wise elementwise kernels on f32 vectors.
+// add, mul, bias_add, relu, relu2, silu, gelu and glu: row-wise elementwise kernels on f32
+// vectors.
 //
 // Every family walks `rows` rows of a static width in vectors of the target's width and one
 // shorter tail vector. Activations avoid libm: exp is the polynomial of VectorMath.h. gelu
@@ -19,9 +20,11 @@ using namespace mlir;
 
 namespace {
 
-enum class Activation { Relu2, Silu, Gelu };
+enum class Activation { Relu, Relu2, Silu, Gelu };
 
 std::optional<Activation> parseActivation(llvm::StringRef name) {
+  if (name == "relu")
+    return Activation::Relu;
   if (name == "relu2")
     return Activation::Relu2;
   if (name == "silu")
@@ -42,6 +45,13 @@ Value timesSigmoid(ImplicitLocOpBuilder &b, Value x, Value z, bool fma) {
 Value applyActivation(ImplicitLocOpBuilder &b, Activation activation, Value x, bool fma) {
   Type type = x.getType();
   switch (activation) {
+  case Activation::Relu: {
+    // x > 0 ? x : +0, the reference's definition: -0 and NaN give +0 on every target, where
+    // maxnum may return either zero.
+    Value zero = constFloat(b, type, 0.0);
+    return arith::SelectOp::create(
+        b, arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, x, zero), x, zero);
+  }
   case Activation::Relu2: {
     Value r = arith::MaxNumFOp::create(b, x, constFloat(b, type, 0.0));
     return arith::MulFOp::create(b, r, r);
@@ -86,22 +96,27 @@ LogicalResult generateElementwise(func::FuncOp fn, const KernelSpec &spec,
                                      llvm::Twine(width));
   const bool binary = family == "add" || family == "mul";
   const bool glu = family == "glu";
+  const bool biasAdd = family == "bias_add";
   std::optional<Activation> activation;
   if (glu) {
     std::string name = spec.getString("activation");
     activation = parseActivation(name);
-    if (!activation)
+    // glu's gate activations; plain relu is not one of them (no model gates with it).
+    if (!activation || *activation == Activation::Relu)
       return kernelError(fn, spec, "parameter 'activation' is '" + name +
                                        "'; known: silu, relu2, gelu");
-  } else if (!binary) {
+  } else if (!binary && !biasAdd) {
     activation = parseActivation(family);
     if (!activation)
-      return kernelError(fn, spec, "not an elementwise family (known: add, mul, relu2, silu, "
-                                   "gelu, glu)");
+      return kernelError(fn, spec, "not an elementwise family (known: add, mul, bias_add, relu, "
+                                   "relu2, silu, gelu, glu)");
   }
-  const int64_t inStride = glu ? spec.getInt("in_stride", width) : width;
+  // glu reads gate and up, bias_add its input, with a row stride of their own (columns of a
+  // fused matmul's output).
+  const llvm::StringRef strideName = glu ? "in_stride" : "x_stride";
+  const int64_t inStride = glu || biasAdd ? spec.getInt(strideName.str(), width) : width;
   if (inStride < width)
-    return kernelError(fn, spec, "parameter 'in_stride' (" + llvm::Twine(inStride) +
+    return kernelError(fn, spec, "parameter '" + strideName + "' (" + llvm::Twine(inStride) +
                                      ") must be at least width (" + llvm::Twine(width) + ")");
   const int64_t lanes = f32Lanes(target);
   const bool fma = hasFMA(target);
@@ -130,12 +145,26 @@ LogicalResult generateElementwise(func::FuncOp fn, const KernelSpec &spec,
     return success();
   }
 
+  // The last row of a strided input may end right after its width, not at a full stride.
+  Value inSize = arith::AddIOp::create(
+      b, arith::MulIOp::create(b, arith::SubIOp::create(b, args.rows, constIndex(b, 1)),
+                               constIndex(b, inStride)),
+      constIndex(b, width));
+
+  if (biasAdd) {
+    Value x = bindFlat(b, args, 0, f32, inSize);   // (rows, width), row stride x_stride
+    Value bias = bindFlat(b, args, 1, f32, width); // (width)
+    Value out = bindFlat(b, args, 2, f32, total);  // (rows, width), may alias x (contiguous)
+    forEachChunk(b, args, width, lanes, [&](ImplicitLocOpBuilder &nb, Value t, Value offset,
+                                            int64_t n) {
+      Value v = arith::AddFOp::create(nb, loadVector(nb, x, rowStart(nb, t, inStride, offset), n),
+                                      loadVector(nb, bias, offset, n));
+      storeVector(nb, v, out, rowStart(nb, t, width, offset));
+    });
+    return success();
+  }
+
   if (glu) {
-    // The last row of gate/up may end right after its width, not at a full stride.
-    Value inSize = arith::AddIOp::create(
-        b, arith::MulIOp::create(b, arith::SubIOp::create(b, args.rows, constIndex(b, 1)),
-                                 constIndex(b, inStride)),
-        constIndex(b, width));
     Value gate = bindFlat(b, args, 0, f32, inSize); // (rows, width), row stride in_stride
     Value up = bindFlat(b, args, 1, f32, inSize);   // (rows, width), row stride in_stride
     Value out = bindFlat(b, args, 2, f32, total);   // (rows, width)

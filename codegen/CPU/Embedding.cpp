@@ -1,8 +1,10 @@
 // embedding: out[t] = row tokens[t] of the table (f32, f16, bf16, q8_0, q8_b32, q6_b32 or
-// q4_b32), decoded to f32.
+// q4_b32), decoded to f32. position_embedding: out[t] = row pos + t of a (positions, width)
+// table (learned absolute positions), the same gather with the row index from the position.
 //
-// Token ids are checked against the vocabulary by the runtime before the call, so the kernel
-// reads them unchecked. f16 uses vcvtph2ps where the target has F16C and the exact integer
+// Token ids are checked against the vocabulary by the runtime before the call, and positions
+// against the context, which the compiler keeps within the position table, so the kernel
+// reads rows unchecked. f16 uses vcvtph2ps where the target has F16C and the exact integer
 // conversion on the baseline (which would otherwise call compiler-rt); q8_0 rows are blocks of
 // an f16 scale and 32 int8 codes, decoded as scale * code with one rounding, like the source.
 // q8_b32 / q6_b32 / q4_b32 (the tied lm_head quantized by `--lm-head=q8|q6|q4`) keep codes and
@@ -28,12 +30,15 @@ constexpr int64_t kQ8BlockBytes = 34; // f16 scale + 32 int8
 } // namespace
 
 LogicalResult generateEmbedding(func::FuncOp fn, const KernelSpec &spec, const CpuTarget &target) {
-  const int64_t vocab = spec.getInt("vocab");
+  const bool positional = spec.family == "position_embedding";
+  const std::string rowsName = positional ? "positions" : "vocab";
+  const int64_t vocab = spec.getInt(rowsName); // rows of the table
   const int64_t width = spec.getInt("width");
   const std::string dtype = spec.getString("dtype", "f32");
   if (vocab <= 0 || width <= 0)
-    return kernelError(fn, spec, "parameters 'vocab' and 'width' must be positive, got vocab=" +
-                                     llvm::Twine(vocab) + " width=" + llvm::Twine(width));
+    return kernelError(fn, spec,
+                       "parameters '" + rowsName + "' and 'width' must be positive, got " +
+                           rowsName + "=" + llvm::Twine(vocab) + " width=" + llvm::Twine(width));
   packing::QuantFormat format;
   const bool quantized = packing::quantFormatFromName(dtype.c_str(), &format);
   if (dtype != "f32" && dtype != "f16" && dtype != "bf16" && dtype != "q8_0" && !quantized)
@@ -61,13 +66,17 @@ LogicalResult generateEmbedding(func::FuncOp fn, const KernelSpec &spec, const C
     rowElements = width / kQ8Block * kQ8BlockBytes;
     table = bindFlat(b, args, 0, b.getI8Type(), vocab * rowElements); // (vocab, width / 32) blocks
   }
-  Value tokens = bindFlat(b, args, 1, b.getI32Type(), args.rows); // (rows)
-  Value out = bindFlat(b, args, 2, f32,
+  // position_embedding binds no tokens: (table, out).
+  Value tokens = positional ? Value() : bindFlat(b, args, 1, b.getI32Type(), args.rows); // (rows)
+  Value out = bindFlat(b, args, positional ? 1 : 2, f32,
                        arith::MulIOp::create(b, args.rows, constIndex(b, width))); // (rows, width)
 
   forLoop(b, constIndex(b, 0), args.rows, constIndex(b, 1), [&](ImplicitLocOpBuilder &rb, Value t) {
-    Value token = arith::IndexCastOp::create(rb, rb.getIndexType(),
-                                             memref::LoadOp::create(rb, tokens, ValueRange{t}));
+    // The table row: the token's id, or the row's position.
+    Value token = positional ? Value(arith::AddIOp::create(rb, args.pos, t))
+                             : Value(arith::IndexCastOp::create(
+                                   rb, rb.getIndexType(),
+                                   memref::LoadOp::create(rb, tokens, ValueRange{t})));
     Value src = arith::MulIOp::create(rb, token, constIndex(rb, rowElements));
     Value dst = arith::MulIOp::create(rb, t, constIndex(rb, width));
 

@@ -21,10 +21,12 @@ mlir::LogicalResult generateMatmul(mlir::func::FuncOp fn, const KernelSpec &spec
 // int8 activations x block-quantized (q8_b32, q6_b32, q4_b32) weights: the quantized lm_head.
 mlir::LogicalResult generateQuantizedMatmul(mlir::func::FuncOp fn, const KernelSpec &spec,
                                             const CpuTarget &target);
+// rms_norm, rms_norm_quantize, layer_norm.
 mlir::LogicalResult generateRmsNorm(mlir::func::FuncOp fn, const KernelSpec &spec,
-                                    const CpuTarget &target); // rms_norm, rms_norm_quantize
+                                    const CpuTarget &target);
 mlir::LogicalResult generateQuantizeAct(mlir::func::FuncOp fn, const KernelSpec &spec,
                                         const CpuTarget &target);
+// embedding (rows by token id) and position_embedding (rows pos, pos + 1, ...).
 mlir::LogicalResult generateEmbedding(mlir::func::FuncOp fn, const KernelSpec &spec,
                                       const CpuTarget &target);
 mlir::LogicalResult generateRope(mlir::func::FuncOp fn, const KernelSpec &spec,
@@ -33,7 +35,7 @@ mlir::LogicalResult generateKVCacheWrite(mlir::func::FuncOp fn, const KernelSpec
                                          const CpuTarget &target);
 mlir::LogicalResult generateAttention(mlir::func::FuncOp fn, const KernelSpec &spec,
                                       const CpuTarget &target);
-// add, mul, relu2, silu, gelu, glu.
+// add, mul, bias_add, relu, relu2, silu, gelu, glu.
 mlir::LogicalResult generateElementwise(mlir::func::FuncOp fn, const KernelSpec &spec,
                                         const CpuTarget &target);
 

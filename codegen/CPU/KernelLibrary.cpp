@@ -38,12 +38,12 @@ Generator generatorFor(llvm::StringRef family) {
     return generateTernaryMatmul;
   if (family == "matmul")
     return generateMatmul;
-  if (family == "rms_norm" || family == "rms_norm_quantize")
+  if (family == "rms_norm" || family == "rms_norm_quantize" || family == "layer_norm")
     return generateRmsNorm;
   if (family == "quantize_act")
     return generateQuantizeAct;
 #ifdef TERN_CPU_HAS_EMBEDDING
-  if (family == "embedding")
+  if (family == "embedding" || family == "position_embedding")
     return generateEmbedding;
 #endif
 #ifdef TERN_CPU_HAS_ROPE
@@ -63,8 +63,8 @@ Generator generatorFor(llvm::StringRef family) {
     return generateQuantizedMatmul;
 #endif
 #ifdef TERN_CPU_HAS_ELEMENTWISE
-  if (family == "add" || family == "mul" || family == "relu2" || family == "silu" ||
-      family == "gelu" || family == "glu")
+  if (family == "add" || family == "mul" || family == "bias_add" || family == "relu" ||
+      family == "relu2" || family == "silu" || family == "gelu" || family == "glu")
     return generateElementwise;
 #endif
   return nullptr;

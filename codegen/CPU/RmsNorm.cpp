@@ -1,4 +1,8 @@
-// rms_norm and rms_norm_quantize: y = x / sqrt(mean(x^2) + eps) * w, then optionally int8 codes.
+// rms_norm, rms_norm_quantize and layer_norm: y = x / sqrt(mean(x^2) + eps) * w (rms), or
+// y = (x - mean) / sqrt(var + eps) * w (+ b) (layer), then optionally int8 codes (rms only).
+//
+// One generator: layer_norm is rms_norm of the centered row plus an optional bias, so both
+// share the double accumulation and the multiply order of their reference twins.
 #include "codegen/CPU/KernelGenerators.h"
 #include "codegen/CPU/Quantize.h"
 
@@ -11,12 +15,47 @@ namespace tern::cpu {
 
 using namespace mlir;
 
+namespace {
+
+// The sum over one row of |x| (starting at |base|, |width| values) of d^2 (|square|) or of d,
+// where d = x - |center| in double (no |center|: d = x widened). Accumulated in double as the
+// references do; lanes add in another order than theirs, which moves the float result only
+// when the exact value lies within ~width * 2^-53 of a float rounding boundary.
+Value sumRowF64(ImplicitLocOpBuilder &b, Value x, Value base, int64_t width, int64_t lanes,
+                Value center, bool square) {
+  Type f64 = b.getF64Type();
+  auto accType = VectorType::get({lanes}, f64);
+  SmallVector<Value> sums = forChunks(
+      b, width, lanes, ValueRange{constFloat(b, accType, 0.0), constFloat(b, f64, 0.0)},
+      [&](ImplicitLocOpBuilder &nb, Value offset, int64_t n, ValueRange c) -> SmallVector<Value> {
+        auto vt = VectorType::get({n}, f64);
+        Value d = extF(nb, vt, loadVector(nb, x, arith::AddIOp::create(nb, base, offset), n));
+        if (center)
+          d = arith::SubFOp::create(nb, d, vector::BroadcastOp::create(nb, vt, center));
+        if (n == lanes)
+          return {square ? Value(vector::FMAOp::create(nb, d, d, c[0]))
+                         : Value(arith::AddFOp::create(nb, d, c[0])),
+                  c[1]};
+        Value terms = square ? Value(arith::MulFOp::create(nb, d, d)) : d;
+        return {c[0], arith::AddFOp::create(nb, c[1], reduceAdd(nb, terms))};
+      });
+  return arith::AddFOp::create(b, reduceAdd(b, sums[0]), sums[1]);
+}
+
+} // namespace
+
 LogicalResult generateRmsNorm(func::FuncOp fn, const KernelSpec &spec, const CpuTarget &target) {
   const bool quantize = spec.family == "rms_norm_quantize";
+  const bool layer = spec.family == "layer_norm";
   const int64_t width = spec.getInt("width");
   if (width <= 0)
     return kernelError(fn, spec, "parameter 'width' must be positive, got " +
                                      llvm::Twine(width));
+  const int64_t biasParam = layer ? spec.getInt("bias", 0) : 0;
+  if (biasParam != 0 && biasParam != 1)
+    return kernelError(fn, spec, "parameter 'bias' must be 0 or 1, got " +
+                                     llvm::Twine(biasParam));
+  const bool hasBias = biasParam == 1;
   // The reference adds the float eps to a double mean; do the same.
   const double eps = static_cast<double>(static_cast<float>(spec.getFloat("eps", 1e-6)));
   const int64_t lanes = f32Lanes(target);
@@ -27,42 +66,47 @@ LogicalResult generateRmsNorm(func::FuncOp fn, const KernelSpec &spec, const Cpu
   Value total = arith::MulIOp::create(b, args.rows, constIndex(b, width));
   Value x = bindFlat(b, args, 0, f32, total); // (rows, width)
   Value w = bindFlat(b, args, 1, f32, width); // (width)
+  Value bias = hasBias ? bindFlat(b, args, 2, f32, width) : Value(); // (width)
   Value y, q, qscale;
   if (quantize) {
     q = bindFlat(b, args, 2, b.getI8Type(), total);  // (rows, width)
     qscale = bindFlat(b, args, 3, f32, args.rows);   // (rows)
   } else {
-    y = bindFlat(b, args, 2, f32, total); // (rows, width), may alias x
+    y = bindFlat(b, args, hasBias ? 3 : 2, f32, total); // (rows, width), may alias x
   }
 
   forLoop(b, constIndex(b, 0), args.rows, constIndex(b, 1), [&](ImplicitLocOpBuilder &rb, Value t) {
     Value base = arith::MulIOp::create(rb, t, constIndex(rb, width));
-    // Sum of squares in double, as the reference does: the codes that follow feed exact
-    // integer matmuls, so the normalized values should round the same way.
-    auto accType = VectorType::get({lanes}, f64);
-    SmallVector<Value> sums = forChunks(
-        rb, width, lanes, ValueRange{constFloat(rb, accType, 0.0), constFloat(rb, f64, 0.0)},
-        [&](ImplicitLocOpBuilder &nb, Value offset, int64_t n,
-            ValueRange c) -> SmallVector<Value> {
-          Value v = loadVector(nb, x, arith::AddIOp::create(nb, base, offset), n);
-          Value d = extF(nb, VectorType::get({n}, f64), v);
-          if (n == lanes)
-            return {vector::FMAOp::create(nb, d, d, c[0]), c[1]};
-          return {c[0], arith::AddFOp::create(nb, c[1],
-                                              reduceAdd(nb, arith::MulFOp::create(nb, d, d)))};
-        });
-    Value sum = arith::AddFOp::create(rb, reduceAdd(rb, sums[0]), sums[1]);
-    Value mean = arith::DivFOp::create(rb, sum, constFloat(rb, f64, double(width)));
-    Value root = math::SqrtOp::create(rb, arith::AddFOp::create(rb, mean, constFloat(rb, f64, eps)));
+    // layer_norm: the mean first, then the centered sum of squares (two passes, like the
+    // reference: one pass of x and x^2 loses the spread when |mean| dominates it).
+    Value mean;
+    if (layer)
+      mean = arith::DivFOp::create(
+          rb, sumRowF64(rb, x, base, width, lanes, Value(), /*square=*/false),
+          constFloat(rb, f64, double(width)));
+    // In double, as the reference does: the codes of rms_norm_quantize feed exact integer
+    // matmuls, so the normalized values should round the same way.
+    Value sum = sumRowF64(rb, x, base, width, lanes, mean, /*square=*/true);
+    Value meanSquare = arith::DivFOp::create(rb, sum, constFloat(rb, f64, double(width)));
+    Value root =
+        math::SqrtOp::create(rb, arith::AddFOp::create(rb, meanSquare, constFloat(rb, f64, eps)));
     Value inv = arith::TruncFOp::create(
         rb, f32, arith::DivFOp::create(rb, constFloat(rb, f64, 1.0), root));
 
-    // (x * inv) * w in this order, like the reference.
+    // (c * inv) * w (+ b) in this order, like the reference; c is x, or x - mean computed in
+    // double and rounded once.
     auto normalized = [&](ImplicitLocOpBuilder &nb, Value offset, int64_t n) -> Value {
       auto vt = VectorType::get({n}, f32);
       Value v = loadVector(nb, x, arith::AddIOp::create(nb, base, offset), n);
+      if (mean) {
+        auto dt = VectorType::get({n}, f64);
+        Value centered = arith::SubFOp::create(nb, extF(nb, dt, v),
+                                               vector::BroadcastOp::create(nb, dt, mean));
+        v = arith::TruncFOp::create(nb, vt, centered);
+      }
       Value scaled = arith::MulFOp::create(nb, v, vector::BroadcastOp::create(nb, vt, inv));
-      return arith::MulFOp::create(nb, scaled, loadVector(nb, w, offset, n));
+      Value r = arith::MulFOp::create(nb, scaled, loadVector(nb, w, offset, n));
+      return bias ? Value(arith::AddFOp::create(nb, r, loadVector(nb, bias, offset, n))) : r;
     };
     if (quantize) {
       emitQuantizeRow(rb, target, width, normalized, q, base, qscale, t);

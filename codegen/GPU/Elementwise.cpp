@@ -1,4 +1,5 @@
-// add, mul, relu2, silu, gelu and glu: one thread per element, grid-stride over rows * width.
+// add, mul, bias_add, relu, relu2, silu, gelu and glu: one thread per element, grid-stride over
+// rows * width.
 // Memory-bound and tiny next to the matmuls; the grid covers the largest call once.
 #include "codegen/GPU/GPUKernelBuilder.h"
 #include "codegen/GPU/GPUKernelGenerators.h"
@@ -26,6 +27,12 @@ Value timesSigmoid(ImplicitLocOpBuilder &b, Value x, Value z) {
 }
 
 Value activate(ImplicitLocOpBuilder &b, llvm::StringRef activation, Value x) {
+  if (activation == "relu") {
+    // x > 0 ? x : +0, the reference's definition (max.f32 would keep -0).
+    Value zero = constF32(b, 0.0);
+    return arith::SelectOp::create(
+        b, arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, x, zero), x, zero);
+  }
   if (activation == "relu2") {
     Value r = maxF(b, x, constF32(b, 0.0));
     return arith::MulFOp::create(b, r, r);
@@ -56,10 +63,13 @@ LogicalResult generateElementwise(mlir::gpu::GPUFuncOp fn, const KernelSpec &spe
   const int64_t width = spec.getInt("width");
   if (width <= 0)
     return gpuKernelError(fn, spec, "parameter 'width' must be positive, got " + llvm::Twine(width));
-  const bool glu = family == "glu";
-  const int64_t inStride = glu ? spec.getInt("in_stride", width) : width;
+  const bool glu = family == "glu", biasAdd = family == "bias_add";
+  // glu reads gate and up, bias_add its input, with a row stride of their own (columns of a
+  // fused matmul's output).
+  const std::string strideName = glu ? "in_stride" : "x_stride";
+  const int64_t inStride = glu || biasAdd ? spec.getInt(strideName, width) : width;
   if (inStride < width)
-    return gpuKernelError(fn, spec, "parameter 'in_stride' (" + llvm::Twine(inStride) +
+    return gpuKernelError(fn, spec, "parameter '" + strideName + "' (" + llvm::Twine(inStride) +
                                         ") must be at least width (" + llvm::Twine(width) + ")");
   const std::string activation = glu ? spec.getString("activation") : spec.family;
   if (glu && activation != "relu2" && activation != "silu" && activation != "gelu")
@@ -83,11 +93,17 @@ LogicalResult generateElementwise(mlir::gpu::GPUFuncOp fn, const KernelSpec &spe
       store(nb, v, out, 4);
       return;
     }
+    // Element (t, j) of a strided input lives at t * stride + j.
+    Value t = arith::DivUIOp::create(nb, i, constI64(nb, width));
+    Value j = arith::RemUIOp::create(nb, i, constI64(nb, width));
+    Value at = arith::AddIOp::create(nb, arith::MulIOp::create(nb, t, constI64(nb, inStride)), j);
+    if (biasAdd) {
+      Value x = load(nb, f32, elementAddress(nb, args.bindings[0], f32, at), 4);
+      Value bias = loadReadOnly(nb, f32, elementAddress(nb, args.bindings[1], f32, j), 4);
+      store(nb, arith::AddFOp::create(nb, x, bias), out, 4);
+      return;
+    }
     if (glu) {
-      // Element (t, j) of gate/up lives at t * in_stride + j.
-      Value t = arith::DivUIOp::create(nb, i, constI64(nb, width));
-      Value j = arith::RemUIOp::create(nb, i, constI64(nb, width));
-      Value at = arith::AddIOp::create(nb, arith::MulIOp::create(nb, t, constI64(nb, inStride)), j);
       Value gate = load(nb, f32, elementAddress(nb, args.bindings[0], f32, at), 4);
       Value up = load(nb, f32, elementAddress(nb, args.bindings[1], f32, at), 4);
       store(nb, arith::MulFOp::create(nb, activate(nb, activation, gate), up), out, 4);

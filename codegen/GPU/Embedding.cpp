@@ -1,4 +1,5 @@
 // embedding: out[t] = decode(table[tokens[t]]), one thread per 4 consecutive outputs of a row.
+// position_embedding is the same gather from a (positions, width) table with row pos + t.
 //
 // Grid (blocks over the row, rows): a 2560-wide row is 640 chunks, three blocks; every dtype
 // reads its 4 values with one or two loads (f32 16 bytes, f16/bf16 8, q8_0 two 2-byte loads as
@@ -65,9 +66,11 @@ llvm::Expected<LaunchShape> launchEmbedding(const KernelSpec &spec, int64_t maxR
 
 LogicalResult generateEmbedding(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
                                 const GpuTarget &) {
-  const int64_t vocab = spec.getInt("vocab"), width = spec.getInt("width");
+  const bool positional = spec.family == "position_embedding";
+  const std::string rowsName = positional ? "positions" : "vocab";
+  const int64_t vocab = spec.getInt(rowsName), width = spec.getInt("width"); // table rows
   if (vocab <= 0 || width <= 0)
-    return gpuKernelError(fn, spec, "parameters 'vocab' and 'width' must be positive");
+    return gpuKernelError(fn, spec, "parameters '" + rowsName + "' and 'width' must be positive");
   TableType dtype;
   if (!parseTableType(spec.getString("dtype"), &dtype))
     return gpuKernelError(fn, spec, "parameter 'dtype' is '" + spec.getString("dtype") +
@@ -89,7 +92,9 @@ LogicalResult generateEmbedding(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
   ImplicitLocOpBuilder b(fn.getLoc(), fn.getContext());
   GpuKernelArgs args = beginGpuKernel(fn, b);
   Type f32 = b.getF32Type(), i8 = b.getI8Type(), i16 = b.getI16Type(), i32 = b.getI32Type();
-  Value table = args.bindings[0], tokens = args.bindings[1], out = args.bindings[2];
+  // position_embedding binds no tokens: (table, out).
+  Value table = args.bindings[0], out = args.bindings.back();
+  Value tokens = positional ? Value() : args.bindings[1];
 
   Value row = toI64(b, blockIdY(b));
   Value chunk = toI64(b, arith::AddIOp::create(
@@ -99,9 +104,11 @@ LogicalResult generateEmbedding(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
       b, arith::CmpIOp::create(b, arith::CmpIPredicate::slt, row, args.rows),
       arith::CmpIOp::create(b, arith::CmpIPredicate::slt, chunk, constI64(b, width / vec)));
   ifThen(b, active, [&](ImplicitLocOpBuilder &b) {
-    Value token = toI64(b, load(b, i32, elementAddress(b, tokens, i32, row), 4));
-    // The reference rejects ids outside the vocabulary; a kernel cannot, so it reads row 0 for
-    // them and writes zeros instead of faulting.
+    // The table row: the token's id, or the row's position.
+    Value token = positional ? Value(arith::AddIOp::create(b, args.pos, row))
+                             : toI64(b, load(b, i32, elementAddress(b, tokens, i32, row), 4));
+    // The reference rejects ids (positions) outside the table; a kernel cannot, so it reads
+    // row 0 for them and writes zeros instead of faulting.
     Value valid = arith::AndIOp::create(
         b, arith::CmpIOp::create(b, arith::CmpIPredicate::sge, token, constI64(b, 0)),
         arith::CmpIOp::create(b, arith::CmpIPredicate::slt, token, constI64(b, vocab)));

@@ -25,9 +25,9 @@ using GpuLaunchRule = llvm::Expected<LaunchShape> (*)(const KernelSpec &spec, in
                                      const GpuTarget &target);                                 \
   llvm::Expected<LaunchShape> launch##Name(const KernelSpec &spec, int64_t maxRows);
 
-TERN_GPU_FAMILY(Elementwise)     // add, mul, relu2, silu, gelu, glu (Elementwise.cpp)
-TERN_GPU_FAMILY(RmsNorm)         // rms_norm, rms_norm_quantize, quantize_act (RmsNorm.cpp)
-TERN_GPU_FAMILY(Embedding)       // Embedding.cpp
+TERN_GPU_FAMILY(Elementwise)     // add, mul, bias_add, relu, relu2, silu, gelu, glu
+TERN_GPU_FAMILY(RmsNorm)         // rms_norm, rms_norm_quantize, layer_norm, quantize_act
+TERN_GPU_FAMILY(Embedding)       // embedding, position_embedding (Embedding.cpp)
 TERN_GPU_FAMILY(Rope)            // Rope.cpp
 TERN_GPU_FAMILY(KVCacheWrite)    // KVCacheWrite.cpp
 TERN_GPU_FAMILY(Attention)       // Attention.cpp
@@ -38,6 +38,7 @@ TERN_GPU_FAMILY(QuantizedMatmul) // QuantizedMatmul.cpp (q8_b32, q6_b32, q4_b32)
 #undef TERN_GPU_FAMILY
 
 // Bindings of |family| (docs/kernels.md), or -1 for a family this backend does not know.
+// Optional bindings (layer_norm's bias) are not counted.
 int bindingCount(llvm::StringRef family);
 
 } // namespace tern::gpu

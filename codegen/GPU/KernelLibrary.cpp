@@ -48,7 +48,7 @@ namespace {
 
 struct Family {
   const char *name;
-  int bindings;
+  int bindings; // without optional ones (bindingsOf)
   GpuGenerator generate;
   GpuLaunchRule launch;
 };
@@ -58,6 +58,8 @@ const Family kFamilies[] = {
 #ifdef TERN_GPU_HAS_ELEMENTWISE
     {"add", 3, generateElementwise, launchElementwise},
     {"mul", 3, generateElementwise, launchElementwise},
+    {"bias_add", 3, generateElementwise, launchElementwise},
+    {"relu", 2, generateElementwise, launchElementwise},
     {"relu2", 2, generateElementwise, launchElementwise},
     {"silu", 2, generateElementwise, launchElementwise},
     {"gelu", 2, generateElementwise, launchElementwise},
@@ -66,10 +68,12 @@ const Family kFamilies[] = {
 #ifdef TERN_GPU_HAS_RMSNORM
     {"rms_norm", 3, generateRmsNorm, launchRmsNorm},
     {"rms_norm_quantize", 4, generateRmsNorm, launchRmsNorm},
+    {"layer_norm", 3, generateRmsNorm, launchRmsNorm}, // + 1 with a bias
     {"quantize_act", 3, generateRmsNorm, launchRmsNorm},
 #endif
 #ifdef TERN_GPU_HAS_EMBEDDING
     {"embedding", 3, generateEmbedding, launchEmbedding},
+    {"position_embedding", 2, generateEmbedding, launchEmbedding},
 #endif
 #ifdef TERN_GPU_HAS_ROPE
     {"rope", 2, generateRope, launchRope},
@@ -96,6 +100,12 @@ const Family *familyFor(llvm::StringRef name) {
     if (name == family.name)
       return &family;
   return nullptr;
+}
+
+// The bindings of one kernel: its family's, plus layer_norm's bias when it has one.
+int bindingsOf(const Family &family, const KernelSpec &spec) {
+  const bool bias = llvm::StringRef(family.name) == "layer_norm" && spec.getInt("bias", 0) == 1;
+  return family.bindings + (bias ? 1 : 0);
 }
 
 std::string knownFamilies() {
@@ -168,7 +178,7 @@ llvm::Expected<OwningOpRef<ModuleOp>> generateModule(MLIRContext &ctx,
           "PTX codegen: no GPU generator for kernel family '%s' (kernel '%s'); the PTX backend "
           "generates: %s",
           spec.family.c_str(), spec.symbol.c_str(), knownFamilies().c_str());
-    llvm::SmallVector<Type> arguments(size_t(family->bindings) + 1, ptr);
+    llvm::SmallVector<Type> arguments(size_t(bindingsOf(*family, spec)) + 1, ptr);
     b.setInsertionPointToEnd(gpuModule.getBody());
     auto fn = mlir::gpu::GPUFuncOp::create(b, NameLoc::get(b.getStringAttr(spec.symbol)),
                                            spec.symbol, b.getFunctionType(arguments, {}));

@@ -1,5 +1,7 @@
-// rms_norm, rms_norm_quantize and quantize_act: one block per row, block reductions through
-// warp shuffles and a small shared array, the reference's arithmetic so int8 codes match it.
+// rms_norm, rms_norm_quantize, layer_norm and quantize_act: one block per row, block reductions
+// through warp shuffles and a small shared array, the reference's arithmetic so int8 codes
+// match it. layer_norm is rms_norm of the centered row (a mean pass first) plus an optional
+// bias.
 //
 // A row (2560..6912 floats in the 2B-4T model) is short, so a block of threads about half the
 // row's 16-byte chunks wide does it in one or two loads per thread and pass; blocks past the
@@ -71,7 +73,14 @@ llvm::Expected<LaunchShape> launchRmsNorm(const KernelSpec &spec, int64_t maxRow
 LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
                               const GpuTarget &) {
   const llvm::StringRef family = spec.family;
-  const bool norm = family != "quantize_act", quantize = family != "rms_norm";
+  const bool layer = family == "layer_norm";
+  const bool norm = family != "quantize_act";
+  const bool quantize = family == "rms_norm_quantize" || family == "quantize_act";
+  const int64_t biasParam = layer ? spec.getInt("bias", 0) : 0;
+  if (biasParam != 0 && biasParam != 1)
+    return gpuKernelError(fn, spec,
+                          "parameter 'bias' must be 0 or 1, got " + llvm::Twine(biasParam));
+  const bool hasBias = biasParam == 1;
   const int64_t width = spec.getInt("width");
   if (width <= 0)
     return gpuKernelError(fn, spec, "parameter 'width' must be positive, got " + llvm::Twine(width));
@@ -83,15 +92,20 @@ LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
   ImplicitLocOpBuilder b(fn.getLoc(), fn.getContext());
   GpuKernelArgs args = beginGpuKernel(fn, b);
   Type f32 = b.getF32Type(), f64 = b.getF64Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
-  // Bindings: rms_norm (x, w, y); rms_norm_quantize (x, w, q, qscale); quantize_act (x, q, qscale).
+  // Bindings: rms_norm (x, w, y); layer_norm (x, w, [b,] y); rms_norm_quantize (x, w, q,
+  // qscale); quantize_act (x, q, qscale).
   Value x = args.bindings[0];
   Value w = norm ? args.bindings[1] : Value();
-  Value y = family == "rms_norm" ? args.bindings[2] : Value();
+  Value bias = hasBias ? args.bindings[2] : Value();
+  Value y = quantize ? Value() : args.bindings.back();
   Value q = quantize ? args.bindings[norm ? 2 : 1] : Value();
   Value qscale = quantize ? args.bindings[norm ? 3 : 2] : Value();
 
   const int64_t threads = threadsFor(width), warps = threads / 32;
   Value sums = norm ? sharedArray(b, fn, "sums", f64, warps) : Value();
+  // The mean's own array: a warp may still read the mean's partial sums while another
+  // publishes its centered sum of squares.
+  Value meanSums = layer ? sharedArray(b, fn, "mean_sums", f64, warps) : Value();
   Value maxima = quantize ? sharedArray(b, fn, "maxima", f32, warps) : Value();
 
   Value row = toI64(b, blockIdX(b));
@@ -114,6 +128,8 @@ LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
       SmallVector<Value> floats = {xRow};
       if (w)
         floats.push_back(w);
+      if (bias)
+        floats.push_back(bias);
       if (yRow)
         floats.push_back(yRow);
       vectorOk = pointersAligned(b, floats, 16);
@@ -153,39 +169,65 @@ LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
       return total;
     };
 
-    // rms_norm: inv = float(1 / sqrt(sum(x^2) / width + eps)), the sum in double. The order of
-    // the double additions differs from the reference's; its rounding error (~width * 2^-53
-    // relative) changes the float inv only when the exact value lies that close to a rounding
-    // boundary of float, about once in 10^8 rows.
-    Value inv;
-    if (norm) {
-      Value partial = overRow(b, {arith::ConstantOp::create(b, f64, b.getF64FloatAttr(0.0))},
+    auto constF64 = [&](ImplicitLocOpBuilder &b, double v) -> Value {
+      return arith::ConstantOp::create(b, f64, b.getF64FloatAttr(v));
+    };
+    // The block's sum over the row of d^2 (|square|) or d, d = x - |center| in double (no
+    // |center|: x widened), published through |shared|.
+    auto sumRow = [&](ImplicitLocOpBuilder &b, Value shared, Value center, bool square) {
+      Value partial = overRow(b, {constF64(b, 0.0)},
                               [&](ImplicitLocOpBuilder &b, int64_t vec, Value element,
                                   ValueRange carried) -> SmallVector<Value> {
                                 Value acc = carried[0];
                                 for (Value v : loadF32s(b, xRow, element, vec, false)) {
                                   Value d = arith::ExtFOp::create(b, f64, v);
-                                  acc = arith::AddFOp::create(b, acc, arith::MulFOp::create(b, d, d));
+                                  if (center)
+                                    d = arith::SubFOp::create(b, d, center);
+                                  Value term = square ? Value(arith::MulFOp::create(b, d, d)) : d;
+                                  acc = arith::AddFOp::create(b, acc, term);
                                 }
                                 return {acc};
                               })[0];
-      Value total = blockCombine(b, sums, warpReduceAddF64(b, partial), /*max=*/false);
-      Value mean = arith::DivFOp::create(
-          b, total, arith::ConstantOp::create(b, f64, b.getF64FloatAttr(double(width))));
-      Value shifted = arith::AddFOp::create(
-          b, mean, arith::ConstantOp::create(b, f64, b.getF64FloatAttr(eps)));
-      Value r = arith::DivFOp::create(b, arith::ConstantOp::create(b, f64, b.getF64FloatAttr(1.0)),
-                                      sqrtRn(b, shifted));
+      return blockCombine(b, shared, warpReduceAddF64(b, partial), /*max=*/false);
+    };
+
+    // layer_norm: the mean first, in double; the centered values are then x - mean in double,
+    // rounded once to float, as the reference computes them.
+    Value mean;
+    if (layer)
+      mean = arith::DivFOp::create(b, sumRow(b, meanSums, Value(), /*square=*/false),
+                                   constF64(b, double(width)));
+
+    // rms_norm: inv = float(1 / sqrt(sum(x^2) / width + eps)), the sum in double (layer_norm:
+    // of the centered values). The order of the double additions differs from the
+    // reference's; its rounding error (~width * 2^-53 relative) changes the float inv only
+    // when the exact value lies that close to a rounding boundary of float, about once in
+    // 10^8 rows.
+    Value inv;
+    if (norm) {
+      Value total = sumRow(b, sums, mean, /*square=*/true);
+      Value meanSquare = arith::DivFOp::create(b, total, constF64(b, double(width)));
+      Value shifted = arith::AddFOp::create(b, meanSquare, constF64(b, eps));
+      Value r = arith::DivFOp::create(b, constF64(b, 1.0), sqrtRn(b, shifted));
       inv = arith::TruncFOp::create(b, f32, r);
     }
-    // The values to store or quantize: x * inv * w (two float multiplies, in that order) or x.
+    // The values to store or quantize: c * inv * w (two float multiplies, in that order, then
+    // the bias's add), with c = x or float(x - mean); or x itself (quantize_act).
     auto values = [&](ImplicitLocOpBuilder &b, int64_t vec, Value element) {
       SmallVector<Value> xs = loadF32s(b, xRow, element, vec, false);
       if (!norm)
         return xs;
       SmallVector<Value> ws = loadF32s(b, w, element, vec, true);
-      for (int64_t i = 0; i < vec; ++i)
-        xs[i] = arith::MulFOp::create(b, arith::MulFOp::create(b, xs[i], inv), ws[i]);
+      SmallVector<Value> bs = bias ? loadF32s(b, bias, element, vec, true) : SmallVector<Value>();
+      for (int64_t i = 0; i < vec; ++i) {
+        Value c = xs[i];
+        if (mean)
+          c = arith::TruncFOp::create(
+              b, f32, arith::SubFOp::create(b, arith::ExtFOp::create(b, f64, c), mean));
+        xs[i] = arith::MulFOp::create(b, arith::MulFOp::create(b, c, inv), ws[i]);
+        if (bias)
+          xs[i] = arith::AddFOp::create(b, xs[i], bs[i]);
+      }
       return xs;
     };
 

@@ -22,6 +22,8 @@ schema::Activation activation(fe::FFNActivation activation) {
     return schema::Activation::ReLU2;
   case fe::FFNActivation::GELU:
     return schema::Activation::GELU;
+  case fe::FFNActivation::ReLU:
+    return schema::Activation::ReLU;
   }
   return schema::Activation::SiLU;
 }

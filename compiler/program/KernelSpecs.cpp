@@ -156,9 +156,35 @@ FailureOr<KernelSpec> kernelSpecFor(Operation *op) {
                                     ? floatWeightDtype(e.getTable().getDefiningOp())
                                     : "f32";
       })
+      .Case([&](T::PositionEmbeddingOp e) {
+        auto table = cast<RankedTensorType>(e.getTable().getType());
+        // The kernels read row pos + t unchecked; the runtime keeps positions below the
+        // cache's context, so a table at least that long is never read past its end.
+        T::KVCacheType kv = cacheTypeOf(op);
+        if (kv && kv.getContextLength() > table.getDimSize(0)) {
+          result = op->emitError() << "the position table has " << table.getDimSize(0)
+                                   << " rows but the KV cache holds " << kv.getContextLength()
+                                   << " positions; compile with a context of at most "
+                                   << table.getDimSize(0);
+          return;
+        }
+        spec.family = "position_embedding";
+        spec.ints["positions"] = table.getDimSize(0);
+        spec.ints["width"] = table.getDimSize(1);
+        spec.strings["dtype"] = e.getTable().getDefiningOp()
+                                    ? floatWeightDtype(e.getTable().getDefiningOp())
+                                    : "f32";
+      })
       .Case([&](T::RmsNormOp n) {
         spec.family = "rms_norm";
         spec.ints["width"] = rowWidth(n.getInput());
+        spec.floats["eps"] = n.getEpsilon().convertToDouble();
+        contiguous(n.getInput(), "input");
+      })
+      .Case([&](T::LayerNormOp n) {
+        spec.family = "layer_norm";
+        spec.ints["width"] = rowWidth(n.getInput());
+        spec.ints["bias"] = n.getBias() ? 1 : 0;
         spec.floats["eps"] = n.getEpsilon().convertToDouble();
         contiguous(n.getInput(), "input");
       })
@@ -238,8 +264,17 @@ FailureOr<KernelSpec> kernelSpecFor(Operation *op) {
         contiguous(bin.getLhs(), "left operand");
         contiguous(bin.getRhs(), "right operand");
       })
-      .Case<T::Relu2Op, T::SiluOp, T::GeluOp>([&](auto unary) {
-        spec.family = isa<T::Relu2Op>(op) ? "relu2" : isa<T::SiluOp>(op) ? "silu" : "gelu";
+      .Case([&](T::BiasAddOp a) {
+        // The input may be one projection's columns of a fused QKV matmul (OPT, Qwen).
+        spec.family = "bias_add";
+        spec.ints["width"] = rowWidth(a.getResult());
+        spec.ints["x_stride"] = activationLayout(a.getInput()).rowStride;
+      })
+      .Case<T::ReluOp, T::Relu2Op, T::SiluOp, T::GeluOp>([&](auto unary) {
+        spec.family = isa<T::ReluOp>(op)    ? "relu"
+                      : isa<T::Relu2Op>(op) ? "relu2"
+                      : isa<T::SiluOp>(op)  ? "silu"
+                                            : "gelu";
         spec.ints["width"] = rowWidth(unary.getResult());
         contiguous(unary.getInput(), "input");
       })

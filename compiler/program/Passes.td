@@ -39,7 +39,8 @@ def PlanMemoryPass : Pass<"tern-plan-memory", "::mlir::ModuleOp"> {
     `max-rows` rows of its width (64-byte aligned). Values whose lifetimes (over the
     op order) do not overlap share bytes; views share their source's storage
     (`tern.slice_columns` is a column offset into it, `tern.rope` rotates in place) and
-    `tern.add` writes over an operand that dies there. Storages are placed largest
+    `tern.add` and `tern.bias_add` write over an operand (for `tern.bias_add`, its input)
+    that dies there. Storages are placed largest
     first at the lowest offset free for their whole lifetime.
 
     With `last-row-logits`, `tern.logits` and the row-wise ops that only feed it (the
@@ -47,7 +48,8 @@ def PlanMemoryPass : Pass<"tern-plan-memory", "::mlir::ModuleOp"> {
     their results get one row and row stride 0.
 
     Each op with tensor results gets `tern.arena_offsets` and `tern.row_strides`
-    (bytes, one per result); an in-place `tern.add` gets `tern.inplace_operand`; the
+    (bytes, one per result); an in-place `tern.add` or `tern.bias_add` gets
+    `tern.inplace_operand`; the
     function gets `tern.arena_bytes` and `tern.max_rows`.
     ```mlir
     %3 = tern.rms_norm %1, %2 {epsilon = 1.0e-05 : f64,

@@ -170,7 +170,8 @@ struct PlanMemoryPass : public ::tern::program::impl::PlanMemoryPassBase<PlanMem
         ops.insert(&op);
         continue;
       }
-      if (!isa<T::RmsNormOp, T::RmsNormQuantizeOp, T::QuantizeActOp>(op) || op.use_empty())
+      if (!isa<T::RmsNormOp, T::LayerNormOp, T::RmsNormQuantizeOp, T::QuantizeActOp>(op) ||
+          op.use_empty())
         continue;
       if (llvm::all_of(op.getUsers(), [&](Operation *user) { return ops.contains(user); }))
         ops.insert(&op);
@@ -178,14 +179,16 @@ struct PlanMemoryPass : public ::tern::program::impl::PlanMemoryPassBase<PlanMem
     return ops;
   }
 
-  // The operand of a tern.add whose storage the result may take: contiguous, last read here.
+  // The operand of a tern.add (either) or tern.bias_add (its input) whose storage the result
+  // may take: contiguous, last read here.
   std::optional<unsigned> inplaceOperand(Operation &op, int64_t i,
                                          const std::vector<Storage> &storages,
                                          const llvm::DenseMap<Value, size_t> &storageOf,
                                          const llvm::DenseSet<Operation *> &lastRow) {
-    if (!isa<T::AddOp>(op) || lastRow.contains(&op))
+    if (!isa<T::AddOp, T::BiasAddOp>(op) || lastRow.contains(&op))
       return std::nullopt;
-    for (unsigned operand = 0; operand < 2; ++operand) {
+    const unsigned candidates = isa<T::AddOp>(op) ? 2 : 1;
+    for (unsigned operand = 0; operand < candidates; ++operand) {
       Value v = op.getOperand(operand);
       ActivationLayout layout = activationLayout(v);
       auto found = storageOf.find(layout.root);

@@ -190,9 +190,21 @@ private:
           plain(std::move(tokens));
           activation(e.getResult());
         })
+        .Case([&](T::PositionEmbeddingOp e) {
+          // The rows come from the call's position; the token ids are not read.
+          sectionOf(weights.floatMatrix(e.getTable().getDefiningOp()));
+          activation(e.getResult());
+        })
         .Case([&](T::RmsNormOp n) {
           activation(n.getInput());
           sectionOf(weights.f32Vector(n.getWeight().getDefiningOp()));
+          activation(n.getResult());
+        })
+        .Case([&](T::LayerNormOp n) {
+          activation(n.getInput());
+          sectionOf(weights.f32Vector(n.getWeight().getDefiningOp()));
+          if (n.getBias())
+            sectionOf(weights.f32Vector(n.getBias().getDefiningOp()));
           activation(n.getResult());
         })
         .Case([&](T::RmsNormQuantizeOp n) {
@@ -265,7 +277,12 @@ private:
           activation(mul.getRhs());
           activation(mul.getResult());
         })
-        .Case<T::Relu2Op, T::SiluOp, T::GeluOp>([&](auto unary) {
+        .Case([&](T::BiasAddOp a) {
+          activation(a.getInput());
+          sectionOf(weights.f32Vector(a.getBias().getDefiningOp()));
+          activation(a.getResult());
+        })
+        .Case<T::ReluOp, T::Relu2Op, T::SiluOp, T::GeluOp>([&](auto unary) {
           activation(unary.getInput());
           activation(unary.getResult());
         })

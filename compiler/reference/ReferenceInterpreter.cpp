@@ -150,6 +150,26 @@ llvm::Expected<std::vector<float>> ReferenceInterpreter::forward(llvm::ArrayRef<
           ref::embedding((*table)->values.data(), tokens.data(), rows, out.cols, out.f.data());
           values[e.getResult()] = std::move(out);
         })
+        .Case([&](T::PositionEmbeddingOp e) {
+          auto table = weight(e.getTable().getDefiningOp());
+          if (!table) {
+            error = table.takeError();
+            return;
+          }
+          // forward() checked pos + rows against the context; a hand-written module may have
+          // a context longer than its position table.
+          auto tableType = cast<RankedTensorType>(e.getTable().getType());
+          const int64_t positions = tableType.getDimSize(0);
+          if (pos + rows > positions) {
+            error = failAt(op, "positions " + llvm::Twine(pos) + ".." +
+                                   llvm::Twine(pos + rows - 1) + " pass the table's " +
+                                   llvm::Twine(positions) + " rows");
+            return;
+          }
+          Buffer out = floatRows(width(e.getResult()));
+          ref::positionEmbedding((*table)->values.data(), pos, rows, out.cols, out.f.data());
+          values[e.getResult()] = std::move(out);
+        })
         .Case([&](T::RmsNormOp n) {
           auto w = weight(n.getWeight().getDefiningOp());
           if (!w) {
@@ -161,6 +181,38 @@ llvm::Expected<std::vector<float>> ReferenceInterpreter::forward(llvm::ArrayRef<
           ref::rmsNorm(x.f.data(), (*w)->values.data(), rows, x.cols,
                        float(n.getEpsilon().convertToDouble()), out.f.data());
           values[n.getResult()] = std::move(out);
+        })
+        .Case([&](T::LayerNormOp n) {
+          auto w = weight(n.getWeight().getDefiningOp());
+          if (!w) {
+            error = w.takeError();
+            return;
+          }
+          const float *bias = nullptr;
+          if (n.getBias()) {
+            auto b = weight(n.getBias().getDefiningOp());
+            if (!b) {
+              error = b.takeError();
+              return;
+            }
+            bias = (*b)->values.data();
+          }
+          const Buffer &x = values[n.getInput()];
+          Buffer out = floatRows(x.cols);
+          ref::layerNorm(x.f.data(), (*w)->values.data(), bias, rows, x.cols,
+                         float(n.getEpsilon().convertToDouble()), out.f.data());
+          values[n.getResult()] = std::move(out);
+        })
+        .Case([&](T::BiasAddOp a) {
+          auto bias = weight(a.getBias().getDefiningOp());
+          if (!bias) {
+            error = bias.takeError();
+            return;
+          }
+          const Buffer &x = values[a.getInput()];
+          Buffer out = floatRows(x.cols);
+          ref::biasAdd(x.f.data(), (*bias)->values.data(), rows, x.cols, out.f.data());
+          values[a.getResult()] = std::move(out);
         })
         .Case([&](T::QuantizeActOp qa) {
           const Buffer &x = values[qa.getInput()];
@@ -218,11 +270,13 @@ llvm::Expected<std::vector<float>> ReferenceInterpreter::forward(llvm::ArrayRef<
                          values[a.getQuery()].f.data(), scratch.data(), out.f.data());
           values[a.getResult()] = std::move(out);
         })
-        .Case<T::Relu2Op, T::SiluOp, T::GeluOp>([&](auto u) {
+        .Case<T::ReluOp, T::Relu2Op, T::SiluOp, T::GeluOp>([&](auto u) {
           const Buffer &x = values[u.getInput()];
           Buffer out = floatRows(x.cols);
           int64_t n = rows * x.cols;
-          if (isa<T::Relu2Op>(op))
+          if (isa<T::ReluOp>(op))
+            ref::relu(x.f.data(), n, out.f.data());
+          else if (isa<T::Relu2Op>(op))
             ref::relu2(x.f.data(), n, out.f.data());
           else if (isa<T::SiluOp>(op))
             ref::silu(x.f.data(), n, out.f.data());

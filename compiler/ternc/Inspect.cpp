@@ -23,6 +23,8 @@ const char *activationName(FFNActivation a) {
     return "relu2";
   case FFNActivation::GELU:
     return "gelu";
+  case FFNActivation::ReLU:
+    return "relu";
   }
   return "?";
 }
@@ -160,6 +162,11 @@ llvm::json::Value inspectionToJSON(const ModelDescription &model) {
                           {"rope_theta", h.ropeTheta},
                           {"rope_style", ropeStyleName(h.ropeStyle)},
                           {"activation", activationName(h.activation)},
+                          {"gated_ffn", h.gatedFFN},
+                          {"norm", h.norm == fe::NormKind::RMS ? "rms" : "layer"},
+                          {"positions", h.positions == fe::PositionEncoding::Rope      ? "rope"
+                                        : h.positions == fe::PositionEncoding::Learned ? "learned"
+                                                                                       : "none"},
                           {"tied_embeddings", h.tiedEmbeddings},
                           {"quantized_activations", h.quantizeActivations}}},
       {"weights", std::move(weights)},
@@ -201,10 +208,15 @@ void printInspection(const ModelDescription &model, llvm::raw_ostream &os) {
   os << "  layers " << h.numLayers << ", dim " << h.hiddenSize << ", heads " << h.numHeads
      << " / KV heads " << h.numKVHeads << ", head dim " << h.headDim << ", FFN " << h.ffnSize
      << ", vocab " << h.vocabSize << ", context " << h.contextLength << "\n";
-  os << "  rms eps " << llvm::format("%g", h.rmsNormEps) << ", rope theta "
-     << llvm::format("%g", h.ropeTheta) << " (" << ropeStyleName(h.ropeStyle) << " pairs)"
-     << ", FFN activation " << activationName(h.activation) << ", tied embeddings "
-     << (h.tiedEmbeddings ? "yes" : "no") << ", int8 activations "
+  os << "  " << (h.norm == fe::NormKind::RMS ? "rms" : "layer") << " norm eps "
+     << llvm::format("%g", h.rmsNormEps) << ", positions ";
+  if (h.positions == fe::PositionEncoding::Rope)
+    os << "rope theta " << llvm::format("%g", h.ropeTheta) << " (" << ropeStyleName(h.ropeStyle)
+       << " pairs)";
+  else
+    os << (h.positions == fe::PositionEncoding::Learned ? "learned table" : "none");
+  os << ", FFN activation " << activationName(h.activation) << (h.gatedFFN ? "" : " (ungated)")
+     << ", tied embeddings " << (h.tiedEmbeddings ? "yes" : "no") << ", int8 activations "
      << (h.quantizeActivations ? "yes" : "no") << "\n\n";
 
   os << "Weights\n";

@@ -37,7 +37,7 @@ llvm::json::Array valuesToJSON(const std::vector<onnx::ValueInfo> &values) {
 } // namespace
 
 llvm::json::Value onnxInspectionToJSON(const onnx::ONNXSummary &s) {
-  llvm::json::Array opsets, ops, byType, problems;
+  llvm::json::Array opsets, ops, byType;
   for (const onnx::OpsetImport &o : s.opsets)
     opsets.push_back(llvm::json::Object{
         {"domain", o.domain.empty() ? "ai.onnx" : o.domain}, {"version", o.version}});
@@ -49,8 +49,6 @@ llvm::json::Value onnxInspectionToJSON(const onnx::ONNXSummary &s) {
   for (const onnx::ONNXDtypeBytes &t : s.initializersByType)
     byType.push_back(llvm::json::Object{
         {"type", t.dtype}, {"count", t.count}, {"bytes", static_cast<int64_t>(t.bytes)}});
-  for (const std::string &p : s.problems)
-    problems.push_back(p);
   return llvm::json::Object{
       {"path", s.path},
       {"format", "onnx"},
@@ -66,8 +64,6 @@ llvm::json::Value onnxInspectionToJSON(const onnx::ONNXSummary &s) {
       {"initializers_by_type", std::move(byType)},
       {"node_count", s.nodeCount},
       {"ops", std::move(ops)},
-      {"supported", s.compilable()},
-      {"problems", std::move(problems)},
   };
 }
 
@@ -80,7 +76,7 @@ void printONNXInspection(const onnx::ONNXSummary &s, llvm::raw_ostream &os) {
   for (size_t i = 0; i < s.opsets.size(); ++i)
     os << (i ? ", " : "") << opsetString(s.opsets[i]);
   os << "\n";
-  os << "  supported:     " << (s.compilable() ? "yes" : "no") << "\n\n";
+  os << "\n";
 
   os << "Inputs (" << s.inputs.size() << ")\n";
   for (const onnx::ValueInfo &v : s.inputs)
@@ -101,10 +97,6 @@ void printONNXInspection(const onnx::ONNXSummary &s, llvm::raw_ostream &os) {
   for (const onnx::ONNXOpCount &op : s.ops)
     os << "  " << llvm::right_justify(std::to_string(op.count), 5) << "  " << op.opType
        << (op.domain == "ai.onnx" ? "" : " (" + op.domain + ")") << "\n";
-
-  os << "\nCompatibility: " << (s.compilable() ? "supported" : "NOT supported") << "\n";
-  for (const std::string &p : s.problems)
-    os << "  error: " << p << "\n";
 }
 
 } // namespace tern

@@ -112,14 +112,23 @@ static int reportError(llvm::Error error) {
 static int runInspect() {
 #ifdef TERN_HAVE_ONNX
   if (llvm::StringRef(inspectInput).ends_with_insensitive(".onnx")) {
+    // The graph as ONNX sees it, then the decoder the frontend recognized in it.
     auto summary = tern::onnx::describeONNX(inspectInput);
     if (!summary)
       return reportError(summary.takeError());
-    if (inspectJSON)
-      llvm::outs() << llvm::formatv("{0:2}", tern::onnxInspectionToJSON(*summary)) << "\n";
-    else
+    llvm::Expected<tern::fe::ModelDescription> model = tern::fe::describeModel(inspectInput);
+    if (!model)
+      return reportError(model.takeError());
+    if (inspectJSON) {
+      llvm::json::Value report = tern::inspectionToJSON(*model);
+      report.getAsObject()->insert({"onnx", tern::onnxInspectionToJSON(*summary)});
+      llvm::outs() << llvm::formatv("{0:2}", std::move(report)) << "\n";
+    } else {
       tern::printONNXInspection(*summary, llvm::outs());
-    return summary->compilable() ? 0 : 2;
+      llvm::outs() << "\nDecoder recognized in the graph\n";
+      tern::printInspection(*model, llvm::outs());
+    }
+    return model->supported() ? 0 : 2;
   }
 #endif
   llvm::Expected<tern::fe::ModelDescription> model = tern::fe::describeModel(inspectInput);

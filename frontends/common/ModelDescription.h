@@ -14,7 +14,9 @@
 namespace tern::fe {
 
 enum class RopeStyle { Normal, Neox }; // adjacent pairs (llama.cpp LLaMA) | pairs j, j+d/2 (HF)
-enum class FFNActivation { SiLU, ReLU2, GELU };
+enum class FFNActivation { SiLU, ReLU2, GELU, ReLU }; // GELU: tanh approximation
+enum class NormKind { RMS, Layer };                    // Layer: subtract the mean, optional bias
+enum class PositionEncoding { Rope, Learned, None };   // Learned: an absolute position table
 enum class ScaleMode { Multiply, Divide }; // HF `linear_class`: autobitlinear | bitlinear
 
 // How a linear layer's weights are stored and what the importer must do with them.
@@ -27,6 +29,7 @@ enum class WeightEncoding {
 struct LinearWeight {
   const TensorRecord *weight = nullptr;      // [out, in] logically
   const TensorRecord *scale = nullptr;       // separate scale tensor (HF weight_scale, GGUF *.scale)
+  const TensorRecord *bias = nullptr;        // added after the matmul (GPT-2, ONNX exports)
   WeightEncoding encoding = WeightEncoding::Float;
   ScaleMode scaleMode = ScaleMode::Multiply;
   int64_t outFeatures = 0, inFeatures = 0;
@@ -34,9 +37,11 @@ struct LinearWeight {
 
 struct LayerWeights {
   const TensorRecord *attnNorm = nullptr;
+  const TensorRecord *attnNormBias = nullptr; // NormKind::Layer only, optional
   LinearWeight q, k, v, o;
   const TensorRecord *attnSubNorm = nullptr; // BitNet only
   const TensorRecord *ffnNorm = nullptr;
+  const TensorRecord *ffnNormBias = nullptr;
   LinearWeight gate, up, down;
   const TensorRecord *ffnSubNorm = nullptr;  // BitNet only
 };
@@ -55,6 +60,9 @@ struct Hyperparameters {
   double ropeTheta = 10000.0;
   RopeStyle ropeStyle = RopeStyle::Normal;
   FFNActivation activation = FFNActivation::SiLU;
+  bool gatedFFN = true;        // down(act(gate) * up); false: down(act(up)) (GPT-2, OPT)
+  NormKind norm = NormKind::RMS;
+  PositionEncoding positions = PositionEncoding::Rope;
   bool tiedEmbeddings = false;
   bool quantizeActivations = false; // BitNet per-token absmax int8 before each ternary matmul
 };
@@ -92,7 +100,7 @@ struct MetadataEntry {
 struct ModelDescription {
   // Keeps the reader (and its memory maps) alive: TensorRecord::data points into it.
   std::shared_ptr<const void> storage;
-  std::string format;       // "gguf" or "safetensors"
+  std::string format;       // "gguf", "safetensors" or "onnx"
   std::string path;         // file or directory given by the user
   std::string architecture; // as the file names it: llama, bitnet, bitnet-b1.58, bitnet-25, ...
   std::string detail;       // format specifics: "GGUF v3, alignment 32", "offline packing, multiply"
@@ -105,6 +113,8 @@ struct ModelDescription {
   // Mapped roles; pointers into |tensors|. Empty when the architecture is not understood.
   const TensorRecord *tokenEmbedding = nullptr;
   const TensorRecord *outputNorm = nullptr;
+  const TensorRecord *outputNormBias = nullptr;
+  const TensorRecord *positionEmbedding = nullptr; // PositionEncoding::Learned: [positions, hidden]
   LinearWeight lmHead;      // weight == tokenEmbedding when tiedEmbeddings
   std::vector<LayerWeights> layers;
   std::vector<Problem> problems;

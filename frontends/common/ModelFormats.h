@@ -17,7 +17,8 @@ llvm::Expected<ModelDescription> describeGGUF(llvm::StringRef path);
 llvm::Expected<ModelDescription> describeSafeTensors(llvm::StringRef path); // dir, .safetensors or index.json
 
 // Picks the reader from the path: a directory or *.safetensors / *.index.json -> SafeTensors,
-// a file starting with "GGUF" -> GGUF; anything else is an error that says what was expected.
+// a file starting with "GGUF" -> GGUF, a *.onnx file -> ONNX (when built with protobuf and
+// libonnx-dev); anything else is an error that says what was expected.
 llvm::Expected<ModelDescription> describeModel(llvm::StringRef path);
 
 } // namespace tern::fe

@@ -1,4 +1,5 @@
-// Builds the tern decoder graph (LLaMA or BitNet b1.58) from a format-independent ModelDescription.
+// Builds the tern decoder graph (LLaMA, BitNet b1.58, and GPT-2-style decoders with LayerNorm,
+// biases and learned positions) from a format-independent ModelDescription.
 #include "frontends/import/ImportModel.h"
 
 #include "frontends/common/DType.h"
@@ -37,8 +38,11 @@ private:
   FailureOr<Value> floatWeight(const TensorRecord *t, llvm::StringRef role);
   FailureOr<Value> ternaryWeight(const LinearWeight &w, llvm::StringRef role);
   FailureOr<Value> linear(Value x, const LinearWeight &w, llvm::StringRef role);
-  Value rmsNorm(Value x, Value weight);
-  FailureOr<Value> norm(Value x, const TensorRecord *weight, const std::string &role);
+  FailureOr<Value> projection(Value x, const LinearWeight &w, llvm::StringRef role); // no bias
+  FailureOr<Value> norm(Value x, const TensorRecord *weight, const std::string &role,
+                        const TensorRecord *bias = nullptr);
+  // The first layer's input: token embeddings, plus learned positions where the model has them.
+  FailureOr<Value> embed(Value tokens);
   // x + attention(norm(x)), appending the layer's K/V rows to |kv|.
   FailureOr<Value> attentionBlock(Value x, const LayerWeights &l, int64_t layer, Value &kv);
   // x + down(act(gate(norm(x))) * up(norm(x))).
@@ -140,8 +144,18 @@ FailureOr<Value> GraphBuilder::ternaryWeight(const LinearWeight &w, llvm::String
   return op.getResult();
 }
 
-// x -> x W^T, through int8 activations for ternary weights (BitNet) or a float matmul.
+// x -> x W^T (+ bias), through int8 activations for ternary weights (BitNet) or a float matmul.
 FailureOr<Value> GraphBuilder::linear(Value x, const LinearWeight &w, llvm::StringRef role) {
+  FailureOr<Value> y = projection(x, w, role);
+  if (failed(y) || !w.bias)
+    return y;
+  FailureOr<Value> bias = floatWeight(w.bias, (role + " bias").str());
+  if (failed(bias))
+    return failure();
+  return T::BiasAddOp::create(b, tensorLoc(*w.bias), y->getType(), *y, *bias).getResult();
+}
+
+FailureOr<Value> GraphBuilder::projection(Value x, const LinearWeight &w, llvm::StringRef role) {
   if (!w.weight)
     return emitError(fileLoc) << "missing weight for " << role, failure();
   Location loc = tensorLoc(*w.weight);
@@ -168,23 +182,48 @@ FailureOr<Value> GraphBuilder::linear(Value x, const LinearWeight &w, llvm::Stri
   return mm.getResult();
 }
 
-Value GraphBuilder::rmsNorm(Value x, Value weight) {
-  return T::RmsNormOp::create(b, x.getLoc(), x.getType(), x, weight,
-                                b.getF64FloatAttr(model.hparams.rmsNormEps));
-}
-
-FailureOr<Value> GraphBuilder::norm(Value x, const TensorRecord *weight, const std::string &role) {
+FailureOr<Value> GraphBuilder::norm(Value x, const TensorRecord *weight, const std::string &role,
+                                    const TensorRecord *bias) {
   FailureOr<Value> w = floatWeight(weight, role);
   if (failed(w))
     return failure();
-  return rmsNorm(x, *w);
+  auto epsilon = b.getF64FloatAttr(model.hparams.rmsNormEps);
+  if (model.hparams.norm == NormKind::RMS) {
+    if (bias)
+      return emitError(tensorLoc(*bias)) << role << ": an RMS norm takes no bias", failure();
+    return T::RmsNormOp::create(b, x.getLoc(), x.getType(), x, *w, epsilon).getResult();
+  }
+  Value biasValue;
+  if (bias) {
+    FailureOr<Value> bv = floatWeight(bias, role + " bias");
+    if (failed(bv))
+      return failure();
+    biasValue = *bv;
+  }
+  return T::LayerNormOp::create(b, x.getLoc(), x.getType(), x, *w, biasValue, epsilon)
+      .getResult();
+}
+
+FailureOr<Value> GraphBuilder::embed(Value tokens) {
+  const Hyperparameters &h = model.hparams;
+  FailureOr<Value> table = floatWeight(model.tokenEmbedding, "token embedding");
+  if (failed(table))
+    return failure();
+  Value x = T::EmbeddingOp::create(b, fileLoc, rows(h.hiddenSize), *table, tokens);
+  if (h.positions != PositionEncoding::Learned)
+    return x;
+  FailureOr<Value> positions = floatWeight(model.positionEmbedding, "position embedding");
+  if (failed(positions))
+    return failure();
+  Value p = T::PositionEmbeddingOp::create(b, fileLoc, rows(h.hiddenSize), *positions, tokens, pos);
+  return Value(T::AddOp::create(b, fileLoc, x, p));
 }
 
 FailureOr<Value> GraphBuilder::attentionBlock(Value x, const LayerWeights &l, int64_t layer,
                                               Value &kv) {
   const Hyperparameters &h = model.hparams;
   const std::string name = "layer " + std::to_string(layer);
-  FailureOr<Value> hn = norm(x, l.attnNorm, name + " attention norm");
+  FailureOr<Value> hn = norm(x, l.attnNorm, name + " attention norm", l.attnNormBias);
   if (failed(hn))
     return failure();
   FailureOr<Value> q = linear(*hn, l.q, name + " q projection");
@@ -199,7 +238,11 @@ FailureOr<Value> GraphBuilder::attentionBlock(Value x, const LayerWeights &l, in
                              b.getF64FloatAttr(h.ropeTheta), b.getI64IntegerAttr(h.headDim),
                              b.getI64IntegerAttr(heads), b.getF64FloatAttr(1.0));
   };
-  Value qr = rope(*q, h.numHeads), kr = rope(*k, h.numKVHeads);
+  Value qr = *q, kr = *k;
+  if (h.positions == PositionEncoding::Rope) {
+    qr = rope(*q, h.numHeads);
+    kr = rope(*k, h.numKVHeads);
+  }
   kv = T::KVCacheWriteOp::create(b, fileLoc, kv.getType(), kv, kr, *v, pos,
                                  b.getI64IntegerAttr(layer));
   Value attn = T::AttentionOp::create(
@@ -221,12 +264,17 @@ FailureOr<Value> GraphBuilder::attentionBlock(Value x, const LayerWeights &l, in
 FailureOr<Value> GraphBuilder::ffnBlock(Value x, const LayerWeights &l, int64_t layer) {
   const Hyperparameters &h = model.hparams;
   const std::string name = "layer " + std::to_string(layer);
-  FailureOr<Value> f = norm(x, l.ffnNorm, name + " FFN norm");
+  FailureOr<Value> f = norm(x, l.ffnNorm, name + " FFN norm", l.ffnNormBias);
   if (failed(f))
     return failure();
-  FailureOr<Value> gate = linear(*f, l.gate, name + " FFN gate");
   FailureOr<Value> up = linear(*f, l.up, name + " FFN up");
-  if (failed(gate) || failed(up))
+  if (failed(up))
+    return failure();
+  // Ungated FFNs (GPT-2, OPT) apply the activation to the up projection itself.
+  FailureOr<Value> gate = up;
+  if (h.gatedFFN)
+    gate = linear(*f, l.gate, name + " FFN gate");
+  if (failed(gate))
     return failure();
   Value act;
   switch (h.activation) {
@@ -239,8 +287,11 @@ FailureOr<Value> GraphBuilder::ffnBlock(Value x, const LayerWeights &l, int64_t 
   case FFNActivation::GELU:
     act = T::GeluOp::create(b, fileLoc, *gate);
     break;
+  case FFNActivation::ReLU:
+    act = T::ReluOp::create(b, fileLoc, *gate);
+    break;
   }
-  Value m = T::MulOp::create(b, fileLoc, act, *up);
+  Value m = h.gatedFFN ? Value(T::MulOp::create(b, fileLoc, act, *up)) : act;
   if (h.family == "bitnet") {
     FailureOr<Value> normed = norm(m, l.ffnSubNorm, name + " FFN sub-norm");
     if (failed(normed))
@@ -266,7 +317,11 @@ DictionaryAttr GraphBuilder::hparamsAttr() {
   const Hyperparameters &h = model.hparams;
   const char *activation = h.activation == FFNActivation::ReLU2  ? "relu2"
                            : h.activation == FFNActivation::GELU ? "gelu"
+                           : h.activation == FFNActivation::ReLU ? "relu"
                                                                  : "silu";
+  const char *positions = h.positions == PositionEncoding::Rope      ? "rope"
+                          : h.positions == PositionEncoding::Learned ? "learned"
+                                                                     : "none";
   return b.getDictionaryAttr({
       b.getNamedAttr("family", b.getStringAttr(h.family)),
       b.getNamedAttr("num_layers", b.getI64IntegerAttr(h.numLayers)),
@@ -280,6 +335,9 @@ DictionaryAttr GraphBuilder::hparamsAttr() {
       b.getNamedAttr("rms_norm_eps", b.getF64FloatAttr(h.rmsNormEps)),
       b.getNamedAttr("rope_theta", b.getF64FloatAttr(h.ropeTheta)),
       b.getNamedAttr("activation", b.getStringAttr(activation)),
+      b.getNamedAttr("gated_ffn", b.getBoolAttr(h.gatedFFN)),
+      b.getNamedAttr("norm", b.getStringAttr(h.norm == NormKind::RMS ? "rms" : "layer")),
+      b.getNamedAttr("positions", b.getStringAttr(positions)),
       b.getNamedAttr("tied_embeddings", b.getBoolAttr(h.tiedEmbeddings)),
       b.getNamedAttr("quantize_activations", b.getBoolAttr(h.quantizeActivations)),
   });
@@ -351,6 +409,17 @@ FailureOr<OwningOpRef<ModuleOp>> GraphBuilder::build() {
   if (context <= 0)
     context = std::min(h.contextLength > 0 ? h.contextLength : options.maxDefaultContext,
                        options.maxDefaultContext);
+  // A learned position table has one row per position: the cache cannot be longer.
+  if (h.positions == PositionEncoding::Learned && model.positionEmbedding) {
+    const int64_t table = model.positionEmbedding->shape.empty() ? 0
+                                                                 : model.positionEmbedding->shape[0];
+    if (options.contextLength > table)
+      return emitError(tensorLoc(*model.positionEmbedding))
+                 << "context length " << options.contextLength << " exceeds the " << table
+                 << " positions of '" << model.positionEmbedding->name << "'",
+             failure();
+    context = std::min(context, table);
+  }
   auto kvType = T::KVCacheType::get(&ctx, h.numLayers, context, h.numKVHeads, h.headDim,
                                     b.getF32Type());
   auto tokensType = RankedTensorType::get({ShapedType::kDynamic}, b.getI32Type());
@@ -365,10 +434,10 @@ FailureOr<OwningOpRef<ModuleOp>> GraphBuilder::build() {
   pos = entry->getArgument(1);
   Value kv = entry->getArgument(2);
 
-  FailureOr<Value> table = floatWeight(model.tokenEmbedding, "token embedding");
-  if (failed(table))
+  FailureOr<Value> embedded = embed(tokens);
+  if (failed(embedded))
     return failure();
-  Value x = T::EmbeddingOp::create(b, fileLoc, rows(h.hiddenSize), *table, tokens);
+  Value x = *embedded;
 
   for (int64_t i = 0; i < static_cast<int64_t>(model.layers.size()); ++i) {
     FailureOr<Value> attended = attentionBlock(x, model.layers[i], i, kv);
@@ -380,7 +449,7 @@ FailureOr<OwningOpRef<ModuleOp>> GraphBuilder::build() {
     x = *mixed;
   }
 
-  FailureOr<Value> outNorm = norm(x, model.outputNorm, "output norm");
+  FailureOr<Value> outNorm = norm(x, model.outputNorm, "output norm", model.outputNormBias);
   if (failed(outNorm))
     return failure();
   x = *outNorm;

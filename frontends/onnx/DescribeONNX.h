@@ -1,4 +1,5 @@
-// What `ternc inspect` reports about an ONNX model, without exposing protobuf types.
+// The graph-level part of what `ternc inspect` reports about an ONNX model (signature, weights,
+// op histogram), without exposing protobuf types. The decoder mapping is describeONNXDecoder's.
 #ifndef TERN_FRONTENDS_ONNX_DESCRIBEONNX_H
 #define TERN_FRONTENDS_ONNX_DESCRIBEONNX_H
 
@@ -39,9 +40,6 @@ struct ONNXSummary {
   std::vector<ONNXDtypeBytes> initializersByType; // sorted by bytes, largest first
   int64_t nodeCount = 0;
   std::vector<ONNXOpCount> ops; // sorted by count, then domain and name
-  // Why the graph cannot be compiled; never empty while the tern mapping does not exist.
-  std::vector<std::string> problems;
-  bool compilable() const { return problems.empty(); }
 };
 
 // Reads |path| and summarizes it; errors are the reader's (they name the file).

@@ -1168,6 +1168,9 @@ const std::map<std::string, Handler> &handlers() {
     un("Log", [](double x) { return std::log(x); }, nullptr);
     un("Sigmoid", sigmoid, nullptr);
     un("Tanh", [](double x) { return std::tanh(x); }, nullptr);
+    // Rotary tables are computed in-graph from position ids in PyTorch exports.
+    un("Cos", [](double x) { return std::cos(x); }, nullptr);
+    un("Sin", [](double x) { return std::sin(x); }, nullptr);
     un("Erf", [](double x) { return std::erf(x); }, nullptr);
     un("Relu", [](double x) { return x > 0 ? x : 0.0; }, [](int64_t x) { return x > 0 ? x : 0; });
     un("Floor", [](double x) { return std::floor(x); }, [](int64_t x) { return x; });

@@ -1,4 +1,4 @@
-// Generated add, mul, relu2, silu, gelu and glu kernels vs the reference twins.
+// Generated add, mul, bias_add, relu, relu2, silu, gelu and glu kernels vs the reference twins.
 #include "CodegenTestUtil.h"
 
 #include "reference/ReferenceKernels.h"
@@ -30,8 +30,14 @@ KernelSpec makeSpec(const std::string &family, int64_t width) {
 std::vector<KernelSpec> allSpecs() {
   std::vector<KernelSpec> specs;
   for (int64_t width : kWidths) {
-    for (const char *family : {"add", "mul", "relu2", "silu", "gelu"})
+    for (const char *family : {"add", "mul", "relu", "relu2", "silu", "gelu"})
       specs.push_back(makeSpec(family, width));
+    for (int64_t stride : {width, 3 * width + 1}) {
+      KernelSpec spec = makeSpec("bias_add", width);
+      spec.symbol = symbolFor("bias_add", width, "_" + std::to_string(stride));
+      spec.ints["x_stride"] = stride; // contiguous, or one of three fused projections + padding
+      specs.push_back(spec);
+    }
     for (const char *activation : {"silu", "relu2", "gelu"}) {
       KernelSpec spec = makeSpec("glu", width);
       spec.symbol = symbolFor("glu", width, std::string("_") + activation);
@@ -123,6 +129,8 @@ TEST_P(ElementwiseTest, ActivationsMatchReference) {
   for (int64_t width : kWidths)
     for (int64_t rows : kRows) {
       std::string shape = " width " + std::to_string(width) + " rows " + std::to_string(rows);
+      checkUnary(kernel(symbolFor("relu", width)), ref::relu, width, rows, 0,
+                 "relu" + shape, rng);
       checkUnary(kernel(symbolFor("relu2", width)), ref::relu2, width, rows, 0,
                  "relu2" + shape, rng);
       checkUnary(kernel(symbolFor("silu", width)), ref::silu, width, rows, 1e-5,
@@ -152,6 +160,49 @@ TEST_P(ElementwiseTest, ActivationsHandleLargeMagnitudes) {
           << family << " of " << x[i];
     }
   }
+}
+
+TEST_P(ElementwiseTest, ReluMapsNegativeZeroAndNaNToPositiveZero) {
+  const int64_t width = 64;
+  std::vector<float> x = {-0.0f, std::numeric_limits<float>::quiet_NaN(), 1e-45f, -1e-45f,
+                          std::numeric_limits<float>::infinity(),
+                          -std::numeric_limits<float>::infinity()};
+  x.resize(width, -0.0f);
+  std::vector<float> want(width), got(width);
+  ref::relu(x.data(), width, want.data());
+  poison(got);
+  kernel(symbolFor("relu", width))(std::vector<void *>{x.data(), got.data()}.data(), 1, 0, 0, 1);
+  expectMatches(got, want, x, 0, "relu of special values");
+  EXPECT_EQ(std::signbit(got[0]), false);
+  EXPECT_EQ(got[1], 0.0f);
+}
+
+TEST_P(ElementwiseTest, BiasAddMatchesReferenceExactly) {
+  std::mt19937 rng(17);
+  for (int64_t width : kWidths)
+    for (int64_t rows : kRows)
+      for (int64_t stride : {width, 3 * width + 1}) {
+        const std::string what = "bias_add width " + std::to_string(width) + " rows " +
+                                 std::to_string(rows) + " stride " + std::to_string(stride);
+        // x: the middle projection of a fused (rows, stride) output when strided.
+        const int64_t offset = stride == width ? 0 : width;
+        std::vector<float> fused = randomFloats(rng, rows * stride, 4.0f);
+        std::vector<float> bias = randomFloats(rng, width, 2.0f);
+        std::vector<float> compact(rows * width);
+        for (int64_t t = 0; t < rows; ++t)
+          std::memcpy(&compact[t * width], &fused[t * stride + offset], width * 4);
+        std::vector<float> want(rows * width), got(rows * width);
+        ref::biasAdd(compact.data(), bias.data(), rows, width, want.data());
+        poison(got);
+        tern_cpu_kernel_fn fn = kernel(symbolFor("bias_add", width, "_" + std::to_string(stride)));
+        fn(std::vector<void *>{fused.data() + offset, bias.data(), got.data()}.data(), rows, 0, 0,
+           1);
+        expectMatches(got, want, compact, 0, what);
+        if (stride == width) { // in place: out aliases x, as tern-plan-memory may plan it
+          fn(std::vector<void *>{fused.data(), bias.data(), fused.data()}.data(), rows, 0, 0, 1);
+          expectMatches(fused, want, compact, 0, what + " in place");
+        }
+      }
 }
 
 TEST_P(ElementwiseTest, GluMatchesActivationTimesUp) {
@@ -189,6 +240,14 @@ TEST(ElementwiseCodegen, RejectsUnknownActivation) {
   EXPECT_FALSE(buildAndLoad({spec}, "generic", &error));
   EXPECT_NE(error.find("activation"), std::string::npos) << error;
   EXPECT_NE(error.find("swish"), std::string::npos) << error;
+}
+
+TEST(ElementwiseCodegen, RejectsBiasAddStrideBelowWidth) {
+  KernelSpec spec = makeSpec("bias_add", 64);
+  spec.ints["x_stride"] = 32;
+  std::string error;
+  EXPECT_FALSE(buildAndLoad({spec}, "generic", &error));
+  EXPECT_NE(error.find("x_stride"), std::string::npos) << error;
 }
 
 TEST(ElementwiseCodegen, RejectsNonPositiveWidth) {

@@ -1,5 +1,5 @@
-// Generated embedding kernels (f32, f16, bf16, q8_0, q8_b32, q6_b32, q4_b32 tables) vs the
-// reference twin.
+// Generated embedding kernels (f32, f16, bf16, q8_0, q8_b32, q6_b32, q4_b32 tables) and
+// position_embedding kernels (f32, f16, bf16, q8_0) vs the reference twins.
 #include "CodegenTestUtil.h"
 
 #include "packing/QuantizedPacking.h"
@@ -165,6 +165,47 @@ TEST_P(EmbeddingTest, Q6B32RowsDecodeExactly) {
   uint32_t seed = 71;
   for (int64_t width : {32, 64, 96, 160, 288, 2560}) // 32, 96, 160, 288: a final half group
     checkEmbedding(GetParam(), "q6_b32", width, seed++);
+}
+
+// position_embedding: rows pos .. pos + rows - 1 of the table, for positions at the start, in
+// the middle and at the end of the table.
+void checkPositionEmbedding(const std::string &target, const std::string &dtype, int64_t width,
+                            uint32_t seed) {
+  SCOPED_TRACE("target " + target + " dtype " + dtype + " width " + std::to_string(width));
+  const int64_t positions = 40;
+  KernelSpec spec;
+  spec.symbol = "positions";
+  spec.family = "position_embedding";
+  spec.ints = {{"positions", positions}, {"width", width}};
+  spec.strings = {{"dtype", dtype}};
+  std::string error;
+  auto library = buildAndLoad({spec}, target, &error);
+  ASSERT_TRUE(library) << error;
+  tern_cpu_kernel_fn fn = library->kernel("positions");
+  ASSERT_TRUE(fn);
+
+  std::mt19937 rng(seed);
+  Table table = makeTable(dtype, rng, positions, width);
+  const std::pair<int64_t, int64_t> calls[] = {{0, 1}, {0, 7}, {13, 1}, {17, 9}, {33, 7}};
+  for (auto [pos, rows] : calls) {
+    std::vector<float> want(rows * width), got(rows * width);
+    ref::positionEmbedding(table.values.data(), pos, rows, width, want.data());
+    poison(got);
+    fn(std::vector<void *>{table.bytes.data(), got.data()}.data(), rows, pos, 0, 1);
+    for (int64_t i = 0; i < rows * width; ++i)
+      ASSERT_EQ(std::memcmp(&got[i], &want[i], 4), 0)
+          << "pos " << pos << " rows " << rows << " at (" << i / width << ", " << i % width
+          << "): " << got[i] << " vs " << want[i];
+  }
+}
+
+TEST_P(EmbeddingTest, PositionRowsFollowThePosition) {
+  uint32_t seed = 81;
+  for (const char *dtype : {"f32", "f16", "bf16"})
+    for (int64_t width : {5, 64, 768})
+      checkPositionEmbedding(GetParam(), dtype, width, seed++);
+  for (int64_t width : {32, 768})
+    checkPositionEmbedding(GetParam(), "q8_0", width, seed++);
 }
 
 TEST(EmbeddingCodegen, RejectsQ8_0WidthNotMultipleOf32) {

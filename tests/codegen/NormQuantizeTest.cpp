@@ -1,4 +1,4 @@
-// Generated rms_norm, rms_norm_quantize and quantize_act vs the reference twins.
+// Generated rms_norm, rms_norm_quantize, layer_norm and quantize_act vs the reference twins.
 #include "CodegenTestUtil.h"
 
 #include "reference/ReferenceKernels.h"
@@ -100,6 +100,58 @@ TEST_P(NormQuantizeTest, RmsNormQuantizeMatchesReferenceComposition) {
       EXPECT_EQ(gotScale, wantScale) << "width " << width << " rows " << rows;
     }
   }
+}
+
+TEST_P(NormQuantizeTest, LayerNormMatchesReference) {
+  for (int64_t width : kWidths)
+    for (bool bias : {false, true}) {
+      KernelSpec spec{"ln", "layer_norm", {{"width", width}, {"bias", bias ? 1 : 0}},
+                      {{"eps", 1e-5}}, {}};
+      std::string error;
+      auto library = buildAndLoad({spec}, GetParam(), &error);
+      ASSERT_TRUE(library) << error;
+      std::mt19937 rng(uint32_t(width) + (bias ? 101 : 29));
+      std::vector<float> w = randomFloats(rng, width, 2.0f);
+      std::vector<float> b = randomFloats(rng, width, 1.0f);
+      for (int64_t rows : kRows) {
+        SCOPED_TRACE("width " + std::to_string(width) + " rows " + std::to_string(rows) +
+                     (bias ? " with bias" : ""));
+        std::vector<float> x = rowsWithOutliers(rng, rows, width);
+        // A row far from zero: the mean dominates the spread, which a one-pass variance
+        // (mean of x^2 minus the squared mean) would lose.
+        if (rows > 1)
+          for (int64_t i = 0; i < width; ++i)
+            x[width + i] = 1000.0f + x[width + i] * 0.01f;
+        std::vector<float> want(rows * width), got(rows * width);
+        ref::layerNorm(x.data(), w.data(), bias ? b.data() : nullptr, rows, width, 1e-5f,
+                       want.data());
+        poison(got);
+        std::vector<void *> bindings = {x.data(), w.data()};
+        if (bias)
+          bindings.push_back(b.data());
+        bindings.push_back(got.data());
+        library->kernel("ln")(bindings.data(), rows, 0, 0, 1);
+        for (int64_t i = 0; i < rows * width; ++i) {
+          // The bias can cancel the normalized value: measure the error against both terms.
+          const double magnitude = std::fabs(want[i]) + (bias ? std::fabs(b[i % width]) : 0.0);
+          ASSERT_TRUE(closeRelative(got[i], want[i], magnitude, 1e-5))
+              << "at " << i << ": " << got[i] << " vs " << want[i];
+        }
+        // In place (y aliases x), as the runtime may run it.
+        std::vector<float> inPlace = x;
+        bindings.front() = inPlace.data();
+        bindings.back() = inPlace.data();
+        library->kernel("ln")(bindings.data(), rows, 0, 0, 1);
+        EXPECT_EQ(inPlace, got);
+      }
+    }
+}
+
+TEST(NormCodegen, RejectsLayerNormBiasFlagOtherThanZeroOrOne) {
+  KernelSpec spec{"ln", "layer_norm", {{"width", 64}, {"bias", 2}}, {{"eps", 1e-5}}, {}};
+  std::string error;
+  EXPECT_FALSE(buildAndLoad({spec}, "generic", &error));
+  EXPECT_NE(error.find("'bias'"), std::string::npos) << error;
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, NormQuantizeTest, ::testing::ValuesIn(runnableTargets()));

@@ -233,25 +233,12 @@ LmHeadExpectation expectationFor(const std::string &lmHead) {
   return {2e-3, 1.0, -1};
 }
 
-class HFBitNetEndToEnd : public ::testing::TestWithParam<Variant> {};
-
-TEST_P(HFBitNetEndToEnd, LogitsAndGreedyTokensMatchTransformers) {
-  const Variant &v = GetParam();
-  const std::string dir = kDataDir + "/" + v.model;
-  if (!llvm::sys::fs::exists(dir + "/golden.safetensors"))
-    GTEST_SKIP() << dir << " (with golden.safetensors) not present";
-  // Prefill in chunks of 4 rows so the goldens also cover chunked prompts.
-  std::string artifact = compiled(dir, v.target, /*maxBatchRows=*/4, v.lmHead);
-  ASSERT_FALSE(artifact.empty());
-  Runner runner;
-  std::string skip;
-  if (!open(artifact, v.reference, runner, skip)) {
-    if (!skip.empty())
-      GTEST_SKIP() << "host cannot run " << v.target << ": " << skip;
-    FAIL() << "could not open " << artifact;
-  }
-
-  auto golden = fe::SafeTensorsReader::open(dir + "/golden.safetensors");
+// Compares |runner|'s logits and greedy tokens with |goldenFile| (transformers or ONNX Runtime
+// output: pN.input_ids, pN.logits [seq, vocab] from an empty cache, pN.greedy = prompt + greedy
+// tokens) for prompts p0 and p1.
+void compareWithGoldens(Runner &runner, const std::string &goldenFile, const Variant &v,
+                        const LmHeadExpectation &expect) {
+  auto golden = fe::SafeTensorsReader::open(goldenFile);
   ASSERT_TRUE(bool(golden)) << llvm::toString(golden.takeError());
   std::map<std::string, const fe::TensorRecord *> tensors;
   for (const fe::TensorRecord &t : (*golden)->tensors())
@@ -278,10 +265,9 @@ TEST_P(HFBitNetEndToEnd, LogitsAndGreedyTokensMatchTransformers) {
       maxDiff = std::max(maxDiff, double(std::fabs(logits[i] - (*refLogits)[i])));
       maxRef = std::max(maxRef, double(std::fabs((*refLogits)[i])));
     }
-    const LmHeadExpectation expect = expectationFor(v.lmHead);
     EXPECT_LT(maxDiff / maxRef, expect.tolerance)
         << "max |ours - ref| = " << maxDiff << ", max |ref| = " << maxRef;
-    // Positions whose greedy token (argmax of the logits) agrees with transformers'.
+    // Positions whose greedy token (argmax of the logits) agrees with the reference's.
     int agree = 0;
     const int64_t vocab = runner.info.vocab_size;
     for (size_t t = 0; t < tokens.size(); ++t)
@@ -302,6 +288,43 @@ TEST_P(HFBitNetEndToEnd, LogitsAndGreedyTokensMatchTransformers) {
     else
       EXPECT_GE(same, size_t(expect.greedyTokens));
   }
+}
+
+// Compiles |model| for the variant and opens it. False with |skip| set when the host cannot
+// run the target; false with a failure recorded when compiling or opening fails.
+bool compileAndOpen(const std::string &model, const Variant &v, Runner &runner,
+                    std::string &skip) {
+  // Prefill in chunks of 4 rows so the goldens also cover chunked prompts.
+  std::string artifact = compiled(model, v.target, /*maxBatchRows=*/4, v.lmHead);
+  if (artifact.empty()) {
+    ADD_FAILURE() << "could not compile " << model;
+    return false;
+  }
+  if (!open(artifact, v.reference, runner, skip)) {
+    if (skip.empty())
+      ADD_FAILURE() << "could not open " << artifact;
+    else
+      skip = "host cannot run " + v.target + ": " + skip;
+    return false;
+  }
+  return true;
+}
+
+class HFBitNetEndToEnd : public ::testing::TestWithParam<Variant> {};
+
+TEST_P(HFBitNetEndToEnd, LogitsAndGreedyTokensMatchTransformers) {
+  const Variant &v = GetParam();
+  const std::string dir = kDataDir + "/" + v.model;
+  if (!llvm::sys::fs::exists(dir + "/golden.safetensors"))
+    GTEST_SKIP() << dir << " (with golden.safetensors) not present";
+  Runner runner;
+  std::string skip;
+  if (!compileAndOpen(dir, v, runner, skip)) {
+    if (!skip.empty())
+      GTEST_SKIP() << skip;
+    return;
+  }
+  compareWithGoldens(runner, dir + "/golden.safetensors", v, expectationFor(v.lmHead));
 }
 
 std::vector<Variant> variantsOf(const std::vector<std::string> &models,
@@ -411,6 +434,74 @@ INSTANTIATE_TEST_SUITE_P(LmHeadQ8, Stories260KEndToEnd,
 INSTANTIATE_TEST_SUITE_P(LmHeadQ6, Stories260KEndToEnd,
                          ::testing::ValuesIn(variantsOf({"gguf/stories260K.gguf"}, "q6")),
                          variantName);
+
+#ifdef TERN_HAVE_ONNX
+// ONNX graphs against ONNX Runtime's own outputs on the same tokens (tools/onnx makes the
+// goldens): the two shared onnxruntime-genai test graphs (GroupQueryAttention with an f16 KV
+// cache and SkipLayerNormalization; GPT-2 with Attention, EmbedLayerNormalization and FastGelu)
+// the standard-op LLaMA and BitNet b1.58 graphs in tests/onnx/models, and the LLaMA one with
+// its weights block-quantized by ONNX Runtime's quantizer (MatMulNBits). Variant.model is the
+// .onnx path; the golden file is looked up from it.
+const std::string kSourceDir = TERN_SOURCE_DIR;
+
+std::string onnxGolden(const std::string &model) {
+  if (model.find("tiny-qwen35") != std::string::npos)
+    return kSourceDir + "/tests/onnx/goldens/tiny-qwen35.golden.safetensors";
+  if (model.find("tiny-random-gpt2") != std::string::npos)
+    return kSourceDir + "/tests/onnx/goldens/tiny-gpt2.golden.safetensors";
+  return llvm::sys::path::parent_path(model).str() + "/golden.safetensors";
+}
+
+class ONNXEndToEnd : public ::testing::TestWithParam<Variant> {};
+
+TEST_P(ONNXEndToEnd, LogitsAndGreedyTokensMatchOnnxRuntime) {
+  const Variant &v = GetParam();
+  if (!llvm::sys::fs::exists(v.model))
+    GTEST_SKIP() << v.model << " not present";
+  Runner runner;
+  std::string skip;
+  if (!compileAndOpen(v.model, v, runner, skip)) {
+    if (!skip.empty())
+      GTEST_SKIP() << skip;
+    return;
+  }
+  // Within 1e-3 of the largest |logit| (float32 graphs measure ~4e-7; the f16 qwen graph ~5e-4,
+  // which is ONNX Runtime rounding its activations and KV cache to f16), same greedy tokens.
+  compareWithGoldens(runner, onnxGolden(v.model), v, {1e-3, 1.0, -1});
+}
+
+std::vector<Variant> onnxVariants() {
+  std::vector<Variant> variants;
+  for (const std::string &model :
+       {kDataDir + "/onnx/hf-internal-testing__tiny-qwen35-cuda__decoder.onnx",
+        kDataDir + "/onnx/hf-internal-testing__tiny-random-gpt2-fp32__past.onnx",
+        kSourceDir + "/tests/onnx/models/tiny-llama/model.onnx",
+        kSourceDir + "/tests/onnx/models/tiny-bitnet/model.onnx",
+        kSourceDir + "/tests/onnx/models/tiny-llama-q2/model.onnx",
+        kSourceDir + "/tests/onnx/models/tiny-llama-q4/model.onnx",
+        kSourceDir + "/tests/onnx/models/tiny-llama-q8/model.onnx"}) {
+    for (const char *target : {"x86-64-v4", "x86-64-v3", "generic"})
+      variants.push_back({model, target, false});
+    variants.push_back({model, "generic", true});
+    variants.push_back({model, "sm_90", true});
+  }
+  return variants;
+}
+
+std::string onnxVariantName(const ::testing::TestParamInfo<Variant> &info) {
+  Variant named = info.param;
+  llvm::StringRef path = named.model;
+  // tiny-llama/model.onnx -> tiny-llama; shared graphs keep their file stem.
+  named.model = path.ends_with("model.onnx") ? llvm::sys::path::filename(
+                                                   llvm::sys::path::parent_path(path))
+                                                   .str()
+                                             : llvm::sys::path::stem(path).str();
+  return variantName({named, info.index});
+}
+
+INSTANTIATE_TEST_SUITE_P(Graphs, ONNXEndToEnd, ::testing::ValuesIn(onnxVariants()),
+                         onnxVariantName);
+#endif
 
 } // namespace
 } // namespace tern

@@ -109,6 +109,49 @@ TEST(ReferenceDispatch, EmbeddingRejectsTokenOutsideVocabulary) {
   EXPECT_NE(s.message().find("token id 4"), std::string::npos) << s.message();
 }
 
+TEST(ReferenceDispatch, PositionEmbeddingDecodesRowsFromThePosition) {
+  const int64_t positions = 6, width = 32, rows = 3, pos = 2;
+  std::vector<float> table(positions * width);
+  for (size_t i = 0; i < table.size(); ++i)
+    table[i] = float(int(i % 23) - 11) * 0.25f; // exact in f16, bf16 and q8_0 (scale 0.25)
+  std::vector<float> expected(rows * width);
+  ref::positionEmbedding(table.data(), pos, rows, width, expected.data());
+  std::vector<uint16_t> f16, bf16;
+  std::vector<uint8_t> q8;
+  for (float v : table) {
+    f16.push_back(toHalf(v));
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    bf16.push_back(uint16_t(bits >> 16));
+  }
+  for (int64_t b = 0; b < positions * width / 32; ++b) {
+    uint16_t scale = toHalf(0.25f);
+    q8.push_back(uint8_t(scale & 0xff));
+    q8.push_back(uint8_t(scale >> 8));
+    for (int i = 0; i < 32; ++i)
+      q8.push_back(uint8_t(int8_t(table[b * 32 + i] / 0.25f)));
+  }
+  const std::pair<const char *, const void *> cases[] = {
+      {"f32", table.data()}, {"f16", f16.data()}, {"bf16", bf16.data()}, {"q8_0", q8.data()}};
+  for (auto [dtype, data] : cases) {
+    std::vector<float> out(rows * width, -1.0f);
+    runSliced(makeSpec("position_embedding", {{"positions", positions}, {"width", width}}, {},
+                       {{"dtype", dtype}}),
+              {const_cast<void *>(data), out.data()}, rows, pos);
+    EXPECT_EQ(out, expected) << dtype;
+  }
+
+  // Rows past the table's end.
+  std::vector<float> out(rows * width);
+  std::vector<void *> b = {table.data(), out.data()};
+  Status past{runReferenceKernel(
+      makeSpec("position_embedding", {{"positions", positions}, {"width", width}}, {},
+               {{"dtype", "f32"}}),
+      b.data(), rows, positions - rows + 1, 0, 1)};
+  EXPECT_EQ(past.code(), TERN_STATUS_OUT_OF_RANGE) << past.message();
+  EXPECT_NE(past.message().find("table's 6 rows"), std::string::npos) << past.message();
+}
+
 TEST(ReferenceDispatch, NormsAndQuantizeMatchTwins) {
   const int64_t rows = 3, width = 24;
   std::vector<float> x = randomFloats(rows * width, 1), w = randomFloats(width, 2);
@@ -130,6 +173,17 @@ TEST(ReferenceDispatch, NormsAndQuantizeMatchTwins) {
   runSliced(makeSpec("quantize_act", {{"width", width}}), {x.data(), q.data(), s.data()}, rows, 0);
   EXPECT_EQ(q, expectedQ);
   EXPECT_EQ(s, expectedS);
+
+  // layer_norm binds its bias only when it has one.
+  std::vector<float> bias = randomFloats(width, 3);
+  ref::layerNorm(x.data(), w.data(), nullptr, rows, width, 1e-5f, expectedY.data());
+  runSliced(makeSpec("layer_norm", {{"width", width}, {"bias", 0}}, {{"eps", 1e-5}}),
+            {x.data(), w.data(), y.data()}, rows, 0);
+  EXPECT_EQ(y, expectedY);
+  ref::layerNorm(x.data(), w.data(), bias.data(), rows, width, 1e-5f, expectedY.data());
+  runSliced(makeSpec("layer_norm", {{"width", width}, {"bias", 1}}, {{"eps", 1e-5}}),
+            {x.data(), w.data(), bias.data(), y.data()}, rows, 0);
+  EXPECT_EQ(y, expectedY);
 }
 
 TEST(ReferenceDispatch, TernaryMatmulUnpacksAndSlicesColumns) {
@@ -261,13 +315,25 @@ TEST(ReferenceDispatch, ElementwiseAndGluMatchTwins) {
   ref::mul(a.data(), b.data(), rows * width, expected.data());
   runSliced(makeSpec("mul", {{"width", width}}), {a.data(), b.data(), out.data()}, rows, 0);
   EXPECT_EQ(out, expected);
+  // bias_add over the second half of (rows, 2 * width) rows: a column view of a fused output.
+  std::vector<float> fused = randomFloats(rows * inStride, 13, 3), bias = randomFloats(width, 14);
+  std::vector<float> second(rows * width);
+  for (int64_t t = 0; t < rows; ++t)
+    std::memcpy(second.data() + t * width, fused.data() + t * inStride + width, width * 4);
+  ref::biasAdd(second.data(), bias.data(), rows, width, expected.data());
+  runSliced(makeSpec("bias_add", {{"width", width}, {"x_stride", inStride}}),
+            {fused.data() + width, bias.data(), out.data()}, rows, 0);
+  EXPECT_EQ(out, expected);
+
   using Unary = void (*)(const float *, int64_t, float *);
   const std::pair<const char *, Unary> unary[] = {
-      {"relu2", ref::relu2}, {"silu", ref::silu}, {"gelu", ref::gelu}};
+      {"relu", ref::relu}, {"relu2", ref::relu2}, {"silu", ref::silu}, {"gelu", ref::gelu}};
   for (auto [family, twin] : unary) {
     twin(a.data(), rows * width, expected.data());
     runSliced(makeSpec(family, {{"width", width}}), {a.data(), out.data()}, rows, 0);
     EXPECT_EQ(out, expected) << family;
+    if (std::string(family) == "relu")
+      continue; // glu gates with relu2, silu or gelu only
 
     // glu: gate and up interleaved in one (rows, 2 * width) buffer.
     std::vector<float> gateUp = randomFloats(rows * inStride, 12, 3), act(width);
@@ -322,6 +388,28 @@ TEST(ReferenceDispatch, DescribesGridAndBindingBytes) {
   ASSERT_EQ(s.status, nullptr) << s.message();
   EXPECT_EQ(shape.gridItems, 4);
   EXPECT_EQ(shape.bindingBytes, (std::vector<uint64_t>{(2 * 192 + 64) * 4, 16 * 2 * 34, 3 * 16 * 4}));
+
+  // layer_norm has a bias binding only with bias = 1; bias_add reads strided rows.
+  Status ln{describeReferenceKernel(
+      makeSpec("layer_norm", {{"width", 64}, {"bias", 1}}, {{"eps", 1e-5}}), 3, &shape)};
+  ASSERT_EQ(ln.status, nullptr) << ln.message();
+  EXPECT_EQ(shape.bindingBytes, (std::vector<uint64_t>{3 * 64 * 4, 64 * 4, 64 * 4, 3 * 64 * 4}));
+  Status lnNoBias{describeReferenceKernel(
+      makeSpec("layer_norm", {{"width", 64}, {"bias", 0}}, {{"eps", 1e-5}}), 3, &shape)};
+  ASSERT_EQ(lnNoBias.status, nullptr) << lnNoBias.message();
+  EXPECT_EQ(shape.bindingBytes.size(), 3u);
+  Status badBias{describeReferenceKernel(
+      makeSpec("layer_norm", {{"width", 64}, {"bias", 2}}, {{"eps", 1e-5}}), 3, &shape)};
+  EXPECT_EQ(badBias.code(), TERN_STATUS_INVALID_ARGUMENT);
+  Status biasAdd{describeReferenceKernel(
+      makeSpec("bias_add", {{"width", 64}, {"x_stride", 192}}), 3, &shape)};
+  ASSERT_EQ(biasAdd.status, nullptr) << biasAdd.message();
+  EXPECT_EQ(shape.bindingBytes, (std::vector<uint64_t>{(2 * 192 + 64) * 4, 64 * 4, 3 * 64 * 4}));
+  Status positions{describeReferenceKernel(
+      makeSpec("position_embedding", {{"positions", 1024}, {"width", 64}}, {}, {{"dtype", "f16"}}),
+      3, &shape)};
+  ASSERT_EQ(positions.status, nullptr) << positions.message();
+  EXPECT_EQ(shape.bindingBytes, (std::vector<uint64_t>{1024 * 64 * 2, 3 * 64 * 4}));
 }
 
 } // namespace

@@ -16,7 +16,10 @@ KernelSpec spec(const std::string &family, int64_t width) {
 
 TEST(ElementwisePtx, EveryFamilyAssembles) {
   std::vector<KernelSpec> kernels = {spec("add", 2560), spec("mul", 2560), spec("relu2", 6912),
-                                     spec("silu", 100), spec("gelu", 33)};
+                                     spec("silu", 100), spec("gelu", 33), spec("relu", 3072)};
+  KernelSpec biasAdd = spec("bias_add", 768);
+  biasAdd.ints["x_stride"] = 2304;
+  kernels.push_back(biasAdd);
   KernelSpec glu = spec("glu", 6912);
   glu.ints["in_stride"] = 13824;
   glu.strings["activation"] = "relu2";
@@ -27,6 +30,8 @@ TEST(ElementwisePtx, EveryFamilyAssembles) {
     EXPECT_NE(ptx.find(".target " + std::string(target)), std::string::npos) << ptx.substr(0, 400);
     EXPECT_EQ(entryParamCount(ptx, "k_add"), 4);
     EXPECT_EQ(entryParamCount(ptx, "k_relu2"), 3);
+    EXPECT_EQ(entryParamCount(ptx, "k_relu"), 3);
+    EXPECT_EQ(entryParamCount(ptx, "k_bias_add"), 4);
     EXPECT_EQ(entryParamCount(ptx, "k_glu"), 4);
     EXPECT_NE(ptx.find("ex2.approx"), std::string::npos) << "silu/gelu use ex2.approx";
     if (findPtxas().empty())

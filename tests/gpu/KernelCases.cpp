@@ -7,10 +7,12 @@ namespace tern::gpu::test {
 
 std::vector<KernelCase> elementwiseCases(std::mt19937 &rng);
 #ifdef TERN_GPU_CASES_NORM
-std::vector<KernelCase> normCases(std::mt19937 &rng); // rms_norm, rms_norm_quantize, quantize_act
+// rms_norm, rms_norm_quantize, layer_norm, quantize_act
+std::vector<KernelCase> normCases(std::mt19937 &rng);
 #endif
 #ifdef TERN_GPU_CASES_SEQUENCE
-std::vector<KernelCase> sequenceCases(std::mt19937 &rng); // embedding, rope, kv_cache_write, attention
+// embedding, position_embedding, rope, kv_cache_write, attention
+std::vector<KernelCase> sequenceCases(std::mt19937 &rng);
 #endif
 #ifdef TERN_GPU_CASES_MATMUL
 std::vector<KernelCase> matmulCases(std::mt19937 &rng); // ternary_matmul, matmul, quantized_matmul

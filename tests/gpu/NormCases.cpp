@@ -1,5 +1,6 @@
-// Cases for rms_norm, rms_norm_quantize and quantize_act: the 2B-4T widths (2560 hidden, 6912
-// FFN), decode and prefill rows, and odd widths that take the kernels' single-float path.
+// Cases for rms_norm, rms_norm_quantize, layer_norm and quantize_act: the 2B-4T widths (2560
+// hidden, 6912 FFN), GPT-2's 768, decode and prefill rows, and odd widths that take the
+// kernels' single-float path.
 #include "tests/gpu/KernelCases.h"
 
 namespace tern::gpu::test {
@@ -67,6 +68,37 @@ std::vector<KernelCase> normCases(std::mt19937 &rng) {
       cases.push_back(std::move(c));
     }
   }
+  // layer_norm (GPT-2, OPT): with and without a bias; rows offset far from zero, whose spread
+  // a one-pass variance would lose.
+  const Shape layerShapes[] = {
+      {768, 1, 64}, {768, 64, 64}, {2560, 7, 64}, {1001, 5, 8}, {36, 3, 4}};
+  int index = 0;
+  for (const Shape &s : layerShapes)
+    for (bool bias : {true, false}) {
+      KernelCase c;
+      c.spec.family = "layer_norm";
+      c.spec.symbol = "norm_layer_norm_" + std::to_string(index++);
+      c.spec.ints["width"] = s.width;
+      c.spec.ints["bias"] = bias ? 1 : 0;
+      c.spec.floats["eps"] = 1e-5;
+      c.rows = s.rows;
+      c.maxRows = s.maxRows;
+      c.name = "layer_norm width " + std::to_string(s.width) + " rows " + std::to_string(s.rows) +
+               (bias ? " with bias" : "");
+      std::vector<float> x(size_t(s.rows * s.width));
+      std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+      for (int64_t t = 0; t < s.rows; ++t) {
+        const float offset = t % 2 ? 100.0f : 0.0f;
+        for (int64_t i = 0; i < s.width; ++i)
+          x[size_t(t * s.width + i)] = offset + dist(rng) * (t % 2 ? 0.1f : 4.0f);
+      }
+      c.bindings = {bytesOf(x), randomF32Bytes(rng, size_t(s.width), 2.0f)};
+      if (bias)
+        c.bindings.push_back(randomF32Bytes(rng, size_t(s.width), 1.0f));
+      c.bindings.push_back(poisonedBytes(size_t(s.rows * s.width) * 4));
+      c.outputs = {{int(c.bindings.size()) - 1, Compare::Float32, 1e-6}};
+      cases.push_back(std::move(c));
+    }
   return cases;
 }
 

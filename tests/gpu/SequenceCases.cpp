@@ -1,7 +1,8 @@
-// Cases for embedding, rope, kv_cache_write and attention: the 2B-4T shapes (hidden 2560, 20
-// heads over 5 kv heads of 128, q/k/v read out of the fused 3840-wide QKV output, context
-// 4096), decode at positions up to the end of the context, prefill from 0 and from pos > 0,
-// and small odd shapes that take the kernels' other paths.
+// Cases for embedding, position_embedding, rope, kv_cache_write and attention: the 2B-4T
+// shapes (hidden 2560, 20 heads over 5 kv heads of 128, q/k/v read out of the fused 3840-wide
+// QKV output, context 4096), GPT-2's position table, decode at positions up to the end of the
+// context, prefill from 0 and from pos > 0, and small odd shapes that take the kernels' other
+// paths.
 #include "tests/gpu/KernelCases.h"
 
 #include "packing/QuantizedPacking.h"
@@ -121,6 +122,42 @@ void addEmbeddingCases(std::mt19937 &rng, std::vector<KernelCase> &cases) {
                   poisonedBytes(size_t(s.rows * s.width) * 4)};
     // A decode is one float multiply (or none) per value, as in the reference.
     c.outputs = {{2, Compare::Exact}};
+    cases.push_back(std::move(c));
+  }
+}
+
+// Learned absolute positions (GPT-2's wpe: 1024 x 768): rows pos .. pos + rows - 1, up to the
+// table's last row.
+void addPositionEmbeddingCases(std::mt19937 &rng, std::vector<KernelCase> &cases) {
+  struct Shape {
+    const char *dtype;
+    int64_t positions, width, rows, pos, maxRows;
+  };
+  const Shape shapes[] = {
+      {"f32", 1024, 768, 1, 1023, 64}, // decode at the last position
+      {"f32", 1024, 768, 64, 0, 64},   // prefill
+      {"f16", 1024, 768, 7, 300, 64},  // prefill after a prompt
+      {"bf16", 2048, 2560, 1, 17, 1},  // decode entry point
+      {"q8_0", 1024, 768, 5, 100, 8},
+      {"f32", 50, 37, 5, 45, 8},       // odd width: single floats
+  };
+  int index = 0;
+  for (const Shape &s : shapes) {
+    KernelCase c;
+    c.spec.family = "position_embedding";
+    c.spec.symbol = "seq_position_embedding_" + std::to_string(index++);
+    c.spec.ints["positions"] = s.positions;
+    c.spec.ints["width"] = s.width;
+    c.spec.strings["dtype"] = s.dtype;
+    c.rows = s.rows;
+    c.pos = s.pos;
+    c.maxRows = s.maxRows;
+    c.name = std::string("position_embedding ") + s.dtype + " " + std::to_string(s.positions) +
+             "x" + std::to_string(s.width) + " rows " + std::to_string(s.rows) + " pos " +
+             std::to_string(s.pos);
+    c.bindings = {tableBytes(rng, s.dtype, s.positions, s.width),
+                  poisonedBytes(size_t(s.rows * s.width) * 4)};
+    c.outputs = {{1, Compare::Exact}};
     cases.push_back(std::move(c));
   }
 }
@@ -252,6 +289,7 @@ void addAttentionCases(std::mt19937 &rng, std::vector<KernelCase> &cases) {
 std::vector<KernelCase> sequenceCases(std::mt19937 &rng) {
   std::vector<KernelCase> cases;
   addEmbeddingCases(rng, cases);
+  addPositionEmbeddingCases(rng, cases);
   addRopeCases(rng, cases);
   addKVCacheWriteCases(rng, cases);
   addAttentionCases(rng, cases);

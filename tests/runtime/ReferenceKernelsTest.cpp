@@ -20,6 +20,35 @@ TEST(ReferenceKernels, RmsNormMatchesHandComputedValues) {
   EXPECT_NEAR(y[3], 2.9211869f, 1e-6);
 }
 
+TEST(ReferenceKernels, LayerNormMatchesHandComputedValues) {
+  // mean 2.5, var = (2.25 + 0.25 + 0.25 + 2.25) / 4 = 1.25, so (x - 2.5) / sqrt(1.25).
+  std::vector<float> x = {1, 2, 3, 4}, w = {1, 1, 1, 2}, b = {0, 0.5f, 0, -1}, y(4);
+  layerNorm(x.data(), w.data(), nullptr, 1, 4, 0.0f, y.data());
+  EXPECT_NEAR(y[0], -1.3416408f, 1e-6);
+  EXPECT_NEAR(y[1], -0.4472136f, 1e-6);
+  EXPECT_NEAR(y[2], 0.4472136f, 1e-6);
+  EXPECT_NEAR(y[3], 2.6832816f, 1e-6);
+  layerNorm(x.data(), w.data(), b.data(), 1, 4, 0.0f, y.data());
+  EXPECT_NEAR(y[1], 0.0527864f, 1e-6);
+  EXPECT_NEAR(y[3], 1.6832816f, 1e-6);
+}
+
+TEST(ReferenceKernels, LayerNormIgnoresAnOffsetOfTheRow) {
+  // The centered variance is exact where E[x^2] - E[x]^2 in float would cancel to nothing.
+  std::vector<float> x = {1, 2, 3, 4}, shifted(4), w(4, 1.0f), y(4), ys(4);
+  for (int i = 0; i < 4; ++i)
+    shifted[i] = x[i] + 4096.0f;
+  layerNorm(x.data(), w.data(), nullptr, 1, 4, 1e-5f, y.data());
+  layerNorm(shifted.data(), w.data(), nullptr, 1, 4, 1e-5f, ys.data());
+  EXPECT_EQ(ys, y);
+}
+
+TEST(ReferenceKernels, PositionEmbeddingReadsRowsFromThePosition) {
+  std::vector<float> table = {0, 1, 10, 11, 20, 21, 30, 31}, out(4);
+  positionEmbedding(table.data(), 2, 2, 2, out.data());
+  EXPECT_EQ(out, (std::vector<float>{20, 21, 30, 31}));
+}
+
 TEST(ReferenceKernels, QuantizeActivationsRoundsHalfToEven) {
   // max|x| = 127 gives scale 1, so the values land exactly on the .5 ties.
   std::vector<float> x = {127, 0.5f, 1.5f, 2.5f, -2.5f, -127};
@@ -135,6 +164,17 @@ TEST(ReferenceKernels, ElementwiseOps) {
   EXPECT_EQ(y, (std::vector<float>{-2, 0, 9}));
   add(x.data(), b.data(), 3, y.data());
   EXPECT_EQ(y, (std::vector<float>{-1, 2, 6}));
+  relu(x.data(), 3, y.data());
+  EXPECT_EQ(y, (std::vector<float>{0, 0, 3}));
+  // -0 and NaN give +0.
+  std::vector<float> special = {-0.0f, std::nanf("")};
+  relu(special.data(), 2, special.data());
+  EXPECT_FALSE(std::signbit(special[0]));
+  EXPECT_EQ(special[1], 0.0f);
+  // bias_add: the bias repeats on every row.
+  std::vector<float> rows = {1, 2, 3, 4, 5, 6}, bias = {10, 20, 30}, out(6);
+  biasAdd(rows.data(), bias.data(), 2, 3, out.data());
+  EXPECT_EQ(out, (std::vector<float>{11, 22, 33, 14, 25, 36}));
 }
 
 }  // namespace

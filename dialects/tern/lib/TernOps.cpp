@@ -94,7 +94,7 @@ LogicalResult WeightOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
-// EmbeddingOp, RmsNormOp, QuantizeActOp
+// EmbeddingOp, PositionEmbeddingOp, RmsNormOp, LayerNormOp, QuantizeActOp
 //===----------------------------------------------------------------------===//
 
 LogicalResult EmbeddingOp::verify() {
@@ -104,16 +104,38 @@ LogicalResult EmbeddingOp::verify() {
   return verifyRows(*this, {{"tokens", dim(getTokens(), 0)}, {"result", dim(getResult(), 0)}});
 }
 
-LogicalResult RmsNormOp::verify() {
-  auto inputType = cast<RankedTensorType>(getInput().getType());
-  if (inputType.getRank() < 1)
-    return emitOpError("needs an input of rank >= 1");
-  if (failed(verifyWidth(*this, "weight length", dim(getWeight(), 0), "input width",
-                         inputType.getDimSize(inputType.getRank() - 1))))
+LogicalResult PositionEmbeddingOp::verify() {
+  if (failed(verifyWidth(*this, "result width", dim(getResult(), 1), "table width",
+                         dim(getTable(), 1))))
     return failure();
-  if (!(getEpsilon().convertToDouble() > 0.0))
-    return emitOpError() << "epsilon must be positive, got " << getEpsilon().convertToDouble();
+  return verifyRows(*this, {{"tokens", dim(getTokens(), 0)}, {"result", dim(getResult(), 0)}});
+}
+
+/// Checks a norm over the last dimension of |input|: |vectors| (name, value) are as long as
+/// that dimension and epsilon is positive.
+static LogicalResult verifyNorm(Operation *op, Value input,
+                                ArrayRef<std::pair<StringRef, Value>> vectors, APFloat epsilon) {
+  auto inputType = cast<RankedTensorType>(input.getType());
+  if (inputType.getRank() < 1)
+    return op->emitOpError("needs an input of rank >= 1");
+  for (auto [name, vector] : vectors)
+    if (failed(verifyWidth(op, (name + " length").str(), dim(vector, 0), "input width",
+                           inputType.getDimSize(inputType.getRank() - 1))))
+      return failure();
+  if (!(epsilon.convertToDouble() > 0.0))
+    return op->emitOpError() << "epsilon must be positive, got " << epsilon.convertToDouble();
   return success();
+}
+
+LogicalResult RmsNormOp::verify() {
+  return verifyNorm(*this, getInput(), {{"weight", getWeight()}}, getEpsilon());
+}
+
+LogicalResult LayerNormOp::verify() {
+  SmallVector<std::pair<StringRef, Value>> vectors = {{"weight", getWeight()}};
+  if (getBias())
+    vectors.push_back({"bias", getBias()});
+  return verifyNorm(*this, getInput(), vectors, getEpsilon());
 }
 
 LogicalResult QuantizeActOp::verify() {
@@ -139,7 +161,7 @@ LogicalResult RmsNormQuantizeOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
-// ConcatWeightsOp, SliceColumnsOp, GluOp
+// ConcatWeightsOp, SliceColumnsOp, GluOp, BiasAddOp
 //===----------------------------------------------------------------------===//
 
 /// Checks concatenated ternary matrices: shared K, packing and scales; N adds up; the
@@ -248,6 +270,11 @@ LogicalResult GluOp::verify() {
     return emitOpError() << "activation must be \"relu2\", \"silu\" or \"gelu\", got \""
                          << activation << "\"";
   return success();
+}
+
+LogicalResult BiasAddOp::verify() {
+  return verifyWidth(*this, "bias length", dim(getBias(), 0), "input width",
+                     dim(getInput(), 1));
 }
 
 //===----------------------------------------------------------------------===//

@@ -16,7 +16,9 @@ namespace {
 
 enum class Family {
   Embedding,
+  PositionEmbedding,
   RmsNorm,
+  LayerNorm,
   RmsNormQuantize,
   QuantizeAct,
   TernaryMatmul,
@@ -27,6 +29,8 @@ enum class Family {
   Attention,
   Add,
   Mul,
+  BiasAdd,
+  Relu,
   Relu2,
   Silu,
   Gelu,
@@ -39,7 +43,9 @@ struct FamilyName {
 };
 constexpr FamilyName kFamilies[] = {
     {"embedding", Family::Embedding},
+    {"position_embedding", Family::PositionEmbedding},
     {"rms_norm", Family::RmsNorm},
+    {"layer_norm", Family::LayerNorm},
     {"rms_norm_quantize", Family::RmsNormQuantize},
     {"quantize_act", Family::QuantizeAct},
     {"ternary_matmul", Family::TernaryMatmul},
@@ -50,6 +56,8 @@ constexpr FamilyName kFamilies[] = {
     {"attention", Family::Attention},
     {"add", Family::Add},
     {"mul", Family::Mul},
+    {"bias_add", Family::BiasAdd},
+    {"relu", Family::Relu},
     {"relu2", Family::Relu2},
     {"silu", Family::Silu},
     {"gelu", Family::Gelu},
@@ -85,14 +93,14 @@ constexpr int64_t kQ8BlockBytes = 34; // f16 scale + 32 int8
 // Every parameter any family has, parsed and checked once.
 struct Parsed {
   Family family = Family::Add;
-  int64_t width = 0, vocab = 0, n = 0, k = 0, nBlock = 1, xStride = 0;
+  int64_t width = 0, vocab = 0, positions = 0, n = 0, k = 0, nBlock = 1, xStride = 0;
   int64_t heads = 0, kvHeads = 0, headDim = 0, stride = 0, kStride = 0, vStride = 0;
   int64_t qStride = 0, inStride = 0, context = 0;
   double eps = 0, scale = 0;
   DType dtype = DType::F32;
   packing::TernaryLayout packing = packing::TernaryLayout::I2B128;
   packing::QuantFormat format = packing::QuantFormat::Q8B32;
-  bool neox = false, divideByScale = false;
+  bool neox = false, divideByScale = false, bias = false;
   Act activation = Act::SiLU;
   int64_t grid = 1;
 };
@@ -197,14 +205,35 @@ tern_status_t parse(const KernelSpec &spec, Parsed *p) {
       r.note("%s rows need a width that is a multiple of 32, got %lld",
              kTableDTypes[int(p->dtype)], (long long)p->width);
     break;
+  case Family::PositionEmbedding:
+    p->positions = r.integer("positions");
+    p->width = r.integer("width");
+    p->dtype = DType(r.choice("dtype", kDTypes));
+    if (p->dtype == DType::Q8_0 && p->width % kQ8Block)
+      r.note("q8_0 rows need a width that is a multiple of 32, got %lld", (long long)p->width);
+    break;
   case Family::RmsNorm:
   case Family::RmsNormQuantize:
     p->width = r.integer("width");
     p->eps = r.real("eps");
     break;
+  case Family::LayerNorm: {
+    p->width = r.integer("width");
+    p->eps = r.real("eps");
+    const int64_t bias = r.integer("bias", 0);
+    if (bias > 1)
+      r.note("parameter 'bias' is %lld, expected 0 or 1", (long long)bias);
+    p->bias = bias == 1;
+    break;
+  }
+  case Family::BiasAdd:
+    p->width = r.integer("width");
+    p->xStride = r.integer("x_stride", p->width);
+    break;
   case Family::QuantizeAct:
   case Family::Add:
   case Family::Mul:
+  case Family::Relu:
   case Family::Relu2:
   case Family::Silu:
   case Family::Gelu:
@@ -323,7 +352,13 @@ std::vector<uint64_t> bindingBytes(const Parsed &p, int64_t rows) {
   switch (p.family) {
   case Family::Embedding:
     return {tableBytes(p.dtype, p.vocab, p.width), r * 4, act};
+  case Family::PositionEmbedding:
+    return {tableBytes(p.dtype, p.positions, p.width), act};
   case Family::RmsNorm:
+    return {act, uint64_t(p.width) * 4, act};
+  case Family::LayerNorm:
+    if (p.bias)
+      return {act, uint64_t(p.width) * 4, uint64_t(p.width) * 4, act};
     return {act, uint64_t(p.width) * 4, act};
   case Family::RmsNormQuantize:
     return {act, uint64_t(p.width) * 4, r * p.width, r * 4};
@@ -352,6 +387,9 @@ std::vector<uint64_t> bindingBytes(const Parsed &p, int64_t rows) {
   case Family::Add:
   case Family::Mul:
     return {act, act, act};
+  case Family::BiasAdd:
+    return {strided(rows, p.width, p.xStride), uint64_t(p.width) * 4, act};
+  case Family::Relu:
   case Family::Relu2:
   case Family::Silu:
   case Family::Gelu:
@@ -505,8 +543,23 @@ tern_status_t runReferenceKernel(const KernelSpec &spec, void *const *bindings, 
     }
     break;
   }
+  case Family::PositionEmbedding: {
+    if (pos + rows > p.positions)
+      return fail(TERN_STATUS_OUT_OF_RANGE, spec, "positions %lld..%lld pass the table's %lld "
+                  "rows", (long long)pos, (long long)(pos + rows - 1), (long long)p.positions);
+    if (p.dtype == DType::F32)
+      ref::positionEmbedding(in(0), pos, rows, w, outF(1));
+    else
+      decodeRows(p.dtype, static_cast<const uint8_t *>(bindings[0]), p.positions, w, pos,
+                 pos + rows, outF(1));
+    break;
+  }
   case Family::RmsNorm:
     ref::rmsNorm(in(0), in(1), rows, w, float(p.eps), outF(2));
+    break;
+  case Family::LayerNorm:
+    ref::layerNorm(in(0), in(1), p.bias ? in(2) : nullptr, rows, w, float(p.eps),
+                   outF(p.bias ? 3 : 2));
     break;
   case Family::RmsNormQuantize: {
     std::vector<float> normed(size_t(rows * w));
@@ -579,6 +632,14 @@ tern_status_t runReferenceKernel(const KernelSpec &spec, void *const *bindings, 
     break;
   case Family::Mul:
     ref::mul(in(0), in(1), rows * w, outF(2));
+    break;
+  case Family::BiasAdd:
+    // Row by row: x may be a column view of a wider result (a fused QKV projection).
+    for (int64_t t = 0; t < rows; ++t)
+      ref::biasAdd(in(0) + t * p.xStride, in(1), 1, w, outF(2) + t * w);
+    break;
+  case Family::Relu:
+    ref::relu(in(0), rows * w, outF(1));
     break;
   case Family::Relu2:
     ref::relu2(in(0), rows * w, outF(1));

@@ -18,7 +18,8 @@ namespace tern {
 // quantized_matmul: output columns [begin * n_block, end * n_block); attention: heads
 // [begin, end); other families: 1 item).
 // INVALID_ARGUMENT names an unknown family, a missing or bad parameter, or a bad slice;
-// OUT_OF_RANGE a position past the kernel's context or a token id outside the vocabulary.
+// OUT_OF_RANGE a position past the kernel's context or its position table, or a token id
+// outside the vocabulary.
 // Thread-safe: calls with disjoint slices may run concurrently.
 tern_status_t runReferenceKernel(const KernelSpec &spec, void *const *bindings, int64_t rows,
                                  int64_t pos, int64_t begin, int64_t end);

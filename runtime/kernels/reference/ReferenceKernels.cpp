@@ -13,6 +13,11 @@ void embedding(const float* table, const int32_t* tokens, int64_t rows, int64_t 
     std::memcpy(out + t * width, table + int64_t(tokens[t]) * width, sizeof(float) * width);
 }
 
+void positionEmbedding(const float* table, int64_t pos, int64_t rows, int64_t width,
+                       float* out) {
+  std::memcpy(out, table + pos * width, sizeof(float) * rows * width);
+}
+
 void rmsNorm(const float* x, const float* w, int64_t rows, int64_t width, float eps, float* y) {
   for (int64_t t = 0; t < rows; ++t) {
     const float* xr = x + t * width;
@@ -22,6 +27,27 @@ void rmsNorm(const float* x, const float* w, int64_t rows, int64_t width, float 
     float inv = float(1.0 / std::sqrt(sumSquares / width + eps));
     for (int64_t i = 0; i < width; ++i)
       y[t * width + i] = xr[i] * inv * w[i];
+  }
+}
+
+void layerNorm(const float* x, const float* w, const float* b, int64_t rows, int64_t width,
+               float eps, float* y) {
+  for (int64_t t = 0; t < rows; ++t) {
+    const float* xr = x + t * width;
+    double sum = 0;
+    for (int64_t i = 0; i < width; ++i)
+      sum += xr[i];
+    const double mean = sum / width;
+    // Two passes: the centered sum keeps its precision when |mean| is large against the spread.
+    double sumSquares = 0;
+    for (int64_t i = 0; i < width; ++i)
+      sumSquares += (xr[i] - mean) * (xr[i] - mean);
+    const float inv = float(1.0 / std::sqrt(sumSquares / width + eps));
+    for (int64_t i = 0; i < width; ++i) {
+      const float c = float(xr[i] - mean);
+      const float v = c * inv * w[i];
+      y[t * width + i] = b ? v + b[i] : v;
+    }
   }
 }
 
@@ -152,6 +178,11 @@ void attention(const KVCacheLayout& layout, const float* kCache, const float* vC
     }
 }
 
+void relu(const float* x, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
 void relu2(const float* x, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) {
     float r = std::max(x[i], 0.0f);
@@ -180,6 +211,12 @@ void mul(const float* a, const float* b, int64_t n, float* out) {
 void add(const float* a, const float* b, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i)
     out[i] = a[i] + b[i];
+}
+
+void biasAdd(const float* x, const float* bias, int64_t rows, int64_t width, float* out) {
+  for (int64_t t = 0; t < rows; ++t)
+    for (int64_t i = 0; i < width; ++i)
+      out[t * width + i] = x[t * width + i] + bias[i];
 }
 
 void ropeFromTable(float* x, int64_t rows, int64_t heads, int64_t headDim, int64_t stride,

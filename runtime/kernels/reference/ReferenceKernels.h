@@ -13,11 +13,25 @@ void embedding(const float* table,     // (vocab, width)
                int64_t rows, int64_t width,
                float* out);            // (rows, width)
 
+// tern.position_embedding: out[t] = table[pos + t]. Callers keep pos + rows within the table.
+void positionEmbedding(const float* table,  // (positions, width)
+                       int64_t pos, int64_t rows, int64_t width,
+                       float* out);         // (rows, width)
+
 // tern.rms_norm: y = x / sqrt(mean(x^2) + eps) * w, accumulated in double.
 void rmsNorm(const float* x,  // (rows, width)
              const float* w,  // (width)
              int64_t rows, int64_t width, float eps,
              float* y);       // (rows, width); may alias x
+
+// tern.layer_norm: mu = mean(x) and var = mean((x - mu)^2) in double; c = float(x - mu) (the
+// difference in double, rounded once); inv = float(1 / sqrt(var + eps));
+// y = c * inv * w (+ b), in float in that order. |b| may be null (no bias).
+void layerNorm(const float* x,  // (rows, width)
+               const float* w,  // (width)
+               const float* b,  // (width) or null
+               int64_t rows, int64_t width, float eps,
+               float* y);       // (rows, width); may alias x
 
 // tern.quantize_act: s = 127 / max(max|x|, 1e-5); q = clamp(round(x * s), -128, 127), rounding
 // half to even as torch.round does.
@@ -81,11 +95,18 @@ void attention(const KVCacheLayout& layout,
                float* out);      // (rows, heads * headDim)
 
 // Elementwise ops over |n| values; out may alias an input.
+void relu(const float* x, int64_t n, float* out);  // x > 0 ? x : +0 (-0 and NaN give +0)
 void relu2(const float* x, int64_t n, float* out);
 void silu(const float* x, int64_t n, float* out);
 void gelu(const float* x, int64_t n, float* out);  // tanh approximation
 void mul(const float* a, const float* b, int64_t n, float* out);
 void add(const float* a, const float* b, int64_t n, float* out);
+
+// tern.bias_add: out[t][j] = x[t][j] + bias[j]; out may alias x.
+void biasAdd(const float* x,     // (rows, width)
+             const float* bias,  // (width)
+             int64_t rows, int64_t width,
+             float* out);        // (rows, width)
 
 // tern.rope from a precomputed table, as the `rope` kernel family runs it: row t (position
 // pos + t) of |x| starts at x + t * stride; pair i of each head rotates by table[pos + t][i].

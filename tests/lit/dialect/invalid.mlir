@@ -185,7 +185,7 @@ func.func @weight_missing_attr() {
 // -----
 
 //===----------------------------------------------------------------------===//
-// tern.embedding, tern.rms_norm, tern.quantize_act
+// tern.embedding, tern.position_embedding, tern.rms_norm, tern.layer_norm, tern.quantize_act
 //===----------------------------------------------------------------------===//
 
 func.func @embedding_width(%t: tensor<512x64xf32>, %ids: tensor<?xi32>) {
@@ -239,6 +239,62 @@ func.func @rms_norm_epsilon(%x: tensor<?x64xf32>, %w: tensor<64xf32>) {
 func.func @rms_norm_result(%x: tensor<?x64xf32>, %w: tensor<64xf32>) {
   // expected-error @+1 {{'tern.rms_norm' op failed to verify that all of {input, result} have same type}}
   %y = "tern.rms_norm"(%x, %w) <{epsilon = 1.0e-5 : f64}> : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf16>
+  return
+}
+
+// -----
+
+func.func @position_embedding_width(%t: tensor<1024x64xf32>, %ids: tensor<?xi32>, %pos: index) {
+  // expected-error @+1 {{'tern.position_embedding' op result width is 32 but table width is 64}}
+  %p = tern.position_embedding %t, %ids, %pos : tensor<1024x64xf32>, tensor<?xi32> -> tensor<?x32xf32>
+  return
+}
+
+// -----
+
+func.func @position_embedding_rows(%t: tensor<1024x64xf32>, %ids: tensor<4xi32>, %pos: index) {
+  // expected-error @+1 {{'tern.position_embedding' op row counts disagree: tokens has 4 rows, result has 2}}
+  %p = tern.position_embedding %t, %ids, %pos : tensor<1024x64xf32>, tensor<4xi32> -> tensor<2x64xf32>
+  return
+}
+
+// -----
+
+func.func @position_embedding_quantized(%t: !tern.quantized<1024x64, q8_b32>, %ids: tensor<?xi32>, %pos: index) {
+  // expected-error @+1 {{'tern.position_embedding' op operand #0 must be 2D tensor of 32-bit float or 16-bit float or bfloat16 type values}}
+  %p = "tern.position_embedding"(%t, %ids, %pos) : (!tern.quantized<1024x64, q8_b32>, tensor<?xi32>, index) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @layer_norm_weight(%x: tensor<?x64xf32>, %w: tensor<32xf32>, %b: tensor<64xf32>) {
+  // expected-error @+1 {{'tern.layer_norm' op weight length is 32 but input width is 64}}
+  %y = tern.layer_norm %x, %w, %b {epsilon = 1.0e-5 : f64} : tensor<?x64xf32>, tensor<32xf32>, tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @layer_norm_bias(%x: tensor<?x64xf32>, %w: tensor<64xf32>, %b: tensor<48xf32>) {
+  // expected-error @+1 {{'tern.layer_norm' op bias length is 48 but input width is 64}}
+  %y = tern.layer_norm %x, %w, %b {epsilon = 1.0e-5 : f64} : tensor<?x64xf32>, tensor<64xf32>, tensor<48xf32>
+  return
+}
+
+// -----
+
+func.func @layer_norm_epsilon(%x: tensor<?x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{'tern.layer_norm' op epsilon must be positive, got -1}}
+  %y = tern.layer_norm %x, %w {epsilon = -1.0 : f64} : tensor<?x64xf32>, tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @layer_norm_result(%x: tensor<?x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{'tern.layer_norm' op failed to verify that all of {input, result} have same type}}
+  %y = "tern.layer_norm"(%x, %w) <{epsilon = 1.0e-5 : f64}> : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x32xf32>
   return
 }
 
@@ -547,6 +603,38 @@ func.func @attention_width(%q: tensor<?x32xf32>, %kv: !tern.kv_cache<5x512x4x8xf
 func.func @add_types(%a: tensor<?x64xf32>, %b: tensor<?x32xf32>) {
   // expected-error @+1 {{'tern.add' op requires the same type for all operands and results}}
   %c = "tern.add"(%a, %b) : (tensor<?x64xf32>, tensor<?x32xf32>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @relu_int(%a: tensor<?x64xi32>) {
+  // expected-error @+1 {{'tern.relu' op operand #0 must be ranked tensor of floating-point values}}
+  %c = tern.relu %a : tensor<?x64xi32>
+  return
+}
+
+// -----
+
+func.func @bias_add_length(%x: tensor<?x64xf32>, %b: tensor<63xf32>) {
+  // expected-error @+1 {{'tern.bias_add' op bias length is 63 but input width is 64}}
+  %y = tern.bias_add %x, %b : tensor<?x64xf32>, tensor<63xf32>
+  return
+}
+
+// -----
+
+func.func @bias_add_int(%x: tensor<?x64xf32>, %b: tensor<64xi32>) {
+  // expected-error @+1 {{'tern.bias_add' op operand #1 must be 1D tensor of 32-bit float or 16-bit float or bfloat16 type values}}
+  %y = tern.bias_add %x, %b : tensor<?x64xf32>, tensor<64xi32>
+  return
+}
+
+// -----
+
+func.func @bias_add_result(%x: tensor<?x64xf32>, %b: tensor<64xf32>) {
+  // expected-error @+1 {{'tern.bias_add' op failed to verify that all of {input, result} have same type}}
+  %y = "tern.bias_add"(%x, %b) : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<4x64xf32>
   return
 }
 

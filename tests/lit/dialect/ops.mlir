@@ -112,6 +112,40 @@ func.func @forward(%tokens: tensor<?xi32>, %pos: index, %kv: !tern.kv_cache<5x51
   return %logits, %kv1 : tensor<?x512xf32>, !tern.kv_cache<5x512x4x8xf32>
 }
 
+// The ops of GPT-2 and OPT-style decoders: learned positions, LayerNorm with and without a
+// bias, linear biases and plain ReLU.
+// CHECK-LABEL: func.func @gpt2_style(
+// CHECK-SAME: %[[TOKENS:[^:]+]]: tensor<?xi32>, %[[POS:[^:]+]]: index
+func.func @gpt2_style(%tokens: tensor<?xi32>, %pos: index) -> tensor<?x64xf32> {
+  %wte = tern.weight "wte" {dtype = "f32", offset = 0, size = 131072} : tensor<512x64xf32>
+  %wpe = tern.weight "wpe" {dtype = "f16", offset = 131072, size = 131072} : tensor<1024x64xf16>
+  %lnw = tern.weight "ln_1.weight" {dtype = "f32", offset = 262144, size = 256} : tensor<64xf32>
+  %lnb = tern.weight "ln_1.bias" {dtype = "bf16", offset = 262400, size = 128} : tensor<64xbf16>
+  %w = tern.weight "fc.weight" {dtype = "f32", offset = 262528, size = 65536} : tensor<256x64xf32>
+  %b = tern.weight "fc.bias" {dtype = "f16", offset = 328064, size = 512} : tensor<256xf16>
+
+  // CHECK: %[[E:.+]] = tern.embedding
+  %e = tern.embedding %wte, %tokens : tensor<512x64xf32>, tensor<?xi32> -> tensor<?x64xf32>
+  // CHECK: %[[P:.+]] = tern.position_embedding %{{.+}}, %[[TOKENS]], %[[POS]] : tensor<1024x64xf16>, tensor<?xi32> -> tensor<?x64xf32>
+  %p = tern.position_embedding %wpe, %tokens, %pos : tensor<1024x64xf16>, tensor<?xi32> -> tensor<?x64xf32>
+  // CHECK: %[[X:.+]] = tern.add %[[E]], %[[P]]
+  %x = tern.add %e, %p : tensor<?x64xf32>
+  // CHECK: %[[H:.+]] = tern.layer_norm %[[X]], %{{.+}}, %{{.+}} {epsilon = 1.000000e-05 : f64} : tensor<?x64xf32>, tensor<64xf32>, tensor<64xbf16>
+  %h = tern.layer_norm %x, %lnw, %lnb {epsilon = 1.0e-5 : f64} : tensor<?x64xf32>, tensor<64xf32>, tensor<64xbf16>
+  // CHECK: %[[H2:.+]] = tern.layer_norm %[[H]], %{{.+}} {epsilon = 9.9999999999999995E-7 : f64} : tensor<?x64xf32>, tensor<64xf32>
+  // CHECK-NOT: tensor<64xbf16>
+  %h2 = tern.layer_norm %h, %lnw {epsilon = 1.0e-6 : f64} : tensor<?x64xf32>, tensor<64xf32>
+  // CHECK: %[[F:.+]] = tern.matmul %[[H2]]
+  %f = tern.matmul %h2, %w : tensor<?x64xf32>, tensor<256x64xf32> -> tensor<?x256xf32>
+  // CHECK: %[[FB:.+]] = tern.bias_add %[[F]], %{{.+}} : tensor<?x256xf32>, tensor<256xf16>
+  %fb = tern.bias_add %f, %b : tensor<?x256xf32>, tensor<256xf16>
+  // CHECK: %[[R:.+]] = tern.relu %[[FB]] : tensor<?x256xf32>
+  %r = tern.relu %fb : tensor<?x256xf32>
+  // CHECK: tern.slice_columns %[[R]]
+  %y = tern.slice_columns %r {offset = 0 : i64} : tensor<?x256xf32> -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
 // The ops the graph passes produce: repacked weights, stacked weights, column views,
 // fused norm + quantization, gated units and tiled matmuls.
 // CHECK-LABEL: func.func @fused(
@@ -178,15 +212,22 @@ func.func @quantized_lm_head(%tokens: tensor<?xi32>) -> tensor<?x512xf32> {
 // Static token counts and elementwise ops on other ranks and float types verify too.
 // CHECK-LABEL: func.func @static_rows(
 func.func @static_rows(%x: tensor<4x64xf32>, %t: tensor<4xi32>, %table: tensor<512x64xf16>,
-                       %w: tensor<64xbf16>, %v: tensor<8x2x3xf16>) -> tensor<8x2x3xf16> {
+                       %w: tensor<64xbf16>, %v: tensor<8x2x3xf16>, %w3: tensor<3xf16>,
+                       %c0: index) -> tensor<8x2x3xf16> {
   // CHECK: tern.embedding %{{.+}}, %{{.+}} : tensor<512x64xf16>, tensor<4xi32> -> tensor<4x64xf32>
   %e = tern.embedding %table, %t : tensor<512x64xf16>, tensor<4xi32> -> tensor<4x64xf32>
   // CHECK: tern.rms_norm %{{.+}}, %{{.+}} {epsilon = 9.9999999999999995E-7 : f64} : tensor<4x64xf32>, tensor<64xbf16>
   %n = tern.rms_norm %e, %w {epsilon = 1.0e-6 : f64} : tensor<4x64xf32>, tensor<64xbf16>
   // CHECK: tern.quantize_act %{{.+}} : tensor<4x64xf32> -> tensor<4x64xi8>, tensor<4xf32>
   %q:2 = tern.quantize_act %n : tensor<4x64xf32> -> tensor<4x64xi8>, tensor<4xf32>
+  // CHECK: tern.position_embedding %{{.+}}, %{{.+}}, %{{.+}} : tensor<512x64xf16>, tensor<4xi32> -> tensor<4x64xf32>
+  %pe = tern.position_embedding %table, %t, %c0 : tensor<512x64xf16>, tensor<4xi32> -> tensor<4x64xf32>
+  // CHECK: tern.layer_norm %{{.+}}, %{{.+}} {epsilon = 1.000000e-05 : f64} : tensor<8x2x3xf16>, tensor<3xf16>
+  %ln = tern.layer_norm %v, %w3 {epsilon = 1.0e-5 : f64} : tensor<8x2x3xf16>, tensor<3xf16>
+  // CHECK: tern.relu %{{.+}} : tensor<8x2x3xf16>
+  %rl = tern.relu %ln : tensor<8x2x3xf16>
   // CHECK: tern.silu %{{.+}} : tensor<8x2x3xf16>
-  %s = tern.silu %v : tensor<8x2x3xf16>
+  %s = tern.silu %rl : tensor<8x2x3xf16>
   // CHECK: tern.add %{{.+}}, %{{.+}} : tensor<8x2x3xf16>
   %r = "tern.add"(%s, %v) : (tensor<8x2x3xf16>, tensor<8x2x3xf16>) -> tensor<8x2x3xf16>
   return %r : tensor<8x2x3xf16>

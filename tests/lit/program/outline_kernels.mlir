@@ -101,3 +101,59 @@ func.func @forward(%tok: tensor<?xi32>, %pos: index, %kv: !tern.kv_cache<1x16x1x
   %l2 = tern.logits %x, %out : tensor<?x64xf32>, tensor<32x64xf16> -> tensor<?x32xf32>
   return %l, %l2, %kv : tensor<?x32xf32>, tensor<?x32xf32>, !tern.kv_cache<1x16x1x8xf32>
 }
+
+// -----
+
+// Tests the ops of GPT-2 and OPT-style decoders: learned positions read from the call's
+// position, LayerNorm with and without a bias, the biases of q, k and v read out of the fused
+// QKV output (row stride 48) and of the FFN's up projection (contiguous), and plain ReLU.
+//       CHECK: module
+// CHECK-DAG: func.func private @[[POS:tern_k[0-9]+_position_embedding]]() attributes {tern.kernel_family = "position_embedding", tern.kernel_params = {dtype = "f16", positions = 32 : i64, width = 16 : i64}}
+// CHECK-DAG: func.func private @[[LNB:tern_k[0-9]+_layer_norm]]() attributes {tern.kernel_family = "layer_norm", tern.kernel_params = {bias = 1 : i64, eps = 1.000000e-05 : f64, width = 16 : i64}}
+// CHECK-DAG: func.func private @[[LN:tern_k[0-9]+_layer_norm]]() attributes {tern.kernel_family = "layer_norm", tern.kernel_params = {bias = 0 : i64, eps = 1.000000e-05 : f64, width = 16 : i64}}
+// CHECK-DAG: func.func private @[[BQKV:tern_k[0-9]+_bias_add]]() attributes {tern.kernel_family = "bias_add", tern.kernel_params = {width = 16 : i64, x_stride = 48 : i64}}
+// CHECK-DAG: func.func private @[[BUP:tern_k[0-9]+_bias_add]]() attributes {tern.kernel_family = "bias_add", tern.kernel_params = {width = 64 : i64, x_stride = 64 : i64}}
+// CHECK-DAG: func.func private @[[RELU:tern_k[0-9]+_relu]]() attributes {tern.kernel_family = "relu", tern.kernel_params = {width = 64 : i64}}
+//       CHECK: func.func @forward
+//       CHECK: tern.position_embedding {{.*}}kernel = @[[POS]]
+//       CHECK: tern.layer_norm {{.*}}kernel = @[[LNB]]
+// CHECK-COUNT-3: tern.bias_add {{.*}}kernel = @[[BQKV]]
+//       CHECK: tern.bias_add {{.*}}kernel = @[[BUP]]
+//       CHECK: tern.relu {{.*}}kernel = @[[RELU]]
+//       CHECK: tern.layer_norm {{.*}}kernel = @[[LN]]
+func.func @forward(%tok: tensor<?xi32>, %pos: index, %kv: !tern.kv_cache<1x16x2x8xf32>)
+    -> (tensor<?x32xf32>, !tern.kv_cache<1x16x2x8xf32>) {
+  %wte = tern.weight "wte" {dtype = "f32", offset = 0 : i64, size = 2048 : i64} : tensor<32x16xf32>
+  %wpe = tern.weight "wpe" {dtype = "f16", offset = 2048 : i64, size = 1024 : i64} : tensor<32x16xf16>
+  %e = tern.embedding %wte, %tok : tensor<32x16xf32>, tensor<?xi32> -> tensor<?x16xf32>
+  %p = tern.position_embedding %wpe, %tok, %pos : tensor<32x16xf16>, tensor<?xi32> -> tensor<?x16xf32>
+  %x = tern.add %e, %p : tensor<?x16xf32>
+  %lnw = tern.weight "ln.weight" {dtype = "f32", offset = 3072 : i64, size = 64 : i64} : tensor<16xf32>
+  %lnb = tern.weight "ln.bias" {dtype = "f32", offset = 3136 : i64, size = 64 : i64} : tensor<16xf32>
+  %h = tern.layer_norm %x, %lnw, %lnb {epsilon = 1.0e-05 : f64} : tensor<?x16xf32>, tensor<16xf32>, tensor<16xf32>
+  %wqkv = tern.weight "qkv" {dtype = "f32", offset = 3200 : i64, size = 3072 : i64} : tensor<48x16xf32>
+  %qkv = tern.matmul %h, %wqkv : tensor<?x16xf32>, tensor<48x16xf32> -> tensor<?x48xf32>
+  %q = tern.slice_columns %qkv {offset = 0 : i64} : tensor<?x48xf32> -> tensor<?x16xf32>
+  %k = tern.slice_columns %qkv {offset = 16 : i64} : tensor<?x48xf32> -> tensor<?x16xf32>
+  %v = tern.slice_columns %qkv {offset = 32 : i64} : tensor<?x48xf32> -> tensor<?x16xf32>
+  %bq = tern.weight "q.bias" {dtype = "f32", offset = 6272 : i64, size = 64 : i64} : tensor<16xf32>
+  %bk = tern.weight "k.bias" {dtype = "f32", offset = 6336 : i64, size = 64 : i64} : tensor<16xf32>
+  %bv = tern.weight "v.bias" {dtype = "f32", offset = 6400 : i64, size = 64 : i64} : tensor<16xf32>
+  %qb = tern.bias_add %q, %bq : tensor<?x16xf32>, tensor<16xf32>
+  %kb = tern.bias_add %k, %bk : tensor<?x16xf32>, tensor<16xf32>
+  %vb = tern.bias_add %v, %bv : tensor<?x16xf32>, tensor<16xf32>
+  %kv1 = tern.kv_cache_write %kv, %kb, %vb, %pos {layer = 0 : i64} : !tern.kv_cache<1x16x2x8xf32>, tensor<?x16xf32>, tensor<?x16xf32>
+  %a = tern.attention %qb, %kv1, %pos {head_dim = 8 : i64, layer = 0 : i64, num_heads = 2 : i64, num_kv_heads = 2 : i64, scale = 0.35355339059327373 : f64} : tensor<?x16xf32>, !tern.kv_cache<1x16x2x8xf32>
+  %y = tern.add %x, %a : tensor<?x16xf32>
+  %wup = tern.weight "up" {dtype = "f32", offset = 6464 : i64, size = 4096 : i64} : tensor<64x16xf32>
+  %bup = tern.weight "up.bias" {dtype = "f32", offset = 10560 : i64, size = 256 : i64} : tensor<64xf32>
+  %u = tern.matmul %y, %wup : tensor<?x16xf32>, tensor<64x16xf32> -> tensor<?x64xf32>
+  %ub = tern.bias_add %u, %bup : tensor<?x64xf32>, tensor<64xf32>
+  %r = tern.relu %ub : tensor<?x64xf32>
+  %wdown = tern.weight "down" {dtype = "f32", offset = 10816 : i64, size = 4096 : i64} : tensor<16x64xf32>
+  %d = tern.matmul %r, %wdown : tensor<?x64xf32>, tensor<16x64xf32> -> tensor<?x16xf32>
+  %z = tern.add %y, %d : tensor<?x16xf32>
+  %n = tern.layer_norm %z, %lnw {epsilon = 1.0e-05 : f64} : tensor<?x16xf32>, tensor<16xf32>
+  %l = tern.logits %n, %wte : tensor<?x16xf32>, tensor<32x16xf32> -> tensor<?x32xf32>
+  return %l, %kv1 : tensor<?x32xf32>, !tern.kv_cache<1x16x2x8xf32>
+}

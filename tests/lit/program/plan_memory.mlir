@@ -73,3 +73,38 @@ func.func @forward(%tok: tensor<?xi32>, %pos: index, %kv: !tern.kv_cache<1x16x1x
   %e = tern.add %c, %d : tensor<?x16xf32>
   return %e, %kv : tensor<?x16xf32>, !tern.kv_cache<1x16x1x8xf32>
 }
+
+// -----
+
+// Tests a GPT-2-style FFN: the bias_add writes over the up projection's output, which dies
+// there (a contiguous input), but not over a strided column view; with last-row-logits the
+// final layer_norm runs for the last row only, as rms_norm does.
+// CHECK-LABEL: func.func @forward
+//       CHECK: tern.bias_add {{.*}}{tern.arena_offsets = array<i64: {{[0-9]+}}>, tern.row_strides = array<i64: 64>}
+//       CHECK: tern.matmul {{.*}}tern.arena_offsets = array<i64: [[UP:[0-9]+]]>, tern.row_strides = array<i64: 256>
+//  CHECK-NEXT: tern.bias_add {{.*}}tern.arena_offsets = array<i64: [[UP]]>, tern.inplace_operand = 0 : i64, tern.row_strides = array<i64: 256>
+//       CHECK: tern.layer_norm {{.*}}tern.arena_offsets = array<i64: {{[0-9]+}}>, tern.row_strides = array<i64: 64>
+// LAST-LABEL: func.func @forward
+//       LAST: tern.layer_norm {{.*}}tern.last_row, tern.row_strides = array<i64: 0>
+//       LAST: tern.logits {{.*}}tern.last_row, tern.row_strides = array<i64: 0>
+func.func @forward(%tok: tensor<?xi32>, %pos: index, %kv: !tern.kv_cache<1x16x1x8xf32>)
+    -> (tensor<?x32xf32>, !tern.kv_cache<1x16x1x8xf32>) {
+  %emb = tern.weight "emb" {dtype = "f32", offset = 0 : i64, size = 2048 : i64} : tensor<32x16xf32>
+  %x = tern.embedding %emb, %tok : tensor<32x16xf32>, tensor<?xi32> -> tensor<?x16xf32>
+  %w2 = tern.weight "w2" {dtype = "f32", offset = 2048 : i64, size = 2048 : i64} : tensor<32x16xf32>
+  %xx = tern.matmul %x, %w2 : tensor<?x16xf32>, tensor<32x16xf32> -> tensor<?x32xf32>
+  %half = tern.slice_columns %xx {offset = 16 : i64} : tensor<?x32xf32> -> tensor<?x16xf32>
+  %b16 = tern.weight "b16" {dtype = "f32", offset = 4096 : i64, size = 64 : i64} : tensor<16xf32>
+  %hb = tern.bias_add %half, %b16 : tensor<?x16xf32>, tensor<16xf32>
+  %wup = tern.weight "up" {dtype = "f32", offset = 4160 : i64, size = 4096 : i64} : tensor<64x16xf32>
+  %bup = tern.weight "up.bias" {dtype = "f32", offset = 8256 : i64, size = 256 : i64} : tensor<64xf32>
+  %u = tern.matmul %hb, %wup : tensor<?x16xf32>, tensor<64x16xf32> -> tensor<?x64xf32>
+  %ub = tern.bias_add %u, %bup : tensor<?x64xf32>, tensor<64xf32>
+  %r = tern.relu %ub : tensor<?x64xf32>
+  %wdown = tern.weight "down" {dtype = "f32", offset = 8512 : i64, size = 4096 : i64} : tensor<16x64xf32>
+  %d = tern.matmul %r, %wdown : tensor<?x64xf32>, tensor<16x64xf32> -> tensor<?x16xf32>
+  %lnw = tern.weight "ln.weight" {dtype = "f32", offset = 12608 : i64, size = 64 : i64} : tensor<16xf32>
+  %n = tern.layer_norm %d, %lnw, %b16 {epsilon = 1.0e-05 : f64} : tensor<?x16xf32>, tensor<16xf32>, tensor<16xf32>
+  %l = tern.logits %n, %emb : tensor<?x16xf32>, tensor<32x16xf32> -> tensor<?x32xf32>
+  return %l, %kv : tensor<?x32xf32>, !tern.kv_cache<1x16x1x8xf32>
+}

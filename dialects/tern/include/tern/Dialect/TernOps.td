@@ -109,6 +109,28 @@ def Tern_EmbeddingOp : Tern_Op<"embedding", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Tern_PositionEmbeddingOp : Tern_Op<"position_embedding", [Pure]> {
+  let summary = "rows of a learned absolute position table";
+  let description = [{
+    Row t of the result is row `pos + t` of `table` [P, D], converted to f32: the
+    learned position embedding of GPT-2-style decoders (`wpe`), added to the token
+    embedding. `tokens` only gives the number of rows. The caller keeps pos + rows
+    within the table's P rows (the compiler checks P against the KV cache's context).
+
+    ```mlir
+    %p = tern.position_embedding %table, %tokens, %pos
+           : tensor<1024x64xf32>, tensor<?xi32> -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Tern_FloatMatrix:$table, Tern_TokenIds:$tokens, Index:$pos);
+  let results = (outs Tern_Rows:$result);
+  let assemblyFormat = [{
+    $table `,` $tokens `,` $pos attr-dict `:` type($table) `,` type($tokens) `->`
+    type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 def Tern_RmsNormOp : Tern_Op<"rms_norm", [Pure, AllTypesMatch<["input", "result"]>]> {
   let summary = "RMS normalization over the last dimension";
   let description = [{
@@ -122,6 +144,29 @@ def Tern_RmsNormOp : Tern_Op<"rms_norm", [Pure, AllTypesMatch<["input", "result"
   let arguments = (ins Tern_FloatTensor:$input, Tern_FloatVector:$weight, F64Attr:$epsilon);
   let results = (outs Tern_FloatTensor:$result);
   let assemblyFormat = "$input `,` $weight attr-dict `:` type($input) `,` type($weight)";
+  let hasVerifier = 1;
+}
+
+def Tern_LayerNormOp : Tern_Op<"layer_norm", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "layer normalization over the last dimension";
+  let description = [{
+    With mu = mean(x) and var = mean((x - mu)^2) over the last dimension of x:
+    y = (x - mu) / sqrt(var + epsilon) * w, plus `bias` when given (GPT-2, OPT). `w` and
+    `bias` are vectors of that length.
+
+    ```mlir
+    %y = tern.layer_norm %x, %w, %b {epsilon = 1.0e-05 : f64}
+           : tensor<?x64xf32>, tensor<64xf32>, tensor<64xf32>
+    %z = tern.layer_norm %x, %w {epsilon = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64xf16>
+    ```
+  }];
+  let arguments = (ins Tern_FloatTensor:$input, Tern_FloatVector:$weight,
+                       Optional<Tern_FloatVector>:$bias, F64Attr:$epsilon);
+  let results = (outs Tern_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` type($input) `,` type($weight)
+    (`,` type($bias)^)?
+  }];
   let hasVerifier = 1;
 }
 
@@ -389,6 +434,7 @@ class Tern_UnaryOp<string mnemonic, string formula>
   let assemblyFormat = "$input attr-dict `:` type($result)";
 }
 
+def Tern_ReluOp : Tern_UnaryOp<"relu", "max(x, 0)">;
 def Tern_Relu2Op : Tern_UnaryOp<"relu2", "relu(x)^2">;
 def Tern_SiluOp : Tern_UnaryOp<"silu", "x * sigmoid(x)">;
 def Tern_GeluOp : Tern_UnaryOp<"gelu", "gelu(x) (tanh approximation)">;
@@ -405,6 +451,22 @@ class Tern_BinaryOp<string mnemonic, string formula>
 
 def Tern_MulOp : Tern_BinaryOp<"mul", "x * y">;
 def Tern_AddOp : Tern_BinaryOp<"add", "x + y">;
+
+def Tern_BiasAddOp : Tern_Op<"bias_add", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "adds a bias vector to every row";
+  let description = [{
+    y[t, j] = x[t, j] + bias[j]: the bias of a linear layer (GPT-2, OPT, Qwen q/k/v),
+    applied after its matmul. `bias` is a float vector of the rows' width.
+
+    ```mlir
+    %y = tern.bias_add %x, %b : tensor<?x64xf32>, tensor<64xf16>
+    ```
+  }];
+  let arguments = (ins Tern_Rows:$input, Tern_FloatVector:$bias);
+  let results = (outs Tern_Rows:$result);
+  let assemblyFormat = "$input `,` $bias attr-dict `:` type($input) `,` type($bias)";
+  let hasVerifier = 1;
+}
 
 //===----------------------------------------------------------------------===//
 // tern.logits
