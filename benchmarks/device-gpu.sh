@@ -1,49 +1,79 @@
 #!/usr/bin/env bash
-# The GPU checks and benchmarks of the PTX backend and the cuda device, in one call on the GPU
-# machine (which has the NVIDIA driver, torch and Python, but no LLVM 22 and no network).
+# The GPU checks and benchmarks of the PTX backend and the cuda device, on the GPU machine
+# (which has the NVIDIA driver, torch and Python, but no LLVM 22 and no network).
 #
-#   benchmarks/device-gpu.sh pack   (here) fills the git-ignored .devkit-gpu/ with what the
-#                                    other machine lacks: the Debian packages ternc loads
-#                                    (libllvm22, libmlir-22, libz3-4, libedit2),
-#                                    bin/ (ternc, tern, make_synthetic_model, tern-gpu-gemv, GpuKernelTests,
-#                                    CudaRuntimeSmokeTests from $TERN_BUILD, default build) and
-#                                    data/ (two hf-bitnet checkpoints with their goldens, and
-#                                    stories260K's llama.cpp completion) — about 60 MiB.
+# What travels to that machine is capped (64 MiB with the repository), and LLVM's and MLIR's
+# libraries alone are 51 MiB, so the kit is packed per step:
+#
+#   benchmarks/device-gpu.sh pack kernels   (here) the Debian packages ternc's code generator
+#                     loads (libllvm22, libmlir-22, libz3-4, libedit2) and GpuKernelTests and
+#                     tern-gpu-gemv, from $TERN_BUILD (default build)
+#   benchmarks/device-gpu.sh pack goldens   tern, CudaRuntimeSmokeTests and sm_90 artifacts
+#                     compiled here (two hf-bitnet checkpoints, the ONNX graphs, stories260K) with
+#                     their goldens: no LLVM needed there
+#   benchmarks/device-gpu.sh pack bench     the packages, ternc, tern and make_synthetic_model
+#                     (the 2B-4T artifact is too large to travel: it is made there)
+#
+# into the git-ignored .devkit-gpu/, then
+#
 #   benchmarks/device-gpu.sh run [STEP...]  (there, with .devkit-gpu carried) runs the steps
-#                                    named (default: all) and writes under $OUT:
+#                                    named (default: every step the kit can run) and writes
+#                                    under $OUT:
 #     kernels.txt    every GPU kernel against its reference twin on random shapes and data
-#     goldens.txt    hf-bitnet (transformers) and stories260K (llama.cpp) goldens on the GPU
+#     gemv.json      the batch-1 matmul kernels alone (tern-gpu-gemv), streaming their weights
+#     goldens.txt    hf-bitnet (transformers), ONNX graphs (ONNX Runtime) and stories260K
+#                    (llama.cpp) goldens on the GPU
 #     runtime.txt    the cuda device's own tests (greedy decode vs the CPU reference twins)
 #     torch.json     copy bandwidth and torch bf16 GEMVs for the 2B-4T shapes
 #     bench-f16.txt, bench-q6.txt  `tern bench --device cuda --json` on the synthetic 2B-4T
 #                    model (lm_head f16, 6-bit): prefill 128 and 1024 tokens, decode with and
 #                    without CUDA graphs and programmatic dependent launch, and a per-kernel
 #                    profile
-#     gemv.json      the batch-1 matmul kernels alone (tern-gpu-gemv), streaming their weights
 #   and prints a summary. Each step runs even when an earlier one failed.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 kit="$root/.devkit-gpu"
 out="${OUT:-$root/.devkit-gpu-out}"
+build="${TERN_BUILD:-build}"
+
+debs() {
+  (cd "$kit" && apt-get download libllvm22 libmlir-22 libz3-4 libedit2 >/dev/null 2>&1) ||
+    { echo "apt-get download failed" >&2; return 1; }
+}
+
+# The sm_90 artifacts and goldens check_goldens.py reads with --prebuilt.
+goldens_kit() {
+  local art="$kit/artifacts" ternc="$build/bin/ternc"
+  mkdir -p "$art" "$kit/data/hf-bitnet"
+  compile() { "$ternc" compile "$2" --target=sm_90 "${@:3}" -o "$art/$1.tern" || return 1; }
+  # Two of the six checkpoints: one online (f32 master weights), one offline-packed bitlinear.
+  for model in tiny_a_online tiny_b_offline_bitlinear; do
+    local src="$root/../shared/data/hf-bitnet/$model"
+    compile "$model" "$src" --max-batch-rows=4 && mkdir -p "$kit/data/hf-bitnet/$model" &&
+      cp "$src/golden.safetensors" "$kit/data/hf-bitnet/$model/"
+  done
+  compile tiny_b "$root/../shared/data/hf-bitnet/tiny_b_offline_bitlinear"
+  for m in "$root/../shared/data/onnx/"*.onnx; do
+    compile "$(basename "$m" .onnx)" "$m" --max-batch-rows=4
+  done
+  for m in tests/onnx/models/*/model.onnx; do
+    compile "$(basename "$(dirname "$m")")" "$m" --max-batch-rows=4
+  done
+  compile stories260K models/stories260K.gguf
+  cp "$root/../shared/data/golden/stories260K.greedy.json" "$kit/data/"
+}
 
 pack() {
-  local build="${TERN_BUILD:-build}"
-  rm -rf "$kit" && mkdir -p "$kit/bin" "$kit/data"
-  (cd "$kit" && apt-get download libllvm22 libmlir-22 libz3-4 libedit2 >/dev/null) ||
-    { echo "apt-get download failed" >&2; return 1; }
-  cp "$build/bin/ternc" "$build/bin/tern" "$build/bin/make_synthetic_model" \
-    "$build/bin/tern-gpu-gemv" "$kit/bin/"
-  cp "$build/tests/gpu/GpuKernelTests" "$build/tests/cuda/CudaRuntimeSmokeTests" "$kit/bin/"
+  local what="${1:-}"
+  rm -rf "$kit" && mkdir -p "$kit/bin"
+  case "$what" in
+    kernels) debs && cp "$build/tests/gpu/GpuKernelTests" "$build/bin/tern-gpu-gemv" "$kit/bin/" ;;
+    goldens) cp "$build/bin/tern" "$build/tests/cuda/CudaRuntimeSmokeTests" "$kit/bin/" && goldens_kit ;;
+    bench) debs && cp "$build/bin/ternc" "$build/bin/tern" "$build/bin/make_synthetic_model" "$kit/bin/" ;;
+    *) echo "usage: $0 pack kernels|goldens|bench" >&2; return 2 ;;
+  esac || return 1
   strip "$kit"/bin/* # symbols are not needed there, and the transfer is capped
-  # Two of the six checkpoints: one online (f32 master weights) and one offline-packed
-  # bitlinear; the others are the same two models packed differently, and every megabyte
-  # counts against the transfer's cap (the repository travels too).
-  mkdir -p "$kit/data/hf-bitnet"
-  for model in tiny_a_online tiny_b_offline_bitlinear; do
-    cp -r "$root/../shared/data/hf-bitnet/$model" "$kit/data/hf-bitnet/"
-  done
-  cp "$root/../shared/data/golden/stories260K.greedy.json" "$kit/data/"
   grep -qx '/.devkit-gpu/' .git/info/exclude || echo '/.devkit-gpu/' >>.git/info/exclude
   du -sh "$kit"
 }
@@ -56,40 +86,51 @@ wanted() {
   return 1
 }
 
+# Whether the kit holds what a step needs.
+has() { [ -e "$kit/$1" ]; }
+
 run() {
   mkdir -p "$out"
   local libs="$root/.devkit-gpu-root"
   mkdir -p "$libs"
-  for deb in "$kit"/*.deb; do dpkg -x "$deb" "$libs"; done
+  for deb in "$kit"/*.deb; do [ -e "$deb" ] && dpkg -x "$deb" "$libs"; done
   export LD_LIBRARY_PATH="$libs/usr/lib/x86_64-linux-gnu:$libs/usr/lib/llvm-22/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   local bin="$kit/bin" work=/tmp/tern-gpu
   mkdir -p "$work"
   nvidia-smi >"$out/nvidia-smi.txt" 2>&1
-  if wanted kernels; then
+  if wanted kernels && has bin/GpuKernelTests; then
     echo "== GPU kernels vs reference twins"
     "$bin/GpuKernelTests" --gtest_also_run_disabled_tests 2>&1 | tee "$out/kernels.txt" |
       grep -E "^(FAIL|device|seed|graph)|passed|Failure" | head -60
   fi
-  wanted goldens && echo "== goldens on the GPU" && python3 benchmarks/gpu/check_goldens.py --ternc "$bin/ternc" --tern "$bin/tern" \
-    --hf-dir "$kit/data/hf-bitnet" --stories models/stories260K.gguf \
-    --stories-golden "$kit/data/stories260K.greedy.json" --work "$work" 2>&1 | tee "$out/goldens.txt"
-  if wanted runtime; then
-    echo "== cuda device tests"
-    "$bin/ternc" compile "$kit/data/hf-bitnet/tiny_b_offline_bitlinear" --target=sm_90 \
-      -o "$work/tiny_b.tern"
-    TERN_TEST_CUDA_ARTIFACT="$work/tiny_b.tern" "$bin/CudaRuntimeSmokeTests" 2>&1 | tee "$out/runtime.txt" | tail -5
+  # ONNX graphs against ONNX Runtime: the two shared exports and the tiny ones in tests/onnx
+  # (the artifacts are prebuilt, so the shared .onnx files themselves need not travel).
+  local onnx=(--onnx "hf-internal-testing__tiny-qwen35-cuda__decoder.onnx=tests/onnx/goldens/tiny-qwen35.golden.safetensors"
+              --onnx "hf-internal-testing__tiny-random-gpt2-fp32__past.onnx=tests/onnx/goldens/tiny-gpt2.golden.safetensors")
+  for m in tests/onnx/models/*/model.onnx; do onnx+=(--onnx "$m=$(dirname "$m")/golden.safetensors"); done
+  if wanted goldens && has artifacts; then
+    echo "== goldens on the GPU"
+    python3 benchmarks/gpu/check_goldens.py --prebuilt "$kit/artifacts" --tern "$bin/tern" \
+      --hf-dir "$kit/data/hf-bitnet" --stories models/stories260K.gguf \
+      --stories-golden "$kit/data/stories260K.greedy.json" "${onnx[@]}" --work "$work" 2>&1 |
+      tee "$out/goldens.txt"
   fi
-  if wanted gemv; then
+  if wanted runtime && has bin/CudaRuntimeSmokeTests; then
+    echo "== cuda device tests"
+    TERN_TEST_CUDA_ARTIFACT="$kit/artifacts/tiny_b.tern" "$bin/CudaRuntimeSmokeTests" 2>&1 |
+      tee "$out/runtime.txt" | tail -5
+  fi
+  if wanted gemv && has bin/tern-gpu-gemv; then
     echo "== matmul kernels at batch 1"
     "$bin/tern-gpu-gemv" >"$out/gemv.json" 2>&1
     cat "$out/gemv.json"
   fi
-  if wanted torch; then
+  if wanted torch && has bin/make_synthetic_model; then
     echo "== torch baseline"
     python3 benchmarks/gpu/torch_baseline.py >"$out/torch.json" 2>&1
     cat "$out/torch.json"
   fi
-  wanted bench || return 0
+  { wanted bench && has bin/make_synthetic_model; } || return 0
   echo "== synthetic 2B-4T on the GPU"
   "$bin/make_synthetic_model" -o "$work/2b.gguf" >/dev/null &&
     "$bin/ternc" compile "$work/2b.gguf" --target=sm_90 --max-batch-rows=512 -o "$work/2b-f16.tern" &&
@@ -115,7 +156,7 @@ run() {
 }
 
 case "${1:-}" in
-  pack) pack ;;
+  pack) shift; pack "$@" ;;
   run) shift; steps=("$@"); run ;;
-  *) echo "usage: $0 pack | run" >&2; exit 2 ;;
+  *) echo "usage: $0 pack kernels|goldens|bench | run [STEP...]" >&2; exit 2 ;;
 esac

@@ -1,6 +1,7 @@
 // Producer/consumer index and constant folding over an ONNX graph.
 #include "frontends/onnx/ONNXGraph.h"
 
+#include "frontends/onnx/ONNXContribOps.h"
 #include "frontends/onnx/ONNXEvaluator.h"
 
 #include <algorithm>
@@ -201,7 +202,9 @@ llvm::Error GraphView::evaluate(const std::vector<const Node *> &region,
                                        in.c_str());
       }
     }
-    auto outs = evaluateNode(*n, ins, onnxModel.opsetVersion(""));
+    auto outs = isContribEvaluatorOp(n->domain(), n->op_type())
+                    ? evaluateContribNode(*n, ins)
+                    : evaluateNode(*n, ins, onnxModel.opsetVersion(""));
     if (!outs)
       return outs.takeError();
     for (int i = 0; i < n->output_size() && i < static_cast<int>(outs->size()); ++i)

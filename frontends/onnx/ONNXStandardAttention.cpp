@@ -208,12 +208,29 @@ std::optional<AttentionMatch> Mapper::matchStandardAttention(const std::string &
     return true;
   };
 
-  // Rotary settings from the graph's own cos table, evaluated at 1024 positions.
-  const Node *cosNode = nullptr;
-  for (const Node *n : region)
+  // Rotary settings: from com.microsoft RotaryEmbedding's constant cos cache, or from the graph's
+  // own cos table, evaluated at 1024 positions.
+  const Node *cosNode = nullptr, *rotaryNode = nullptr;
+  for (const Node *n : region) {
     if (n->op_type() == "Cos")
       cosNode = n;
-  if (cosNode) {
+    if (n->op_type() == "RotaryEmbedding" && n->domain() == "com.microsoft")
+      rotaryNode = n;
+  }
+  if (rotaryNode) {
+    const Node &n = *rotaryNode;
+    const int64_t rotaryDim = GraphView::intAttr(n, "rotary_embedding_dim").value_or(0);
+    const Tensor *cos = n.input_size() > 2 ? g.constant(n.input(2)) : nullptr;
+    if (!cos || (rotaryDim != 0 && rotaryDim != d)) {
+      error(g.describe(n), "expected a constant cos_cache and rotary over the whole head "
+                           "(rotary_embedding_dim 0 or head_dim); partial rotary is not "
+                           "supported");
+      return std::nullopt;
+    }
+    if (!rotaryFromCache(*cos, d, GraphView::intAttr(n, "interleaved").value_or(0) != 0, params,
+                         n))
+      return std::nullopt;
+  } else if (cosNode) {
     const int64_t positions = 1024;
     std::map<std::string, Tensor> values;
     std::set<std::string> cosInputs;

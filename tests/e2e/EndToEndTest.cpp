@@ -440,7 +440,9 @@ INSTANTIATE_TEST_SUITE_P(LmHeadQ6, Stories260KEndToEnd,
 // goldens): the two shared onnxruntime-genai test graphs (GroupQueryAttention with an f16 KV
 // cache and SkipLayerNormalization; GPT-2 with Attention, EmbedLayerNormalization and FastGelu)
 // the standard-op LLaMA and BitNet b1.58 graphs in tests/onnx/models, and the LLaMA one with
-// its weights block-quantized by ONNX Runtime's quantizer (MatMulNBits). Variant.model is the
+// its weights block-quantized by ONNX Runtime's quantizer (MatMulNBits) or its norms fused by
+// ONNX Runtime's transformer optimizer (SkipSimplifiedLayerNormalization) or its rotary
+// subgraphs replaced by RotaryEmbedding. Variant.model is the
 // .onnx path; the golden file is looked up from it.
 const std::string kSourceDir = TERN_SOURCE_DIR;
 
@@ -477,6 +479,8 @@ std::vector<Variant> onnxVariants() {
         kDataDir + "/onnx/hf-internal-testing__tiny-random-gpt2-fp32__past.onnx",
         kSourceDir + "/tests/onnx/models/tiny-llama/model.onnx",
         kSourceDir + "/tests/onnx/models/tiny-bitnet/model.onnx",
+        kSourceDir + "/tests/onnx/models/tiny-llama-fused/model.onnx",
+        kSourceDir + "/tests/onnx/models/tiny-llama-rotemb/model.onnx",
         kSourceDir + "/tests/onnx/models/tiny-llama-q2/model.onnx",
         kSourceDir + "/tests/onnx/models/tiny-llama-q4/model.onnx",
         kSourceDir + "/tests/onnx/models/tiny-llama-q8/model.onnx"}) {

@@ -70,7 +70,11 @@ def model_table(shared_dir):
                        os.path.join(tiny, "tiny-llama", "golden.safetensors")),
         "tiny-bitnet": (os.path.join(tiny, "tiny-bitnet", "model.onnx"),
                         os.path.join(tiny, "tiny-bitnet", "golden.safetensors")),
-        # MatMulNBits variants (make_nbits_variants.py).
+        # MatMulNBits variants (make_ort_variants.py).
+        "tiny-llama-fused": (os.path.join(tiny, "tiny-llama-fused", "model.onnx"),
+                             os.path.join(tiny, "tiny-llama-fused", "golden.safetensors")),
+        "tiny-llama-rotemb": (os.path.join(tiny, "tiny-llama-rotemb", "model.onnx"),
+                              os.path.join(tiny, "tiny-llama-rotemb", "golden.safetensors")),
         "tiny-llama-q2": (os.path.join(tiny, "tiny-llama-q2", "model.onnx"),
                           os.path.join(tiny, "tiny-llama-q2", "golden.safetensors")),
         "tiny-llama-q4": (os.path.join(tiny, "tiny-llama-q4", "model.onnx"),
@@ -392,7 +396,8 @@ def main():
     ap.add_argument("--qwen35", help="path of the tiny-qwen35 decoder (overrides --shared-dir)")
     ap.add_argument("--gpt2", help="path of the tiny-gpt2 past model (overrides --shared-dir)")
     ap.add_argument("names", nargs="*", help="models to do (default: all): tiny-llama tiny-bitnet "
-                                             "tiny-llama-q2 tiny-llama-q4 tiny-llama-q8 tiny-qwen35 tiny-gpt2")
+                                             "tiny-llama-fused tiny-llama-rotemb tiny-llama-q2 tiny-llama-q4 tiny-llama-q8 "
+                                             "tiny-qwen35 tiny-gpt2")
     args = ap.parse_args()
     table = model_table(args.shared_dir)
     if args.qwen35:
