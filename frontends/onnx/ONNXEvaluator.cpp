@@ -973,6 +973,166 @@ llvm::Expected<Outputs> evalMatMul(const Node &n) {
   return Outputs{std::move(out)};
 }
 
+// The index into a QuantizeLinear/DequantizeLinear scale (or zero point) for element |i| of a
+// tensor of |shape|: 0 per tensor; the coordinate along |axis| per axis; with |block| > 0, the
+// element's position in the scale tensor, whose |axis| dimension counts blocks.
+int64_t quantParamIndex(const Shape &shape, const Shape &paramShape, int64_t axis, int64_t block,
+                        int64_t i) {
+  if (product(paramShape) == 1)
+    return 0;
+  int64_t inner = 1;
+  for (size_t k = axis + 1; k < shape.size(); ++k)
+    inner *= shape[k];
+  const int64_t along = (i / inner) % shape[axis];
+  if (block <= 0)
+    return along;
+  const int64_t outer = i / (inner * shape[axis]);
+  return (outer * paramShape[axis] + along / block) * inner + i % inner;
+}
+
+// Checks the scale's shape against the three forms: scalar, 1-D per axis, blocked.
+llvm::Error checkQuantParam(const Node &n, const Shape &shape, const Tensor &param, int64_t axis,
+                            int64_t block, const char *what) {
+  if (param.numElements() == 1 && (param.rank() == 0 || block <= 0))
+    return llvm::Error::success();
+  if (block <= 0) {
+    if (param.rank() == 1 && param.shape()[0] == shape[axis])
+      return llvm::Error::success();
+  } else if (param.rank() == static_cast<int64_t>(shape.size())) {
+    bool ok = true;
+    for (size_t k = 0; k < shape.size(); ++k)
+      ok &= param.shape()[k] ==
+            (static_cast<int64_t>(k) == axis ? (shape[k] + block - 1) / block : shape[k]);
+    if (ok)
+      return llvm::Error::success();
+  }
+  return n.error(std::string(what) + " " + param.describe() + " fits neither per-tensor, per-axis " +
+                 "(axis " + std::to_string(axis) + ") nor blocked (block_size " +
+                 std::to_string(block) + ") quantization of " + shapeToString(shape));
+}
+
+// QuantizeLinear (10+; axis 13+, block_size 21+): saturate(round_even(x / scale) + zero_point).
+llvm::Expected<Outputs> evalQuantizeLinear(const Node &n) {
+  auto x = need(n, 0), scale = need(n, 1);
+  if (!x)
+    return x.takeError();
+  if (!scale)
+    return scale.takeError();
+  const Tensor *zp = n.input(2);
+  const ElemType outType = zp ? zp->type() : ElemType::UInt8;
+  int64_t lo, hi;
+  switch (outType) {
+  case ElemType::UInt8: lo = 0, hi = 255; break;
+  case ElemType::Int8: lo = -128, hi = 127; break;
+  case ElemType::UInt16: lo = 0, hi = 65535; break;
+  case ElemType::Int16: lo = -32768, hi = 32767; break;
+  default:
+    return n.unsupported("output type " + elemTypeName(outType) +
+                         " (supported: UINT8, INT8, UINT16, INT16)");
+  }
+  const Shape &shape = (*x)->shape();
+  // The axis matters only for per-axis and blocked scales; per-tensor ones ignore it (and its
+  // default of 1 need not exist in a 1-D input).
+  llvm::Expected<int64_t> axis = 0;
+  if (!shape.empty() && (*scale)->numElements() != 1)
+    axis = normAxis(n, n.attrInt("axis", 1), static_cast<int64_t>(shape.size()), "axis");
+  if (!axis)
+    return axis.takeError();
+  const int64_t block = n.opset >= 21 ? n.attrInt("block_size", 0) : 0;
+  if (!shape.empty()) {
+    if (llvm::Error e = checkQuantParam(n, shape, **scale, *axis, block, "y_scale"))
+      return std::move(e);
+    if (zp)
+      if (llvm::Error e = checkQuantParam(n, shape, *zp, *axis, block, "y_zero_point"))
+        return std::move(e);
+  }
+  Tensor out(outType, shape);
+  for (int64_t i = 0; i < (*x)->numElements(); ++i) {
+    const int64_t p = shape.empty() ? 0 : quantParamIndex(shape, (*scale)->shape(), *axis, block, i);
+    // Divided in float32, as ONNX's reference and ONNX Runtime do: in double, 0.5 / (5 / 255)
+    // lands just below 25.5 and rounds the other way.
+    const float scaled = static_cast<float>((*x)->getDouble(i)) /
+                         static_cast<float>((*scale)->getDouble(p));
+    const double q = std::nearbyint(double(scaled)) + (zp ? double(zp->getInt(p)) : 0.0);
+    out.setInt(i, static_cast<int64_t>(std::clamp(q, double(lo), double(hi))));
+  }
+  return Outputs{std::move(out)};
+}
+
+// DequantizeLinear (10+; axis 13+, block_size 21+): (x - zero_point) * scale, in scale's type.
+llvm::Expected<Outputs> evalDequantizeLinear(const Node &n) {
+  auto x = need(n, 0), scale = need(n, 1);
+  if (!x)
+    return x.takeError();
+  if (!scale)
+    return scale.takeError();
+  const Tensor *zp = n.input(2);
+  if (!isIntLike((*x)->type()) || (*x)->type() == ElemType::Bool)
+    return n.unsupported("input type " + elemTypeName((*x)->type()) + " (supported: integers)");
+  const Shape &shape = (*x)->shape();
+  // The axis matters only for per-axis and blocked scales; per-tensor ones ignore it (and its
+  // default of 1 need not exist in a 1-D input).
+  llvm::Expected<int64_t> axis = 0;
+  if (!shape.empty() && (*scale)->numElements() != 1)
+    axis = normAxis(n, n.attrInt("axis", 1), static_cast<int64_t>(shape.size()), "axis");
+  if (!axis)
+    return axis.takeError();
+  const int64_t block = n.opset >= 21 ? n.attrInt("block_size", 0) : 0;
+  if (!shape.empty()) {
+    if (llvm::Error e = checkQuantParam(n, shape, **scale, *axis, block, "x_scale"))
+      return std::move(e);
+    if (zp)
+      if (llvm::Error e = checkQuantParam(n, shape, *zp, *axis, block, "x_zero_point"))
+        return std::move(e);
+  }
+  Tensor out((*scale)->type(), shape);
+  for (int64_t i = 0; i < (*x)->numElements(); ++i) {
+    const int64_t p = shape.empty() ? 0 : quantParamIndex(shape, (*scale)->shape(), *axis, block, i);
+    const int64_t z = zp ? zp->getInt(p) : 0;
+    // float32 arithmetic, as the reference: (float)(x - zp) * scale.
+    out.setDouble(i, static_cast<float>((*x)->getInt(i) - z) *
+                         static_cast<float>((*scale)->getDouble(p)));
+  }
+  return Outputs{std::move(out)};
+}
+
+// MatMulInteger (10+): (A - a_zero_point) @ (B - b_zero_point) in int32; a_zero_point per
+// tensor or per row of A, b_zero_point per tensor or per column of B.
+llvm::Expected<Outputs> evalMatMulInteger(const Node &n) {
+  auto a = need(n, 0), b = need(n, 1);
+  if (!a)
+    return a.takeError();
+  if (!b)
+    return b.takeError();
+  const Tensor *az = n.input(2), *bz = n.input(3);
+  Tensor sa = (*a)->castTo(ElemType::Int64), sb = (*b)->castTo(ElemType::Int64);
+  const int64_t m = sa.rank() >= 2 ? sa.shape()[sa.rank() - 2] : 1;
+  const int64_t cols = sb.rank() >= 1 ? sb.shape().back() : 1;
+  auto shift = [&](Tensor &t, const Tensor *zp, bool rows, int64_t count) -> llvm::Error {
+    if (!zp)
+      return llvm::Error::success();
+    if (zp->numElements() != 1 && zp->numElements() != count)
+      return n.error("zero point " + zp->describe() + " is neither per tensor nor per " +
+                     (rows ? "row" : "column"));
+    const int64_t inner = rows ? t.shape().back() : 1;
+    for (int64_t i = 0; i < t.numElements(); ++i) {
+      const int64_t k = zp->numElements() == 1 ? 0 : rows ? (i / inner) % count : i % count;
+      t.setInt(i, t.getInt(i) - zp->getInt(k));
+    }
+    return llvm::Error::success();
+  };
+  if (llvm::Error e = shift(sa, az, true, m))
+    return std::move(e);
+  if (llvm::Error e = shift(sb, bz, false, cols))
+    return std::move(e);
+  std::vector<std::optional<Tensor>> ins = {std::move(sa), std::move(sb)};
+  Node matmul(n.proto, ins, n.opset);
+  auto product = evalMatMul(matmul);
+  if (!product)
+    return product.takeError();
+  return Outputs{(*product)[0].castTo(ElemType::Int32)};
+}
+
 llvm::Expected<Outputs> evalGemm(const Node &n) {
   auto a = need(n, 0), b = need(n, 1);
   if (!a)
@@ -1209,6 +1369,9 @@ const std::map<std::string, Handler> &handlers() {
     t["LogSoftmax"] = [](const Node &n) { return evalSoftmax(n, true); };
     t["MatMul"] = evalMatMul;
     t["Gemm"] = evalGemm;
+    t["QuantizeLinear"] = evalQuantizeLinear;
+    t["DequantizeLinear"] = evalDequantizeLinear;
+    t["MatMulInteger"] = evalMatMulInteger;
     t["Clip"] = evalClip;
     t["LayerNormalization"] = evalLayerNorm;
     return t;
