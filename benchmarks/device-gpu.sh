@@ -6,13 +6,15 @@
 # libraries alone are 51 MiB, so the kit is packed per step:
 #
 #   benchmarks/device-gpu.sh pack kernels   (here) the Debian packages ternc's code generator
-#                     loads (libllvm22, libmlir-22, libz3-4, libedit2) and GpuKernelTests and
-#                     tern-gpu-gemv, from $TERN_BUILD (default build)
+#                     loads (libllvm22, libmlir-22, libz3-4, libedit2), GpuKernelTests and
+#                     tern-gpu-gemv from $TERN_BUILD (default build), and, with
+#                     BITNET_REPO=<git dir of a microsoft/BitNet clone>, its GPU kernel's source
 #   benchmarks/device-gpu.sh pack goldens   tern, CudaRuntimeSmokeTests and sm_90 artifacts
 #                     compiled here (two hf-bitnet checkpoints, the ONNX graphs, stories260K) with
 #                     their goldens: no LLVM needed there
-#   benchmarks/device-gpu.sh pack bench     the packages, ternc, tern and make_synthetic_model
-#                     (the 2B-4T artifact is too large to travel: it is made there)
+#   benchmarks/device-gpu.sh pack bench     the packages, ternc (from a build without the ONNX
+#                     frontend: protobuf would not fit), tern and make_synthetic_model,
+#                     xz-compressed (the 2B-4T artifact is too large to travel: it is made there)
 #
 # into the git-ignored .devkit-gpu/, then
 #
@@ -21,6 +23,7 @@
 #                                    under $OUT:
 #     kernels.txt    every GPU kernel against its reference twin on random shapes and data
 #     gemv.json      the batch-1 matmul kernels alone (tern-gpu-gemv), streaming their weights
+#     bitnet.json    microsoft/BitNet's W2A8 GPU kernel, built there with nvcc, timed the same way
 #     goldens.txt    hf-bitnet (transformers), ONNX graphs (ONNX Runtime) and stories260K
 #                    (llama.cpp) goldens on the GPU
 #     runtime.txt    the cuda device's own tests (greedy decode vs the CPU reference twins)
@@ -64,16 +67,40 @@ goldens_kit() {
   cp "$root/../shared/data/golden/stories260K.greedy.json" "$kit/data/"
 }
 
+# microsoft/BitNet's GPU kernel source, for the `bitnet` step to build with nvcc there and time
+# beside ours. Taken from a clone named by $BITNET_REPO (a git directory); skipped without one.
+# It only travels in the git-ignored kit: no file of it is committed.
+bitnet_source() {
+  [ -n "${BITNET_REPO:-}" ] || return 0
+  mkdir -p "$kit/bitnet"
+  for f in bitnet_kernels.cu bitnet_kernels.h; do
+    git --git-dir="$BITNET_REPO" show "HEAD:gpu/bitnet_kernels/$f" >"$kit/bitnet/$f" || return 1
+  done
+  git --git-dir="$BITNET_REPO" rev-parse HEAD >"$kit/bitnet/COMMIT"
+}
+
 pack() {
   local what="${1:-}"
   rm -rf "$kit" && mkdir -p "$kit/bin"
   case "$what" in
-    kernels) debs && cp "$build/tests/gpu/GpuKernelTests" "$build/bin/tern-gpu-gemv" "$kit/bin/" ;;
+    kernels)
+      debs && cp "$build/tests/gpu/GpuKernelTests" "$build/bin/tern-gpu-gemv" "$kit/bin/" &&
+        bitnet_source ;;
     goldens) cp "$build/bin/tern" "$build/tests/cuda/CudaRuntimeSmokeTests" "$kit/bin/" && goldens_kit ;;
-    bench) debs && cp "$build/bin/ternc" "$build/bin/tern" "$build/bin/make_synthetic_model" "$kit/bin/" ;;
+    bench)
+      # protobuf and libonnx would not fit beside LLVM: this ternc must be built without the
+      # ONNX frontend (cmake -DCMAKE_DISABLE_FIND_PACKAGE_Protobuf=ON).
+      if ldd "$build/bin/ternc" | grep -q "libprotobuf\|libonnx"; then
+        echo "$build/bin/ternc links protobuf/libonnx, which the GPU machine lacks; configure" \
+          "a build with -DCMAKE_DISABLE_FIND_PACKAGE_Protobuf=ON and pass it as TERN_BUILD" >&2
+        return 1
+      fi
+      debs && cp "$build/bin/ternc" "$build/bin/tern" "$build/bin/make_synthetic_model" "$kit/bin/" ;;
     *) echo "usage: $0 pack kernels|goldens|bench" >&2; return 2 ;;
   esac || return 1
   strip "$kit"/bin/* # symbols are not needed there, and the transfer is capped
+  # The bench kit is within a megabyte of the cap: its binaries travel xz-compressed.
+  [ "$what" = bench ] && xz -9 "$kit"/bin/*
   grep -qx '/.devkit-gpu/' .git/info/exclude || echo '/.devkit-gpu/' >>.git/info/exclude
   du -sh "$kit"
 }
@@ -97,6 +124,7 @@ run() {
   export LD_LIBRARY_PATH="$libs/usr/lib/x86_64-linux-gnu:$libs/usr/lib/llvm-22/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   local bin="$kit/bin" work=/tmp/tern-gpu
   mkdir -p "$work"
+  for packed in "$bin"/*.xz; do [ -e "$packed" ] && xz -dkf "$packed"; done
   nvidia-smi >"$out/nvidia-smi.txt" 2>&1
   if wanted kernels && has bin/GpuKernelTests; then
     echo "== GPU kernels vs reference twins"
@@ -125,7 +153,17 @@ run() {
     "$bin/tern-gpu-gemv" >"$out/gemv.json" 2>&1
     cat "$out/gemv.json"
   fi
-  if wanted torch && has bin/make_synthetic_model; then
+  if wanted bitnet && has bitnet/bitnet_kernels.cu; then
+    echo "== microsoft/BitNet's GPU kernel ($(cat "$kit/bitnet/COMMIT"))"
+    local nvcc
+    nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+    (cd "$kit/bitnet" && "$nvcc" -std=c++17 -O3 -Xcudafe --diag_suppress=177 \
+      --compiler-options -fPIC --shared bitnet_kernels.cu -lcuda \
+      -gencode=arch=compute_90,code=sm_90 -o "$work/libbitnet.so") &&
+      python3 benchmarks/gpu/bitnet_gpu_baseline.py "$work/libbitnet.so" >"$out/bitnet.json" 2>&1
+    cat "$out/bitnet.json"
+  fi
+  if wanted torch && { has bin/tern-gpu-gemv || has bin/make_synthetic_model; }; then
     echo "== torch baseline"
     python3 benchmarks/gpu/torch_baseline.py >"$out/torch.json" 2>&1
     cat "$out/torch.json"
