@@ -355,6 +355,50 @@ llvm::Expected<Outputs> evalGather(const Node &n) {
   return Outputs{std::move(result)};
 }
 
+// GatherND (11+; batch_dims 12+): each index tuple along the last axis of |indices| selects a
+// slice of |data| below the first batch_dims dimensions, which data and indices share.
+llvm::Expected<Outputs> evalGatherND(const Node &n) {
+  auto data = need(n, 0), idx = need(n, 1);
+  if (!data)
+    return data.takeError();
+  if (!idx)
+    return idx.takeError();
+  const Shape &ds = (*data)->shape(), &is = (*idx)->shape();
+  const int64_t b = n.attrInt("batch_dims", 0);
+  REQUIRE(!is.empty() && b >= 0 && b < static_cast<int64_t>(std::min(ds.size(), is.size())), n,
+          "batch_dims " + std::to_string(b) + " does not fit data " + (*data)->describe() +
+              " and indices " + (*idx)->describe());
+  const int64_t m = is.back();
+  REQUIRE(m >= 1 && b + m <= static_cast<int64_t>(ds.size()), n,
+          "index tuples of " + std::to_string(m) + " do not fit data " + (*data)->describe());
+  for (int64_t k = 0; k < b; ++k)
+    REQUIRE(ds[k] == is[k], n, "batch dimensions of data and indices differ");
+  Shape out(is.begin(), is.end() - 1);
+  out.insert(out.end(), ds.begin() + b + m, ds.end());
+  const int64_t batches = product(Shape(ds.begin(), ds.begin() + b));
+  const int64_t tuples = product(Shape(is.begin() + b, is.end() - 1));
+  const int64_t slice = product(Shape(ds.begin() + b + m, ds.end()));
+  const int64_t perBatch = product(Shape(ds.begin() + b, ds.end()));
+  Tensor result((*data)->type(), out);
+  const size_t esize = esizeOf(result);
+  for (int64_t bi = 0; bi < batches; ++bi)
+    for (int64_t t = 0; t < tuples; ++t) {
+      int64_t offset = 0;
+      for (int64_t k = 0; k < m; ++k) {
+        const int64_t dim = ds[b + k];
+        int64_t i = (*idx)->getInt((bi * tuples + t) * m + k);
+        REQUIRE(i >= -dim && i < dim, n,
+                "index " + std::to_string(i) + " is out of range for dimension " +
+                    std::to_string(dim));
+        offset = offset * dim + (i < 0 ? i + dim : i);
+      }
+      copyBytes(result.bytes().data() + (bi * tuples + t) * slice * esize,
+                (*data)->bytes().data() + (bi * perBatch + offset * slice) * esize,
+                slice * esize);
+    }
+  return Outputs{std::move(result)};
+}
+
 // Axes from the input (opset >= |inputSince|) or the attribute (before).
 llvm::Expected<std::optional<Shape>> axesOf(const Node &n, int64_t inputSince, size_t inputIndex) {
   if (n.opset >= inputSince) {
@@ -1369,6 +1413,7 @@ const std::map<std::string, Handler> &handlers() {
     t["LogSoftmax"] = [](const Node &n) { return evalSoftmax(n, true); };
     t["MatMul"] = evalMatMul;
     t["Gemm"] = evalGemm;
+    t["GatherND"] = evalGatherND;
     t["QuantizeLinear"] = evalQuantizeLinear;
     t["DequantizeLinear"] = evalDequantizeLinear;
     t["MatMulInteger"] = evalMatMulInteger;

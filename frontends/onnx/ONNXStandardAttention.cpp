@@ -136,7 +136,7 @@ std::optional<AttentionMatch> Mapper::matchStandardAttention(const std::string &
   std::vector<const Node *> region = g.closure({output}, projected, &inputsRead);
   const std::string where = g.describe(*scores);
 
-  // Head layout from the past-KV inputs ([batch, kv_heads, past, head_dim]).
+  // The past key/value inputs, when the graph has a cache: [batch, kv_heads, past, head_dim].
   std::string pastKey, pastValue;
   for (const std::string &in : inputsRead) {
     const PastKind kind = pastKind(in);
@@ -149,25 +149,14 @@ std::optional<AttentionMatch> Mapper::matchStandardAttention(const std::string &
   for (const ValueInfo &vi : g.model().inputs())
     if (vi.name == pastKey)
       keyInfo = &vi;
-  if (!keyInfo || pastValue.empty() || keyInfo->dims.size() != 4 || !keyInfo->dims[1].value ||
-      !keyInfo->dims[3].value) {
-    error(where, "attention without separate past key/value inputs of shape [batch, kv_heads, "
-                 "past, head_dim] (numeric heads and head_dim) is not supported");
+  const bool hasPast = keyInfo != nullptr;
+  if (hasPast && (pastValue.empty() || keyInfo->dims.size() != 4 || !keyInfo->dims[1].value ||
+                  !keyInfo->dims[3].value)) {
+    error(where, "past key/value inputs must come in pairs of shape [batch, kv_heads, past, "
+                 "head_dim] with numeric heads and head_dim ('" + pastKey + "')");
     return std::nullopt;
   }
   AttentionParams &params = m.params;
-  params.kvHeads = *keyInfo->dims[1].value;
-  params.headDim = *keyInfo->dims[3].value;
-  const int64_t d = params.headDim;
-  params.heads = m.q.outFeatures / std::max<int64_t>(d, 1);
-  if (params.heads * d != m.q.outFeatures || params.kvHeads * d != m.k.outFeatures ||
-      m.v.outFeatures != m.k.outFeatures || params.heads % params.kvHeads) {
-    error(where, "q/k/v widths " + std::to_string(m.q.outFeatures) + "/" +
-                     std::to_string(m.k.outFeatures) + "/" + std::to_string(m.v.outFeatures) +
-                     " do not fit head_dim " + std::to_string(d) + " and " +
-                     std::to_string(params.kvHeads) + " KV heads of '" + pastKey + "'");
-    return std::nullopt;
-  }
 
   // Concrete graph inputs for |seq| new tokens after |past| cached ones.
   std::mt19937 rng(11);
@@ -201,13 +190,71 @@ std::optional<AttentionMatch> Mapper::matchStandardAttention(const std::string &
         else if (name.find("position") != std::string::npos)
           t.setInt(i, past + i);
         else
-          t.setInt(i, 1 + i);
+          t.setInt(i, 1); // token ids: any valid id (graphs may read the embedding for a dtype)
       }
       values[name] = std::move(t);
     }
     return true;
   };
 
+  // Evaluate the subgraph on 3 new tokens after 2 cached ones (none without a cache); the
+  // result is compared below with causal grouped-query attention.
+  const int64_t seq = 3, past = hasPast ? 2 : 0;
+  std::map<std::string, Tensor> values;
+  if (!inputsFor(seq, past, values)) {
+    error(where, "attention reads a graph input other than input_ids, attention_mask, "
+                 "position_ids and the past key/value");
+    return std::nullopt;
+  }
+  // Zeros: only its shape may matter (a value that reaches the result fails the comparison).
+  values[normed] = Tensor(ElemType::Float, {1, seq, m.q.inFeatures});
+  std::vector<std::vector<double>> rows[3]; // q, k, v rows per new token
+  const int projIndex[3] = {q, k, v};
+  for (int which = 0; which < 3; ++which) {
+    const LinearMatch &p = proj[projIndex[which]];
+    Tensor t(ElemType::Float, {1, seq, p.weight.outFeatures});
+    for (int64_t s = 0; s < seq; ++s) {
+      std::vector<double> row(p.weight.outFeatures);
+      for (int64_t j = 0; j < p.weight.outFeatures; ++j) {
+        row[j] = static_cast<float>(normal(rng));
+        t.setDouble(s * p.weight.outFeatures + j, row[j]);
+      }
+      rows[which].push_back(std::move(row));
+    }
+    values[p.output] = std::move(t);
+  }
+  if (llvm::Error err = g.evaluate(region, values)) {
+    error(where, "cannot evaluate the attention subgraph: " + llvm::toString(std::move(err)));
+    return std::nullopt;
+  }
+  // Head layout: the scores MatMul reads q as [batch, heads, seq, head_dim].
+  const Tensor &qHeads = values[scores->input(0)];
+  if (qHeads.rank() != 4 || qHeads.shape()[0] != 1 || qHeads.shape()[2] != seq ||
+      qHeads.shape()[3] <= 0) {
+    error(where, "the scores MatMul reads q as " + qHeads.describe() +
+                     "; expected [batch, heads, sequence, head_dim]");
+    return std::nullopt;
+  }
+  params.headDim = qHeads.shape()[3];
+  const int64_t d = params.headDim;
+  params.heads = qHeads.shape()[1];
+  params.kvHeads = m.k.outFeatures / d;
+  if (params.heads * d != m.q.outFeatures || params.kvHeads * d != m.k.outFeatures ||
+      m.v.outFeatures != m.k.outFeatures || params.heads % params.kvHeads ||
+      (hasPast && (*keyInfo->dims[1].value != params.kvHeads || *keyInfo->dims[3].value != d))) {
+    error(where, "q/k/v widths " + std::to_string(m.q.outFeatures) + "/" +
+                     std::to_string(m.k.outFeatures) + "/" + std::to_string(m.v.outFeatures) +
+                     " do not fit " + std::to_string(params.heads) + " heads of " +
+                     std::to_string(d) + (hasPast ? " and the past inputs' shape" : ""));
+    return std::nullopt;
+  }
+  const Tensor &got = values[output];
+  const int64_t width = params.heads * d;
+  if (got.numElements() != seq * width) {
+    error(where, "attention output has " + std::to_string(got.numElements()) +
+                     " values for 3 tokens; expected 3 x " + std::to_string(width));
+    return std::nullopt;
+  }
   // Rotary settings: from com.microsoft RotaryEmbedding's constant cos cache, or from the graph's
   // own cos table, evaluated at 1024 positions.
   const Node *cosNode = nullptr, *rotaryNode = nullptr;
@@ -273,47 +320,10 @@ std::optional<AttentionMatch> Mapper::matchStandardAttention(const std::string &
     params.maxPositions = 0; // computed in-graph: no table length limits the context
   }
 
-  // Evaluate the subgraph on 3 new tokens after 2 cached ones and compare with causal
-  // grouped-query attention using those settings.
-  const int64_t seq = 3, past = 2;
-  std::map<std::string, Tensor> values;
-  if (!inputsFor(seq, past, values)) {
-    error(where, "attention reads a graph input other than input_ids, attention_mask, "
-                 "position_ids and the past key/value");
-    return std::nullopt;
-  }
-  // Zeros: only its shape may matter (a value that reaches the result fails the comparison).
-  values[normed] = Tensor(ElemType::Float, {1, seq, m.q.inFeatures});
-  std::vector<std::vector<double>> rows[3]; // q, k, v rows per new token
-  const int projIndex[3] = {q, k, v};
-  for (int which = 0; which < 3; ++which) {
-    const LinearMatch &p = proj[projIndex[which]];
-    Tensor t(ElemType::Float, {1, seq, p.weight.outFeatures});
-    for (int64_t s = 0; s < seq; ++s) {
-      std::vector<double> row(p.weight.outFeatures);
-      for (int64_t j = 0; j < p.weight.outFeatures; ++j) {
-        row[j] = static_cast<float>(normal(rng));
-        t.setDouble(s * p.weight.outFeatures + j, row[j]);
-      }
-      rows[which].push_back(std::move(row));
-    }
-    values[p.output] = std::move(t);
-  }
-  if (llvm::Error err = g.evaluate(region, values)) {
-    error(where, "cannot evaluate the attention subgraph: " + llvm::toString(std::move(err)));
-    return std::nullopt;
-  }
-  const Tensor &got = values[output];
-  const int64_t width = params.heads * d;
-  if (got.numElements() != seq * width) {
-    error(where, "attention output has " + std::to_string(got.numElements()) +
-                     " values for 3 tokens; expected 3 x " + std::to_string(width));
-    return std::nullopt;
-  }
   const bool neox = params.ropeStyle == fe::RopeStyle::Neox;
   const bool rotary = params.positions == fe::PositionEncoding::Rope;
   std::vector<std::vector<double>> keys, vals; // per position, [kv_heads x d]
-  const Tensor &pk = values[pastKey], &pv = values[pastValue];
+  const Tensor &pk = hasPast ? values[pastKey] : got, &pv = hasPast ? values[pastValue] : got;
   for (int64_t t = 0; t < past; ++t) {
     std::vector<double> kr(params.kvHeads * d), vr(params.kvHeads * d);
     for (int64_t h = 0; h < params.kvHeads; ++h)

@@ -437,7 +437,8 @@ INSTANTIATE_TEST_SUITE_P(LmHeadQ6, Stories260KEndToEnd,
 
 #ifdef TERN_HAVE_ONNX
 // ONNX graphs against ONNX Runtime's own outputs on the same tokens (tools/onnx makes the
-// goldens): the two shared onnxruntime-genai test graphs (GroupQueryAttention with an f16 KV
+// goldens): Hugging Face LLaMA and BitNet models exported by PyTorch's own exporters, the two
+// shared onnxruntime-genai test graphs (GroupQueryAttention with an f16 KV
 // cache and SkipLayerNormalization; GPT-2 with Attention, EmbedLayerNormalization and FastGelu)
 // the standard-op LLaMA and BitNet b1.58 graphs in tests/onnx/models, and the LLaMA one with
 // its weights block-quantized by ONNX Runtime's quantizer (MatMulNBits) or its norms fused by
@@ -479,6 +480,9 @@ std::vector<Variant> onnxVariants() {
         kDataDir + "/onnx/hf-internal-testing__tiny-random-gpt2-fp32__past.onnx",
         kSourceDir + "/tests/onnx/models/tiny-llama/model.onnx",
         kSourceDir + "/tests/onnx/models/tiny-bitnet/model.onnx",
+        kSourceDir + "/tests/onnx/models/hf-llama/model.onnx",
+        kSourceDir + "/tests/onnx/models/hf-llama-dynamo/model.onnx",
+        kSourceDir + "/tests/onnx/models/hf-bitnet-dynamo/model.onnx",
         kSourceDir + "/tests/onnx/models/tiny-llama-fused/model.onnx",
         kSourceDir + "/tests/onnx/models/tiny-llama-rotemb/model.onnx",
         kSourceDir + "/tests/onnx/models/tiny-llama-q2/model.onnx",
