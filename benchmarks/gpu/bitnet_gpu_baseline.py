@@ -14,23 +14,10 @@ import sys
 
 import torch
 
+from torch_baseline import time_ms  # the same timing as the torch yardstick
+
 SHAPES = {"qkv": (3840, 2560), "o": (2560, 2560), "gate_up": (13824, 2560),
           "down": (2560, 6912)}
-
-
-def time_ms(fn, reps=10):
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    best = float("inf")
-    for _ in range(reps):
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()
-        best = min(best, start.elapsed_time(end))
-    return best
 
 
 def launch(lib, x, w, out, s, ws, n, k, stream):

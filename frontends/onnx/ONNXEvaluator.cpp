@@ -1055,6 +1055,30 @@ llvm::Error checkQuantParam(const Node &n, const Shape &shape, const Tensor &par
                  std::to_string(block) + ") quantization of " + shapeToString(shape));
 }
 
+// The (axis, block_size) of a QuantizeLinear/DequantizeLinear node over |shape|, with its scale
+// and zero point (named |prefix|_scale, |prefix|_zero_point) checked against them. The axis
+// matters only for per-axis and blocked scales; per-tensor ones ignore it (and its default of 1
+// need not exist in a 1-D input).
+llvm::Expected<std::pair<int64_t, int64_t>> quantLayout(const Node &n, const Shape &shape,
+                                                        const Tensor &scale, const Tensor *zp,
+                                                        const std::string &prefix) {
+  llvm::Expected<int64_t> axis = 0;
+  if (!shape.empty() && scale.numElements() != 1)
+    axis = normAxis(n, n.attrInt("axis", 1), static_cast<int64_t>(shape.size()), "axis");
+  if (!axis)
+    return axis.takeError();
+  const int64_t block = n.opset >= 21 ? n.attrInt("block_size", 0) : 0;
+  if (!shape.empty()) {
+    if (llvm::Error e = checkQuantParam(n, shape, scale, *axis, block, (prefix + "_scale").c_str()))
+      return std::move(e);
+    if (zp)
+      if (llvm::Error e =
+              checkQuantParam(n, shape, *zp, *axis, block, (prefix + "_zero_point").c_str()))
+        return std::move(e);
+  }
+  return std::make_pair(*axis, block);
+}
+
 // QuantizeLinear (10+; axis 13+, block_size 21+): saturate(round_even(x / scale) + zero_point).
 llvm::Expected<Outputs> evalQuantizeLinear(const Node &n) {
   auto x = need(n, 0), scale = need(n, 1);
@@ -1075,24 +1099,13 @@ llvm::Expected<Outputs> evalQuantizeLinear(const Node &n) {
                          " (supported: UINT8, INT8, UINT16, INT16)");
   }
   const Shape &shape = (*x)->shape();
-  // The axis matters only for per-axis and blocked scales; per-tensor ones ignore it (and its
-  // default of 1 need not exist in a 1-D input).
-  llvm::Expected<int64_t> axis = 0;
-  if (!shape.empty() && (*scale)->numElements() != 1)
-    axis = normAxis(n, n.attrInt("axis", 1), static_cast<int64_t>(shape.size()), "axis");
-  if (!axis)
-    return axis.takeError();
-  const int64_t block = n.opset >= 21 ? n.attrInt("block_size", 0) : 0;
-  if (!shape.empty()) {
-    if (llvm::Error e = checkQuantParam(n, shape, **scale, *axis, block, "y_scale"))
-      return std::move(e);
-    if (zp)
-      if (llvm::Error e = checkQuantParam(n, shape, *zp, *axis, block, "y_zero_point"))
-        return std::move(e);
-  }
+  auto layout = quantLayout(n, shape, **scale, zp, "y");
+  if (!layout)
+    return layout.takeError();
+  const auto [axis, block] = *layout;
   Tensor out(outType, shape);
   for (int64_t i = 0; i < (*x)->numElements(); ++i) {
-    const int64_t p = shape.empty() ? 0 : quantParamIndex(shape, (*scale)->shape(), *axis, block, i);
+    const int64_t p = shape.empty() ? 0 : quantParamIndex(shape, (*scale)->shape(), axis, block, i);
     // Divided in float32, as ONNX's reference and ONNX Runtime do: in double, 0.5 / (5 / 255)
     // lands just below 25.5 and rounds the other way.
     const float scaled = static_cast<float>((*x)->getDouble(i)) /
@@ -1114,24 +1127,13 @@ llvm::Expected<Outputs> evalDequantizeLinear(const Node &n) {
   if (!isIntLike((*x)->type()) || (*x)->type() == ElemType::Bool)
     return n.unsupported("input type " + elemTypeName((*x)->type()) + " (supported: integers)");
   const Shape &shape = (*x)->shape();
-  // The axis matters only for per-axis and blocked scales; per-tensor ones ignore it (and its
-  // default of 1 need not exist in a 1-D input).
-  llvm::Expected<int64_t> axis = 0;
-  if (!shape.empty() && (*scale)->numElements() != 1)
-    axis = normAxis(n, n.attrInt("axis", 1), static_cast<int64_t>(shape.size()), "axis");
-  if (!axis)
-    return axis.takeError();
-  const int64_t block = n.opset >= 21 ? n.attrInt("block_size", 0) : 0;
-  if (!shape.empty()) {
-    if (llvm::Error e = checkQuantParam(n, shape, **scale, *axis, block, "x_scale"))
-      return std::move(e);
-    if (zp)
-      if (llvm::Error e = checkQuantParam(n, shape, *zp, *axis, block, "x_zero_point"))
-        return std::move(e);
-  }
+  auto layout = quantLayout(n, shape, **scale, zp, "x");
+  if (!layout)
+    return layout.takeError();
+  const auto [axis, block] = *layout;
   Tensor out((*scale)->type(), shape);
   for (int64_t i = 0; i < (*x)->numElements(); ++i) {
-    const int64_t p = shape.empty() ? 0 : quantParamIndex(shape, (*scale)->shape(), *axis, block, i);
+    const int64_t p = shape.empty() ? 0 : quantParamIndex(shape, (*scale)->shape(), axis, block, i);
     const int64_t z = zp ? zp->getInt(p) : 0;
     // float32 arithmetic, as the reference: (float)(x - zp) * scale.
     out.setDouble(i, static_cast<float>((*x)->getInt(i) - z) *

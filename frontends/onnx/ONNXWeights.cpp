@@ -54,21 +54,32 @@ static void appendElement(const Tensor &t, int64_t i, fe::DType dtype, std::vect
   out.insert(out.end(), p, p + size);
 }
 
-llvm::Expected<const fe::TensorRecord *> WeightStore::floatTensor(const std::string &name,
-                                                                 const Tensor &t) {
-  if (auto it = byName.find(name); it != byName.end())
+llvm::Expected<const fe::TensorRecord *>
+WeightStore::floatRecord(const std::string &recordName, const std::string &sourceName,
+                         const Tensor &t, std::vector<int64_t> shape,
+                         llvm::function_ref<int64_t(int64_t)> sourceIndex) {
+  if (auto it = byName.find(recordName); it != byName.end())
     return it->second;
-  auto dtype = floatDType(name, t);
+  auto dtype = floatDType(sourceName, t);
   if (!dtype)
     return dtype.takeError();
+  int64_t count = 1;
+  for (int64_t d : shape)
+    count *= d;
   std::vector<uint8_t> bytes;
-  for (int64_t i = 0; i < t.numElements(); ++i)
-    appendElement(t, i, *dtype, bytes);
+  bytes.reserve(count * 4);
+  for (int64_t e = 0; e < count; ++e)
+    appendElement(t, sourceIndex(e), *dtype, bytes);
   fe::TensorRecord r;
-  r.name = name;
+  r.name = recordName;
   r.dtype = *dtype;
-  r.shape = t.shape();
+  r.shape = std::move(shape);
   return add(std::move(r), std::move(bytes));
+}
+
+llvm::Expected<const fe::TensorRecord *> WeightStore::floatTensor(const std::string &name,
+                                                                 const Tensor &t) {
+  return floatRecord(name, name, t, t.shape(), [](int64_t e) { return e; });
 }
 
 llvm::Expected<const fe::TensorRecord *> WeightStore::linearWeight(const std::string &name,
@@ -90,21 +101,10 @@ llvm::Expected<const fe::TensorRecord *> WeightStore::linearWeight(const std::st
   std::string recordName = name;
   if (begin != 0 || end != out)
     recordName += "[" + std::to_string(begin) + ":" + std::to_string(end) + "]";
-  if (auto it = byName.find(recordName); it != byName.end())
-    return it->second;
-  auto dtype = floatDType(name, t);
-  if (!dtype)
-    return dtype.takeError();
-  std::vector<uint8_t> bytes;
-  bytes.reserve((end - begin) * in * 4);
-  for (int64_t o = begin; o < end; ++o)
-    for (int64_t i = 0; i < in; ++i)
-      appendElement(t, transposed ? i * out + o : o * in + i, *dtype, bytes);
-  fe::TensorRecord r;
-  r.name = recordName;
-  r.dtype = *dtype;
-  r.shape = {end - begin, in};
-  return add(std::move(r), std::move(bytes));
+  return floatRecord(recordName, name, t, {end - begin, in}, [&](int64_t e) {
+    const int64_t o = begin + e / in, i = e % in;
+    return transposed ? i * out + o : o * in + i;
+  });
 }
 
 llvm::Expected<const fe::TensorRecord *> WeightStore::vectorSlice(const std::string &name,
@@ -115,21 +115,9 @@ llvm::Expected<const fe::TensorRecord *> WeightStore::vectorSlice(const std::str
                                    "%lld..%lld",
                                    name.c_str(), t.describe().c_str(), (long long)begin,
                                    (long long)end);
-  const std::string recordName = name + "[" + std::to_string(begin) + ":" + std::to_string(end) +
-                                 "]";
-  if (auto it = byName.find(recordName); it != byName.end())
-    return it->second;
-  auto dtype = floatDType(name, t);
-  if (!dtype)
-    return dtype.takeError();
-  std::vector<uint8_t> bytes;
-  for (int64_t i = begin; i < end; ++i)
-    appendElement(t, i, *dtype, bytes);
-  fe::TensorRecord r;
-  r.name = recordName;
-  r.dtype = *dtype;
-  r.shape = {end - begin};
-  return add(std::move(r), std::move(bytes));
+  const std::string recordName =
+      name + "[" + std::to_string(begin) + ":" + std::to_string(end) + "]";
+  return floatRecord(recordName, name, t, {end - begin}, [&](int64_t e) { return begin + e; });
 }
 
 llvm::Expected<const fe::TensorRecord *>

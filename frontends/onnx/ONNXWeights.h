@@ -6,6 +6,7 @@
 #include "frontends/common/ModelDescription.h"
 #include "frontends/onnx/ONNXTensor.h"
 
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/Support/Error.h"
 
 #include <deque>
@@ -50,6 +51,11 @@ public:
 
 private:
   const fe::TensorRecord *add(fe::TensorRecord record, std::vector<uint8_t> bytes);
+  // Record |recordName| of |shape| (memoized), element e holding element sourceIndex(e) of |t|
+  // in |t|'s float type; errors name |sourceName|.
+  llvm::Expected<const fe::TensorRecord *>
+  floatRecord(const std::string &recordName, const std::string &sourceName, const Tensor &t,
+              std::vector<int64_t> shape, llvm::function_ref<int64_t(int64_t)> sourceIndex);
 
   struct Storage {
     std::deque<std::vector<uint8_t>> buffers;
