@@ -99,8 +99,8 @@ pack() {
     *) echo "usage: $0 pack kernels|goldens|bench" >&2; return 2 ;;
   esac || return 1
   strip "$kit"/bin/* # symbols are not needed there, and the transfer is capped
-  # The bench kit is within a megabyte of the cap: its binaries travel xz-compressed.
-  [ "$what" = bench ] && xz -9 "$kit"/bin/*
+  # The kits are within a megabyte of the cap: binaries travel xz-compressed.
+  xz -9 "$kit"/bin/*
   grep -qx '/.devkit-gpu/' .git/info/exclude || echo '/.devkit-gpu/' >>.git/info/exclude
   du -sh "$kit"
 }

@@ -1,5 +1,7 @@
 // rms_norm, rms_norm_quantize and layer_norm: y = x / sqrt(mean(x^2) + eps) * w (rms), or
 // y = (x - mean) / sqrt(var + eps) * w (+ b) (layer), then optionally int8 codes (rms only).
+// The rms families may first add a residual (residual = 1): s = x + residual is stored and
+// normalized, the f32 addition of the add family.
 //
 // One generator: layer_norm is rms_norm of the centered row plus an optional bias, so both
 // share the double accumulation and the multiply order of their reference twins.
@@ -56,6 +58,11 @@ LogicalResult generateRmsNorm(func::FuncOp fn, const KernelSpec &spec, const Cpu
     return kernelError(fn, spec, "parameter 'bias' must be 0 or 1, got " +
                                      llvm::Twine(biasParam));
   const bool hasBias = biasParam == 1;
+  const int64_t residualParam = layer ? 0 : spec.getInt("residual", 0);
+  if (residualParam != 0 && residualParam != 1)
+    return kernelError(fn, spec, "parameter 'residual' must be 0 or 1, got " +
+                                     llvm::Twine(residualParam));
+  const int r = int(residualParam); // bindings after x shift by one with a residual
   // The reference adds the float eps to a double mean; do the same.
   const double eps = static_cast<double>(static_cast<float>(spec.getFloat("eps", 1e-6)));
   const int64_t lanes = f32Lanes(target);
@@ -65,29 +72,43 @@ LogicalResult generateRmsNorm(func::FuncOp fn, const KernelSpec &spec, const Cpu
   Type f32 = b.getF32Type(), f64 = b.getF64Type();
   Value total = arith::MulIOp::create(b, args.rows, constIndex(b, width));
   Value x = bindFlat(b, args, 0, f32, total); // (rows, width)
-  Value w = bindFlat(b, args, 1, f32, width); // (width)
+  Value residual = r ? bindFlat(b, args, 1, f32, total) : Value(); // (rows, width)
+  Value w = bindFlat(b, args, 1 + r, f32, width); // (width)
   Value bias = hasBias ? bindFlat(b, args, 2, f32, width) : Value(); // (width)
-  Value y, q, qscale;
+  Value y, q, qscale, sum;
   if (quantize) {
-    q = bindFlat(b, args, 2, b.getI8Type(), total);  // (rows, width)
-    qscale = bindFlat(b, args, 3, f32, args.rows);   // (rows)
+    q = bindFlat(b, args, 2 + r, b.getI8Type(), total); // (rows, width)
+    qscale = bindFlat(b, args, 3 + r, f32, args.rows);  // (rows)
   } else {
-    y = bindFlat(b, args, hasBias ? 3 : 2, f32, total); // (rows, width), may alias x
+    y = bindFlat(b, args, hasBias ? 3 : 2 + r, f32, total); // (rows, width), may alias x
   }
+  if (r) // (rows, width), may alias x or the residual
+    sum = bindFlat(b, args, quantize ? 5 : 4, f32, total);
+  // The row the norm reads: the stored sum with a residual.
+  Value src = r ? sum : x;
 
   forLoop(b, constIndex(b, 0), args.rows, constIndex(b, 1), [&](ImplicitLocOpBuilder &rb, Value t) {
     Value base = arith::MulIOp::create(rb, t, constIndex(rb, width));
+    if (residual)
+      forChunks(rb, width, lanes, ValueRange{},
+                [&](ImplicitLocOpBuilder &nb, Value offset, int64_t n, ValueRange) {
+                  Value at = arith::AddIOp::create(nb, base, offset);
+                  Value s = arith::AddFOp::create(nb, loadVector(nb, x, at, n),
+                                                  loadVector(nb, residual, at, n));
+                  storeVector(nb, s, sum, at);
+                  return SmallVector<Value>{};
+                });
     // layer_norm: the mean first, then the centered sum of squares (two passes, like the
     // reference: one pass of x and x^2 loses the spread when |mean| dominates it).
     Value mean;
     if (layer)
       mean = arith::DivFOp::create(
-          rb, sumRowF64(rb, x, base, width, lanes, Value(), /*square=*/false),
+          rb, sumRowF64(rb, src, base, width, lanes, Value(), /*square=*/false),
           constFloat(rb, f64, double(width)));
     // In double, as the reference does: the codes of rms_norm_quantize feed exact integer
     // matmuls, so the normalized values should round the same way.
-    Value sum = sumRowF64(rb, x, base, width, lanes, mean, /*square=*/true);
-    Value meanSquare = arith::DivFOp::create(rb, sum, constFloat(rb, f64, double(width)));
+    Value squares = sumRowF64(rb, src, base, width, lanes, mean, /*square=*/true);
+    Value meanSquare = arith::DivFOp::create(rb, squares, constFloat(rb, f64, double(width)));
     Value root =
         math::SqrtOp::create(rb, arith::AddFOp::create(rb, meanSquare, constFloat(rb, f64, eps)));
     Value inv = arith::TruncFOp::create(
@@ -97,7 +118,7 @@ LogicalResult generateRmsNorm(func::FuncOp fn, const KernelSpec &spec, const Cpu
     // double and rounded once.
     auto normalized = [&](ImplicitLocOpBuilder &nb, Value offset, int64_t n) -> Value {
       auto vt = VectorType::get({n}, f32);
-      Value v = loadVector(nb, x, arith::AddIOp::create(nb, base, offset), n);
+      Value v = loadVector(nb, src, arith::AddIOp::create(nb, base, offset), n);
       if (mean) {
         auto dt = VectorType::get({n}, f64);
         Value centered = arith::SubFOp::create(nb, extF(nb, dt, v),

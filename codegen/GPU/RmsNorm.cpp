@@ -1,7 +1,8 @@
 // rms_norm, rms_norm_quantize, layer_norm and quantize_act: one block per row, block reductions
 // through warp shuffles and a small shared array, the reference's arithmetic so int8 codes
 // match it. layer_norm is rms_norm of the centered row (a mean pass first) plus an optional
-// bias.
+// bias. The rms families may first add a residual (residual = 1): each thread stores
+// s = x + residual for its elements, then the passes read s back, the elements it wrote itself.
 //
 // A row (2560..6912 floats in the 2B-4T model) is short, so a block of threads about half the
 // row's 16-byte chunks wide does it in one or two loads per thread and pass; blocks past the
@@ -81,6 +82,12 @@ LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
     return gpuKernelError(fn, spec,
                           "parameter 'bias' must be 0 or 1, got " + llvm::Twine(biasParam));
   const bool hasBias = biasParam == 1;
+  const int64_t residualParam =
+      family == "rms_norm" || family == "rms_norm_quantize" ? spec.getInt("residual", 0) : 0;
+  if (residualParam != 0 && residualParam != 1)
+    return gpuKernelError(fn, spec, "parameter 'residual' must be 0 or 1, got " +
+                                        llvm::Twine(residualParam));
+  const int r = int(residualParam); // bindings after x shift by one with a residual
   const int64_t width = spec.getInt("width");
   if (width <= 0)
     return gpuKernelError(fn, spec, "parameter 'width' must be positive, got " + llvm::Twine(width));
@@ -92,14 +99,16 @@ LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
   ImplicitLocOpBuilder b(fn.getLoc(), fn.getContext());
   GpuKernelArgs args = beginGpuKernel(fn, b);
   Type f32 = b.getF32Type(), f64 = b.getF64Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
-  // Bindings: rms_norm (x, w, y); layer_norm (x, w, [b,] y); rms_norm_quantize (x, w, q,
-  // qscale); quantize_act (x, q, qscale).
+  // Bindings: rms_norm (x, [residual,] w, y[, sum]); layer_norm (x, w, [b,] y);
+  // rms_norm_quantize (x, [residual,] w, q, qscale[, sum]); quantize_act (x, q, qscale).
   Value x = args.bindings[0];
-  Value w = norm ? args.bindings[1] : Value();
+  Value residual = r ? args.bindings[1] : Value();
+  Value sum = r ? args.bindings.back() : Value();
+  Value w = norm ? args.bindings[1 + r] : Value();
   Value bias = hasBias ? args.bindings[2] : Value();
-  Value y = quantize ? Value() : args.bindings.back();
-  Value q = quantize ? args.bindings[norm ? 2 : 1] : Value();
-  Value qscale = quantize ? args.bindings[norm ? 3 : 2] : Value();
+  Value y = quantize ? Value() : args.bindings[args.bindings.size() - 1 - r];
+  Value q = quantize ? args.bindings[norm ? 2 + r : 1] : Value();
+  Value qscale = quantize ? args.bindings[norm ? 3 + r : 2] : Value();
 
   const int64_t threads = threadsFor(width), warps = threads / 32;
   Value sums = norm ? sharedArray(b, fn, "sums", f64, warps) : Value();
@@ -118,7 +127,10 @@ LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
     Value warp = arith::ShRUIOp::create(b, tid, constI64(b, 5));
     Value isLane0 = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, constI64(b, 0));
     Value rowStart = arith::MulIOp::create(b, row, constI64(b, width));
-    Value xRow = elementAddress(b, x, f32, rowStart);
+    Value inRow = elementAddress(b, x, f32, rowStart);
+    Value residualRow = residual ? elementAddress(b, residual, f32, rowStart) : Value();
+    // The row the norm reads: the sum with a residual.
+    Value xRow = sum ? elementAddress(b, sum, f32, rowStart) : inRow;
     Value yRow = y ? elementAddress(b, y, f32, rowStart) : Value();
     Value qRow = q ? elementAddress(b, q, i8, rowStart) : Value();
 
@@ -126,6 +138,8 @@ LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
     Value vectorOk;
     if (width % 4 == 0) {
       SmallVector<Value> floats = {xRow};
+      if (residualRow)
+        floats.append({inRow, residualRow});
       if (w)
         floats.push_back(w);
       if (bias)
@@ -168,6 +182,19 @@ LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
       }
       return total;
     };
+
+    // s = x + residual, the add family's f32 addition. The sum may overwrite x or the
+    // residual (plain loads, not the read-only path), and every later pass of this thread
+    // reads back just the elements it stored here: the same chunks, so no barrier.
+    if (residual)
+      overRow(b, {}, [&](ImplicitLocOpBuilder &b, int64_t vec, Value element, ValueRange) {
+        SmallVector<Value> xs = loadF32s(b, inRow, element, vec, false);
+        SmallVector<Value> rs = loadF32s(b, residualRow, element, vec, false);
+        for (int64_t i = 0; i < vec; ++i)
+          xs[i] = arith::AddFOp::create(b, xs[i], rs[i]);
+        storeValues(b, xs, xRow, element);
+        return SmallVector<Value>{};
+      });
 
     auto constF64 = [&](ImplicitLocOpBuilder &b, double v) -> Value {
       return arith::ConstantOp::create(b, f64, b.getF64FloatAttr(v));

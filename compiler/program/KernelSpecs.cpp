@@ -119,6 +119,13 @@ FailureOr<KernelSpec> kernelSpecFor(Operation *op) {
     if (failed(requireContiguous(op, value, role)))
       result = failure();
   };
+  // A norm with a fused residual add (tern-fuse-residual-norm); absent means residual = 0.
+  auto residual = [&](Value value) {
+    if (!value)
+      return;
+    spec.ints["residual"] = 1;
+    contiguous(value, "residual");
+  };
   auto floatMatmul = [&](Value input, Value weight, int64_t n, std::optional<int64_t> nBlock) {
     if (auto quantized = dyn_cast<T::QuantizedType>(weight.getType())) {
       spec.family = "quantized_matmul";
@@ -180,6 +187,7 @@ FailureOr<KernelSpec> kernelSpecFor(Operation *op) {
         spec.ints["width"] = rowWidth(n.getInput());
         spec.floats["eps"] = n.getEpsilon().convertToDouble();
         contiguous(n.getInput(), "input");
+        residual(n.getResidual());
       })
       .Case([&](T::LayerNormOp n) {
         spec.family = "layer_norm";
@@ -193,6 +201,7 @@ FailureOr<KernelSpec> kernelSpecFor(Operation *op) {
         spec.ints["width"] = rowWidth(n.getInput());
         spec.floats["eps"] = n.getEpsilon().convertToDouble();
         contiguous(n.getInput(), "input");
+        residual(n.getResidual());
       })
       .Case([&](T::QuantizeActOp q) {
         spec.family = "quantize_act";

@@ -91,7 +91,7 @@ struct PlanMemoryPass : public ::tern::program::impl::PlanMemoryPassBase<PlanMem
           }
           storage = storageOf.lookup(rope.getInput());
         } else if (std::optional<unsigned> operand =
-                       inplaceOperand(op, i, storages, storageOf, lastRow)) {
+                       inplaceOperand(op, result, i, storages, storageOf, lastRow)) {
           storage = storageOf.lookup(activationLayout(op.getOperand(*operand)).root);
           op.setAttr(kInplaceOperandAttr,
                      IntegerAttr::get(IntegerType::get(&getContext(), 64), *operand));
@@ -179,27 +179,43 @@ struct PlanMemoryPass : public ::tern::program::impl::PlanMemoryPassBase<PlanMem
     return ops;
   }
 
-  // The operand of a tern.add (either) or tern.bias_add (its input) whose storage the result
-  // may take: contiguous, last read here.
-  std::optional<unsigned> inplaceOperand(Operation &op, int64_t i,
+  // The sum result of a norm with a fused residual add (tern-fuse-residual-norm), else null.
+  static Value residualSum(Operation &op) {
+    if (auto n = dyn_cast<T::RmsNormOp>(op))
+      return n.getSum();
+    if (auto n = dyn_cast<T::RmsNormQuantizeOp>(op))
+      return n.getSum();
+    return Value();
+  }
+
+  // The operand whose storage |result| may take: for a tern.add (either operand) or the sum of
+  // a norm with a fused residual add (its input or residual), or a tern.bias_add (its
+  // input); contiguous, last read here.
+  std::optional<unsigned> inplaceOperand(Operation &op, Value result, int64_t i,
                                          const std::vector<Storage> &storages,
                                          const llvm::DenseMap<Value, size_t> &storageOf,
                                          const llvm::DenseSet<Operation *> &lastRow) {
-    if (!isa<T::AddOp, T::BiasAddOp>(op) || lastRow.contains(&op))
+    if (lastRow.contains(&op))
       return std::nullopt;
-    const unsigned candidates = isa<T::AddOp>(op) ? 2 : 1;
-    for (unsigned operand = 0; operand < candidates; ++operand) {
+    SmallVector<unsigned, 2> candidates;
+    if (isa<T::AddOp>(op))
+      candidates = {0, 1};
+    else if (isa<T::BiasAddOp>(op))
+      candidates = {0};
+    else if (result == residualSum(op))
+      candidates = {0, 2}; // input, residual
+    for (unsigned operand : candidates) {
       Value v = op.getOperand(operand);
       ActivationLayout layout = activationLayout(v);
       auto found = storageOf.find(layout.root);
       if (found == storageOf.end() || layout.columnOffset != 0 ||
-          layout.rowStride != rowWidth(op.getResult(0)))
+          layout.rowStride != rowWidth(result))
         continue;
       const Storage &s = storages[found->second];
       // Dies here when no value in it is read later (a later view would be a later read).
       if (s.singleRow || s.end > i)
         continue;
-      if (operand == 1 && op.getOperand(0) == op.getOperand(1))
+      if (operand != 0 && op.getOperand(0) == op.getOperand(operand))
         continue;
       return operand;
     }

@@ -196,9 +196,14 @@ private:
           activation(e.getResult());
         })
         .Case([&](T::RmsNormOp n) {
+          // With a fused residual add the sum, bound last, may alias x or the residual.
           activation(n.getInput());
+          if (n.getResidual())
+            activation(n.getResidual());
           sectionOf(weights.f32Vector(n.getWeight().getDefiningOp()));
           activation(n.getResult());
+          if (n.getSum())
+            activation(n.getSum());
         })
         .Case([&](T::LayerNormOp n) {
           activation(n.getInput());
@@ -209,9 +214,13 @@ private:
         })
         .Case([&](T::RmsNormQuantizeOp n) {
           activation(n.getInput());
+          if (n.getResidual())
+            activation(n.getResidual());
           sectionOf(weights.f32Vector(n.getWeight().getDefiningOp()));
           activation(n.getQuantized());
           activation(n.getScale());
+          if (n.getSum())
+            activation(n.getSum());
         })
         .Case([&](T::QuantizeActOp q) {
           activation(q.getInput());

@@ -176,9 +176,16 @@ llvm::Expected<std::vector<float>> ReferenceInterpreter::forward(llvm::ArrayRef<
             error = w.takeError();
             return;
           }
-          const Buffer &x = values[n.getInput()];
-          Buffer out = floatRows(x.cols);
-          ref::rmsNorm(x.f.data(), (*w)->values.data(), rows, x.cols,
+          const Buffer *x = &values[n.getInput()];
+          if (Value residual = n.getResidual()) {
+            const Buffer &r = values[residual];
+            Buffer sum = floatRows(x->cols);
+            ref::add(x->f.data(), r.f.data(), rows * x->cols, sum.f.data());
+            values[n.getSum()] = std::move(sum);
+            x = &values[n.getSum()];
+          }
+          Buffer out = floatRows(x->cols);
+          ref::rmsNorm(x->f.data(), (*w)->values.data(), rows, x->cols,
                        float(n.getEpsilon().convertToDouble()), out.f.data());
           values[n.getResult()] = std::move(out);
         })

@@ -191,7 +191,9 @@ FailureOr<Value> GraphBuilder::norm(Value x, const TensorRecord *weight, const s
   if (model.hparams.norm == NormKind::RMS) {
     if (bias)
       return emitError(tensorLoc(*bias)) << role << ": an RMS norm takes no bias", failure();
-    return T::RmsNormOp::create(b, x.getLoc(), x.getType(), x, *w, epsilon).getResult();
+    return T::RmsNormOp::create(b, x.getLoc(), x.getType(), /*sum=*/Type(), x, *w,
+                                /*residual=*/Value(), epsilon)
+        .getResult();
   }
   Value biasValue;
   if (bias) {

@@ -1,4 +1,5 @@
-// Generated rms_norm, rms_norm_quantize, layer_norm and quantize_act vs the reference twins.
+// Generated rms_norm, rms_norm_quantize (with and without a fused residual add), layer_norm and
+// quantize_act vs the reference twins.
 #include "CodegenTestUtil.h"
 
 #include "reference/ReferenceKernels.h"
@@ -145,6 +146,72 @@ TEST_P(NormQuantizeTest, LayerNormMatchesReference) {
         EXPECT_EQ(inPlace, got);
       }
     }
+}
+
+// The fused residual add (tern-fuse-residual-norm): the sum is the reference's f32 addition and
+// the outputs are the unfused norm's of that sum, bit for bit, also with the sum written over
+// x or over the residual as the memory plan may place it.
+TEST_P(NormQuantizeTest, ResidualNormEqualsAddThenNorm) {
+  for (int64_t width : kWidths)
+    for (bool quantize : {false, true}) {
+      const char *family = quantize ? "rms_norm_quantize" : "rms_norm";
+      KernelSpec plain{"plain", family, {{"width", width}}, {{"eps", 1e-5}}, {}};
+      KernelSpec fused{"fused", family, {{"width", width}, {"residual", 1}}, {{"eps", 1e-5}}, {}};
+      std::string error;
+      auto library = buildAndLoad({plain, fused}, GetParam(), &error);
+      ASSERT_TRUE(library) << error;
+      std::mt19937 rng(uint32_t(width) + (quantize ? 41 : 43));
+      std::vector<float> w = randomFloats(rng, width, 2.0f);
+      for (int64_t rows : kRows) {
+        SCOPED_TRACE(std::string(family) + " width " + std::to_string(width) + " rows " +
+                     std::to_string(rows));
+        const std::vector<float> x = rowsWithOutliers(rng, rows, width);
+        const std::vector<float> residual = randomFloats(rng, rows * width, 3.0f);
+        std::vector<float> wantSum(rows * width);
+        ref::add(x.data(), residual.data(), rows * width, wantSum.data());
+        // Outputs: y, or q and qscale (as floats' bytes), each checked exactly.
+        std::vector<float> wantY(rows * width), wantScale(rows);
+        std::vector<int8_t> wantQ(rows * width);
+        std::vector<void *> plainBindings = {wantSum.data(), w.data()};
+        if (quantize)
+          plainBindings.insert(plainBindings.end(), {wantQ.data(), wantScale.data()});
+        else
+          plainBindings.push_back(wantY.data());
+        library->kernel("plain")(plainBindings.data(), rows, 0, 0, 1);
+
+        for (int alias : {0, 1, 2}) { // the sum apart, over x, over the residual
+          SCOPED_TRACE("sum alias " + std::to_string(alias));
+          std::vector<float> xs = x, rs = residual, sum(rows * width), y(rows * width);
+          std::vector<float> scale(rows);
+          std::vector<int8_t> q(rows * width, 99);
+          poison(sum);
+          poison(y);
+          poison(scale);
+          float *sumOut = alias == 1 ? xs.data() : alias == 2 ? rs.data() : sum.data();
+          std::vector<void *> bindings = {xs.data(), rs.data(), w.data()};
+          if (quantize)
+            bindings.insert(bindings.end(), {q.data(), scale.data()});
+          else
+            bindings.push_back(y.data());
+          bindings.push_back(sumOut);
+          library->kernel("fused")(bindings.data(), rows, 0, 0, 1);
+          EXPECT_EQ(std::vector<float>(sumOut, sumOut + rows * width), wantSum);
+          if (quantize) {
+            EXPECT_EQ(q, wantQ);
+            EXPECT_EQ(scale, wantScale);
+          } else {
+            EXPECT_EQ(y, wantY);
+          }
+        }
+      }
+    }
+}
+
+TEST(NormCodegen, RejectsResidualFlagOtherThanZeroOrOne) {
+  KernelSpec spec{"rn", "rms_norm", {{"width", 64}, {"residual", 2}}, {{"eps", 1e-5}}, {}};
+  std::string error;
+  EXPECT_FALSE(buildAndLoad({spec}, "generic", &error));
+  EXPECT_NE(error.find("'residual'"), std::string::npos) << error;
 }
 
 TEST(NormCodegen, RejectsLayerNormBiasFlagOtherThanZeroOrOne) {

@@ -117,10 +117,26 @@ TEST(ProgramBuilder, EntryPointsBindInsideArenaAndSections) {
     EXPECT_EQ(entry->logits_all_rows(), e != 1);
     EXPECT_EQ(entry->logits()->kind(), schema::BindingKind::ArenaSlice);
     EXPECT_EQ(entry->logits()->row_stride(), e == 1 ? 0u : 256u * 4);
-    int lastRow = 0;
+    int lastRow = 0, residualNorms = 0;
     for (const schema::KernelDispatch *d : *entry->dispatches()) {
       ASSERT_LT(d->kernel(), library->kernels()->size());
       lastRow += d->last_row();
+      // Every residual add is fused into the norm after it (tern-fuse-residual-norm): x,
+      // residual, w, the outputs, then the sum, written over the residual stream x.
+      const schema::KernelDescriptor *descriptor = library->descriptors()->Get(d->kernel());
+      EXPECT_NE(descriptor->family()->str(), "add");
+      bool residual = false;
+      for (const schema::KernelParam *param : *descriptor->params())
+        residual |= param->name()->str() == "residual" && param->int_value() == 1;
+      if (residual) {
+        ++residualNorms;
+        const bool quantize = descriptor->family()->str() == "rms_norm_quantize";
+        ASSERT_EQ(d->bindings()->size(), quantize ? 6u : 5u);
+        if (!d->last_row()) {
+          EXPECT_EQ(d->bindings()->Get(d->bindings()->size() - 1)->offset(),
+                    d->bindings()->Get(0)->offset());
+        }
+      }
       for (const schema::Binding *b : *d->bindings()) {
         if (b->kind() == schema::BindingKind::ArenaSlice) {
           EXPECT_LE(b->offset() + b->size(), arena);
@@ -137,6 +153,8 @@ TEST(ProgramBuilder, EntryPointsBindInsideArenaAndSections) {
     }
     // The final norm and the logits run for the last row only, in prefill alone.
     EXPECT_EQ(lastRow, e == 1 ? 2 : 0);
+    // Two residual adds per layer, the last one into the final norm.
+    EXPECT_EQ(residualNorms, 2 * kv->layers());
   }
 }
 

@@ -186,6 +186,36 @@ TEST(ReferenceDispatch, NormsAndQuantizeMatchTwins) {
   EXPECT_EQ(y, expectedY);
 }
 
+// residual = 1 binds x, residual, w, the outputs, then the sum; the sum may overwrite x.
+TEST(ReferenceDispatch, ResidualNormsAddThenNormalize) {
+  const int64_t rows = 3, width = 24;
+  std::vector<float> x = randomFloats(rows * width, 1), r = randomFloats(rows * width, 3);
+  std::vector<float> w = randomFloats(width, 2);
+  std::vector<float> expectedSum(rows * width), expectedY(rows * width);
+  ref::add(x.data(), r.data(), rows * width, expectedSum.data());
+  ref::rmsNorm(expectedSum.data(), w.data(), rows, width, 1e-6f, expectedY.data());
+  std::vector<float> y(rows * width), sum(rows * width);
+  runSliced(makeSpec("rms_norm", {{"width", width}, {"residual", 1}}, {{"eps", 1e-6}}),
+            {x.data(), r.data(), w.data(), y.data(), sum.data()}, rows, 0);
+  EXPECT_EQ(sum, expectedSum);
+  EXPECT_EQ(y, expectedY);
+
+  std::vector<int8_t> expectedQ(rows * width), q(rows * width);
+  std::vector<float> expectedS(rows), s(rows);
+  ref::quantizeActivations(expectedY.data(), rows, width, expectedQ.data(), expectedS.data());
+  std::vector<float> inPlace = x;
+  runSliced(makeSpec("rms_norm_quantize", {{"width", width}, {"residual", 1}}, {{"eps", 1e-6}}),
+            {inPlace.data(), r.data(), w.data(), q.data(), s.data(), inPlace.data()}, rows, 0);
+  EXPECT_EQ(inPlace, expectedSum);
+  EXPECT_EQ(q, expectedQ);
+  EXPECT_EQ(s, expectedS);
+
+  ReferenceKernelShape shape;
+  Status bad{describeReferenceKernel(
+      makeSpec("rms_norm", {{"width", width}, {"residual", 2}}, {{"eps", 1e-6}}), rows, &shape)};
+  EXPECT_EQ(bad.code(), TERN_STATUS_INVALID_ARGUMENT) << bad.message();
+}
+
 TEST(ReferenceDispatch, TernaryMatmulUnpacksAndSlicesColumns) {
   const int64_t rows = 2, n = 12, k = 200, nBlock = 4; // k not a multiple of 128: padded rows
   std::mt19937 rng(7);

@@ -1,6 +1,6 @@
-// Cases for rms_norm, rms_norm_quantize, layer_norm and quantize_act: the 2B-4T widths (2560
-// hidden, 6912 FFN), GPT-2's 768, decode and prefill rows, and odd widths that take the
-// kernels' single-float path.
+// Cases for rms_norm, rms_norm_quantize (also with a fused residual add), layer_norm and
+// quantize_act: the 2B-4T widths (2560 hidden, 6912 FFN), GPT-2's 768, decode and prefill rows,
+// and odd widths that take the kernels' single-float path.
 #include "tests/gpu/KernelCases.h"
 
 namespace tern::gpu::test {
@@ -64,6 +64,39 @@ std::vector<KernelCase> normCases(std::mt19937 &rng) {
       } else {
         c.bindings = {x, poisonedBytes(elements), poisonedBytes(size_t(s.rows) * 4)};
         c.outputs = {{1, Compare::Exact}, {2, Compare::Exact}};
+      }
+      cases.push_back(std::move(c));
+    }
+  }
+  // rms_norm and rms_norm_quantize with a fused residual add (bindings x, residual, w, outputs,
+  // sum): the sum is the add family's f32 addition, bit for bit.
+  const Shape residualShapes[] = {{2560, 1, 64}, {2560, 7, 64}, {1001, 5, 8}, {36, 3, 4}};
+  for (const char *family : {"rms_norm", "rms_norm_quantize"}) {
+    const std::string name = family;
+    for (const Shape &s : residualShapes) {
+      KernelCase c;
+      c.spec.family = family;
+      c.spec.symbol =
+          "norm_residual_" + name + "_" + std::to_string(s.width) + "_" + std::to_string(s.rows);
+      c.spec.ints["width"] = s.width;
+      c.spec.ints["residual"] = 1;
+      c.spec.floats["eps"] = 1e-5;
+      c.rows = s.rows;
+      c.maxRows = s.maxRows;
+      c.name = name + " with residual width " + std::to_string(s.width) + " rows " +
+               std::to_string(s.rows);
+      const size_t elements = size_t(s.rows * s.width);
+      c.bindings = {activations(rng, s.rows, s.width), activations(rng, s.rows, s.width),
+                    randomF32Bytes(rng, size_t(s.width), 2.0f)};
+      if (name == "rms_norm") {
+        c.bindings.push_back(poisonedBytes(elements * 4));
+        c.bindings.push_back(poisonedBytes(elements * 4));
+        c.outputs = {{3, Compare::Float32, 1e-6}, {4, Compare::Exact}};
+      } else {
+        c.bindings.push_back(poisonedBytes(elements));
+        c.bindings.push_back(poisonedBytes(size_t(s.rows) * 4));
+        c.bindings.push_back(poisonedBytes(elements * 4));
+        c.outputs = {{3, Compare::Exact}, {4, Compare::Exact}, {5, Compare::Exact}};
       }
       cases.push_back(std::move(c));
     }

@@ -127,7 +127,26 @@ static LogicalResult verifyNorm(Operation *op, Value input,
   return success();
 }
 
+/// Checks the residual of a fused residual add (tern-fuse-residual-norm): |residual| and
+/// |sum| are present together and have the input's type.
+static LogicalResult verifyResidual(Operation *op, Value input, Value residual, Value sum) {
+  if (bool(residual) != bool(sum))
+    return op->emitOpError() << "has " << (residual ? "a residual but no sum result"
+                                                    : "a sum result but no residual");
+  if (!residual)
+    return success();
+  if (residual.getType() != input.getType())
+    return op->emitOpError() << "residual type " << residual.getType()
+                             << " differs from the input type " << input.getType();
+  if (sum.getType() != input.getType())
+    return op->emitOpError() << "sum type " << sum.getType() << " differs from the input type "
+                             << input.getType();
+  return success();
+}
+
 LogicalResult RmsNormOp::verify() {
+  if (failed(verifyResidual(*this, getInput(), getResidual(), getSum())))
+    return failure();
   return verifyNorm(*this, getInput(), {{"weight", getWeight()}}, getEpsilon());
 }
 
@@ -148,7 +167,8 @@ LogicalResult QuantizeActOp::verify() {
 }
 
 LogicalResult RmsNormQuantizeOp::verify() {
-  if (failed(verifyWidth(*this, "weight length", dim(getWeight(), 0), "input width",
+  if (failed(verifyResidual(*this, getInput(), getResidual(), getSum())) ||
+      failed(verifyWidth(*this, "weight length", dim(getWeight(), 0), "input width",
                          dim(getInput(), 1))) ||
       failed(verifyWidth(*this, "quantized width", dim(getQuantized(), 1), "input width",
                          dim(getInput(), 1))))

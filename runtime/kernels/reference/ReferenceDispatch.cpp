@@ -101,6 +101,7 @@ struct Parsed {
   packing::TernaryLayout packing = packing::TernaryLayout::I2B128;
   packing::QuantFormat format = packing::QuantFormat::Q8B32;
   bool neox = false, divideByScale = false, bias = false;
+  bool residual = false; // rms_norm(_quantize) with a fused residual add: x, residual, w, ...
   Act activation = Act::SiLU;
   int64_t grid = 1;
 };
@@ -213,10 +214,16 @@ tern_status_t parse(const KernelSpec &spec, Parsed *p) {
       r.note("q8_0 rows need a width that is a multiple of 32, got %lld", (long long)p->width);
     break;
   case Family::RmsNorm:
-  case Family::RmsNormQuantize:
+  case Family::RmsNormQuantize: {
     p->width = r.integer("width");
     p->eps = r.real("eps");
+    // Optional: kernels without a fused residual add leave it out.
+    const int64_t residual = spec.ints.count("residual") ? r.integer("residual", 0) : 0;
+    if (residual != 0 && residual != 1)
+      r.note("parameter 'residual' is %lld, expected 0 or 1", (long long)residual);
+    p->residual = residual == 1;
     break;
+  }
   case Family::LayerNorm: {
     p->width = r.integer("width");
     p->eps = r.real("eps");
@@ -355,12 +362,16 @@ std::vector<uint64_t> bindingBytes(const Parsed &p, int64_t rows) {
   case Family::PositionEmbedding:
     return {tableBytes(p.dtype, p.positions, p.width), act};
   case Family::RmsNorm:
+    if (p.residual)
+      return {act, act, uint64_t(p.width) * 4, act, act};
     return {act, uint64_t(p.width) * 4, act};
   case Family::LayerNorm:
     if (p.bias)
       return {act, uint64_t(p.width) * 4, uint64_t(p.width) * 4, act};
     return {act, uint64_t(p.width) * 4, act};
   case Family::RmsNormQuantize:
+    if (p.residual)
+      return {act, act, uint64_t(p.width) * 4, r * p.width, r * 4, act};
     return {act, uint64_t(p.width) * 4, r * p.width, r * 4};
   case Family::QuantizeAct:
     return {act, r * p.width, r * 4};
@@ -555,6 +566,12 @@ tern_status_t runReferenceKernel(const KernelSpec &spec, void *const *bindings, 
     break;
   }
   case Family::RmsNorm:
+    if (p.residual) {
+      // x, residual, w, y, sum: the sum (which may overwrite x or the residual) first.
+      ref::add(in(0), in(1), rows * w, outF(4));
+      ref::rmsNorm(in(4), in(2), rows, w, float(p.eps), outF(3));
+      break;
+    }
     ref::rmsNorm(in(0), in(1), rows, w, float(p.eps), outF(2));
     break;
   case Family::LayerNorm:
@@ -562,10 +579,15 @@ tern_status_t runReferenceKernel(const KernelSpec &spec, void *const *bindings, 
                    outF(p.bias ? 3 : 2));
     break;
   case Family::RmsNormQuantize: {
+    // x, [residual,] w, q, qscale[, sum]: the sum (which may overwrite x or the residual)
+    // first.
+    const int r = p.residual ? 1 : 0;
+    if (p.residual)
+      ref::add(in(0), in(1), rows * w, outF(5));
     std::vector<float> normed(size_t(rows * w));
-    ref::rmsNorm(in(0), in(1), rows, w, float(p.eps), normed.data());
-    ref::quantizeActivations(normed.data(), rows, w, static_cast<int8_t *>(bindings[2]),
-                             outF(3));
+    ref::rmsNorm(p.residual ? in(5) : in(0), in(1 + r), rows, w, float(p.eps), normed.data());
+    ref::quantizeActivations(normed.data(), rows, w, static_cast<int8_t *>(bindings[2 + r]),
+                             outF(3 + r));
     break;
   }
   case Family::QuantizeAct:

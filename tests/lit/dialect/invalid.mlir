@@ -228,6 +228,30 @@ func.func @rms_norm_width(%x: tensor<?x64xf32>, %w: tensor<32xf32>) {
 
 // -----
 
+func.func @rms_norm_residual_type(%x: tensor<?x64xf32>, %r: tensor<4x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{'tern.rms_norm' op residual type 'tensor<4x64xf32>' differs from the input type 'tensor<?x64xf32>'}}
+  %y:2 = tern.rms_norm %x, %w residual %r {epsilon = 1.0e-5 : f64} : tensor<?x64xf32>, tensor<64xf32>, tensor<4x64xf32> -> tensor<4x64xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm_quantize_sum_type(%x: tensor<?x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{'tern.rms_norm_quantize' op sum type 'tensor<?x32xf32>' differs from the input type 'tensor<?x64xf32>'}}
+  %q:3 = tern.rms_norm_quantize %x, %w residual %x {epsilon = 1.0e-5 : f64} : tensor<?x64xf32>, tensor<64xf32>, tensor<?x64xf32> -> tensor<?x64xi8>, tensor<?xf32>, tensor<?x32xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm_quantize_sum_without_residual(%x: tensor<?x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{'tern.rms_norm_quantize' op has a sum result but no residual}}
+  %q:3 = tern.rms_norm_quantize %x, %w {epsilon = 1.0e-5 : f64} : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xi8>, tensor<?xf32>, tensor<?x64xf32>
+  return
+}
+
+// -----
+
 func.func @rms_norm_epsilon(%x: tensor<?x64xf32>, %w: tensor<64xf32>) {
   // expected-error @+1 {{'tern.rms_norm' op epsilon must be positive, got 0}}
   %y = tern.rms_norm %x, %w {epsilon = 0.0 : f64} : tensor<?x64xf32>, tensor<64xf32>

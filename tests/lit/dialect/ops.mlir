@@ -166,6 +166,10 @@ func.func @fused(%x: tensor<?x64xf32>) -> (tensor<?x64xf32>, tensor<?x32xf32>, t
 
   // CHECK: %[[Q8:.+]], %[[S:.+]] = tern.rms_norm_quantize %[[X]], %[[N]] {epsilon = 1.000000e-05 : f64} : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xi8>, tensor<?xf32>
   %q8, %s = tern.rms_norm_quantize %x, %n {epsilon = 1.0e-5 : f64} : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xi8>, tensor<?xf32>
+  // CHECK: %{{.+}}, %{{.+}}, %[[SUM:.+]] = tern.rms_norm_quantize %[[X]], %[[N]] residual %[[X]] {epsilon = 1.000000e-05 : f64} : tensor<?x64xf32>, tensor<64xf32>, tensor<?x64xf32> -> tensor<?x64xi8>, tensor<?xf32>, tensor<?x64xf32>
+  %rq:3 = tern.rms_norm_quantize %x, %n residual %x {epsilon = 1.0e-5 : f64} : tensor<?x64xf32>, tensor<64xf32>, tensor<?x64xf32> -> tensor<?x64xi8>, tensor<?xf32>, tensor<?x64xf32>
+  // CHECK: tern.rms_norm %[[SUM]], %[[N]] residual %[[X]] {epsilon = 1.000000e-05 : f64} : tensor<?x64xf32>, tensor<64xf32>, tensor<?x64xf32> -> tensor<?x64xf32>
+  %rn:2 = tern.rms_norm %rq#2, %n residual %x {epsilon = 1.0e-5 : f64} : tensor<?x64xf32>, tensor<64xf32>, tensor<?x64xf32> -> tensor<?x64xf32>
   %wide = tensor.empty() : tensor<1x256xi8>
   %ws = tensor.empty() : tensor<1xf32>
   // CHECK: %[[QKV:.+]] = tern.ternary_matmul %{{.+}}, %{{.+}}, %[[WQKV]] {n_block = 32 : i64} : tensor<1x256xi8>, tensor<1xf32>, !tern.ternary<128x256, i2_b128, per_row> -> tensor<1x128xf32>

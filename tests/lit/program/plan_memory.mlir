@@ -108,3 +108,30 @@ func.func @forward(%tok: tensor<?xi32>, %pos: index, %kv: !tern.kv_cache<1x16x1x
   %l = tern.logits %n, %emb : tensor<?x16xf32>, tensor<32x16xf32> -> tensor<?x32xf32>
   return %l, %kv : tensor<?x32xf32>, !tern.kv_cache<1x16x1x8xf32>
 }
+
+// -----
+
+// Tests that the sum of a norm with a fused residual add takes the storage of the addend read
+// for the last time there: the residual %d in the first norm (its input %x is read again), the
+// input %e in the second. With last-row-logits the final norm, whose sum nothing reads, holds one
+// row of each result.
+// CHECK-LABEL: func.func @forward
+//       CHECK: tern.silu {{.*}}tern.arena_offsets = array<i64: [[D:[0-9]+]]>
+//       CHECK: tern.rms_norm {{.*}} residual {{.*}}tern.arena_offsets = array<i64: {{[0-9]+}}, [[D]]>, tern.inplace_operand = 2 : i64, tern.row_strides = array<i64: 64, 64>
+//       CHECK: tern.mul {{.*}}tern.arena_offsets = array<i64: [[E:[0-9]+]]>
+//       CHECK: tern.rms_norm {{.*}} residual {{.*}}tern.arena_offsets = array<i64: {{[0-9]+}}, [[E]]>, tern.inplace_operand = 0 : i64, tern.row_strides = array<i64: 64, 64>
+// LAST-LABEL: func.func @forward
+//       LAST: tern.rms_norm {{.*}} residual {{.*}}tern.inplace_operand = 2 : i64
+//       LAST: tern.rms_norm {{.*}} residual {{.*}}tern.last_row, tern.row_strides = array<i64: 0, 0>
+func.func @forward(%tok: tensor<?xi32>, %pos: index, %kv: !tern.kv_cache<1x16x1x8xf32>)
+    -> (tensor<?x32xf32>, !tern.kv_cache<1x16x1x8xf32>) {
+  %emb = tern.weight "emb" {dtype = "f32", offset = 0 : i64, size = 2048 : i64} : tensor<32x16xf32>
+  %x = tern.embedding %emb, %tok : tensor<32x16xf32>, tensor<?xi32> -> tensor<?x16xf32>
+  %d = tern.silu %x : tensor<?x16xf32>
+  %nw = tern.weight "norm" {dtype = "f32", offset = 2048 : i64, size = 64 : i64} : tensor<16xf32>
+  %y:2 = tern.rms_norm %x, %nw residual %d {epsilon = 1.0e-05 : f64} : tensor<?x16xf32>, tensor<16xf32>, tensor<?x16xf32> -> tensor<?x16xf32>
+  %e = tern.mul %y#0, %x : tensor<?x16xf32>
+  %z:2 = tern.rms_norm %e, %nw residual %y#1 {epsilon = 1.0e-05 : f64} : tensor<?x16xf32>, tensor<16xf32>, tensor<?x16xf32> -> tensor<?x16xf32>
+  %l = tern.logits %z#0, %emb : tensor<?x16xf32>, tensor<32x16xf32> -> tensor<?x32xf32>
+  return %l, %kv : tensor<?x32xf32>, !tern.kv_cache<1x16x1x8xf32>
+}

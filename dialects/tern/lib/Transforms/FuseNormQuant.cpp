@@ -24,8 +24,8 @@ struct FuseNormQuantPass : public tern::impl::FuseNormQuantPassBase<FuseNormQuan
     func.walk([&](RmsNormOp norm) { norms.push_back(norm); });
     for (RmsNormOp norm : norms) {
       // rms_norm_quantize works on [T, K] f32 rows, like quantize_act.
-      auto rows = dyn_cast<RankedTensorType>(norm.getType());
-      if (!rows || rows.getRank() != 2 || !rows.getElementType().isF32())
+      auto rows = dyn_cast<RankedTensorType>(norm.getResult().getType());
+      if (!rows || rows.getRank() != 2 || !rows.getElementType().isF32() || norm.getResidual())
         continue;
       if (norm->use_empty() || !llvm::all_of(norm->getUsers(), [](Operation *user) {
             return isa<QuantizeActOp>(user);
@@ -37,8 +37,8 @@ struct FuseNormQuantPass : public tern::impl::FuseNormQuantPassBase<FuseNormQuan
         OpBuilder b(quant);
         auto fused = RmsNormQuantizeOp::create(
             b, b.getFusedLoc({norm.getLoc(), quant.getLoc()}), quant.getQuantized().getType(),
-            quant.getScale().getType(), norm.getInput(), norm.getWeight(),
-            norm.getEpsilonAttr());
+            quant.getScale().getType(), /*sum=*/Type(), norm.getInput(), norm.getWeight(),
+            /*residual=*/Value(), norm.getEpsilonAttr());
         quant.getQuantized().replaceAllUsesWith(fused.getQuantized());
         quant.getScale().replaceAllUsesWith(fused.getScale());
         quant.erase();

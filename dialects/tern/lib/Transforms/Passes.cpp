@@ -34,6 +34,8 @@ void mlir::tern::buildTernGraphPipeline(OpPassManager &pm,
   // Norm + quantization fuse first: they need the quantize_act ops that fuse-qkv would
   // otherwise merge anyway, and fusing them leaves the matmul inputs unchanged.
   pm.addNestedPass<func::FuncOp>(createFuseNormQuantPass());
+  // The residual adds then fold into the norms (plain or quantizing) that read their sums.
+  pm.addNestedPass<func::FuncOp>(createFuseResidualNormPass());
   pm.addNestedPass<func::FuncOp>(createFuseQKVPass());
   pm.addNestedPass<func::FuncOp>(createFuseGateUpPass());
   // q and k of the fused QKV output rotate in one rope.
@@ -53,7 +55,7 @@ void mlir::tern::registerTernTransformsPasses() {
   registerTernPasses();
   PassPipelineRegistration<GraphPipelineOptions>(
       "tern-graph-pipeline",
-      "tern graph passes: lm_head precision; fuse norm+quant, q/k/v, gate/up, rope of q and k; select "
-      "packing; tile",
+      "tern graph passes: lm_head precision; fuse norm+quant, residual add+norm, q/k/v, "
+      "gate/up, rope of q and k; select packing; tile",
       buildTernGraphPipeline);
 }

@@ -14,12 +14,15 @@
 //   ConcatWeightsOp::create(b, loc, resultType, ValueRange weights)
 //   SliceColumnsOp::create(b, loc, resultType, input, b.getI64IntegerAttr(offset))
 //   GluOp::create(b, loc, resultType, gate, up, b.getStringAttr("relu2"))
-//   RmsNormQuantizeOp::create(b, loc, qType, scaleType, x, w, epsilonAttr)
+//   RmsNormQuantizeOp::create(b, loc, qType, scaleType, /*sum=*/Type(), x, w,
+//                             /*residual=*/Value(), epsilonAttr)
+//   RmsNormOp::create(b, loc, resultType, /*sum=*/Type(), x, w, /*residual=*/Value(),
+//                     epsilonAttr)   (with a residual: the sum's type, x's, and the residual)
 //   RopeOp::create(b, loc, resultType, x, pos, RopeStyle, FloatAttr theta,
 //                  IntegerAttr headDim, IntegerAttr numHeads, FloatAttr freqScale)
 //   RopeOp::create(b, loc, x, pos, RopeStyle, double theta, int64_t headDim,
 //                  int64_t numHeads, double freqScale = 1.0)
-//   Ops whose result type equals an operand's (RmsNormOp, RopeOp, KVCacheWriteOp,
+//   Ops whose result type equals an operand's (RopeOp, KVCacheWriteOp,
 //   AttentionOp, Relu2Op, SiluOp, GeluOp, MulOp, AddOp) also build without a result type.
 //
 //===----------------------------------------------------------------------===//

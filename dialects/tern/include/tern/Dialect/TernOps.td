@@ -137,13 +137,24 @@ def Tern_RmsNormOp : Tern_Op<"rms_norm", [Pure, AllTypesMatch<["input", "result"
     y = x / sqrt(mean(x^2) + epsilon) * w, with the mean over the last dimension of x
     and `w` a vector of that length.
 
+    With a `residual` operand (made by `tern-fuse-residual-norm`), the op first adds it:
+    s = x + residual, one f32 addition per element as `tern.add` does, returns s as a
+    second result `sum` and normalizes s. `residual` and `sum` have the type of `x`, f32
+    rows.
+
     ```mlir
     %y = tern.rms_norm %x, %w {epsilon = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64xf32>
+    %z, %s = tern.rms_norm %x, %w residual %r {epsilon = 1.0e-05 : f64}
+               : tensor<?x64xf32>, tensor<64xf32>, tensor<?x64xf32> -> tensor<?x64xf32>
     ```
   }];
-  let arguments = (ins Tern_FloatTensor:$input, Tern_FloatVector:$weight, F64Attr:$epsilon);
-  let results = (outs Tern_FloatTensor:$result);
-  let assemblyFormat = "$input `,` $weight attr-dict `:` type($input) `,` type($weight)";
+  let arguments = (ins Tern_FloatTensor:$input, Tern_FloatVector:$weight,
+                       Optional<Tern_Rows>:$residual, F64Attr:$epsilon);
+  let results = (outs Tern_FloatTensor:$result, Optional<Tern_Rows>:$sum);
+  let assemblyFormat = [{
+    $input `,` $weight (`residual` $residual^)? attr-dict `:` type($input) `,` type($weight)
+    (`,` type($residual)^ `->` type($sum))?
+  }];
   let hasVerifier = 1;
 }
 
@@ -196,16 +207,25 @@ def Tern_RmsNormQuantizeOp : Tern_Op<"rms_norm_quantize", [Pure]> {
     s = 127 / max(max|y|, 1e-5) and q = clamp(round(y * s), -128, 127). Produced by
     `tern-fuse-norm-quant`.
 
+    With a `residual` operand (made by `tern-fuse-residual-norm`), the op first adds it:
+    x + residual, one f32 addition per element as `tern.add` does, is returned as a
+    third result `sum` and normalized. `residual` and `sum` have the type of `x`.
+
     ```mlir
     %q, %s = tern.rms_norm_quantize %x, %w {epsilon = 1.0e-05 : f64}
                : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xi8>, tensor<?xf32>
+    %q2, %s2, %sum = tern.rms_norm_quantize %x, %w residual %r {epsilon = 1.0e-05 : f64}
+               : tensor<?x64xf32>, tensor<64xf32>, tensor<?x64xf32>
+               -> tensor<?x64xi8>, tensor<?xf32>, tensor<?x64xf32>
     ```
   }];
-  let arguments = (ins Tern_Rows:$input, Tern_FloatVector:$weight, F64Attr:$epsilon);
-  let results = (outs Tern_QuantRows:$quantized, Tern_RowScales:$scale);
+  let arguments = (ins Tern_Rows:$input, Tern_FloatVector:$weight,
+                       Optional<Tern_Rows>:$residual, F64Attr:$epsilon);
+  let results = (outs Tern_QuantRows:$quantized, Tern_RowScales:$scale,
+                      Optional<Tern_Rows>:$sum);
   let assemblyFormat = [{
-    $input `,` $weight attr-dict `:` type($input) `,` type($weight) `->` type($quantized) `,`
-    type($scale)
+    $input `,` $weight (`residual` $residual^)? attr-dict `:` type($input) `,` type($weight)
+    (`,` type($residual)^)? `->` type($quantized) `,` type($scale) (`,` type($sum)^)?
   }];
   let hasVerifier = 1;
 }

@@ -151,6 +151,35 @@ def QuantizeLmHeadPass : Pass<"tern-quantize-lm-head", "func::FuncOp"> {
   let dependentDialects = ["::mlir::tern::TernDialect"];
 }
 
+def FuseResidualNormPass : Pass<"tern-fuse-residual-norm", "func::FuncOp"> {
+  let summary = "fuses a residual tern.add into the rms norm of its sum";
+  let description = [{
+    Replaces a `tern.add` of f32 rows whose result a `tern.rms_norm` or
+    `tern.rms_norm_quantize` normalizes by that norm with a `residual` operand: the fused
+    op adds the rows (one f32 addition per element, as the add did), returns the sum as an
+    extra result and normalizes it. Every other use of the add's result (the next residual
+    add) reads the fused op's sum. One dispatch and one pass over the activations per
+    residual connection are saved; the values are unchanged. An add whose result is not
+    normalized, or is used between the add and the norm, stays.
+
+    Before:
+    ```mlir
+    %h = tern.add %x, %d : tensor<?x64xf32>
+    %q, %s = tern.rms_norm_quantize %h, %w {epsilon = 1.0e-05 : f64}
+               : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xi8>, tensor<?xf32>
+    %o = tern.add %h, %e : tensor<?x64xf32>
+    ```
+    After:
+    ```mlir
+    %q, %s, %h = tern.rms_norm_quantize %x, %w residual %d {epsilon = 1.0e-05 : f64}
+               : tensor<?x64xf32>, tensor<64xf32>, tensor<?x64xf32>
+               -> tensor<?x64xi8>, tensor<?xf32>, tensor<?x64xf32>
+    %o = tern.add %h, %e : tensor<?x64xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::tern::TernDialect"];
+}
+
 def FuseRopePass : Pass<"tern-fuse-rope", "func::FuncOp"> {
   let summary = "rotates adjacent column slices of one buffer (q and k) in one tern.rope";
   let description = [{
