@@ -64,6 +64,28 @@ uint16_t toHalf(float f) { // exact for the small dyadic values these tests use
   return uint16_t(sign | (uint32_t(exponent) << 10) | ((bits >> 13) & 0x3ff));
 }
 
+// A float table (values multiples of 0.25 in [-2, 2], so exact in every form) in the storage
+// types the embedding families read: f16, bf16 and q8_0 with scale 0.25.
+struct EncodedTable {
+  std::vector<uint16_t> f16, bf16;
+  std::vector<uint8_t> q8;
+  explicit EncodedTable(const std::vector<float> &table) {
+    for (float v : table) {
+      f16.push_back(toHalf(v));
+      uint32_t bits;
+      std::memcpy(&bits, &v, 4);
+      bf16.push_back(uint16_t(bits >> 16));
+    }
+    for (size_t b = 0; b < table.size() / 32; ++b) {
+      const uint16_t scale = toHalf(0.25f);
+      q8.push_back(uint8_t(scale & 0xff));
+      q8.push_back(uint8_t(scale >> 8));
+      for (int i = 0; i < 32; ++i)
+        q8.push_back(uint8_t(int8_t(table[b * 32 + i] / 0.25f)));
+    }
+  }
+};
+
 TEST(ReferenceDispatch, EmbeddingDecodesEveryDtype) {
   const int64_t vocab = 5, width = 32, rows = 3;
   std::vector<float> table(vocab * width);
@@ -73,23 +95,11 @@ TEST(ReferenceDispatch, EmbeddingDecodesEveryDtype) {
   std::vector<float> expected(rows * width);
   ref::embedding(table.data(), tokens.data(), rows, width, expected.data());
 
-  std::vector<uint16_t> f16, bf16;
-  std::vector<uint8_t> q8;
-  for (float v : table) {
-    f16.push_back(toHalf(v));
-    uint32_t bits;
-    std::memcpy(&bits, &v, 4);
-    bf16.push_back(uint16_t(bits >> 16));
-  }
-  for (int64_t b = 0; b < vocab * width / 32; ++b) {
-    uint16_t scale = toHalf(0.25f);
-    q8.push_back(uint8_t(scale & 0xff));
-    q8.push_back(uint8_t(scale >> 8));
-    for (int i = 0; i < 32; ++i)
-      q8.push_back(uint8_t(int8_t(table[b * 32 + i] / 0.25f)));
-  }
-  const std::pair<const char *, const void *> cases[] = {
-      {"f32", table.data()}, {"f16", f16.data()}, {"bf16", bf16.data()}, {"q8_0", q8.data()}};
+  const EncodedTable encoded(table);
+  const std::pair<const char *, const void *> cases[] = {{"f32", table.data()},
+                                                         {"f16", encoded.f16.data()},
+                                                         {"bf16", encoded.bf16.data()},
+                                                         {"q8_0", encoded.q8.data()}};
   for (auto [dtype, data] : cases) {
     std::vector<float> out(rows * width, -1.0f);
     runSliced(makeSpec("embedding", {{"vocab", vocab}, {"width", width}}, {}, {{"dtype", dtype}}),
@@ -116,23 +126,11 @@ TEST(ReferenceDispatch, PositionEmbeddingDecodesRowsFromThePosition) {
     table[i] = float(int(i % 23) - 11) * 0.25f; // exact in f16, bf16 and q8_0 (scale 0.25)
   std::vector<float> expected(rows * width);
   ref::positionEmbedding(table.data(), pos, rows, width, expected.data());
-  std::vector<uint16_t> f16, bf16;
-  std::vector<uint8_t> q8;
-  for (float v : table) {
-    f16.push_back(toHalf(v));
-    uint32_t bits;
-    std::memcpy(&bits, &v, 4);
-    bf16.push_back(uint16_t(bits >> 16));
-  }
-  for (int64_t b = 0; b < positions * width / 32; ++b) {
-    uint16_t scale = toHalf(0.25f);
-    q8.push_back(uint8_t(scale & 0xff));
-    q8.push_back(uint8_t(scale >> 8));
-    for (int i = 0; i < 32; ++i)
-      q8.push_back(uint8_t(int8_t(table[b * 32 + i] / 0.25f)));
-  }
-  const std::pair<const char *, const void *> cases[] = {
-      {"f32", table.data()}, {"f16", f16.data()}, {"bf16", bf16.data()}, {"q8_0", q8.data()}};
+  const EncodedTable encoded(table);
+  const std::pair<const char *, const void *> cases[] = {{"f32", table.data()},
+                                                         {"f16", encoded.f16.data()},
+                                                         {"bf16", encoded.bf16.data()},
+                                                         {"q8_0", encoded.q8.data()}};
   for (auto [dtype, data] : cases) {
     std::vector<float> out(rows * width, -1.0f);
     runSliced(makeSpec("position_embedding", {{"positions", positions}, {"width", width}}, {},
