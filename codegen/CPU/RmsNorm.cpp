@@ -1,7 +1,9 @@
 // rms_norm, rms_norm_quantize and layer_norm: y = x / sqrt(mean(x^2) + eps) * w (rms), or
 // y = (x - mean) / sqrt(var + eps) * w (+ b) (layer), then optionally int8 codes (rms only).
 // The rms families may first add a residual (residual = 1): s = x + residual is stored and
-// normalized, the f32 addition of the add family.
+// normalized, the f32 addition of the add family. Or they normalize a gated product
+// (gated = 1, activation = relu2): relu2(gate) * up, computed as the glu family computes it
+// and not stored; gate and up have the row stride in_stride.
 //
 // One generator: layer_norm is rms_norm of the centered row plus an optional bias, so both
 // share the double accumulation and the multiply order of their reference twins.
@@ -19,11 +21,14 @@ using namespace mlir;
 
 namespace {
 
-// The sum over one row of |x| (starting at |base|, |width| values) of d^2 (|square|) or of d,
-// where d = x - |center| in double (no |center|: d = x widened). Accumulated in double as the
+// The f32 values of one row at a chunk's offset: x, or a gated product computed from two rows.
+using RowLoader = llvm::function_ref<Value(ImplicitLocOpBuilder &, Value offset, int64_t n)>;
+
+// The sum over one row (|width| values, from |load|) of d^2 (|square|) or of d, where
+// d = x - |center| in double (no |center|: d = x widened). Accumulated in double as the
 // references do; lanes add in another order than theirs, which moves the float result only
 // when the exact value lies within ~width * 2^-53 of a float rounding boundary.
-Value sumRowF64(ImplicitLocOpBuilder &b, Value x, Value base, int64_t width, int64_t lanes,
+Value sumRowF64(ImplicitLocOpBuilder &b, RowLoader load, int64_t width, int64_t lanes,
                 Value center, bool square) {
   Type f64 = b.getF64Type();
   auto accType = VectorType::get({lanes}, f64);
@@ -31,7 +36,7 @@ Value sumRowF64(ImplicitLocOpBuilder &b, Value x, Value base, int64_t width, int
       b, width, lanes, ValueRange{constFloat(b, accType, 0.0), constFloat(b, f64, 0.0)},
       [&](ImplicitLocOpBuilder &nb, Value offset, int64_t n, ValueRange c) -> SmallVector<Value> {
         auto vt = VectorType::get({n}, f64);
-        Value d = extF(nb, vt, loadVector(nb, x, arith::AddIOp::create(nb, base, offset), n));
+        Value d = extF(nb, vt, load(nb, offset, n));
         if (center)
           d = arith::SubFOp::create(nb, d, vector::BroadcastOp::create(nb, vt, center));
         if (n == lanes)
@@ -62,7 +67,23 @@ LogicalResult generateRmsNorm(func::FuncOp fn, const KernelSpec &spec, const Cpu
   if (residualParam != 0 && residualParam != 1)
     return kernelError(fn, spec, "parameter 'residual' must be 0 or 1, got " +
                                      llvm::Twine(residualParam));
-  const int r = int(residualParam); // bindings after x shift by one with a residual
+  const int64_t gatedParam = layer ? 0 : spec.getInt("gated", 0);
+  if (gatedParam != 0 && gatedParam != 1)
+    return kernelError(fn, spec, "parameter 'gated' must be 0 or 1, got " +
+                                     llvm::Twine(gatedParam));
+  if (residualParam == 1 && gatedParam == 1)
+    return kernelError(fn, spec, "a norm has a residual or a gated input, not both");
+  const bool gated = gatedParam == 1;
+  if (gated && spec.getString("activation") != "relu2")
+    return kernelError(fn, spec, "parameter 'activation' is '" + spec.getString("activation") +
+                                     "'; a gated norm computes relu2 only");
+  // Gate and up are read like the glu family reads them: one row stride for both.
+  const int64_t inStride = gated ? spec.getInt("in_stride", width) : width;
+  if (inStride < width)
+    return kernelError(fn, spec, "parameter 'in_stride' (" + llvm::Twine(inStride) +
+                                     ") must be at least width (" + llvm::Twine(width) + ")");
+  // Bindings after x shift by one with a residual or with up (never both).
+  const int r = int(residualParam + gatedParam);
   // The reference adds the float eps to a double mean; do the same.
   const double eps = static_cast<double>(static_cast<float>(spec.getFloat("eps", 1e-6)));
   const int64_t lanes = f32Lanes(target);
@@ -71,8 +92,16 @@ LogicalResult generateRmsNorm(func::FuncOp fn, const KernelSpec &spec, const Cpu
   KernelArgs args = beginKernel(fn, b);
   Type f32 = b.getF32Type(), f64 = b.getF64Type();
   Value total = arith::MulIOp::create(b, args.rows, constIndex(b, width));
-  Value x = bindFlat(b, args, 0, f32, total); // (rows, width)
-  Value residual = r ? bindFlat(b, args, 1, f32, total) : Value(); // (rows, width)
+  // The last row of a strided gate or up may end right after its width.
+  Value inSize = total;
+  if (gated) {
+    Value lastRow = arith::SubIOp::create(b, args.rows, constIndex(b, 1));
+    inSize = arith::AddIOp::create(
+        b, arith::MulIOp::create(b, lastRow, constIndex(b, inStride)), constIndex(b, width));
+  }
+  Value x = bindFlat(b, args, 0, f32, inSize); // (rows, width), gated: row stride in_stride
+  Value residual = residualParam ? bindFlat(b, args, 1, f32, total) : Value(); // (rows, width)
+  Value up = gated ? bindFlat(b, args, 1, f32, inSize) : Value(); // (rows, width), in_stride
   Value w = bindFlat(b, args, 1 + r, f32, width); // (width)
   Value bias = hasBias ? bindFlat(b, args, 2, f32, width) : Value(); // (width)
   Value y, q, qscale, sum;
@@ -82,13 +111,25 @@ LogicalResult generateRmsNorm(func::FuncOp fn, const KernelSpec &spec, const Cpu
   } else {
     y = bindFlat(b, args, hasBias ? 3 : 2 + r, f32, total); // (rows, width), may alias x
   }
-  if (r) // (rows, width), may alias x or the residual
+  if (residual) // (rows, width), may alias x or the residual
     sum = bindFlat(b, args, quantize ? 5 : 4, f32, total);
   // The row the norm reads: the stored sum with a residual.
-  Value src = r ? sum : x;
+  Value src = residual ? sum : x;
 
   forLoop(b, constIndex(b, 0), args.rows, constIndex(b, 1), [&](ImplicitLocOpBuilder &rb, Value t) {
     Value base = arith::MulIOp::create(rb, t, constIndex(rb, width));
+    Value inBase = gated ? Value(arith::MulIOp::create(rb, t, constIndex(rb, inStride))) : base;
+    // The row's values at |offset|: x (or the sum), or with a gate relu2(gate) * up, the
+    // glu family's arithmetic (maxnum, then two float multiplies), recomputed in each pass.
+    auto load = [&](ImplicitLocOpBuilder &nb, Value offset, int64_t n) -> Value {
+      Value at = arith::AddIOp::create(nb, inBase, offset);
+      Value v = loadVector(nb, src, at, n);
+      if (!gated)
+        return v;
+      Value g = arith::MaxNumFOp::create(nb, v, constFloat(nb, v.getType(), 0.0));
+      return arith::MulFOp::create(nb, arith::MulFOp::create(nb, g, g),
+                                   loadVector(nb, up, at, n));
+    };
     if (residual)
       forChunks(rb, width, lanes, ValueRange{},
                 [&](ImplicitLocOpBuilder &nb, Value offset, int64_t n, ValueRange) {
@@ -103,11 +144,11 @@ LogicalResult generateRmsNorm(func::FuncOp fn, const KernelSpec &spec, const Cpu
     Value mean;
     if (layer)
       mean = arith::DivFOp::create(
-          rb, sumRowF64(rb, src, base, width, lanes, Value(), /*square=*/false),
+          rb, sumRowF64(rb, load, width, lanes, Value(), /*square=*/false),
           constFloat(rb, f64, double(width)));
     // In double, as the reference does: the codes of rms_norm_quantize feed exact integer
     // matmuls, so the normalized values should round the same way.
-    Value squares = sumRowF64(rb, src, base, width, lanes, mean, /*square=*/true);
+    Value squares = sumRowF64(rb, load, width, lanes, mean, /*square=*/true);
     Value meanSquare = arith::DivFOp::create(rb, squares, constFloat(rb, f64, double(width)));
     Value root =
         math::SqrtOp::create(rb, arith::AddFOp::create(rb, meanSquare, constFloat(rb, f64, eps)));
@@ -118,7 +159,7 @@ LogicalResult generateRmsNorm(func::FuncOp fn, const KernelSpec &spec, const Cpu
     // double and rounded once.
     auto normalized = [&](ImplicitLocOpBuilder &nb, Value offset, int64_t n) -> Value {
       auto vt = VectorType::get({n}, f32);
-      Value v = loadVector(nb, src, arith::AddIOp::create(nb, base, offset), n);
+      Value v = load(nb, offset, n);
       if (mean) {
         auto dt = VectorType::get({n}, f64);
         Value centered = arith::SubFOp::create(nb, extF(nb, dt, v),

@@ -66,8 +66,8 @@ const Family kFamilies[] = {
     {"glu", 3, generateElementwise, launchElementwise},
 #endif
 #ifdef TERN_GPU_HAS_RMSNORM
-    {"rms_norm", 3, generateRmsNorm, launchRmsNorm},          // + 2 with a residual
-    {"rms_norm_quantize", 4, generateRmsNorm, launchRmsNorm}, // + 2 with a residual
+    {"rms_norm", 3, generateRmsNorm, launchRmsNorm},          // + 2 with a residual, 1 gated
+    {"rms_norm_quantize", 4, generateRmsNorm, launchRmsNorm}, // + 2 with a residual, 1 gated
     {"layer_norm", 3, generateRmsNorm, launchRmsNorm}, // + 1 with a bias
     {"quantize_act", 3, generateRmsNorm, launchRmsNorm},
 #endif
@@ -103,13 +103,14 @@ const Family *familyFor(llvm::StringRef name) {
 }
 
 // The bindings of one kernel: its family's, plus layer_norm's bias when it has one, plus the
-// residual and the sum of an rms norm with a fused residual add.
+// residual and the sum of an rms norm with a fused residual add, plus the up of a gated one.
 int bindingsOf(const Family &family, const KernelSpec &spec) {
   const llvm::StringRef name = family.name;
   const bool bias = name == "layer_norm" && spec.getInt("bias", 0) == 1;
-  const bool residual =
-      (name == "rms_norm" || name == "rms_norm_quantize") && spec.getInt("residual", 0) == 1;
-  return family.bindings + (bias ? 1 : 0) + (residual ? 2 : 0);
+  const bool rms = name == "rms_norm" || name == "rms_norm_quantize";
+  const bool residual = rms && spec.getInt("residual", 0) == 1;
+  const bool gated = rms && spec.getInt("gated", 0) == 1; // up, after the gate
+  return family.bindings + (bias ? 1 : 0) + (residual ? 2 : 0) + (gated ? 1 : 0);
 }
 
 std::string knownFamilies() {

@@ -3,6 +3,9 @@
 // match it. layer_norm is rms_norm of the centered row (a mean pass first) plus an optional
 // bias. The rms families may first add a residual (residual = 1): each thread stores
 // s = x + residual for its elements, then the passes read s back, the elements it wrote itself.
+// Or they normalize a gated product (gated = 1, activation = relu2): relu2(gate) * up as the glu
+// family computes it, recomputed by each pass and never stored; gate and up have the row stride
+// in_stride.
 //
 // A row (2560..6912 floats in the 2B-4T model) is short, so a block of threads about half the
 // row's 16-byte chunks wide does it in one or two loads per thread and pass; blocks past the
@@ -87,8 +90,25 @@ LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
   if (residualParam != 0 && residualParam != 1)
     return gpuKernelError(fn, spec, "parameter 'residual' must be 0 or 1, got " +
                                         llvm::Twine(residualParam));
-  const int r = int(residualParam); // bindings after x shift by one with a residual
+  const int64_t gatedParam =
+      family == "rms_norm" || family == "rms_norm_quantize" ? spec.getInt("gated", 0) : 0;
+  if (gatedParam != 0 && gatedParam != 1)
+    return gpuKernelError(fn, spec,
+                          "parameter 'gated' must be 0 or 1, got " + llvm::Twine(gatedParam));
+  if (residualParam == 1 && gatedParam == 1)
+    return gpuKernelError(fn, spec, "a norm has a residual or a gated input, not both");
+  const bool gated = gatedParam == 1;
+  if (gated && spec.getString("activation") != "relu2")
+    return gpuKernelError(fn, spec, "parameter 'activation' is '" + spec.getString("activation") +
+                                        "'; a gated norm computes relu2 only");
   const int64_t width = spec.getInt("width");
+  // Gate and up are read like the glu family reads them: one row stride for both.
+  const int64_t inStride = gated ? spec.getInt("in_stride", width) : width;
+  if (inStride < width)
+    return gpuKernelError(fn, spec, "parameter 'in_stride' (" + llvm::Twine(inStride) +
+                                        ") must be at least width (" + llvm::Twine(width) + ")");
+  // Bindings after x shift by one with a residual or with up (never both).
+  const int r = int(residualParam + gatedParam);
   if (width <= 0)
     return gpuKernelError(fn, spec, "parameter 'width' must be positive, got " + llvm::Twine(width));
   // The reference takes eps as a float and adds it in double.
@@ -99,14 +119,16 @@ LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
   ImplicitLocOpBuilder b(fn.getLoc(), fn.getContext());
   GpuKernelArgs args = beginGpuKernel(fn, b);
   Type f32 = b.getF32Type(), f64 = b.getF64Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
-  // Bindings: rms_norm (x, [residual,] w, y[, sum]); layer_norm (x, w, [b,] y);
-  // rms_norm_quantize (x, [residual,] w, q, qscale[, sum]); quantize_act (x, q, qscale).
+  // Bindings: rms_norm (x, [residual | up,] w, y[, sum]); layer_norm (x, w, [b,] y);
+  // rms_norm_quantize (x, [residual | up,] w, q, qscale[, sum]); quantize_act (x, q, qscale).
+  // Gated, x is the gate.
   Value x = args.bindings[0];
-  Value residual = r ? args.bindings[1] : Value();
-  Value sum = r ? args.bindings.back() : Value();
+  Value residual = residualParam ? args.bindings[1] : Value();
+  Value up = gated ? args.bindings[1] : Value();
+  Value sum = residual ? args.bindings.back() : Value();
   Value w = norm ? args.bindings[1 + r] : Value();
   Value bias = hasBias ? args.bindings[2] : Value();
-  Value y = quantize ? Value() : args.bindings[args.bindings.size() - 1 - r];
+  Value y = quantize ? Value() : args.bindings[args.bindings.size() - 1 - (sum ? 1 : 0)];
   Value q = quantize ? args.bindings[norm ? 2 + r : 1] : Value();
   Value qscale = quantize ? args.bindings[norm ? 3 + r : 2] : Value();
 
@@ -127,7 +149,11 @@ LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
     Value warp = arith::ShRUIOp::create(b, tid, constI64(b, 5));
     Value isLane0 = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, constI64(b, 0));
     Value rowStart = arith::MulIOp::create(b, row, constI64(b, width));
-    Value inRow = elementAddress(b, x, f32, rowStart);
+    // Gate and up rows start at row * in_stride.
+    Value inStart =
+        gated ? Value(arith::MulIOp::create(b, row, constI64(b, inStride))) : rowStart;
+    Value inRow = elementAddress(b, x, f32, inStart);
+    Value upRow = gated ? elementAddress(b, up, f32, inStart) : Value();
     Value residualRow = residual ? elementAddress(b, residual, f32, rowStart) : Value();
     // The row the norm reads: the sum with a residual.
     Value xRow = sum ? elementAddress(b, sum, f32, rowStart) : inRow;
@@ -140,6 +166,8 @@ LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
       SmallVector<Value> floats = {xRow};
       if (residualRow)
         floats.append({inRow, residualRow});
+      if (upRow)
+        floats.push_back(upRow);
       if (w)
         floats.push_back(w);
       if (bias)
@@ -196,6 +224,20 @@ LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
         return SmallVector<Value>{};
       });
 
+    // The row's values at |element|: x (or the sum), or gated relu2(gate) * up, the glu
+    // family's arithmetic (max, then two float multiplies), recomputed in each pass.
+    auto loadRow = [&](ImplicitLocOpBuilder &b, Value element, int64_t vec) {
+      SmallVector<Value> xs = loadF32s(b, xRow, element, vec, false);
+      if (!gated)
+        return xs;
+      SmallVector<Value> us = loadF32s(b, upRow, element, vec, false);
+      for (int64_t i = 0; i < vec; ++i) {
+        Value g = maxF(b, xs[i], constF32(b, 0.0));
+        xs[i] = arith::MulFOp::create(b, arith::MulFOp::create(b, g, g), us[i]);
+      }
+      return xs;
+    };
+
     auto constF64 = [&](ImplicitLocOpBuilder &b, double v) -> Value {
       return arith::ConstantOp::create(b, f64, b.getF64FloatAttr(v));
     };
@@ -206,7 +248,7 @@ LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
                               [&](ImplicitLocOpBuilder &b, int64_t vec, Value element,
                                   ValueRange carried) -> SmallVector<Value> {
                                 Value acc = carried[0];
-                                for (Value v : loadF32s(b, xRow, element, vec, false)) {
+                                for (Value v : loadRow(b, element, vec)) {
                                   Value d = arith::ExtFOp::create(b, f64, v);
                                   if (center)
                                     d = arith::SubFOp::create(b, d, center);
@@ -241,7 +283,7 @@ LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
     // The values to store or quantize: c * inv * w (two float multiplies, in that order, then
     // the bias's add), with c = x or float(x - mean); or x itself (quantize_act).
     auto values = [&](ImplicitLocOpBuilder &b, int64_t vec, Value element) {
-      SmallVector<Value> xs = loadF32s(b, xRow, element, vec, false);
+      SmallVector<Value> xs = loadRow(b, element, vec);
       if (!norm)
         return xs;
       SmallVector<Value> ws = loadF32s(b, w, element, vec, true);

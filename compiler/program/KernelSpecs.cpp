@@ -126,6 +126,26 @@ FailureOr<KernelSpec> kernelSpecFor(Operation *op) {
     spec.ints["residual"] = 1;
     contiguous(value, "residual");
   };
+  // The input of an rms norm: contiguous rows, or with a fused glu (tern-fuse-glu-norm) the
+  // gate and up, read like the glu family reads them (columns of the gate/up matmul output,
+  // one row stride for both); absent gated means 0.
+  auto normInput = [&](Value input, Value up, std::optional<StringRef> activation) {
+    if (!up) {
+      contiguous(input, "input");
+      return;
+    }
+    int64_t gateStride = activationLayout(input).rowStride;
+    int64_t upStride = activationLayout(up).rowStride;
+    if (gateStride != upStride) {
+      result = op->emitError() << "gated norm: gate and up have different row strides ("
+                               << gateStride << " and " << upStride
+                               << "); the kernel reads both with one stride";
+      return;
+    }
+    spec.ints["gated"] = 1;
+    spec.ints["in_stride"] = gateStride;
+    spec.strings["activation"] = activation->str();
+  };
   auto floatMatmul = [&](Value input, Value weight, int64_t n, std::optional<int64_t> nBlock) {
     if (auto quantized = dyn_cast<T::QuantizedType>(weight.getType())) {
       spec.family = "quantized_matmul";
@@ -186,7 +206,7 @@ FailureOr<KernelSpec> kernelSpecFor(Operation *op) {
         spec.family = "rms_norm";
         spec.ints["width"] = rowWidth(n.getInput());
         spec.floats["eps"] = n.getEpsilon().convertToDouble();
-        contiguous(n.getInput(), "input");
+        normInput(n.getInput(), n.getUp(), n.getActivation());
         residual(n.getResidual());
       })
       .Case([&](T::LayerNormOp n) {
@@ -200,7 +220,7 @@ FailureOr<KernelSpec> kernelSpecFor(Operation *op) {
         spec.family = "rms_norm_quantize";
         spec.ints["width"] = rowWidth(n.getInput());
         spec.floats["eps"] = n.getEpsilon().convertToDouble();
-        contiguous(n.getInput(), "input");
+        normInput(n.getInput(), n.getUp(), n.getActivation());
         residual(n.getResidual());
       })
       .Case([&](T::QuantizeActOp q) {

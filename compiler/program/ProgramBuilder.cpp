@@ -200,6 +200,8 @@ private:
           activation(n.getInput());
           if (n.getResidual())
             activation(n.getResidual());
+          if (n.getUp()) // a fused glu: gate (the input), up
+            activation(n.getUp());
           sectionOf(weights.f32Vector(n.getWeight().getDefiningOp()));
           activation(n.getResult());
           if (n.getSum())
@@ -216,6 +218,8 @@ private:
           activation(n.getInput());
           if (n.getResidual())
             activation(n.getResidual());
+          if (n.getUp()) // a fused glu: gate (the input), up
+            activation(n.getUp());
           sectionOf(weights.f32Vector(n.getWeight().getDefiningOp()));
           activation(n.getQuantized());
           activation(n.getScale());

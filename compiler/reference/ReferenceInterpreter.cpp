@@ -184,6 +184,18 @@ llvm::Expected<std::vector<float>> ReferenceInterpreter::forward(llvm::ArrayRef<
             values[n.getSum()] = std::move(sum);
             x = &values[n.getSum()];
           }
+          // A fused glu (tern-fuse-glu-norm): the norm reads relu2(gate) * up, not stored.
+          Buffer gated;
+          if (Value up = n.getUp()) {
+            if (n.getActivation() != "relu2") {
+              error = failAt(op, "a gated rms_norm computes relu2 only");
+              return;
+            }
+            gated = floatRows(x->cols);
+            ref::relu2(x->f.data(), rows * x->cols, gated.f.data());
+            ref::mul(gated.f.data(), values[up].f.data(), rows * x->cols, gated.f.data());
+            x = &gated;
+          }
           Buffer out = floatRows(x->cols);
           ref::rmsNorm(x->f.data(), (*w)->values.data(), rows, x->cols,
                        float(n.getEpsilon().convertToDouble()), out.f.data());

@@ -192,7 +192,8 @@ FailureOr<Value> GraphBuilder::norm(Value x, const TensorRecord *weight, const s
     if (bias)
       return emitError(tensorLoc(*bias)) << role << ": an RMS norm takes no bias", failure();
     return T::RmsNormOp::create(b, x.getLoc(), x.getType(), /*sum=*/Type(), x, *w,
-                                /*residual=*/Value(), epsilon)
+                                /*residual=*/Value(), /*up=*/Value(), epsilon,
+                                /*activation=*/StringAttr())
         .getResult();
   }
   Value biasValue;

@@ -1,5 +1,5 @@
-// Generated rms_norm, rms_norm_quantize (with and without a fused residual add), layer_norm and
-// quantize_act vs the reference twins.
+// Generated rms_norm, rms_norm_quantize (with and without a fused residual add or glu),
+// layer_norm and quantize_act vs the reference twins.
 #include "CodegenTestUtil.h"
 
 #include "reference/ReferenceKernels.h"
@@ -205,6 +205,87 @@ TEST_P(NormQuantizeTest, ResidualNormEqualsAddThenNorm) {
         }
       }
     }
+}
+
+// The fused glu (tern-fuse-glu-norm): gate and up are column slices of one (rows, 2 * width + 3)
+// buffer, as the gate/up matmul leaves them; the outputs equal the glu kernel's product
+// normalized by the plain kernel, bit for bit, on the same target.
+TEST_P(NormQuantizeTest, GatedNormEqualsGluThenNorm) {
+  for (int64_t width : kWidths)
+    for (bool quantize : {false, true}) {
+      const char *family = quantize ? "rms_norm_quantize" : "rms_norm";
+      const int64_t stride = 2 * width + 3;
+      KernelSpec glu{"glu",
+                     "glu",
+                     {{"width", width}, {"in_stride", stride}},
+                     {},
+                     {{"activation", "relu2"}}};
+      KernelSpec plain{"plain", family, {{"width", width}}, {{"eps", 1e-5}}, {}};
+      KernelSpec fused{"fused",
+                       family,
+                       {{"width", width}, {"gated", 1}, {"in_stride", stride}},
+                       {{"eps", 1e-5}},
+                       {{"activation", "relu2"}}};
+      std::string error;
+      auto library = buildAndLoad({glu, plain, fused}, GetParam(), &error);
+      ASSERT_TRUE(library) << error;
+      std::mt19937 rng(uint32_t(width) + (quantize ? 47 : 53));
+      std::vector<float> w = randomFloats(rng, width, 2.0f);
+      for (int64_t rows : kRows) {
+        SCOPED_TRACE(std::string(family) + " width " + std::to_string(width) + " rows " +
+                     std::to_string(rows));
+        std::vector<float> gu = randomFloats(rng, rows * stride, 3.0f);
+        for (int64_t t = 0; t < rows; ++t) { // zero gates, a negative zero, a tie
+          gu[t * stride] = 0.0f;
+          if (width > 2) {
+            gu[t * stride + 1] = -0.0f;
+            gu[t * stride + 2] = 1.5f;
+          }
+        }
+        const float *gate = gu.data(), *up = gu.data() + width;
+        std::vector<float> product(rows * width), wantY(rows * width), wantScale(rows);
+        std::vector<int8_t> wantQ(rows * width);
+        std::vector<void *> gluBindings = {const_cast<float *>(gate), const_cast<float *>(up),
+                                           product.data()};
+        library->kernel("glu")(gluBindings.data(), rows, 0, 0, 1);
+        std::vector<void *> plainBindings = {product.data(), w.data()};
+        if (quantize)
+          plainBindings.insert(plainBindings.end(), {wantQ.data(), wantScale.data()});
+        else
+          plainBindings.push_back(wantY.data());
+        library->kernel("plain")(plainBindings.data(), rows, 0, 0, 1);
+
+        std::vector<float> y(rows * width), scale(rows);
+        std::vector<int8_t> q(rows * width, 99);
+        poison(y);
+        poison(scale);
+        std::vector<void *> bindings = {const_cast<float *>(gate), const_cast<float *>(up),
+                                        w.data()};
+        if (quantize)
+          bindings.insert(bindings.end(), {q.data(), scale.data()});
+        else
+          bindings.push_back(y.data());
+        library->kernel("fused")(bindings.data(), rows, 0, 0, 1);
+        if (quantize) {
+          EXPECT_EQ(q, wantQ);
+          EXPECT_EQ(scale, wantScale);
+        } else {
+          EXPECT_EQ(y, wantY);
+        }
+      }
+    }
+}
+
+TEST(NormCodegen, RejectsGatedNormWithResidualOrOtherActivation) {
+  std::string error;
+  KernelSpec both{"rn", "rms_norm", {{"width", 64}, {"residual", 1}, {"gated", 1}},
+                  {{"eps", 1e-5}}, {{"activation", "relu2"}}};
+  EXPECT_FALSE(buildAndLoad({both}, "generic", &error));
+  EXPECT_NE(error.find("not both"), std::string::npos) << error;
+  KernelSpec silu{"rn", "rms_norm_quantize", {{"width", 64}, {"gated", 1}}, {{"eps", 1e-5}},
+                  {{"activation", "silu"}}};
+  EXPECT_FALSE(buildAndLoad({silu}, "generic", &error));
+  EXPECT_NE(error.find("relu2 only"), std::string::npos) << error;
 }
 
 TEST(NormCodegen, RejectsResidualFlagOtherThanZeroOrOne) {

@@ -117,7 +117,7 @@ TEST(ProgramBuilder, EntryPointsBindInsideArenaAndSections) {
     EXPECT_EQ(entry->logits_all_rows(), e != 1);
     EXPECT_EQ(entry->logits()->kind(), schema::BindingKind::ArenaSlice);
     EXPECT_EQ(entry->logits()->row_stride(), e == 1 ? 0u : 256u * 4);
-    int lastRow = 0, residualNorms = 0;
+    int lastRow = 0, residualNorms = 0, gatedNorms = 0;
     for (const schema::KernelDispatch *d : *entry->dispatches()) {
       ASSERT_LT(d->kernel(), library->kernels()->size());
       lastRow += d->last_row();
@@ -128,6 +128,28 @@ TEST(ProgramBuilder, EntryPointsBindInsideArenaAndSections) {
       bool residual = false;
       for (const schema::KernelParam *param : *descriptor->params())
         residual |= param->name()->str() == "residual" && param->int_value() == 1;
+      // Every FFN glu is fused into its sub-norm (tern-fuse-glu-norm): gate and up, column
+      // slices of the gate/up matmul output read with one row stride, w, q, qscale.
+      EXPECT_NE(descriptor->family()->str(), "glu");
+      bool gated = false;
+      int64_t inStride = 0, width = 0;
+      for (const schema::KernelParam *param : *descriptor->params()) {
+        gated |= param->name()->str() == "gated" && param->int_value() == 1;
+        if (param->name()->str() == "in_stride")
+          inStride = param->int_value();
+        if (param->name()->str() == "width")
+          width = param->int_value();
+      }
+      if (gated) {
+        ++gatedNorms;
+        EXPECT_EQ(descriptor->family()->str(), "rms_norm_quantize");
+        EXPECT_EQ(inStride, 2 * width);
+        ASSERT_EQ(d->bindings()->size(), 5u);
+        const schema::Binding *gate = d->bindings()->Get(0), *up = d->bindings()->Get(1);
+        EXPECT_EQ(up->offset(), gate->offset() + uint64_t(width) * 4);
+        EXPECT_EQ(gate->row_stride(), uint64_t(inStride) * 4);
+        EXPECT_EQ(up->row_stride(), uint64_t(inStride) * 4);
+      }
       if (residual) {
         ++residualNorms;
         const bool quantize = descriptor->family()->str() == "rms_norm_quantize";
@@ -155,6 +177,8 @@ TEST(ProgramBuilder, EntryPointsBindInsideArenaAndSections) {
     EXPECT_EQ(lastRow, e == 1 ? 2 : 0);
     // Two residual adds per layer, the last one into the final norm.
     EXPECT_EQ(residualNorms, 2 * kv->layers());
+    // One FFN sub-norm per layer reads the glu product.
+    EXPECT_EQ(gatedNorms, kv->layers());
   }
 }
 

@@ -214,6 +214,52 @@ TEST(ReferenceDispatch, ResidualNormsAddThenNormalize) {
   EXPECT_EQ(bad.code(), TERN_STATUS_INVALID_ARGUMENT) << bad.message();
 }
 
+// gated = 1 binds gate, up (column slices of one buffer, row stride in_stride), w, then the
+// outputs: the norm of relu2(gate) * up, the glu family's product.
+TEST(ReferenceDispatch, GatedNormsNormalizeTheGluProduct) {
+  const int64_t rows = 3, width = 24, inStride = 2 * width + 5;
+  std::vector<float> gateUp = randomFloats(rows * inStride, 4, 3), w = randomFloats(width, 2);
+  std::vector<float> product(rows * width), expectedY(rows * width), act(width);
+  for (int64_t t = 0; t < rows; ++t) {
+    ref::relu2(gateUp.data() + t * inStride, width, act.data());
+    ref::mul(act.data(), gateUp.data() + t * inStride + width, width, product.data() + t * width);
+  }
+  ref::rmsNorm(product.data(), w.data(), rows, width, 1e-6f, expectedY.data());
+  const std::map<std::string, int64_t> ints = {
+      {"width", width}, {"gated", 1}, {"in_stride", inStride}};
+  std::vector<float> y(rows * width);
+  runSliced(makeSpec("rms_norm", ints, {{"eps", 1e-6}}, {{"activation", "relu2"}}),
+            {gateUp.data(), gateUp.data() + width, w.data(), y.data()}, rows, 0);
+  EXPECT_EQ(y, expectedY);
+
+  std::vector<int8_t> expectedQ(rows * width), q(rows * width);
+  std::vector<float> expectedS(rows), s(rows);
+  ref::quantizeActivations(expectedY.data(), rows, width, expectedQ.data(), expectedS.data());
+  runSliced(makeSpec("rms_norm_quantize", ints, {{"eps", 1e-6}}, {{"activation", "relu2"}}),
+            {gateUp.data(), gateUp.data() + width, w.data(), q.data(), s.data()}, rows, 0);
+  EXPECT_EQ(q, expectedQ);
+  EXPECT_EQ(s, expectedS);
+
+  // The gate and up span (rows - 1) strides plus one width.
+  ReferenceKernelShape shape;
+  Status described{describeReferenceKernel(
+      makeSpec("rms_norm_quantize", ints, {{"eps", 1e-6}}, {{"activation", "relu2"}}), rows,
+      &shape)};
+  ASSERT_EQ(described.status, nullptr) << described.message();
+  const uint64_t strided = uint64_t((rows - 1) * inStride + width) * 4;
+  EXPECT_EQ(shape.bindingBytes,
+            (std::vector<uint64_t>{strided, strided, uint64_t(width) * 4, uint64_t(rows * width),
+                                   uint64_t(rows) * 4}));
+  Status silu{describeReferenceKernel(
+      makeSpec("rms_norm", ints, {{"eps", 1e-6}}, {{"activation", "silu"}}), rows, &shape)};
+  EXPECT_EQ(silu.code(), TERN_STATUS_INVALID_ARGUMENT) << silu.message();
+  Status both{describeReferenceKernel(
+      makeSpec("rms_norm", {{"width", width}, {"gated", 1}, {"residual", 1}}, {{"eps", 1e-6}},
+               {{"activation", "relu2"}}),
+      rows, &shape)};
+  EXPECT_EQ(both.code(), TERN_STATUS_INVALID_ARGUMENT) << both.message();
+}
+
 TEST(ReferenceDispatch, TernaryMatmulUnpacksAndSlicesColumns) {
   const int64_t rows = 2, n = 12, k = 200, nBlock = 4; // k not a multiple of 128: padded rows
   std::mt19937 rng(7);

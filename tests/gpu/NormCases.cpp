@@ -1,4 +1,4 @@
-// Cases for rms_norm, rms_norm_quantize (also with a fused residual add), layer_norm and
+// Cases for rms_norm, rms_norm_quantize (also with a fused residual add or glu), layer_norm and
 // quantize_act: the 2B-4T widths (2560 hidden, 6912 FFN), GPT-2's 768, decode and prefill rows,
 // and odd widths that take the kernels' single-float path.
 #include "tests/gpu/KernelCases.h"
@@ -97,6 +97,41 @@ std::vector<KernelCase> normCases(std::mt19937 &rng) {
         c.bindings.push_back(poisonedBytes(size_t(s.rows) * 4));
         c.bindings.push_back(poisonedBytes(elements * 4));
         c.outputs = {{3, Compare::Exact}, {4, Compare::Exact}, {5, Compare::Exact}};
+      }
+      cases.push_back(std::move(c));
+    }
+  }
+  // rms_norm and rms_norm_quantize of a fused glu (bindings gate, up, w, outputs): gate and up
+  // are column slices of the gate/up matmul output, row stride in_stride (2 * 6912 in 2B-4T;
+  // an odd stride misaligns the rows and takes the single-float path).
+  const Shape gatedShapes[] = {{6912, 1, 64}, {6912, 5, 64}, {1001, 3, 8}, {36, 2, 4}};
+  for (const char *family : {"rms_norm", "rms_norm_quantize"}) {
+    const std::string name = family;
+    for (const Shape &s : gatedShapes) {
+      const int64_t stride = s.width % 4 ? 2 * s.width + 1 : 2 * s.width;
+      KernelCase c;
+      c.spec.family = family;
+      c.spec.symbol =
+          "norm_gated_" + name + "_" + std::to_string(s.width) + "_" + std::to_string(s.rows);
+      c.spec.ints["width"] = s.width;
+      c.spec.ints["gated"] = 1;
+      c.spec.ints["in_stride"] = stride;
+      c.spec.strings["activation"] = "relu2";
+      c.spec.floats["eps"] = 1e-5;
+      c.rows = s.rows;
+      c.maxRows = s.maxRows;
+      c.name = name + " gated width " + std::to_string(s.width) + " rows " +
+               std::to_string(s.rows);
+      const size_t elements = size_t(s.rows * s.width);
+      c.bindings = {activations(rng, s.rows, stride), activations(rng, s.rows, stride),
+                    randomF32Bytes(rng, size_t(s.width), 2.0f)};
+      if (name == "rms_norm") {
+        c.bindings.push_back(poisonedBytes(elements * 4));
+        c.outputs = {{3, Compare::Float32, 1e-6}};
+      } else {
+        c.bindings.push_back(poisonedBytes(elements));
+        c.bindings.push_back(poisonedBytes(size_t(s.rows) * 4));
+        c.outputs = {{3, Compare::Exact}, {4, Compare::Exact}};
       }
       cases.push_back(std::move(c));
     }

@@ -144,8 +144,31 @@ static LogicalResult verifyResidual(Operation *op, Value input, Value residual, 
   return success();
 }
 
+/// Checks the gated input of a fused glu (tern-fuse-glu-norm): |up| and |activation| are
+/// present together, |up| has the input's type, the activation is one the fused kernels
+/// compute, and there is no residual (the norm reads either a sum or a gated product).
+static LogicalResult verifyGated(Operation *op, Value input, Value residual, Value up,
+                                 std::optional<StringRef> activation) {
+  if (bool(up) != activation.has_value())
+    return op->emitOpError() << (up ? "has an up operand but no activation"
+                                    : "has an activation but no up operand");
+  if (!up)
+    return success();
+  if (residual)
+    return op->emitOpError("has both a residual and an up operand; a fused norm reads either "
+                           "a residual sum or a gated product");
+  if (*activation != "relu2")
+    return op->emitOpError() << "gated activation '" << *activation
+                             << "' is not supported; expected relu2";
+  if (up.getType() != input.getType())
+    return op->emitOpError() << "up type " << up.getType() << " differs from the input type "
+                             << input.getType();
+  return success();
+}
+
 LogicalResult RmsNormOp::verify() {
-  if (failed(verifyResidual(*this, getInput(), getResidual(), getSum())))
+  if (failed(verifyResidual(*this, getInput(), getResidual(), getSum())) ||
+      failed(verifyGated(*this, getInput(), getResidual(), getUp(), getActivation())))
     return failure();
   return verifyNorm(*this, getInput(), {{"weight", getWeight()}}, getEpsilon());
 }
@@ -168,6 +191,7 @@ LogicalResult QuantizeActOp::verify() {
 
 LogicalResult RmsNormQuantizeOp::verify() {
   if (failed(verifyResidual(*this, getInput(), getResidual(), getSum())) ||
+      failed(verifyGated(*this, getInput(), getResidual(), getUp(), getActivation())) ||
       failed(verifyWidth(*this, "weight length", dim(getWeight(), 0), "input width",
                          dim(getInput(), 1))) ||
       failed(verifyWidth(*this, "quantized width", dim(getQuantized(), 1), "input width",

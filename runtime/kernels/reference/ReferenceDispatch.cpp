@@ -102,6 +102,7 @@ struct Parsed {
   packing::QuantFormat format = packing::QuantFormat::Q8B32;
   bool neox = false, divideByScale = false, bias = false;
   bool residual = false; // rms_norm(_quantize) with a fused residual add: x, residual, w, ...
+  bool gated = false; // rms_norm(_quantize) of act(gate) * up: gate, up, w, ... (inStride)
   Act activation = Act::SiLU;
   int64_t grid = 1;
 };
@@ -222,6 +223,19 @@ tern_status_t parse(const KernelSpec &spec, Parsed *p) {
     if (residual != 0 && residual != 1)
       r.note("parameter 'residual' is %lld, expected 0 or 1", (long long)residual);
     p->residual = residual == 1;
+    // Optional too: a fused glu (tern-fuse-glu-norm) reads gate and up like the glu family.
+    const int64_t gated = spec.ints.count("gated") ? r.integer("gated", 0) : 0;
+    if (gated != 0 && gated != 1)
+      r.note("parameter 'gated' is %lld, expected 0 or 1", (long long)gated);
+    p->gated = gated == 1;
+    if (p->gated) {
+      if (p->residual)
+        r.note("a norm has a residual or a gated input, not both");
+      p->activation = Act(r.choice("activation", kActivations));
+      if (p->activation != Act::ReLU2)
+        r.note("a gated norm computes relu2 only");
+      p->inStride = r.integer("in_stride", p->width);
+    }
     break;
   }
   case Family::LayerNorm: {
@@ -362,6 +376,9 @@ std::vector<uint64_t> bindingBytes(const Parsed &p, int64_t rows) {
   case Family::PositionEmbedding:
     return {tableBytes(p.dtype, p.positions, p.width), act};
   case Family::RmsNorm:
+    if (p.gated)
+      return {strided(rows, p.width, p.inStride), strided(rows, p.width, p.inStride),
+              uint64_t(p.width) * 4, act};
     if (p.residual)
       return {act, act, uint64_t(p.width) * 4, act, act};
     return {act, uint64_t(p.width) * 4, act};
@@ -370,6 +387,9 @@ std::vector<uint64_t> bindingBytes(const Parsed &p, int64_t rows) {
       return {act, uint64_t(p.width) * 4, uint64_t(p.width) * 4, act};
     return {act, uint64_t(p.width) * 4, act};
   case Family::RmsNormQuantize:
+    if (p.gated)
+      return {strided(rows, p.width, p.inStride), strided(rows, p.width, p.inStride),
+              uint64_t(p.width) * 4, r * p.width, r * 4};
     if (p.residual)
       return {act, act, uint64_t(p.width) * 4, r * p.width, r * 4, act};
     return {act, uint64_t(p.width) * 4, r * p.width, r * 4};
@@ -504,6 +524,19 @@ void activate(Act activation, const float *x, int64_t n, float *out) {
   }
 }
 
+// act(gate) * up for |rows| rows of gate and up read with p.inStride, contiguous: the glu
+// family, and the input of a gated norm (tern-fuse-glu-norm), computed the same way.
+std::vector<float> gluRows(const Parsed &p, const float *gate, const float *up, int64_t rows) {
+  const int64_t w = p.width;
+  std::vector<float> product(size_t(rows * w));
+  for (int64_t t = 0; t < rows; ++t) {
+    float *out = product.data() + t * w;
+    activate(p.activation, gate + t * p.inStride, w, out);
+    ref::mul(out, up + t * p.inStride, w, out);
+  }
+  return product;
+}
+
 } // namespace
 
 tern_status_t describeReferenceKernel(const KernelSpec &spec, int64_t rows,
@@ -566,6 +599,12 @@ tern_status_t runReferenceKernel(const KernelSpec &spec, void *const *bindings, 
     break;
   }
   case Family::RmsNorm:
+    if (p.gated) {
+      // gate, up, w, y: the glu family's product, then the norm.
+      std::vector<float> gated = gluRows(p, in(0), in(1), rows);
+      ref::rmsNorm(gated.data(), in(2), rows, w, float(p.eps), outF(3));
+      break;
+    }
     if (p.residual) {
       // x, residual, w, y, sum: the sum (which may overwrite x or the residual) first.
       ref::add(in(0), in(1), rows * w, outF(4));
@@ -581,11 +620,14 @@ tern_status_t runReferenceKernel(const KernelSpec &spec, void *const *bindings, 
   case Family::RmsNormQuantize: {
     // x, [residual,] w, q, qscale[, sum]: the sum (which may overwrite x or the residual)
     // first.
-    const int r = p.residual ? 1 : 0;
+    // gated: gate, up, w, q, qscale, the glu family's product normalized.
+    const int r = p.residual || p.gated ? 1 : 0;
     if (p.residual)
       ref::add(in(0), in(1), rows * w, outF(5));
+    std::vector<float> gated = p.gated ? gluRows(p, in(0), in(1), rows) : std::vector<float>();
     std::vector<float> normed(size_t(rows * w));
-    ref::rmsNorm(p.residual ? in(5) : in(0), in(1 + r), rows, w, float(p.eps), normed.data());
+    ref::rmsNorm(p.residual ? in(5) : p.gated ? gated.data() : in(0), in(1 + r), rows, w,
+                 float(p.eps), normed.data());
     ref::quantizeActivations(normed.data(), rows, w, static_cast<int8_t *>(bindings[2 + r]),
                              outF(3 + r));
     break;
@@ -673,11 +715,8 @@ tern_status_t runReferenceKernel(const KernelSpec &spec, void *const *bindings, 
     ref::gelu(in(0), rows * w, outF(1));
     break;
   case Family::Glu: {
-    std::vector<float> gate(static_cast<size_t>(w));
-    for (int64_t t = 0; t < rows; ++t) {
-      activate(p.activation, in(0) + t * p.inStride, w, gate.data());
-      ref::mul(gate.data(), in(1) + t * p.inStride, w, outF(2) + t * w);
-    }
+    std::vector<float> product = gluRows(p, in(0), in(1), rows);
+    std::copy(product.begin(), product.end(), outF(2));
     break;
   }
   }

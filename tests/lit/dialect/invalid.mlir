@@ -262,7 +262,7 @@ func.func @rms_norm_epsilon(%x: tensor<?x64xf32>, %w: tensor<64xf32>) {
 
 func.func @rms_norm_result(%x: tensor<?x64xf32>, %w: tensor<64xf32>) {
   // expected-error @+1 {{'tern.rms_norm' op failed to verify that all of {input, result} have same type}}
-  %y = "tern.rms_norm"(%x, %w) <{epsilon = 1.0e-5 : f64}> : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf16>
+  %y = "tern.rms_norm"(%x, %w) <{epsilon = 1.0e-5 : f64, operandSegmentSizes = array<i32: 1, 1, 0, 0>}> : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf16>
   return
 }
 
@@ -887,5 +887,45 @@ func.func @n_block_divides(%q: tensor<?x64xi8>, %s: tensor<?xf32>, %w: !tern.ter
 func.func @n_block_positive(%x: tensor<?x64xf32>, %w: tensor<96x64xf32>) {
   // expected-error @+1 {{'tern.matmul' op n_block must be positive, got 0}}
   %y = tern.matmul %x, %w {n_block = 0 : i64} : tensor<?x64xf32>, tensor<96x64xf32> -> tensor<?x96xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm_up_without_activation(%g: tensor<?x64xf32>, %u: tensor<?x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{'tern.rms_norm' op has an up operand but no activation}}
+  %y = tern.rms_norm %g, %w up(%u : tensor<?x64xf32>) {epsilon = 1.0e-5 : f64} : tensor<?x64xf32>, tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm_activation_without_up(%x: tensor<?x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{'tern.rms_norm' op has an activation but no up operand}}
+  %y = tern.rms_norm %x, %w {activation = "relu2", epsilon = 1.0e-5 : f64} : tensor<?x64xf32>, tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm_quantize_residual_and_up(%x: tensor<?x64xf32>, %u: tensor<?x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{'tern.rms_norm_quantize' op has both a residual and an up operand; a fused norm reads either a residual sum or a gated product}}
+  %q:3 = tern.rms_norm_quantize %x, %w residual %x up(%u : tensor<?x64xf32>) {activation = "relu2", epsilon = 1.0e-5 : f64} : tensor<?x64xf32>, tensor<64xf32>, tensor<?x64xf32> -> tensor<?x64xi8>, tensor<?xf32>, tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm_quantize_gated_silu(%g: tensor<?x64xf32>, %u: tensor<?x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{'tern.rms_norm_quantize' op gated activation 'silu' is not supported; expected relu2}}
+  %q:2 = tern.rms_norm_quantize %g, %w up(%u : tensor<?x64xf32>) {activation = "silu", epsilon = 1.0e-5 : f64} : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xi8>, tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm_quantize_up_type(%g: tensor<?x64xf32>, %u: tensor<4x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{'tern.rms_norm_quantize' op up type 'tensor<4x64xf32>' differs from the input type 'tensor<?x64xf32>'}}
+  %q:2 = tern.rms_norm_quantize %g, %w up(%u : tensor<4x64xf32>) {activation = "relu2", epsilon = 1.0e-5 : f64} : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xi8>, tensor<?xf32>
   return
 }

@@ -170,6 +170,10 @@ func.func @fused(%x: tensor<?x64xf32>) -> (tensor<?x64xf32>, tensor<?x32xf32>, t
   %rq:3 = tern.rms_norm_quantize %x, %n residual %x {epsilon = 1.0e-5 : f64} : tensor<?x64xf32>, tensor<64xf32>, tensor<?x64xf32> -> tensor<?x64xi8>, tensor<?xf32>, tensor<?x64xf32>
   // CHECK: tern.rms_norm %[[SUM]], %[[N]] residual %[[X]] {epsilon = 1.000000e-05 : f64} : tensor<?x64xf32>, tensor<64xf32>, tensor<?x64xf32> -> tensor<?x64xf32>
   %rn:2 = tern.rms_norm %rq#2, %n residual %x {epsilon = 1.0e-5 : f64} : tensor<?x64xf32>, tensor<64xf32>, tensor<?x64xf32> -> tensor<?x64xf32>
+  // CHECK: tern.rms_norm_quantize %[[X]], %[[N]] up(%[[SUM]] : tensor<?x64xf32>) {activation = "relu2", epsilon = 1.000000e-05 : f64} : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xi8>, tensor<?xf32>
+  %gq:2 = tern.rms_norm_quantize %x, %n up(%rq#2 : tensor<?x64xf32>) {activation = "relu2", epsilon = 1.0e-5 : f64} : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xi8>, tensor<?xf32>
+  // CHECK: tern.rms_norm %[[X]], %[[N]] up(%[[SUM]] : tensor<?x64xf32>) {activation = "relu2", epsilon = 1.000000e-05 : f64} : tensor<?x64xf32>, tensor<64xf32>
+  %gn = tern.rms_norm %x, %n up(%rq#2 : tensor<?x64xf32>) {activation = "relu2", epsilon = 1.0e-5 : f64} : tensor<?x64xf32>, tensor<64xf32>
   %wide = tensor.empty() : tensor<1x256xi8>
   %ws = tensor.empty() : tensor<1xf32>
   // CHECK: %[[QKV:.+]] = tern.ternary_matmul %{{.+}}, %{{.+}}, %[[WQKV]] {n_block = 32 : i64} : tensor<1x256xi8>, tensor<1xf32>, !tern.ternary<128x256, i2_b128, per_row> -> tensor<1x128xf32>

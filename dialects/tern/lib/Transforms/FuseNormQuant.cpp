@@ -25,7 +25,8 @@ struct FuseNormQuantPass : public tern::impl::FuseNormQuantPassBase<FuseNormQuan
     for (RmsNormOp norm : norms) {
       // rms_norm_quantize works on [T, K] f32 rows, like quantize_act.
       auto rows = dyn_cast<RankedTensorType>(norm.getResult().getType());
-      if (!rows || rows.getRank() != 2 || !rows.getElementType().isF32() || norm.getResidual())
+      if (!rows || rows.getRank() != 2 || !rows.getElementType().isF32() || norm.getResidual() ||
+          norm.getUp())
         continue;
       if (norm->use_empty() || !llvm::all_of(norm->getUsers(), [](Operation *user) {
             return isa<QuantizeActOp>(user);
@@ -38,7 +39,8 @@ struct FuseNormQuantPass : public tern::impl::FuseNormQuantPassBase<FuseNormQuan
         auto fused = RmsNormQuantizeOp::create(
             b, b.getFusedLoc({norm.getLoc(), quant.getLoc()}), quant.getQuantized().getType(),
             quant.getScale().getType(), /*sum=*/Type(), norm.getInput(), norm.getWeight(),
-            /*residual=*/Value(), norm.getEpsilonAttr());
+            /*residual=*/Value(), /*up=*/Value(), norm.getEpsilonAttr(),
+            /*activation=*/StringAttr());
         quant.getQuantized().replaceAllUsesWith(fused.getQuantized());
         quant.getScale().replaceAllUsesWith(fused.getScale());
         quant.erase();

@@ -23,8 +23,12 @@ Operation *firstNormOf(AddOp add) {
     if (!isa<RmsNormOp, RmsNormQuantizeOp>(user) || user->getOperand(0) != add.getResult() ||
         user->getBlock() != add->getBlock())
       continue;
-    bool hasResidual = isa<RmsNormOp>(user) ? bool(cast<RmsNormOp>(user).getResidual())
-                                            : bool(cast<RmsNormQuantizeOp>(user).getResidual());
+    // A gated norm (tern-fuse-glu-norm) reads no residual either.
+    bool hasResidual = isa<RmsNormOp>(user)
+                           ? bool(cast<RmsNormOp>(user).getResidual()) ||
+                                 bool(cast<RmsNormOp>(user).getUp())
+                           : bool(cast<RmsNormQuantizeOp>(user).getResidual()) ||
+                                 bool(cast<RmsNormQuantizeOp>(user).getUp());
     if (!hasResidual && (!first || user->isBeforeInBlock(first)))
       first = user;
   }
@@ -54,14 +58,16 @@ struct FuseResidualNormPass
       Location loc = b.getFusedLoc({add.getLoc(), norm->getLoc()});
       if (auto n = dyn_cast<RmsNormOp>(norm)) {
         auto op = RmsNormOp::create(b, loc, n.getResult().getType(), rows, add.getLhs(),
-                                    n.getWeight(), add.getRhs(), n.getEpsilonAttr());
+                                    n.getWeight(), add.getRhs(), /*up=*/Value(),
+                                    n.getEpsilonAttr(), /*activation=*/StringAttr());
         n.getResult().replaceAllUsesWith(op.getResult());
         add.getResult().replaceAllUsesWith(op.getSum());
       } else {
         auto nq = cast<RmsNormQuantizeOp>(norm);
         auto op = RmsNormQuantizeOp::create(b, loc, nq.getQuantized().getType(),
                                             nq.getScale().getType(), rows, add.getLhs(),
-                                            nq.getWeight(), add.getRhs(), nq.getEpsilonAttr());
+                                            nq.getWeight(), add.getRhs(), /*up=*/Value(),
+                                            nq.getEpsilonAttr(), /*activation=*/StringAttr());
         nq.getQuantized().replaceAllUsesWith(op.getQuantized());
         nq.getScale().replaceAllUsesWith(op.getScale());
         add.getResult().replaceAllUsesWith(op.getSum());

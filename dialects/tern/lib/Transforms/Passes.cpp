@@ -38,6 +38,8 @@ void mlir::tern::buildTernGraphPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createFuseResidualNormPass());
   pm.addNestedPass<func::FuncOp>(createFuseQKVPass());
   pm.addNestedPass<func::FuncOp>(createFuseGateUpPass());
+  // The relu2 glu of gate and up then folds into the FFN sub-norm that reads it.
+  pm.addNestedPass<func::FuncOp>(createFuseGluNormPass());
   // q and k of the fused QKV output rotate in one rope.
   pm.addNestedPass<func::FuncOp>(createFuseRopePass());
   // Packing after fusion so concatenations are repacked together with their parts.
@@ -56,6 +58,6 @@ void mlir::tern::registerTernTransformsPasses() {
   PassPipelineRegistration<GraphPipelineOptions>(
       "tern-graph-pipeline",
       "tern graph passes: lm_head precision; fuse norm+quant, residual add+norm, q/k/v, "
-      "gate/up, rope of q and k; select packing; tile",
+      "gate/up, glu+norm, rope of q and k; select packing; tile",
       buildTernGraphPipeline);
 }

@@ -15,9 +15,12 @@
 //   SliceColumnsOp::create(b, loc, resultType, input, b.getI64IntegerAttr(offset))
 //   GluOp::create(b, loc, resultType, gate, up, b.getStringAttr("relu2"))
 //   RmsNormQuantizeOp::create(b, loc, qType, scaleType, /*sum=*/Type(), x, w,
-//                             /*residual=*/Value(), epsilonAttr)
+//                             /*residual=*/Value(), /*up=*/Value(), epsilonAttr,
+//                             /*activation=*/StringAttr())
 //   RmsNormOp::create(b, loc, resultType, /*sum=*/Type(), x, w, /*residual=*/Value(),
-//                     epsilonAttr)   (with a residual: the sum's type, x's, and the residual)
+//                     /*up=*/Value(), epsilonAttr, /*activation=*/StringAttr())
+//                     (with a residual: the sum's type, x's, and the residual; gated
+//                     (tern-fuse-glu-norm): x is the gate, up and activation given)
 //   RopeOp::create(b, loc, resultType, x, pos, RopeStyle, FloatAttr theta,
 //                  IntegerAttr headDim, IntegerAttr numHeads, FloatAttr freqScale)
 //   RopeOp::create(b, loc, x, pos, RopeStyle, double theta, int64_t headDim,

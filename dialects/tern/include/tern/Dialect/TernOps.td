@@ -131,7 +131,8 @@ def Tern_PositionEmbeddingOp : Tern_Op<"position_embedding", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Tern_RmsNormOp : Tern_Op<"rms_norm", [Pure, AllTypesMatch<["input", "result"]>]> {
+def Tern_RmsNormOp : Tern_Op<"rms_norm", [Pure, AttrSizedOperandSegments,
+                                          AllTypesMatch<["input", "result"]>]> {
   let summary = "RMS normalization over the last dimension";
   let description = [{
     y = x / sqrt(mean(x^2) + epsilon) * w, with the mean over the last dimension of x
@@ -142,18 +143,26 @@ def Tern_RmsNormOp : Tern_Op<"rms_norm", [Pure, AllTypesMatch<["input", "result"
     second result `sum` and normalizes s. `residual` and `sum` have the type of `x`, f32
     rows.
 
+    With an `up` operand and an `activation` (made by `tern-fuse-glu-norm`), `x` is a gate
+    and the op normalizes act(x) * up, computed per element in f32 as `tern.glu` computes
+    it and not stored; only "relu2" is supported. `x` and `up` may be column slices of one
+    matmul output, read with one row stride. A norm has a residual or an `up`, not both.
+
     ```mlir
     %y = tern.rms_norm %x, %w {epsilon = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64xf32>
     %z, %s = tern.rms_norm %x, %w residual %r {epsilon = 1.0e-05 : f64}
                : tensor<?x64xf32>, tensor<64xf32>, tensor<?x64xf32> -> tensor<?x64xf32>
+    %g = tern.rms_norm %gate, %w up(%up : tensor<?x64xf32>)
+           {activation = "relu2", epsilon = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64xf32>
     ```
   }];
   let arguments = (ins Tern_FloatTensor:$input, Tern_FloatVector:$weight,
-                       Optional<Tern_Rows>:$residual, F64Attr:$epsilon);
+                       Optional<Tern_Rows>:$residual, Optional<Tern_Rows>:$up,
+                       F64Attr:$epsilon, OptionalAttr<StrAttr>:$activation);
   let results = (outs Tern_FloatTensor:$result, Optional<Tern_Rows>:$sum);
   let assemblyFormat = [{
-    $input `,` $weight (`residual` $residual^)? attr-dict `:` type($input) `,` type($weight)
-    (`,` type($residual)^ `->` type($sum))?
+    $input `,` $weight (`residual` $residual^)? (`up` `(` $up^ `:` type($up) `)`)? attr-dict
+    `:` type($input) `,` type($weight) (`,` type($residual)^ `->` type($sum))?
   }];
   let hasVerifier = 1;
 }
@@ -199,7 +208,7 @@ def Tern_QuantizeActOp : Tern_Op<"quantize_act", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Tern_RmsNormQuantizeOp : Tern_Op<"rms_norm_quantize", [Pure]> {
+def Tern_RmsNormQuantizeOp : Tern_Op<"rms_norm_quantize", [Pure, AttrSizedOperandSegments]> {
   let summary = "RMS normalization followed by BitNet activation quantization";
   let description = [{
     `tern.rms_norm` then `tern.quantize_act` in one pass over each row, without
@@ -211,20 +220,28 @@ def Tern_RmsNormQuantizeOp : Tern_Op<"rms_norm_quantize", [Pure]> {
     x + residual, one f32 addition per element as `tern.add` does, is returned as a
     third result `sum` and normalized. `residual` and `sum` have the type of `x`.
 
+    With an `up` operand and an `activation` (made by `tern-fuse-glu-norm`), the op
+    normalizes act(x) * up instead of x, as `tern.rms_norm` does; not with a residual.
+
     ```mlir
     %q, %s = tern.rms_norm_quantize %x, %w {epsilon = 1.0e-05 : f64}
                : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xi8>, tensor<?xf32>
     %q2, %s2, %sum = tern.rms_norm_quantize %x, %w residual %r {epsilon = 1.0e-05 : f64}
                : tensor<?x64xf32>, tensor<64xf32>, tensor<?x64xf32>
                -> tensor<?x64xi8>, tensor<?xf32>, tensor<?x64xf32>
+    %q3, %s3 = tern.rms_norm_quantize %gate, %w up(%up : tensor<?x64xf32>)
+               {activation = "relu2", epsilon = 1.0e-05 : f64}
+               : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xi8>, tensor<?xf32>
     ```
   }];
   let arguments = (ins Tern_Rows:$input, Tern_FloatVector:$weight,
-                       Optional<Tern_Rows>:$residual, F64Attr:$epsilon);
+                       Optional<Tern_Rows>:$residual, Optional<Tern_Rows>:$up,
+                       F64Attr:$epsilon, OptionalAttr<StrAttr>:$activation);
   let results = (outs Tern_QuantRows:$quantized, Tern_RowScales:$scale,
                       Optional<Tern_Rows>:$sum);
   let assemblyFormat = [{
-    $input `,` $weight (`residual` $residual^)? attr-dict `:` type($input) `,` type($weight)
+    $input `,` $weight (`residual` $residual^)? (`up` `(` $up^ `:` type($up) `)`)? attr-dict
+    `:` type($input) `,` type($weight)
     (`,` type($residual)^)? `->` type($quantized) `,` type($scale) (`,` type($sum)^)?
   }];
   let hasVerifier = 1;

@@ -34,6 +34,33 @@ def FuseGateUpPass : Pass<"tern-fuse-gate-up", "func::FuncOp"> {
   let dependentDialects = ["::mlir::tern::TernDialect"];
 }
 
+def FuseGluNormPass : Pass<"tern-fuse-glu-norm", "func::FuncOp"> {
+  let summary = "fuses a relu2 tern.glu into the rms norm that reads it";
+  let description = [{
+    Replaces a `tern.glu` with activation "relu2" whose only use is the input of a
+    `tern.rms_norm` or `tern.rms_norm_quantize` (BitNet's FFN sub-norm) by that norm with
+    the glu's gate as input, its up as `up` operand and its activation: the fused op
+    computes relu(gate)^2 * up per element in f32, as the glu did, and normalizes it
+    without storing it. Gate and up stay column slices of the gate/up matmul output. One
+    dispatch and one pass over the FFN activations per layer are saved; the values are
+    unchanged. A glu with another use, another activation, or a norm with a residual stays.
+
+    Before:
+    ```mlir
+    %h = tern.glu %g, %u {activation = "relu2"} : tensor<?x64xf32>
+    %q, %s = tern.rms_norm_quantize %h, %w {epsilon = 1.0e-05 : f64}
+               : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xi8>, tensor<?xf32>
+    ```
+    After:
+    ```mlir
+    %q, %s = tern.rms_norm_quantize %g, %w up(%u : tensor<?x64xf32>)
+               {activation = "relu2", epsilon = 1.0e-05 : f64}
+               : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xi8>, tensor<?xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::tern::TernDialect"];
+}
+
 def FuseNormQuantPass : Pass<"tern-fuse-norm-quant", "func::FuncOp"> {
   let summary = "fuses rms_norm and the quantize_act of its result";
   let description = [{
