@@ -178,6 +178,16 @@ private:
     auto plain = [&](schema::BindingT binding) {
       out.push_back(std::make_unique<schema::BindingT>(std::move(binding)));
     };
+    // The inputs of rms_norm and rms_norm_quantize: x, then the fused residual (whose sum,
+    // bound last, may alias x or the residual) or the fused glu's up (x being its gate), then w.
+    auto normInputs = [&](auto norm) {
+      activation(norm.getInput());
+      if (norm.getResidual())
+        activation(norm.getResidual());
+      if (norm.getUp())
+        activation(norm.getUp());
+      sectionOf(weights.f32Vector(norm.getWeight().getDefiningOp()));
+    };
 
     llvm::TypeSwitch<Operation *>(&op)
         .Case([&](T::EmbeddingOp e) {
@@ -196,13 +206,7 @@ private:
           activation(e.getResult());
         })
         .Case([&](T::RmsNormOp n) {
-          // With a fused residual add the sum, bound last, may alias x or the residual.
-          activation(n.getInput());
-          if (n.getResidual())
-            activation(n.getResidual());
-          if (n.getUp()) // a fused glu: gate (the input), up
-            activation(n.getUp());
-          sectionOf(weights.f32Vector(n.getWeight().getDefiningOp()));
+          normInputs(n);
           activation(n.getResult());
           if (n.getSum())
             activation(n.getSum());
@@ -215,12 +219,7 @@ private:
           activation(n.getResult());
         })
         .Case([&](T::RmsNormQuantizeOp n) {
-          activation(n.getInput());
-          if (n.getResidual())
-            activation(n.getResidual());
-          if (n.getUp()) // a fused glu: gate (the input), up
-            activation(n.getUp());
-          sectionOf(weights.f32Vector(n.getWeight().getDefiningOp()));
+          normInputs(n);
           activation(n.getQuantized());
           activation(n.getScale());
           if (n.getSum())

@@ -69,7 +69,8 @@ uint16_t toHalf(float f) { // exact for the small dyadic values these tests use
 struct EncodedTable {
   std::vector<uint16_t> f16, bf16;
   std::vector<uint8_t> q8;
-  explicit EncodedTable(const std::vector<float> &table) {
+  const std::vector<float> *f32;
+  explicit EncodedTable(const std::vector<float> &table) : f32(&table) {
     for (float v : table) {
       f16.push_back(toHalf(v));
       uint32_t bits;
@@ -84,6 +85,10 @@ struct EncodedTable {
         q8.push_back(uint8_t(int8_t(table[b * 32 + i] / 0.25f)));
     }
   }
+  // (dtype name, bytes) for each form, the f32 original first.
+  std::vector<std::pair<const char *, const void *>> byDtype() const {
+    return {{"f32", f32->data()}, {"f16", f16.data()}, {"bf16", bf16.data()}, {"q8_0", q8.data()}};
+  }
 };
 
 TEST(ReferenceDispatch, EmbeddingDecodesEveryDtype) {
@@ -96,11 +101,7 @@ TEST(ReferenceDispatch, EmbeddingDecodesEveryDtype) {
   ref::embedding(table.data(), tokens.data(), rows, width, expected.data());
 
   const EncodedTable encoded(table);
-  const std::pair<const char *, const void *> cases[] = {{"f32", table.data()},
-                                                         {"f16", encoded.f16.data()},
-                                                         {"bf16", encoded.bf16.data()},
-                                                         {"q8_0", encoded.q8.data()}};
-  for (auto [dtype, data] : cases) {
+  for (auto [dtype, data] : encoded.byDtype()) {
     std::vector<float> out(rows * width, -1.0f);
     runSliced(makeSpec("embedding", {{"vocab", vocab}, {"width", width}}, {}, {{"dtype", dtype}}),
               {const_cast<void *>(data), tokens.data(), out.data()}, rows, 0);
@@ -127,11 +128,7 @@ TEST(ReferenceDispatch, PositionEmbeddingDecodesRowsFromThePosition) {
   std::vector<float> expected(rows * width);
   ref::positionEmbedding(table.data(), pos, rows, width, expected.data());
   const EncodedTable encoded(table);
-  const std::pair<const char *, const void *> cases[] = {{"f32", table.data()},
-                                                         {"f16", encoded.f16.data()},
-                                                         {"bf16", encoded.bf16.data()},
-                                                         {"q8_0", encoded.q8.data()}};
-  for (auto [dtype, data] : cases) {
+  for (auto [dtype, data] : encoded.byDtype()) {
     std::vector<float> out(rows * width, -1.0f);
     runSliced(makeSpec("position_embedding", {{"positions", positions}, {"width", width}}, {},
                        {{"dtype", dtype}}),
