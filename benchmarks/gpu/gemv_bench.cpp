@@ -149,7 +149,7 @@ int main() {
     CUdeviceptr callPtr = 0;
     driver.cuMemAlloc_v2(&callPtr, sizeof(call));
     driver.cuMemcpyHtoD_v2(callPtr, &call, sizeof(call));
-    auto shape = gpu::launchShape(s.spec, 1);
+    auto shape = gpu::launchShape(s.spec, 1, *gpu::resolveGpuTarget("sm_90"));
     const int launches = 64;
     std::vector<std::vector<CUdeviceptr>> values(launches);
     std::vector<std::vector<void *>> params(launches);

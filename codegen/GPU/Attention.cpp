@@ -1,5 +1,6 @@
-// attention: causal grouped-query attention over one layer's f32 KV cache, one block per
-// (kv head, query row), online softmax, the block's partial results combined in shared memory.
+// attention: causal grouped-query attention over one layer's f32 KV cache, one block (or one
+// cluster of blocks) per (kv head, query row), online softmax, partial results combined in
+// shared memory.
 //
 // Each block computes the G = heads / kv_heads query heads that share kv head `blockIdx.x`
 // for query row `blockIdx.y` (position pos + row), so each cache row is read once per group:
@@ -13,18 +14,29 @@
 // - at the end the groups of a warp merge through shuffles, each warp publishes its (m, l,
 //   acc) to shared memory, and after one barrier the block's threads merge the warps and
 //   write the G x head_dim outputs.
+// - on sm_90 blocks come in thread block clusters of S (up to 8) per kv head. At decode (one
+//   query row) the cluster shares the row: block `rank` takes the rank-th NG positions of every
+//   S x NG, merges its warps into one partial softmax in its shared memory, and after a cluster
+//   barrier merges its slice of the G x head_dim outputs from all S blocks' shared memory
+//   (mapa + ld.shared::cluster). Decode thereby spreads a layer's attention over
+//   S x kv_heads SMs instead of kv_heads. With more rows each block of a cluster takes a row of
+//   its own, as without clusters (splitting the positions of prefill rows too was measured
+//   1.6x slower for a 128-token prompt: the blocks were too short for their merges).
 // L is chosen so a lane holds at most 64 floats of q (and as many accumulators) for its G
 // heads: for the 2B-4T model (G = 4, head_dim 128) L = 8 lanes of 4 chunks, 8 warps, 32
-// position groups per block. Decode (rows = 1) runs kv_heads blocks; prefill runs
-// kv_heads x rows blocks, row t attending to positions 0 .. pos + t.
+// position groups per block. Decode (rows = 1) runs S x kv_heads blocks; prefill runs
+// kv_heads x rows blocks (rounded up to whole clusters), row t attending to positions
+// 0 .. pos + t.
 #include "codegen/GPU/GPUKernelBuilder.h"
 #include "codegen/GPU/GPUKernelGenerators.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 namespace tern::gpu {
 
@@ -63,6 +75,19 @@ struct Params {
   int64_t heads, kvHeads, headDim, qStride, context;
   double scale;
 };
+
+// Blocks of a thread block cluster on sm_90 (one before sm_90): at decode they split a query
+// row's positions and merge their partial softmaxes through distributed shared memory. As many
+// as the context has position groups for, at most 8 (the portable cluster size).
+int64_t clusterBlocks(const Params &p, const Plan &plan, const GpuTarget &target) {
+  if (target.computeCapability < 90)
+    return 1;
+  const int64_t groups = plan.warps * (32 / plan.lanes);
+  int64_t blocks = 1;
+  while (blocks < 8 && blocks * groups < p.context)
+    blocks *= 2;
+  return blocks;
+}
 
 llvm::Error checkParams(const KernelSpec &spec, Params *out) {
   Params p;
@@ -108,9 +133,27 @@ Value isMinusInf(ImplicitLocOpBuilder &b, Value x) {
   return arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, x, constF32(b, -INFINITY));
 }
 
+// Merges partial softmaxes (running max m_i in the log2 domain, weight sum l_i, weighted V sum
+// acc_i; an empty one has m = -inf and l = acc = 0) into (max, sum, weighted sum).
+std::tuple<Value, Value, Value> mergePartials(ImplicitLocOpBuilder &b, ArrayRef<Value> ms,
+                                              ArrayRef<Value> ls, ArrayRef<Value> accs) {
+  Value mMax = ms.front();
+  for (Value m : ms.drop_front())
+    mMax = maxF(b, mMax, m);
+  Value num = constF32(b, 0.0), den = constF32(b, 0.0);
+  for (size_t i = 0; i < ms.size(); ++i) {
+    Value f = select(b, isMinusInf(b, ms[i]), constF32(b, 0.0),
+                     exp2Approx(b, fsub(b, ms[i], mMax)));
+    den = fadd(b, den, fmul(b, ls[i], f));
+    num = fadd(b, num, fmul(b, accs[i], f));
+  }
+  return {mMax, den, num};
+}
+
 } // namespace
 
-llvm::Expected<LaunchShape> launchAttention(const KernelSpec &spec, int64_t maxRows) {
+llvm::Expected<LaunchShape> launchAttention(const KernelSpec &spec, int64_t maxRows,
+                                            const GpuTarget &target) {
   Params p;
   if (llvm::Error e = checkParams(spec, &p))
     return llvm::createStringError("%s: %s", spec.symbol.c_str(),
@@ -121,12 +164,15 @@ llvm::Expected<LaunchShape> launchAttention(const KernelSpec &spec, int64_t maxR
   const Plan plan = planFor(p.heads / p.kvHeads, p.headDim);
   LaunchShape shape;
   shape.block = {uint32_t(plan.warps * 32), 1, 1};
-  shape.grid = {uint32_t(p.kvHeads), uint32_t(std::max<int64_t>(1, maxRows)), 1};
+  // A cluster takes one query row of a one-row call, else S rows (one per block).
+  const int64_t S = clusterBlocks(p, plan, target);
+  const int64_t rows = std::max<int64_t>(1, maxRows);
+  shape.grid = {uint32_t(p.kvHeads * S), uint32_t((rows + S - 1) / S), 1};
   return shape;
 }
 
 LogicalResult generateAttention(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
-                                const GpuTarget &) {
+                                const GpuTarget &target) {
   Params p;
   if (llvm::Error e = checkParams(spec, &p))
     return gpuKernelError(fn, spec, llvm::toString(std::move(e)));
@@ -140,7 +186,12 @@ LogicalResult generateAttention(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
   // log2(e) are folded into one float factor.
   const double scaleLog2 = double(float(p.scale)) * M_LOG2E;
 
+  const int64_t S = clusterBlocks(p, plan, target);
+
   ImplicitLocOpBuilder b(fn.getLoc(), fn.getContext());
+  if (S > 1)
+    fn->setAttr(NVVM::NVVMDialect::getClusterDimAttrName(),
+                b.getDenseI32ArrayAttr({int32_t(S), 1, 1}));
   GpuKernelArgs args = beginGpuKernel(fn, b);
   Type f32 = b.getF32Type();
   Value q = args.bindings[0], kCache = args.bindings[1], vCache = args.bindings[2];
@@ -148,9 +199,28 @@ LogicalResult generateAttention(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
   Value accShared = sharedArray(b, fn, "acc", f32, W * G * D);
   Value maxShared = sharedArray(b, fn, "max", f32, W * G);
   Value sumShared = sharedArray(b, fn, "sum", f32, W * G);
+  // With a cluster: the block's merged partial softmax, which the cluster's blocks read.
+  Value blockAcc, blockMax, blockSum;
+  if (S > 1) {
+    blockAcc = sharedArray(b, fn, "block_acc", f32, G * D);
+    blockMax = sharedArray(b, fn, "block_max", f32, G);
+    blockSum = sharedArray(b, fn, "block_sum", f32, G);
+  }
 
-  Value kvHead = toI64(b, blockIdX(b));
+  // Block x = kv head * S + rank: the cluster of a kv head is S consecutive blocks. A one-row
+  // call (decode) splits the positions over the cluster; a longer one gives each block of the
+  // cluster a query row of its own (row y * S + rank), each attending to all its positions.
+  Value kvHead = arith::DivUIOp::create(b, toI64(b, blockIdX(b)), constI64(b, S));
+  Value rank = arith::RemUIOp::create(b, toI64(b, blockIdX(b)), constI64(b, S));
+  Value splitPositions =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, args.rows, constI64(b, 1));
   Value t = toI64(b, blockIdY(b));
+  if (S > 1)
+    t = select(b, splitPositions, t, addI(b, mulI(b, t, S), rank));
+  // Blocks taking the rank-th NG * U of every S * NG * U positions, or all of them.
+  Value splitBlocks = S > 1 ? select(b, splitPositions, constI64(b, S), constI64(b, 1))
+                            : constI64(b, 1);
+  Value splitRank = S > 1 ? select(b, splitPositions, rank, constI64(b, 0)) : constI64(b, 0);
   Value last = arith::AddIOp::create(b, args.pos, t);
   // Uniform per block, so the barrier and the full-warp shuffles inside see every thread.
   Value active = arith::AndIOp::create(
@@ -214,8 +284,10 @@ LogicalResult generateAttention(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
     for (int64_t i = 0; i < G * J * V; ++i)
       init.push_back(zero);
 
-    const int64_t perIteration = NG * U;
-    Value iterations = arith::DivUIOp::create(b, addI(b, last, constI64(b, perIteration)), constI64(b, perIteration));
+    // An iteration covers splitBlocks * NG * U positions; this block takes the splitRank-th
+    // NG * U of them.
+    Value perIteration = arith::MulIOp::create(b, splitBlocks, constI64(b, NG * U));
+    Value iterations = arith::DivUIOp::create(b, addI(b, last, perIteration), perIteration);
     Value scale = constF32(b, scaleLog2);
     SmallVector<Value> state = forLoop(
         b, constI64(b, 0), iterations, constI64(b, 1), init,
@@ -223,7 +295,8 @@ LogicalResult generateAttention(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
           SmallVector<Value> next(carried.begin(), carried.end());
           // Positions base + u NG + group; past the query's position they are clamped to a
           // valid row and weigh nothing. All lanes run every shuffle.
-          Value base = mulI(b, it, perIteration);
+          Value base = addI(b, arith::MulIOp::create(b, it, perIteration),
+                            mulI(b, splitRank, NG * U));
           SmallVector<Value> valid, kRows, vRows;
           SmallVector<SmallVector<Value>> ks, vs;
           for (int64_t u = 0; u < U; ++u) {
@@ -324,35 +397,82 @@ LogicalResult generateAttention(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
     });
     barrier(b);
 
-    // The block's outputs: element (h, d) merges the W warps' partials. Warp 0's first group
-    // always holds position 0, so the maximum is finite and the sum positive.
+    // Element (h, d) of the block's result merges the W warps' partials: the output, or, when
+    // the cluster's blocks split the positions, unnormalized (the running max, the sum of
+    // weights and the weighted sum of V) for them to merge next. Warp 0's first group (of the
+    // cluster's first block) always holds position 0, so the final maximum is finite and the
+    // sum positive.
     Value outRow = elementAddress(b, out, f32, addI(b, mulI(b, t, p.heads * D), mulI(b, kvHead, G * D)));
-    forLoop(b, tid, constI64(b, G * D), constI64(b, T), [&](ImplicitLocOpBuilder &b, Value e) {
-      Value h = arith::DivUIOp::create(b, e, constI64(b, D));
-      Value d = arith::RemUIOp::create(b, e, constI64(b, D));
-      SmallVector<Value> ms;
-      Value mMax;
+    auto mergeWarps = [&](ImplicitLocOpBuilder &b, Value e, Value h, Value d) {
+      SmallVector<Value> ms, ls, accs;
       for (int64_t w = 0; w < W; ++w) {
         Value slot = arith::AddIOp::create(b, constI64(b, w * G), h);
         ms.push_back(load(b, f32, elementAddress(b, maxShared, f32, slot), 4));
-        mMax = mMax ? maxF(b, mMax, ms.back()) : ms.back();
+        ls.push_back(load(b, f32, elementAddress(b, sumShared, f32, slot), 4));
+        Value accIndex = arith::AddIOp::create(b, arith::MulIOp::create(b, slot, constI64(b, D)), d);
+        accs.push_back(load(b, f32, elementAddress(b, accShared, f32, accIndex), 4));
       }
-      Value num = constF32(b, 0.0), den = constF32(b, 0.0);
-      for (int64_t w = 0; w < W; ++w) {
-        Value slot = arith::AddIOp::create(b, constI64(b, w * G), h);
-        Value lw = load(b, f32, elementAddress(b, sumShared, f32, slot), 4);
-        Value accIndex = arith::AddIOp::create(
-            b, arith::MulIOp::create(b, slot, constI64(b, D)), d);
-        Value aw = load(b, f32, elementAddress(b, accShared, f32, accIndex), 4);
-        Value isEmpty = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, ms[w],
-                                              constF32(b, -INFINITY));
-        Value f = arith::SelectOp::create(
-            b, isEmpty, constF32(b, 0.0),
-            exp2Approx(b, arith::SubFOp::create(b, ms[w], mMax)));
-        den = arith::AddFOp::create(b, den, arith::MulFOp::create(b, lw, f));
-        num = arith::AddFOp::create(b, num, arith::MulFOp::create(b, aw, f));
-      }
-      store(b, arith::DivFOp::create(b, num, den), elementAddress(b, outRow, f32, e), 4);
+      return mergePartials(b, ms, ls, accs);
+    };
+    auto writeOutputs = [&](ImplicitLocOpBuilder &b) {
+      forLoop(b, tid, constI64(b, G * D), constI64(b, T), [&](ImplicitLocOpBuilder &b, Value e) {
+        Value h = arith::DivUIOp::create(b, e, constI64(b, D));
+        Value d = arith::RemUIOp::create(b, e, constI64(b, D));
+        auto [mMax, den, num] = mergeWarps(b, e, h, d);
+        store(b, arith::DivFOp::create(b, num, den), elementAddress(b, outRow, f32, e), 4);
+      });
+    };
+    if (S == 1) {
+      writeOutputs(b);
+      return;
+    }
+    Value splitRows = arith::XOrIOp::create(
+        b, splitPositions, arith::ConstantOp::create(b, b.getI1Type(), b.getBoolAttr(true)));
+    ifThen(b, splitRows, writeOutputs);
+
+    // The cluster's blocks merge each other's results: block `rank` the elements of its slice
+    // of the G x head_dim outputs, reading every block's shared memory. The cluster barrier
+    // (release / acquire) publishes them; the second keeps every block's shared memory alive
+    // until all have read it. The condition is the same in every block of the grid.
+    ifThen(b, splitPositions, [&](ImplicitLocOpBuilder &b) {
+      forLoop(b, tid, constI64(b, G * D), constI64(b, T), [&](ImplicitLocOpBuilder &b, Value e) {
+        Value h = arith::DivUIOp::create(b, e, constI64(b, D));
+        Value d = arith::RemUIOp::create(b, e, constI64(b, D));
+        auto [mMax, den, num] = mergeWarps(b, e, h, d);
+        store(b, num, elementAddress(b, blockAcc, f32, e), 4);
+        ifThen(b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, d, constI64(b, 0)),
+               [&](ImplicitLocOpBuilder &b) {
+                 store(b, mMax, elementAddress(b, blockMax, f32, h), 4);
+                 store(b, den, elementAddress(b, blockSum, f32, h), 4);
+               });
+      });
+      auto clusterBarrier = [](ImplicitLocOpBuilder &b) {
+        NVVM::ClusterArriveOp::create(b, b.getUnitAttr());
+        NVVM::ClusterWaitOp::create(b, b.getUnitAttr());
+      };
+      clusterBarrier(b);
+      const int64_t slice = (G * D + S - 1) / S;
+      Value first = mulI(b, rank, slice);
+      Value end =
+          arith::MinSIOp::create(b, addI(b, first, constI64(b, slice)), constI64(b, G * D));
+      forLoop(b, addI(b, first, tid), end, constI64(b, T), [&](ImplicitLocOpBuilder &b, Value e) {
+        Value h = arith::DivUIOp::create(b, e, constI64(b, D));
+        SmallVector<Value> ms, ls, accs;
+        for (int64_t r = 0; r < S; ++r) {
+          auto remote = [&](Value array, Value index) {
+            Value local = elementAddress(b, array, f32, index);
+            Value mapped = NVVM::MapaOp::create(
+                b, LLVM::LLVMPointerType::get(b.getContext(), 7), local, constI32(b, r));
+            return load(b, f32, mapped, 4);
+          };
+          ms.push_back(remote(blockMax, h));
+          ls.push_back(remote(blockSum, h));
+          accs.push_back(remote(blockAcc, e));
+        }
+        auto [mMax, den, num] = mergePartials(b, ms, ls, accs);
+        store(b, arith::DivFOp::create(b, num, den), elementAddress(b, outRow, f32, e), 4);
+      });
+      clusterBarrier(b);
     });
   });
   return success();

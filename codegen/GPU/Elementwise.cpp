@@ -49,7 +49,8 @@ Value activate(ImplicitLocOpBuilder &b, llvm::StringRef activation, Value x) {
 
 } // namespace
 
-llvm::Expected<LaunchShape> launchElementwise(const KernelSpec &spec, int64_t maxRows) {
+llvm::Expected<LaunchShape> launchElementwise(const KernelSpec &spec, int64_t maxRows,
+                                              const GpuTarget &) {
   const int64_t elements = std::max<int64_t>(1, spec.getInt("width")) * std::max<int64_t>(1, maxRows);
   LaunchShape shape;
   shape.block = {uint32_t(kThreads), 1, 1};

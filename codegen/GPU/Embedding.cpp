@@ -49,7 +49,8 @@ int64_t vectorWidth(int64_t width) { return width % 4 == 0 ? 4 : 1; }
 
 } // namespace
 
-llvm::Expected<LaunchShape> launchEmbedding(const KernelSpec &spec, int64_t maxRows) {
+llvm::Expected<LaunchShape> launchEmbedding(const KernelSpec &spec, int64_t maxRows,
+                                            const GpuTarget &) {
   const int64_t width = spec.getInt("width");
   if (width <= 0)
     return llvm::createStringError("%s: parameter 'width' must be positive", spec.symbol.c_str());

@@ -35,9 +35,10 @@ struct LaunchShape {
   std::array<uint32_t, 3> block{1, 1, 1};
 };
 
-// The launch shape of |spec|'s kernel in an entry point whose calls take up to |maxRows| rows.
-// Kernels read the call's actual rows and leave the rest of the grid idle.
-llvm::Expected<LaunchShape> launchShape(const KernelSpec &spec, int64_t maxRows);
+// The launch shape of |spec|'s kernel for |target| in an entry point whose calls take up to
+// |maxRows| rows. Kernels read the call's actual rows and leave the rest of the grid idle.
+llvm::Expected<LaunchShape> launchShape(const KernelSpec &spec, int64_t maxRows,
+                                        const GpuTarget &target);
 
 // Generates every kernel of |kernels| in one gpu.module (gpu, nvvm, scf, arith, llvm
 // dialects), lowers it with convert-gpu-to-nvvm, translates it to LLVM IR and compiles that

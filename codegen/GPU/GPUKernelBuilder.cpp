@@ -164,6 +164,32 @@ Value inlinePtx(ImplicitLocOpBuilder &b, Type result, llvm::StringRef text,
       .getResult(0);
 }
 
+namespace {
+void sideEffectPtx(ImplicitLocOpBuilder &b, llvm::StringRef text, llvm::StringRef constraints,
+                   ValueRange operands) {
+  // The memory clobber keeps every load and store on its side of the instruction.
+  std::string clobbers = constraints.empty() ? "~{memory}" : (constraints + ",~{memory}").str();
+  LLVM::InlineAsmOp::create(b, TypeRange{}, operands, text, clobbers,
+                            /*has_side_effects=*/true, /*is_align_stack=*/false,
+                            LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr(),
+                            ArrayAttr());
+}
+} // namespace
+
+void emitDependentLaunchControl(ImplicitLocOpBuilder &b) {
+  // Wait first, then let the dependent launch: its blocks are set up while this kernel works.
+  sideEffectPtx(b, "griddepcontrol.wait;", "", {});
+  sideEffectPtx(b, "griddepcontrol.launch_dependents;", "", {});
+}
+
+void prefetchBulkToL2(ImplicitLocOpBuilder &b, Value address, Value bytes) {
+  auto global = LLVM::LLVMPointerType::get(b.getContext(), 1);
+  Value pointer = address;
+  if (cast<LLVM::LLVMPointerType>(address.getType()).getAddressSpace() != 1)
+    pointer = LLVM::AddrSpaceCastOp::create(b, global, address);
+  sideEffectPtx(b, "cp.async.bulk.prefetch.L2.global [$0], $1;", "l,r", {pointer, bytes});
+}
+
 Value exp2Approx(ImplicitLocOpBuilder &b, Value x) {
   return inlinePtx(b, x.getType(), "ex2.approx.ftz.f32 $0, $1;", "=f,f", {x});
 }

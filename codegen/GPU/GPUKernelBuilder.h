@@ -108,6 +108,18 @@ mlir::Value minF(mlir::ImplicitLocOpBuilder &b, mlir::Value x, mlir::Value y);
 // Rounds to the nearest integer, ties to even (f32 -> f32), as the reference's nearbyint.
 mlir::Value roundHalfEven(mlir::ImplicitLocOpBuilder &b, mlir::Value x);
 
+// Programmatic dependent launch (sm_90): the runtime launches each dispatch as a dependent of
+// the one before, so a kernel may start while its predecessor still runs. Nothing a
+// predecessor writes may be read before griddepcontrol.wait. Every sm_90 kernel gets the
+// wait as its first instruction, unless its generator sets kOwnDependentWaitAttr and calls
+// emitDependentLaunchControl itself, after work that reads no predecessor's memory (weight
+// prefetches). Both instructions are no-ops in an ordinary launch.
+inline constexpr llvm::StringLiteral kOwnDependentWaitAttr = "tern.own_dependent_wait";
+void emitDependentLaunchControl(mlir::ImplicitLocOpBuilder &b);
+// cp.async.bulk.prefetch.L2 (sm_90): asks for |bytes| (i32, a multiple of 16) at |address|
+// (global, 16-byte aligned) to be brought into L2; no result, no wait.
+void prefetchBulkToL2(mlir::ImplicitLocOpBuilder &b, mlir::Value address, mlir::Value bytes);
+
 // dp4a: |acc| + the dot product of the four bytes of |a| and |bv| (i32 each), each signed or
 // unsigned as told.
 mlir::Value dp4a(mlir::ImplicitLocOpBuilder &b, mlir::Value a, bool aSigned, mlir::Value bv,

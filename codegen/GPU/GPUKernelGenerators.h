@@ -18,12 +18,14 @@ namespace tern::gpu {
 // that maximum. Unsupported parameters give an error (gpuKernelError) naming the parameter.
 using GpuGenerator = mlir::LogicalResult (*)(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
                                              const GpuTarget &target);
-using GpuLaunchRule = llvm::Expected<LaunchShape> (*)(const KernelSpec &spec, int64_t maxRows);
+using GpuLaunchRule = llvm::Expected<LaunchShape> (*)(const KernelSpec &spec, int64_t maxRows,
+                                                      const GpuTarget &target);
 
 #define TERN_GPU_FAMILY(Name)                                                                  \
   mlir::LogicalResult generate##Name(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,          \
                                      const GpuTarget &target);                                 \
-  llvm::Expected<LaunchShape> launch##Name(const KernelSpec &spec, int64_t maxRows);
+  llvm::Expected<LaunchShape> launch##Name(const KernelSpec &spec, int64_t maxRows,            \
+                                          const GpuTarget &target);
 
 TERN_GPU_FAMILY(Elementwise)     // add, mul, bias_add, relu, relu2, silu, gelu, glu
 TERN_GPU_FAMILY(RmsNorm)         // rms_norm, rms_norm_quantize, layer_norm, quantize_act

@@ -90,10 +90,15 @@ public:
     rows32 = toI32(b, args.rows);
   }
 
-  void emit(ImplicitLocOpBuilder &b) {
+  void emit(ImplicitLocOpBuilder &b, bool prefetchWeights) {
     Value bid = blockIdX(b);
     Value decode = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, args.rows, constI64(b, 1));
     const int64_t rowsPerDecodeBlock = groupsPerBlock;
+    if (prefetchWeights) {
+      // The call record is written before the launches, so rows may be read before the wait.
+      prefetchDecodeRows(b, decode, mulC(b, bid, rowsPerDecodeBlock), rowsPerDecodeBlock);
+      emitDependentLaunchControl(b);
+    }
     ifThen(b, decode, [&](ImplicitLocOpBuilder &nb) {
       Value j0 = mulC(nb, bid, rowsPerDecodeBlock);
       ifThen(nb, ltC(nb, j0, n), [&](ImplicitLocOpBuilder &tb) {
@@ -116,6 +121,21 @@ public:
   }
 
 private:
+  // Thread 0 of a decode block asks L2 for weight rows j0 .. j0 + count - 1 (those below n):
+  // one bulk prefetch, the rows being contiguous.
+  void prefetchDecodeRows(ImplicitLocOpBuilder &b, Value decode, Value j0, int64_t count) {
+    Value first = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, constI32(b, 0));
+    Value go = arith::AndIOp::create(b, arith::AndIOp::create(b, decode, first), ltC(b, j0, n));
+    go = arith::AndIOp::create(b, go, pointersAligned(b, {f.weightRows}, 16));
+    ifThen(b, go, [&](ImplicitLocOpBuilder &pb) {
+      Value rows = arith::MinSIOp::create(pb, constI32(pb, count),
+                                          arith::SubIOp::create(pb, constI32(pb, n), j0));
+      Value start = mulC(pb, toI64(pb, j0), f.weightRowBytes);
+      prefetchBulkToL2(pb, byteAddress(pb, f.weightRows, start),
+                       mulC(pb, rows, f.weightRowBytes));
+    });
+  }
+
   // One tile: activation rows t0 .. t0 + T - 1, weight rows j0 + r * groupsPerBlock + (this
   // group's index in the block) for r < R.
   void emitTile(ImplicitLocOpBuilder &b, int64_t T, int64_t R, int64_t slice, Value j0, Value t0,
@@ -388,7 +408,7 @@ LaunchShape rowDotLaunch(const RowDotShape &shape, int64_t maxRows) {
 }
 
 void emitRowDotKernel(mlir::gpu::GPUFuncOp fn, ImplicitLocOpBuilder &b, const GpuKernelArgs &args,
-                      const RowDotFormat &format, Value act, Value out) {
+                      const RowDotFormat &format, Value act, Value out, const GpuTarget &target) {
   // Both paths share one register allocation; prefill's tiles would take up to 255 registers
   // per thread and leave decode 2 blocks per SM. 128 registers keep 4 blocks (16 warps, enough
   // 16-byte loads in flight to stream the weights) at the cost of a little prefill spilling.
@@ -396,8 +416,15 @@ void emitRowDotKernel(mlir::gpu::GPUFuncOp fn, ImplicitLocOpBuilder &b, const Gp
   fn->setAttr(NVVM::NVVMDialect::getMaxntidAttrName(),
               b.getDenseI32ArrayAttr({int32_t(plan.warps * 32), 1, 1}));
   fn->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(), b.getI32IntegerAttr(4));
+  // The bulk prefetch needs 16-byte aligned rows of a multiple of 16 bytes (a base that is
+  // not skips it) and fewer than 2^31 bytes per block.
+  const bool prefetchWeights = target.computeCapability >= 90 && format.weightRows &&
+                               format.weightRowBytes > 0 && format.weightRowBytes % 16 == 0 &&
+                               format.weightRowBytes * 32 < (int64_t(1) << 31);
+  if (prefetchWeights)
+    fn->setAttr(kOwnDependentWaitAttr, b.getUnitAttr());
   RowDotEmitter emitter(fn, b, args, format, act, out);
-  emitter.emit(b);
+  emitter.emit(b, prefetchWeights);
 }
 
 } // namespace tern::gpu

@@ -83,13 +83,18 @@ struct RowDotFormat {
   std::function<mlir::Value(mlir::ImplicitLocOpBuilder &, mlir::Value acc, mlir::Value t,
                             mlir::Value j, mlir::Value sum)>
       finish;
+  // Optional: the weights as rows, row j at weightRows + j * weightRowBytes. On sm_90 a decode
+  // block asks L2 for its rows before griddepcontrol.wait, so they stream in while the
+  // previous dispatch still runs (weights are never written by a dispatch).
+  mlir::Value weightRows;
+  int64_t weightRowBytes = 0;
 };
 
 // Emits the whole kernel body of a row-dot family into |fn| (after beginGpuKernel): |act| is
 // the activation binding (int8 or f32 rows), |out| the f32 output (rows, n).
 void emitRowDotKernel(mlir::gpu::GPUFuncOp fn, mlir::ImplicitLocOpBuilder &b,
                       const GpuKernelArgs &args, const RowDotFormat &format, mlir::Value act,
-                      mlir::Value out);
+                      mlir::Value out, const GpuTarget &target);
 
 } // namespace tern::gpu
 

@@ -21,7 +21,8 @@ namespace {
 constexpr int64_t kThreads = 256;
 } // namespace
 
-llvm::Expected<LaunchShape> launchKVCacheWrite(const KernelSpec &spec, int64_t maxRows) {
+llvm::Expected<LaunchShape> launchKVCacheWrite(const KernelSpec &spec, int64_t maxRows,
+                                               const GpuTarget &) {
   const int64_t width = spec.getInt("kv_heads") * spec.getInt("head_dim");
   if (width <= 0)
     return llvm::createStringError("%s: parameters 'kv_heads' and 'head_dim' must be positive",

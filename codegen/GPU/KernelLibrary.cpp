@@ -1,6 +1,7 @@
 // Builds one gpu.module of kernels from KernelSpecs, lowers it to NVVM and compiles it to PTX.
 #include "codegen/Common/CodegenSupport.h"
 #include "codegen/GPU/GPUCodegen.h"
+#include "codegen/GPU/GPUKernelBuilder.h"
 #include "codegen/GPU/GPUKernelGenerators.h"
 
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
@@ -144,20 +145,14 @@ using codegen::DiagnosticCollector;
 
 constexpr llvm::StringLiteral kModuleName = "tern_kernels";
 
-// Programmatic dependent launch (sm_90): the runtime launches each dispatch as a dependent of
-// the one before, so the GPU may start it while its predecessor still runs. Every kernel first
-// waits for its predecessor's memory (griddepcontrol.wait: nothing is read before), then lets
-// its own dependent launch (launch_dependents): the dependent's blocks are set up while this
-// one works, instead of after its last block exits. Both are no-ops in an ordinary launch.
-// Side effects and a memory clobber keep every load after them.
+// Programmatic dependent launch (GPUKernelBuilder.h): the wait goes first, so nothing is read
+// before it, unless the kernel placed it itself.
 void addDependentLaunchPrologue(mlir::gpu::GPUFuncOp fn) {
-  OpBuilder b(fn.getContext());
+  if (fn->hasAttr(kOwnDependentWaitAttr))
+    return;
+  ImplicitLocOpBuilder b(fn.getLoc(), fn.getContext());
   b.setInsertionPointToStart(&fn.getBody().front());
-  for (const char *text : {"griddepcontrol.wait;", "griddepcontrol.launch_dependents;"})
-    LLVM::InlineAsmOp::create(b, fn.getLoc(), TypeRange{}, ValueRange{}, text, "~{memory}",
-                              /*has_side_effects=*/true, /*is_align_stack=*/false,
-                              LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr(),
-                              ArrayAttr());
+  emitDependentLaunchControl(b);
 }
 
 llvm::Expected<OwningOpRef<ModuleOp>> generateModule(MLIRContext &ctx,
@@ -310,12 +305,13 @@ int bindingCount(llvm::StringRef family) {
   return f ? f->bindings : -1;
 }
 
-llvm::Expected<LaunchShape> launchShape(const KernelSpec &spec, int64_t maxRows) {
+llvm::Expected<LaunchShape> launchShape(const KernelSpec &spec, int64_t maxRows,
+                                        const GpuTarget &target) {
   const Family *family = familyFor(spec.family);
   if (!family)
     return llvm::createStringError("PTX codegen: no launch rule for kernel family '%s'",
                                    spec.family.c_str());
-  return family->launch(spec, maxRows);
+  return family->launch(spec, maxRows, target);
 }
 
 llvm::Expected<std::string> buildPtxLibrary(llvm::ArrayRef<KernelSpec> kernels,

@@ -86,14 +86,16 @@ RowDotShape shapeOf(const MatmulParams &p) {
 
 } // namespace
 
-llvm::Expected<LaunchShape> launchMatmul(const KernelSpec &spec, int64_t maxRows) {
+llvm::Expected<LaunchShape> launchMatmul(const KernelSpec &spec, int64_t maxRows,
+                                         const GpuTarget &) {
   auto p = parse(spec);
   if (!p)
     return p.takeError();
   return rowDotLaunch(shapeOf(*p), maxRows);
 }
 
-LogicalResult generateMatmul(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec, const GpuTarget &) {
+LogicalResult generateMatmul(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
+                             const GpuTarget &target) {
   auto parsed = parse(spec);
   if (!parsed)
     return gpuKernelError(fn, spec, llvm::toString(parsed.takeError()));
@@ -191,7 +193,10 @@ LogicalResult generateMatmul(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec, co
     return acc;
   };
   format.finish = [](ImplicitLocOpBuilder &, Value acc, Value, Value, Value) { return acc; };
-  emitRowDotKernel(fn, b, args, format, x, y);
+  format.weightRows = weights;
+  format.weightRowBytes =
+      p.dtype == DType::Q8_0 ? p.k / kQ8Block * kQ8BlockBytes : p.k * p.elementBytes;
+  emitRowDotKernel(fn, b, args, format, x, y, target);
   return success();
 }
 

@@ -69,7 +69,8 @@ RowDotShape shapeOf(const QuantParams &p) {
 
 } // namespace
 
-llvm::Expected<LaunchShape> launchQuantizedMatmul(const KernelSpec &spec, int64_t maxRows) {
+llvm::Expected<LaunchShape> launchQuantizedMatmul(const KernelSpec &spec, int64_t maxRows,
+                                                  const GpuTarget &) {
   auto p = parse(spec);
   if (!p)
     return p.takeError();
@@ -77,7 +78,7 @@ llvm::Expected<LaunchShape> launchQuantizedMatmul(const KernelSpec &spec, int64_
 }
 
 LogicalResult generateQuantizedMatmul(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
-                                      const GpuTarget &) {
+                                      const GpuTarget &target) {
   auto parsed = parse(spec);
   if (!parsed)
     return gpuKernelError(fn, spec, llvm::toString(parsed.takeError()));
@@ -200,7 +201,9 @@ LogicalResult generateQuantizedMatmul(mlir::gpu::GPUFuncOp fn, const KernelSpec 
     Value qs = load(nb, f32, elementAddress(nb, qscale, f32, t), 4);
     return arith::DivFOp::create(nb, acc, qs).getResult();
   };
-  emitRowDotKernel(fn, b, args, format, q, y);
+  format.weightRows = weights;
+  format.weightRowBytes = rowBytes;
+  emitRowDotKernel(fn, b, args, format, q, y, target);
   return success();
 }
 

@@ -64,7 +64,8 @@ void storeValues(ImplicitLocOpBuilder &b, ValueRange values, Value base, Value e
 
 } // namespace
 
-llvm::Expected<LaunchShape> launchRmsNorm(const KernelSpec &spec, int64_t maxRows) {
+llvm::Expected<LaunchShape> launchRmsNorm(const KernelSpec &spec, int64_t maxRows,
+                                          const GpuTarget &) {
   const int64_t width = spec.getInt("width");
   if (width <= 0)
     return llvm::createStringError("%s: parameter 'width' must be positive", spec.symbol.c_str());

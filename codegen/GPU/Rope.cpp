@@ -21,7 +21,7 @@ namespace {
 constexpr int64_t kThreads = 256;
 } // namespace
 
-llvm::Expected<LaunchShape> launchRope(const KernelSpec &spec, int64_t maxRows) {
+llvm::Expected<LaunchShape> launchRope(const KernelSpec &spec, int64_t maxRows, const GpuTarget &) {
   const int64_t pairs = spec.getInt("heads") * (spec.getInt("head_dim") / 2);
   if (pairs <= 0)
     return llvm::createStringError("%s: parameters 'heads' and 'head_dim' must be positive",

@@ -69,7 +69,8 @@ RowDotShape shapeOf(const TernaryParams &p) {
 
 } // namespace
 
-llvm::Expected<LaunchShape> launchTernaryMatmul(const KernelSpec &spec, int64_t maxRows) {
+llvm::Expected<LaunchShape> launchTernaryMatmul(const KernelSpec &spec, int64_t maxRows,
+                                                const GpuTarget &) {
   auto p = parse(spec);
   if (!p)
     return p.takeError();
@@ -77,7 +78,7 @@ llvm::Expected<LaunchShape> launchTernaryMatmul(const KernelSpec &spec, int64_t 
 }
 
 LogicalResult generateTernaryMatmul(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
-                                    const GpuTarget &) {
+                                    const GpuTarget &target) {
   auto parsed = parse(spec);
   if (!parsed)
     return gpuKernelError(fn, spec, llvm::toString(parsed.takeError()));
@@ -136,7 +137,9 @@ LogicalResult generateTernaryMatmul(mlir::gpu::GPUFuncOp fn, const KernelSpec &s
                             : Value(arith::MulFOp::create(nb, dot, ws));
     return arith::DivFOp::create(nb, scaled, qs).getResult();
   };
-  emitRowDotKernel(fn, b, args, format, q, y);
+  format.weightRows = weights;
+  format.weightRowBytes = rowBytes;
+  emitRowDotKernel(fn, b, args, format, q, y, target);
   return success();
 }
 

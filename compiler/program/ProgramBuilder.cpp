@@ -46,7 +46,7 @@ class EntryPointBuilder {
 public:
   EntryPointBuilder(func::FuncOp forward, WeightSections &weights,
                     const llvm::StringMap<unsigned> &kernelIndex,
-                    llvm::ArrayRef<KernelSpec> kernels, bool gpu)
+                    llvm::ArrayRef<KernelSpec> kernels, const gpu::GpuTarget *gpu)
       : forward(forward), weights(weights), kernelIndex(kernelIndex), kernels(kernels),
         gpu(gpu) {
     if (auto attr = forward->getAttrOfType<IntegerAttr>(kMaxRowsAttr))
@@ -81,7 +81,7 @@ public:
         return std::move(error);
       if (gpu) {
         // GPU dispatches carry the launch shape instead of CPU work items.
-        auto shape = gpu::launchShape(kernels[found->second], maxRows);
+        auto shape = gpu::launchShape(kernels[found->second], maxRows, *gpu);
         if (!shape)
           return shape.takeError();
         dispatch->grid = {shape->grid[0],  shape->grid[1],  shape->grid[2],
@@ -337,7 +337,7 @@ private:
   WeightSections &weights;
   const llvm::StringMap<unsigned> &kernelIndex;
   llvm::ArrayRef<KernelSpec> kernels;
-  bool gpu = false;
+  const gpu::GpuTarget *gpu = nullptr; // null for CPU targets
   int64_t maxRows = 1;
 
 public:
@@ -454,7 +454,7 @@ llvm::Expected<std::unique_ptr<Program>> buildProgram(ModuleOp module,
     arenaBytes = std::max<uint64_t>(
         arenaBytes, forward->getAttrOfType<IntegerAttr>(kArenaBytesAttr).getInt());
     EntryPointBuilder builder(forward, weights, kernelIndex, *kernels,
-                              options.gpuTarget.has_value());
+                              options.gpuTarget ? &*options.gpuTarget : nullptr);
     builder.sections = &contents.sections;
     auto entry = builder.build(spec.name);
     if (!entry)

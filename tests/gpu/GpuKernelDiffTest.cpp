@@ -104,7 +104,7 @@ protected:
     buffers.push_back(callPtr);
     if (CUresult r = driver.cuMemcpyHtoD_v2(callPtr, &call, sizeof(call)))
       return fail(r, "cuMemcpyHtoD");
-    auto shape = launchShape(c.spec, c.maxRows);
+    auto shape = launchShape(c.spec, c.maxRows, *resolveGpuTarget(target));
     if (!shape) {
       *error = llvm::toString(shape.takeError());
       return fail(CUDA_SUCCESS, "launch shape");
@@ -261,7 +261,7 @@ TEST_F(GpuKernels, DISABLED_GraphLaunchOverhead) {
   driver.cuMemcpyHtoD_v2(call, &record, sizeof(record));
   driver.cuMemsetD8_v2(a, 0, 2560 * 4);
   driver.cuMemsetD8_v2(b, 0, 2560 * 4);
-  auto shape = launchShape(spec, 1);
+  auto shape = launchShape(spec, 1, *resolveGpuTarget(target));
   void *params[] = {&a, &b, &out, &call};
   CUstream stream = nullptr;
   ASSERT_EQ(driver.cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), CUDA_SUCCESS);

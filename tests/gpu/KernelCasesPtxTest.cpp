@@ -19,13 +19,15 @@ TEST(KernelCasesPtx, EveryGroupCompilesAndAssembles) {
     std::vector<KernelSpec> specs;
     for (const KernelCase &c : cases) {
       specs.push_back(c.spec);
-      auto shape = launchShape(c.spec, c.maxRows);
-      ASSERT_TRUE(bool(shape)) << c.name << ": " << llvm::toString(shape.takeError());
-      const uint64_t threads = uint64_t(shape->block[0]) * shape->block[1] * shape->block[2];
-      EXPECT_GE(threads, 1u) << c.name;
-      EXPECT_LE(threads, 1024u) << c.name;
-      for (uint32_t g : shape->grid)
-        EXPECT_GE(g, 1u) << c.name;
+      for (const char *target : {"sm_80", "sm_90"}) {
+        auto shape = launchShape(c.spec, c.maxRows, *resolveGpuTarget(target));
+        ASSERT_TRUE(bool(shape)) << c.name << ": " << llvm::toString(shape.takeError());
+        const uint64_t threads = uint64_t(shape->block[0]) * shape->block[1] * shape->block[2];
+        EXPECT_GE(threads, 1u) << c.name;
+        EXPECT_LE(threads, 1024u) << c.name;
+        for (uint32_t g : shape->grid)
+          EXPECT_GE(g, 1u) << c.name;
+      }
     }
     for (const char *target : {"sm_80", "sm_90"}) {
       const std::string ptx = generatePtx(specs, target);
