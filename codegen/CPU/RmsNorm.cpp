@@ -7,6 +7,7 @@
 //
 // One generator: layer_norm is rms_norm of the centered row plus an optional bias, so both
 // share the double accumulation and the multiply order of their reference twins.
+#include "codegen/Common/CodegenSupport.h"
 #include "codegen/CPU/KernelGenerators.h"
 #include "codegen/CPU/Quantize.h"
 
@@ -18,6 +19,8 @@
 namespace tern::cpu {
 
 using namespace mlir;
+using codegen::FusedNormInput;
+using codegen::readFusedNormInput;
 
 namespace {
 
@@ -63,27 +66,12 @@ LogicalResult generateRmsNorm(func::FuncOp fn, const KernelSpec &spec, const Cpu
     return kernelError(fn, spec, "parameter 'bias' must be 0 or 1, got " +
                                      llvm::Twine(biasParam));
   const bool hasBias = biasParam == 1;
-  const int64_t residualParam = layer ? 0 : spec.getInt("residual", 0);
-  if (residualParam != 0 && residualParam != 1)
-    return kernelError(fn, spec, "parameter 'residual' must be 0 or 1, got " +
-                                     llvm::Twine(residualParam));
-  const int64_t gatedParam = layer ? 0 : spec.getInt("gated", 0);
-  if (gatedParam != 0 && gatedParam != 1)
-    return kernelError(fn, spec, "parameter 'gated' must be 0 or 1, got " +
-                                     llvm::Twine(gatedParam));
-  if (residualParam == 1 && gatedParam == 1)
-    return kernelError(fn, spec, "a norm has a residual or a gated input, not both");
-  const bool gated = gatedParam == 1;
-  if (gated && spec.getString("activation") != "relu2")
-    return kernelError(fn, spec, "parameter 'activation' is '" + spec.getString("activation") +
-                                     "'; a gated norm computes relu2 only");
-  // Gate and up are read like the glu family reads them: one row stride for both.
-  const int64_t inStride = gated ? spec.getInt("in_stride", width) : width;
-  if (inStride < width)
-    return kernelError(fn, spec, "parameter 'in_stride' (" + llvm::Twine(inStride) +
-                                     ") must be at least width (" + llvm::Twine(width) + ")");
-  // Bindings after x shift by one with a residual or with up (never both).
-  const int r = int(residualParam + gatedParam);
+  llvm::Expected<FusedNormInput> fused = readFusedNormInput(spec, width, !layer);
+  if (!fused)
+    return kernelError(fn, spec, llvm::toString(fused.takeError()));
+  const bool gated = fused->gated;
+  const int64_t inStride = fused->inStride;
+  const int r = fused->bindingShift();
   // The reference adds the float eps to a double mean; do the same.
   const double eps = static_cast<double>(static_cast<float>(spec.getFloat("eps", 1e-6)));
   const int64_t lanes = f32Lanes(target);
@@ -100,7 +88,7 @@ LogicalResult generateRmsNorm(func::FuncOp fn, const KernelSpec &spec, const Cpu
         b, arith::MulIOp::create(b, lastRow, constIndex(b, inStride)), constIndex(b, width));
   }
   Value x = bindFlat(b, args, 0, f32, inSize); // (rows, width), gated: row stride in_stride
-  Value residual = residualParam ? bindFlat(b, args, 1, f32, total) : Value(); // (rows, width)
+  Value residual = fused->residual ? bindFlat(b, args, 1, f32, total) : Value(); // (rows, width)
   Value up = gated ? bindFlat(b, args, 1, f32, inSize) : Value(); // (rows, width), in_stride
   Value w = bindFlat(b, args, 1 + r, f32, width); // (width)
   Value bias = hasBias ? bindFlat(b, args, 2, f32, width) : Value(); // (width)

@@ -76,4 +76,36 @@ void forLoop(ImplicitLocOpBuilder &b, Value lb, Value ub, Value step,
           });
 }
 
+llvm::Expected<FusedNormInput> readFusedNormInput(const KernelSpec &spec, int64_t width,
+                                                  bool fusable) {
+  FusedNormInput input;
+  input.inStride = width;
+  if (!fusable)
+    return input;
+  const int64_t residual = spec.getInt("residual", 0), gated = spec.getInt("gated", 0);
+  if (residual != 0 && residual != 1)
+    return llvm::createStringError("parameter 'residual' must be 0 or 1, got %lld",
+                                   static_cast<long long>(residual));
+  if (gated != 0 && gated != 1)
+    return llvm::createStringError("parameter 'gated' must be 0 or 1, got %lld",
+                                   static_cast<long long>(gated));
+  if (residual == 1 && gated == 1)
+    return llvm::createStringError("a norm has a residual or a gated input, not both");
+  input.residual = residual == 1;
+  input.gated = gated == 1;
+  if (!input.gated)
+    return input;
+  if (spec.getString("activation") != "relu2")
+    return llvm::createStringError("parameter 'activation' is '%s'; a gated norm computes "
+                                   "relu2 only",
+                                   spec.getString("activation").c_str());
+  // Gate and up are read like the glu family reads them: one row stride for both.
+  input.inStride = spec.getInt("in_stride", width);
+  if (input.inStride < width)
+    return llvm::createStringError("parameter 'in_stride' (%lld) must be at least width (%lld)",
+                                   static_cast<long long>(input.inStride),
+                                   static_cast<long long>(width));
+  return input;
+}
+
 } // namespace tern::codegen

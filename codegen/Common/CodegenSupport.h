@@ -6,6 +6,7 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/MLIRContext.h"
+#include "runtime/kernels/KernelSpec.h"
 
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/Support/CodeGen.h"
@@ -51,6 +52,22 @@ llvm::SmallVector<mlir::Value> forLoop(mlir::ImplicitLocOpBuilder &b, mlir::Valu
 // Without loop-carried values.
 void forLoop(mlir::ImplicitLocOpBuilder &b, mlir::Value lb, mlir::Value ub, mlir::Value step,
              const std::function<void(mlir::ImplicitLocOpBuilder &, mlir::Value iv)> &body);
+
+// What an RMS norm reads besides x (docs/kernels.md): a residual added to x first, or the
+// up half of a gated input, relu2(gate) * up, whose two rows share one stride.
+struct FusedNormInput {
+  bool residual = false;
+  bool gated = false;
+  int64_t inStride = 0; // row stride of gate and up; the width when not gated
+  // Bindings after x shift by one with a residual or with up (never both).
+  int bindingShift() const { return residual || gated ? 1 : 0; }
+};
+
+// Reads "residual", "gated", "activation" and "in_stride" of |spec| for a norm of |width|
+// values per row; a family that takes no fused input (|fusable| false) reads none of them.
+// The error names the parameter that is out of range.
+llvm::Expected<FusedNormInput> readFusedNormInput(const KernelSpec &spec, int64_t width,
+                                                  bool fusable);
 
 } // namespace tern::codegen
 

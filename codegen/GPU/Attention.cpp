@@ -403,7 +403,7 @@ LogicalResult generateAttention(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
     // cluster's first block) always holds position 0, so the final maximum is finite and the
     // sum positive.
     Value outRow = elementAddress(b, out, f32, addI(b, mulI(b, t, p.heads * D), mulI(b, kvHead, G * D)));
-    auto mergeWarps = [&](ImplicitLocOpBuilder &b, Value e, Value h, Value d) {
+    auto mergeWarps = [&](ImplicitLocOpBuilder &b, Value h, Value d) {
       SmallVector<Value> ms, ls, accs;
       for (int64_t w = 0; w < W; ++w) {
         Value slot = arith::AddIOp::create(b, constI64(b, w * G), h);
@@ -418,7 +418,7 @@ LogicalResult generateAttention(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
       forLoop(b, tid, constI64(b, G * D), constI64(b, T), [&](ImplicitLocOpBuilder &b, Value e) {
         Value h = arith::DivUIOp::create(b, e, constI64(b, D));
         Value d = arith::RemUIOp::create(b, e, constI64(b, D));
-        auto [mMax, den, num] = mergeWarps(b, e, h, d);
+        auto [mMax, den, num] = mergeWarps(b, h, d);
         store(b, arith::DivFOp::create(b, num, den), elementAddress(b, outRow, f32, e), 4);
       });
     };
@@ -438,7 +438,7 @@ LogicalResult generateAttention(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
       forLoop(b, tid, constI64(b, G * D), constI64(b, T), [&](ImplicitLocOpBuilder &b, Value e) {
         Value h = arith::DivUIOp::create(b, e, constI64(b, D));
         Value d = arith::RemUIOp::create(b, e, constI64(b, D));
-        auto [mMax, den, num] = mergeWarps(b, e, h, d);
+        auto [mMax, den, num] = mergeWarps(b, h, d);
         store(b, num, elementAddress(b, blockAcc, f32, e), 4);
         ifThen(b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, d, constI64(b, 0)),
                [&](ImplicitLocOpBuilder &b) {

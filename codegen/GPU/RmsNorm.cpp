@@ -11,6 +11,7 @@
 // row's 16-byte chunks wide does it in one or two loads per thread and pass; blocks past the
 // call's rows return at once. Passes re-read the row (L1-resident) rather than keep it in
 // registers, whose count would depend on the width.
+#include "codegen/Common/CodegenSupport.h"
 #include "codegen/GPU/GPUKernelBuilder.h"
 #include "codegen/GPU/GPUKernelGenerators.h"
 
@@ -24,6 +25,8 @@
 namespace tern::gpu {
 
 using namespace mlir;
+using codegen::FusedNormInput;
+using codegen::readFusedNormInput;
 
 namespace {
 
@@ -86,32 +89,16 @@ LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
     return gpuKernelError(fn, spec,
                           "parameter 'bias' must be 0 or 1, got " + llvm::Twine(biasParam));
   const bool hasBias = biasParam == 1;
-  const int64_t residualParam =
-      family == "rms_norm" || family == "rms_norm_quantize" ? spec.getInt("residual", 0) : 0;
-  if (residualParam != 0 && residualParam != 1)
-    return gpuKernelError(fn, spec, "parameter 'residual' must be 0 or 1, got " +
-                                        llvm::Twine(residualParam));
-  const int64_t gatedParam =
-      family == "rms_norm" || family == "rms_norm_quantize" ? spec.getInt("gated", 0) : 0;
-  if (gatedParam != 0 && gatedParam != 1)
-    return gpuKernelError(fn, spec,
-                          "parameter 'gated' must be 0 or 1, got " + llvm::Twine(gatedParam));
-  if (residualParam == 1 && gatedParam == 1)
-    return gpuKernelError(fn, spec, "a norm has a residual or a gated input, not both");
-  const bool gated = gatedParam == 1;
-  if (gated && spec.getString("activation") != "relu2")
-    return gpuKernelError(fn, spec, "parameter 'activation' is '" + spec.getString("activation") +
-                                        "'; a gated norm computes relu2 only");
   const int64_t width = spec.getInt("width");
-  // Gate and up are read like the glu family reads them: one row stride for both.
-  const int64_t inStride = gated ? spec.getInt("in_stride", width) : width;
-  if (inStride < width)
-    return gpuKernelError(fn, spec, "parameter 'in_stride' (" + llvm::Twine(inStride) +
-                                        ") must be at least width (" + llvm::Twine(width) + ")");
-  // Bindings after x shift by one with a residual or with up (never both).
-  const int r = int(residualParam + gatedParam);
   if (width <= 0)
     return gpuKernelError(fn, spec, "parameter 'width' must be positive, got " + llvm::Twine(width));
+  llvm::Expected<FusedNormInput> fused =
+      readFusedNormInput(spec, width, family == "rms_norm" || family == "rms_norm_quantize");
+  if (!fused)
+    return gpuKernelError(fn, spec, llvm::toString(fused.takeError()));
+  const bool gated = fused->gated;
+  const int64_t inStride = fused->inStride;
+  const int r = fused->bindingShift();
   // The reference takes eps as a float and adds it in double.
   const double eps = double(float(spec.getFloat("eps")));
   if (norm && !(eps >= 0))
@@ -124,7 +111,7 @@ LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
   // rms_norm_quantize (x, [residual | up,] w, q, qscale[, sum]); quantize_act (x, q, qscale).
   // Gated, x is the gate.
   Value x = args.bindings[0];
-  Value residual = residualParam ? args.bindings[1] : Value();
+  Value residual = fused->residual ? args.bindings[1] : Value();
   Value up = gated ? args.bindings[1] : Value();
   Value sum = residual ? args.bindings.back() : Value();
   Value w = norm ? args.bindings[1 + r] : Value();

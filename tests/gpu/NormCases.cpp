@@ -68,74 +68,55 @@ std::vector<KernelCase> normCases(std::mt19937 &rng) {
       cases.push_back(std::move(c));
     }
   }
-  // rms_norm and rms_norm_quantize with a fused residual add (bindings x, residual, w, outputs,
-  // sum): the sum is the add family's f32 addition, bit for bit.
-  const Shape residualShapes[] = {{2560, 1, 64}, {2560, 7, 64}, {1001, 5, 8}, {36, 3, 4}};
-  for (const char *family : {"rms_norm", "rms_norm_quantize"}) {
-    const std::string name = family;
-    for (const Shape &s : residualShapes) {
-      KernelCase c;
-      c.spec.family = family;
-      c.spec.symbol =
-          "norm_residual_" + name + "_" + std::to_string(s.width) + "_" + std::to_string(s.rows);
-      c.spec.ints["width"] = s.width;
-      c.spec.ints["residual"] = 1;
-      c.spec.floats["eps"] = 1e-5;
-      c.rows = s.rows;
-      c.maxRows = s.maxRows;
-      c.name = name + " with residual width " + std::to_string(s.width) + " rows " +
-               std::to_string(s.rows);
-      const size_t elements = size_t(s.rows * s.width);
-      c.bindings = {activations(rng, s.rows, s.width), activations(rng, s.rows, s.width),
-                    randomF32Bytes(rng, size_t(s.width), 2.0f)};
-      if (name == "rms_norm") {
-        c.bindings.push_back(poisonedBytes(elements * 4));
-        c.bindings.push_back(poisonedBytes(elements * 4));
-        c.outputs = {{3, Compare::Float32, 1e-6}, {4, Compare::Exact}};
-      } else {
-        c.bindings.push_back(poisonedBytes(elements));
-        c.bindings.push_back(poisonedBytes(size_t(s.rows) * 4));
-        c.bindings.push_back(poisonedBytes(elements * 4));
-        c.outputs = {{3, Compare::Exact}, {4, Compare::Exact}, {5, Compare::Exact}};
-      }
-      cases.push_back(std::move(c));
-    }
-  }
-  // rms_norm and rms_norm_quantize of a fused glu (bindings gate, up, w, outputs): gate and up
-  // are column slices of the gate/up matmul output, row stride in_stride (2 * 6912 in 2B-4T;
-  // an odd stride misaligns the rows and takes the single-float path).
-  const Shape gatedShapes[] = {{6912, 1, 64}, {6912, 5, 64}, {1001, 3, 8}, {36, 2, 4}};
-  for (const char *family : {"rms_norm", "rms_norm_quantize"}) {
-    const std::string name = family;
-    for (const Shape &s : gatedShapes) {
-      const int64_t stride = s.width % 4 ? 2 * s.width + 1 : 2 * s.width;
-      KernelCase c;
-      c.spec.family = family;
-      c.spec.symbol =
-          "norm_gated_" + name + "_" + std::to_string(s.width) + "_" + std::to_string(s.rows);
-      c.spec.ints["width"] = s.width;
+  // rms_norm and rms_norm_quantize with a fused second input (bindings x, residual | up, w,
+  // outputs[, sum]). With a residual, the sum is the add family's f32 addition, bit for bit.
+  // Gated (relu2(gate) * up), gate and up are column slices of the gate/up matmul output, row
+  // stride in_stride (2 * 6912 in 2B-4T; an odd stride misaligns the rows and takes the
+  // single-float path).
+  auto fusedInputCase = [&](const std::string &family, const Shape &s, bool gated) {
+    const int64_t stride = !gated ? s.width : s.width % 4 ? 2 * s.width + 1 : 2 * s.width;
+    const std::string size = std::to_string(s.width) + "_" + std::to_string(s.rows);
+    KernelCase c;
+    c.spec.family = family;
+    c.spec.symbol = (gated ? "norm_gated_" : "norm_residual_") + family + "_" + size;
+    c.spec.ints["width"] = s.width;
+    if (gated) {
       c.spec.ints["gated"] = 1;
       c.spec.ints["in_stride"] = stride;
       c.spec.strings["activation"] = "relu2";
-      c.spec.floats["eps"] = 1e-5;
-      c.rows = s.rows;
-      c.maxRows = s.maxRows;
-      c.name = name + " gated width " + std::to_string(s.width) + " rows " +
-               std::to_string(s.rows);
-      const size_t elements = size_t(s.rows * s.width);
-      c.bindings = {activations(rng, s.rows, stride), activations(rng, s.rows, stride),
-                    randomF32Bytes(rng, size_t(s.width), 2.0f)};
-      if (name == "rms_norm") {
-        c.bindings.push_back(poisonedBytes(elements * 4));
-        c.outputs = {{3, Compare::Float32, 1e-6}};
-      } else {
-        c.bindings.push_back(poisonedBytes(elements));
-        c.bindings.push_back(poisonedBytes(size_t(s.rows) * 4));
-        c.outputs = {{3, Compare::Exact}, {4, Compare::Exact}};
-      }
-      cases.push_back(std::move(c));
+    } else {
+      c.spec.ints["residual"] = 1;
     }
-  }
+    c.spec.floats["eps"] = 1e-5;
+    c.rows = s.rows;
+    c.maxRows = s.maxRows;
+    c.name = family + (gated ? " gated" : " with residual") + " width " +
+             std::to_string(s.width) + " rows " + std::to_string(s.rows);
+    const size_t elements = size_t(s.rows * s.width);
+    c.bindings = {activations(rng, s.rows, stride), activations(rng, s.rows, stride),
+                  randomF32Bytes(rng, size_t(s.width), 2.0f)};
+    if (family == "rms_norm") {
+      c.bindings.push_back(poisonedBytes(elements * 4));
+      c.outputs = {{3, Compare::Float32, 1e-6}};
+    } else {
+      c.bindings.push_back(poisonedBytes(elements));
+      c.bindings.push_back(poisonedBytes(size_t(s.rows) * 4));
+      c.outputs = {{3, Compare::Exact}, {4, Compare::Exact}};
+    }
+    if (!gated) {
+      c.bindings.push_back(poisonedBytes(elements * 4));
+      c.outputs.push_back({int(c.bindings.size()) - 1, Compare::Exact});
+    }
+    cases.push_back(std::move(c));
+  };
+  const Shape residualShapes[] = {{2560, 1, 64}, {2560, 7, 64}, {1001, 5, 8}, {36, 3, 4}};
+  const Shape gatedShapes[] = {{6912, 1, 64}, {6912, 5, 64}, {1001, 3, 8}, {36, 2, 4}};
+  for (const char *family : {"rms_norm", "rms_norm_quantize"})
+    for (const Shape &s : residualShapes)
+      fusedInputCase(family, s, false);
+  for (const char *family : {"rms_norm", "rms_norm_quantize"})
+    for (const Shape &s : gatedShapes)
+      fusedInputCase(family, s, true);
   // layer_norm (GPT-2, OPT): with and without a bias; rows offset far from zero, whose spread
   // a one-pass variance would lose.
   const Shape layerShapes[] = {
