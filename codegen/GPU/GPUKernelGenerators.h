@@ -32,6 +32,7 @@ TERN_GPU_FAMILY(RmsNorm)         // rms_norm, rms_norm_quantize, layer_norm, qua
 TERN_GPU_FAMILY(Embedding)       // embedding, position_embedding (Embedding.cpp)
 TERN_GPU_FAMILY(Rope)            // Rope.cpp
 TERN_GPU_FAMILY(KVCacheWrite)    // KVCacheWrite.cpp
+TERN_GPU_FAMILY(RopeKVCacheWrite) // RopeKVCacheWrite.cpp
 TERN_GPU_FAMILY(Attention)       // Attention.cpp
 TERN_GPU_FAMILY(TernaryMatmul)   // TernaryMatmul.cpp
 TERN_GPU_FAMILY(Matmul)          // Matmul.cpp (f32, f16, bf16, q8_0 weights)

@@ -6,12 +6,12 @@
 // otherwise the same grid copies single floats in a grid-stride loop.
 #include "codegen/GPU/GPUKernelBuilder.h"
 #include "codegen/GPU/GPUKernelGenerators.h"
+#include "codegen/GPU/RopeKV.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 
 #include <algorithm>
-#include <tuple>
 
 namespace tern::gpu {
 
@@ -20,6 +20,35 @@ using namespace mlir;
 namespace {
 constexpr int64_t kThreads = 256;
 } // namespace
+
+llvm::Expected<KVWriteShape> readKVWriteShape(const KernelSpec &spec) {
+  KVWriteShape shape;
+  shape.kvHeads = spec.getInt("kv_heads");
+  shape.headDim = spec.getInt("head_dim");
+  shape.kStride = spec.getInt("k_stride", shape.width());
+  shape.vStride = spec.getInt("v_stride", shape.width());
+  shape.context = spec.getInt("context");
+  if (shape.kvHeads <= 0 || shape.headDim <= 0 || shape.context <= 0)
+    return llvm::createStringError("parameters 'kv_heads', 'head_dim' and 'context' must be "
+                                   "positive");
+  if (shape.kStride < shape.width() || shape.vStride < shape.width())
+    return llvm::createStringError("parameters 'k_stride' and 'v_stride' must be at least "
+                                   "kv_heads * head_dim (%lld)",
+                                   static_cast<long long>(shape.width()));
+  return shape;
+}
+
+void emitCacheCopy(ImplicitLocOpBuilder &b, Value src, int64_t srcStride, Value cache,
+                   int64_t width, Value t, Value position, Value element, int64_t vec) {
+  Type f32 = b.getF32Type();
+  Type type = vec == 1 ? f32 : Type(VectorType::get({vec}, f32));
+  Value from =
+      arith::AddIOp::create(b, arith::MulIOp::create(b, t, constI64(b, srcStride)), element);
+  Value to =
+      arith::AddIOp::create(b, arith::MulIOp::create(b, position, constI64(b, width)), element);
+  store(b, load(b, type, elementAddress(b, src, f32, from), unsigned(4 * vec)),
+        elementAddress(b, cache, f32, to), unsigned(4 * vec));
+}
 
 llvm::Expected<LaunchShape> launchKVCacheWrite(const KernelSpec &spec, int64_t maxRows,
                                                const GpuTarget &) {
@@ -36,27 +65,19 @@ llvm::Expected<LaunchShape> launchKVCacheWrite(const KernelSpec &spec, int64_t m
 
 LogicalResult generateKVCacheWrite(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
                                    const GpuTarget &) {
-  const int64_t kvHeads = spec.getInt("kv_heads"), headDim = spec.getInt("head_dim");
-  const int64_t width = kvHeads * headDim;
-  const int64_t kStride = spec.getInt("k_stride", width), vStride = spec.getInt("v_stride", width);
-  const int64_t context = spec.getInt("context");
-  if (kvHeads <= 0 || headDim <= 0 || context <= 0)
-    return gpuKernelError(fn, spec, "parameters 'kv_heads', 'head_dim' and 'context' must be "
-                                    "positive");
-  if (kStride < width || vStride < width)
-    return gpuKernelError(fn, spec, "parameters 'k_stride' and 'v_stride' must be at least "
-                                    "kv_heads * head_dim (" + llvm::Twine(width) + ")");
+  llvm::Expected<KVWriteShape> shape = readKVWriteShape(spec);
+  if (!shape)
+    return gpuKernelError(fn, spec, llvm::toString(shape.takeError()));
 
   ImplicitLocOpBuilder b(fn.getLoc(), fn.getContext());
   GpuKernelArgs args = beginGpuKernel(fn, b);
-  Type f32 = b.getF32Type();
   Value k = args.bindings[0], v = args.bindings[1];
   Value kCache = args.bindings[2], vCache = args.bindings[3];
 
   // Rows whose position lies past the cache (the reference refuses the call) are not written.
   Value rows = arith::MinSIOp::create(
       b, args.rows,
-      arith::MaxSIOp::create(b, arith::SubIOp::create(b, constI64(b, context), args.pos),
+      arith::MaxSIOp::create(b, arith::SubIOp::create(b, constI64(b, shape->context), args.pos),
                              constI64(b, 0)));
   Value first = toI64(b, arith::AddIOp::create(
                              b, arith::MulIOp::create(b, blockIdX(b), constI32(b, kThreads)),
@@ -64,26 +85,19 @@ LogicalResult generateKVCacheWrite(mlir::gpu::GPUFuncOp fn, const KernelSpec &sp
   Value step = toI64(b, arith::MulIOp::create(b, gridDimX(b), constI32(b, kThreads)));
 
   auto copy = [&](ImplicitLocOpBuilder &b, int64_t vec) {
-    const int64_t chunks = width / vec;
-    Type type = vec == 1 ? f32 : Type(VectorType::get({vec}, f32));
+    const int64_t chunks = shape->width() / vec;
     Value total = arith::MulIOp::create(b, rows, constI64(b, chunks));
     forLoop(b, first, total, step, [&](ImplicitLocOpBuilder &b, Value index) {
       Value t = arith::DivUIOp::create(b, index, constI64(b, chunks));
       Value element = arith::MulIOp::create(
           b, arith::RemUIOp::create(b, index, constI64(b, chunks)), constI64(b, vec));
       Value position = arith::AddIOp::create(b, args.pos, t);
-      Value cacheAt = arith::AddIOp::create(
-          b, arith::MulIOp::create(b, position, constI64(b, width)), element);
-      for (auto [src, srcStride, dst] : {std::tuple{k, kStride, kCache}, std::tuple{v, vStride, vCache}}) {
-        Value from = arith::AddIOp::create(
-            b, arith::MulIOp::create(b, t, constI64(b, srcStride)), element);
-        Value value = load(b, type, elementAddress(b, src, f32, from), unsigned(4 * vec));
-        store(b, value, elementAddress(b, dst, f32, cacheAt), unsigned(4 * vec));
-      }
+      emitCacheCopy(b, k, shape->kStride, kCache, shape->width(), t, position, element, vec);
+      emitCacheCopy(b, v, shape->vStride, vCache, shape->width(), t, position, element, vec);
     });
     return SmallVector<Value>{};
   };
-  if (width % 4 != 0 || kStride % 4 != 0 || vStride % 4 != 0) {
+  if (!shape->chunkable()) {
     copy(b, 1);
     return success();
   }

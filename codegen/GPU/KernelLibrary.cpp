@@ -82,6 +82,9 @@ const Family kFamilies[] = {
 #ifdef TERN_GPU_HAS_KVCACHEWRITE
     {"kv_cache_write", 4, generateKVCacheWrite, launchKVCacheWrite},
 #endif
+#ifdef TERN_GPU_HAS_ROPEKVCACHEWRITE
+    {"rope_kv_cache_write", 5, generateRopeKVCacheWrite, launchRopeKVCacheWrite},
+#endif
 #ifdef TERN_GPU_HAS_ATTENTION
     {"attention", 4, generateAttention, launchAttention},
 #endif

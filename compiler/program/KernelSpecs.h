@@ -25,6 +25,8 @@ inline constexpr llvm::StringLiteral kInplaceOperandAttr = "tern.inplace_operand
 inline constexpr llvm::StringLiteral kLastRowAttr = "tern.last_row";
 inline constexpr llvm::StringLiteral kArenaBytesAttr = "tern.arena_bytes";
 inline constexpr llvm::StringLiteral kMaxRowsAttr = "tern.max_rows";
+// An op whose kernel runs in the next dispatch, fused with that op's (tern-fuse-gpu-dispatches).
+inline constexpr llvm::StringLiteral kFusedIntoNextAttr = "tern.fused_into_next";
 
 // Where an activation's row lives inside the buffer that holds it. Views (slice_columns) and
 // in-place results (rope) read their source's storage.

@@ -65,4 +65,33 @@ def PlanMemoryPass : Pass<"tern-plan-memory", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::func::FuncDialect"];
 }
 
+def FuseGpuDispatchesPass : Pass<"tern-fuse-gpu-dispatches", "::mlir::ModuleOp"> {
+  let summary = "GPU: one dispatch for each rope and the KV-cache write of its keys";
+  let description = [{
+    Runs after `tern-outline-kernels`, for GPU targets, where every launch costs a
+    decode step about a microsecond. Where the dispatch after a `tern.rope` is the
+    `tern.kv_cache_write` whose keys are the last kv heads the rope rotated (q and k
+    of one fused QKV output, `tern-fuse-rope`), both run as one `rope_kv_cache_write`
+    kernel (docs/kernels.md): the threads that rotate a k pair also store it to the
+    key cache. The write gets the fused kernel; the rope loses its `kernel` and is
+    marked `tern.fused_into_next`, so the program builder binds its operands first
+    in the next dispatch, and `tern-plan-memory` keeps what it reads alive until
+    then. Kernel declarations no op uses any more are erased.
+
+    Before:
+    ```mlir
+    %r = tern.rope normal %qk, %pos {head_dim = 16 : i64, kernel = @tern_k3_rope, ...}
+    %k = tern.slice_columns %r {offset = 64 : i64} : tensor<?x96xf32> -> tensor<?x32xf32>
+    %c = tern.kv_cache_write %kv, %k, %v, %pos {kernel = @tern_k4_kv_cache_write, layer = 0 : i64}
+    ```
+    After:
+    ```mlir
+    %r = tern.rope normal %qk, %pos {head_dim = 16 : i64, tern.fused_into_next, ...}
+    %k = tern.slice_columns %r {offset = 64 : i64} : tensor<?x96xf32> -> tensor<?x32xf32>
+    %c = tern.kv_cache_write %kv, %k, %v, %pos {kernel = @tern_k5_rope_kv_cache_write, ...}
+    ```
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
 #endif // TERN_PROGRAM_PASSES_TD

@@ -64,10 +64,23 @@ struct PlanMemoryPass : public ::tern::program::impl::PlanMemoryPassBase<PlanMem
         op.removeAttr(kLastRowAttr);
     }
 
+    // An op fused into the next dispatch (tern-fuse-gpu-dispatches) reads its operands when
+    // that dispatch runs.
+    llvm::DenseMap<Operation *, int64_t> readsAt;
+    SmallVector<Operation *> fused;
+    for (Operation &op : body) {
+      if (op.hasAttr(kFusedIntoNextAttr)) {
+        fused.push_back(&op);
+      } else if (op.hasAttr(kKernelAttr)) {
+        for (Operation *waiting : fused)
+          readsAt[waiting] = index[&op];
+        fused.clear();
+      }
+    }
     auto lastUse = [&](Value v) {
       int64_t last = index[v.getDefiningOp()];
       for (Operation *user : v.getUsers())
-        last = std::max(last, index[user]);
+        last = std::max(last, readsAt.lookup_or(user, index[user]));
       return last;
     };
 

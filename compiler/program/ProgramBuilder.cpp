@@ -57,6 +57,8 @@ public:
     auto entry = std::make_unique<schema::EntryPointT>();
     entry->name = name.str();
     entry->max_rows = maxRows;
+    // The bindings of an op fused into the next dispatch (tern-fuse-gpu-dispatches).
+    std::unique_ptr<schema::KernelDispatchT> fusedInto;
     for (Operation &op : forward.getBody().front()) {
       if (auto ret = dyn_cast<func::ReturnOp>(op)) {
         auto logits = arena(ret.getOperand(0));
@@ -66,10 +68,19 @@ public:
         entry->logits_all_rows = !ret.getOperand(0).getDefiningOp()->hasAttr(kLastRowAttr);
         continue;
       }
+      if (op.hasAttr(kFusedIntoNextAttr)) {
+        if (fusedInto)
+          return opError(op, "follows another op fused into the next dispatch");
+        fusedInto = std::make_unique<schema::KernelDispatchT>();
+        if (llvm::Error error = bind(op, *fusedInto))
+          return std::move(error);
+        continue;
+      }
       auto symbol = op.getAttrOfType<FlatSymbolRefAttr>(kKernelAttr);
       if (!symbol)
         continue;
-      auto dispatch = std::make_unique<schema::KernelDispatchT>();
+      auto dispatch =
+          fusedInto ? std::move(fusedInto) : std::make_unique<schema::KernelDispatchT>();
       dispatch->kernel_library = 0;
       auto found = kernelIndex.find(symbol.getValue());
       if (found == kernelIndex.end())
@@ -89,6 +100,8 @@ public:
       }
       entry->dispatches.push_back(std::move(dispatch));
     }
+    if (fusedInto)
+      return llvm::createStringError("@forward ends with an op fused into a next dispatch");
     if (!entry->logits)
       return llvm::createStringError("@forward returns no logits");
     entry->logits_only_dispatches = logitsOnlyDispatches(*entry);
@@ -151,6 +164,13 @@ private:
     binding.kind = kind;
     binding.layer = layer;
     return binding;
+  }
+
+  // The kernel family |op| dispatches, or "" for none.
+  llvm::StringRef familyOf(Operation &op) {
+    auto symbol = op.getAttrOfType<FlatSymbolRefAttr>(kKernelAttr);
+    auto found = symbol ? kernelIndex.find(symbol.getValue()) : kernelIndex.end();
+    return found == kernelIndex.end() ? llvm::StringRef() : llvm::StringRef(kernels[found->second].family);
   }
 
   llvm::Error bind(Operation &op, schema::KernelDispatchT &dispatch) {
@@ -264,7 +284,9 @@ private:
                                       kv.getContextLength()));
         })
         .Case([&](T::KVCacheWriteOp w) {
-          activation(w.getKey());
+          // rope_kv_cache_write takes the keys from the rope it runs (bound before).
+          if (familyOf(op) != "rope_kv_cache_write")
+            activation(w.getKey());
           activation(w.getValue());
           plain(cache(schema::BindingKind::KeyCache, w.getLayer()));
           plain(cache(schema::BindingKind::ValueCache, w.getLayer()));
@@ -376,11 +398,13 @@ std::unique_ptr<schema::KernelDescriptorT> descriptorOf(const KernelSpec &spec) 
 
 } // namespace
 
-llvm::Expected<std::vector<KernelSpec>> outlineKernels(ModuleOp module) {
+llvm::Expected<std::vector<KernelSpec>> outlineKernels(ModuleOp module, bool gpu) {
   if (!forwardOf(module))
     return llvm::createStringError("the module has no @forward function");
   PassManager pm(module.getContext(), ModuleOp::getOperationName());
   pm.addPass(createOutlineKernelsPass());
+  if (gpu)
+    pm.addPass(createFuseGpuDispatchesPass());
   if (llvm::Error error = runPasses(pm, module, "tern-outline-kernels"))
     return std::move(error);
   std::vector<KernelSpec> kernels;
@@ -400,7 +424,7 @@ llvm::Expected<std::unique_ptr<Program>> buildProgram(ModuleOp module,
     if (options.progress)
       options.progress(step);
   };
-  auto kernels = outlineKernels(module);
+  auto kernels = outlineKernels(module, options.gpuTarget.has_value());
   if (!kernels)
     return kernels.takeError();
   func::FuncOp forward = forwardOf(module);

@@ -38,8 +38,9 @@ struct Program {
 };
 
 // Outlines the kernels of |module| (the importer's @forward after tern-graph-pipeline; it is
-// modified in place) and returns them in symbol order.
-llvm::Expected<std::vector<KernelSpec>> outlineKernels(mlir::ModuleOp module);
+// modified in place) and returns them in symbol order. For a |gpu| target, pairs of dispatches
+// that run as one kernel there are fused (tern-fuse-gpu-dispatches).
+llvm::Expected<std::vector<KernelSpec>> outlineKernels(mlir::ModuleOp module, bool gpu);
 
 // Builds the whole program: outlines kernels, plans memory for each entry point, generates the
 // kernel library for |options.target| and lays out the weights of |model|.

@@ -98,6 +98,8 @@ void buildCompilePipeline(OpPassManager &pm, const CompileTarget &target,
                           const CompileOptions &options) {
   buildGraphPipeline(pm, target, options);
   pm.addPass(program::createOutlineKernelsPass());
+  if (target.gpu)
+    pm.addPass(program::createFuseGpuDispatchesPass());
   program::PlanMemoryPassOptions plan;
   plan.maxRows = options.maxBatchRows;
   pm.addPass(program::createPlanMemoryPass(plan));
@@ -240,7 +242,7 @@ int runCompile(const CompileOptions &options) {
   }
 
   if (options.emit != EmitKind::Artifact) {
-    auto kernels = program::outlineKernels(**module);
+    auto kernels = program::outlineKernels(**module, target->gpu.has_value());
     if (!kernels)
       return reportError(kernels.takeError());
     progress("generating kernels");

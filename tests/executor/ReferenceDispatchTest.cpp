@@ -376,6 +376,44 @@ TEST(ReferenceDispatch, KVCacheWriteAndAttentionMatchTwins) {
   EXPECT_EQ(past.code(), TERN_STATUS_OUT_OF_RANGE) << past.message();
 }
 
+// rope_kv_cache_write (GPU targets) is rope, then kv_cache_write of x's last kv heads and v.
+TEST(ReferenceDispatch, RopeKVCacheWriteIsRopeThenTheWrite) {
+  const int64_t heads = 3, kvHeads = 1, headDim = 4, context = 8, rows = 2, pos = 3;
+  const int64_t width = kvHeads * headDim, stride = heads * headDim + width; // q, k, then v
+  std::vector<float> table = randomFloats(context * headDim, 10);
+  std::vector<float> qkv = randomFloats(rows * stride, 11);
+  std::vector<float> kCache = randomFloats(context * width, 12), vCache = randomFloats(context * width, 13);
+  std::vector<float> expectX = qkv, expectK = kCache, expectV = vCache;
+  const KernelSpec rope = makeSpec("rope", {{"heads", heads}, {"head_dim", headDim},
+                                            {"stride", stride}, {"context", context}},
+                                   {}, {{"style", "normal"}});
+  runSliced(rope, {expectX.data(), table.data()}, rows, pos);
+  const KernelSpec write = makeSpec("kv_cache_write", {{"kv_heads", kvHeads}, {"head_dim", headDim},
+                                                       {"k_stride", stride}, {"v_stride", stride},
+                                                       {"context", context}});
+  const int64_t kColumn = (heads - kvHeads) * headDim;
+  runSliced(write, {expectX.data() + kColumn, expectX.data() + heads * headDim, expectK.data(),
+                    expectV.data()},
+            rows, pos);
+
+  KernelSpec fused = makeSpec("rope_kv_cache_write",
+                              {{"heads", heads}, {"head_dim", headDim}, {"stride", stride},
+                               {"context", context}, {"kv_heads", kvHeads}, {"v_stride", stride}},
+                              {}, {{"style", "normal"}});
+  runSliced(fused, {qkv.data(), table.data(), qkv.data() + heads * headDim, kCache.data(),
+                    vCache.data()},
+            rows, pos);
+  EXPECT_EQ(qkv, expectX);
+  EXPECT_EQ(kCache, expectK);
+  EXPECT_EQ(vCache, expectV);
+
+  fused.ints["kv_heads"] = heads + 1; // more keys than rotated heads
+  ReferenceKernelShape shape;
+  Status status{describeReferenceKernel(fused, rows, &shape)};
+  EXPECT_EQ(status.code(), TERN_STATUS_INVALID_ARGUMENT);
+  EXPECT_NE(status.message().find("kv_heads"), std::string::npos) << status.message();
+}
+
 TEST(ReferenceDispatch, ElementwiseAndGluMatchTwins) {
   const int64_t rows = 2, width = 6, inStride = 2 * width;
   std::vector<float> a = randomFloats(rows * width, 10, 3), b = randomFloats(rows * width, 11, 3);

@@ -11,7 +11,7 @@ std::vector<KernelCase> elementwiseCases(std::mt19937 &rng);
 std::vector<KernelCase> normCases(std::mt19937 &rng);
 #endif
 #ifdef TERN_GPU_CASES_SEQUENCE
-// embedding, position_embedding, rope, kv_cache_write, attention
+// embedding, position_embedding, rope, kv_cache_write, rope_kv_cache_write, attention
 std::vector<KernelCase> sequenceCases(std::mt19937 &rng);
 #endif
 #ifdef TERN_GPU_CASES_MATMUL

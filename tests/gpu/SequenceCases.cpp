@@ -1,8 +1,8 @@
-// Cases for embedding, position_embedding, rope, kv_cache_write and attention: the 2B-4T
-// shapes (hidden 2560, 20 heads over 5 kv heads of 128, q/k/v read out of the fused 3840-wide
-// QKV output, context 4096), GPT-2's position table, decode at positions up to the end of the
-// context, prefill from 0 and from pos > 0, and small odd shapes that take the kernels' other
-// paths.
+// Cases for embedding, position_embedding, rope, kv_cache_write, rope_kv_cache_write and
+// attention: the 2B-4T shapes (hidden 2560, 20 heads over 5 kv heads of 128, q/k/v read out of
+// the fused 3840-wide QKV output, context 4096), GPT-2's position table, decode at positions up
+// to the end of the context, prefill from 0 and from pos > 0, and small odd shapes that take
+// the kernels' other paths.
 #include "tests/gpu/KernelCases.h"
 
 #include "packing/QuantizedPacking.h"
@@ -237,6 +237,52 @@ void addKVCacheWriteCases(std::mt19937 &rng, std::vector<KernelCase> &cases) {
   }
 }
 
+// rope_kv_cache_write (the two above in one dispatch): x holds q then k, whose last kv_heads
+// heads go to the key cache once rotated; v is read on its own.
+void addRopeKVCacheWriteCases(std::mt19937 &rng, std::vector<KernelCase> &cases) {
+  struct Shape {
+    int64_t heads, kvHeads, headDim, stride, vStride, context, rows, pos, maxRows;
+    const char *style;
+  };
+  const Shape shapes[] = {
+      {25, 5, 128, 3840, 3840, 4096, 1, 1000, 64, "normal"}, // 2B-4T q and k, decode
+      {25, 5, 128, 3840, 3840, 4096, 1, 4095, 64, "normal"}, // the last position
+      {25, 5, 128, 3840, 3840, 4096, 64, 0, 64, "neox"},     // prefill
+      {25, 5, 128, 3840, 3840, 4096, 7, 4089, 64, "normal"}, // up to the end of the context
+      {3, 1, 8, 24, 8, 16, 3, 0, 4, "normal"},               // dense rows
+      {5, 2, 6, 31, 13, 50, 5, 40, 8, "normal"},             // odd strides: single floats
+      {5, 2, 6, 31, 13, 50, 5, 40, 8, "neox"},
+  };
+  int index = 0;
+  for (const Shape &s : shapes) {
+    const int64_t width = s.kvHeads * s.headDim;
+    KernelCase c;
+    c.spec.family = "rope_kv_cache_write";
+    c.spec.symbol = "seq_rope_kv_cache_write_" + std::to_string(index++);
+    c.spec.ints["heads"] = s.heads;
+    c.spec.ints["kv_heads"] = s.kvHeads;
+    c.spec.ints["head_dim"] = s.headDim;
+    c.spec.ints["stride"] = s.stride;
+    c.spec.ints["v_stride"] = s.vStride;
+    c.spec.ints["context"] = s.context;
+    c.spec.strings["style"] = s.style;
+    c.rows = s.rows;
+    c.pos = s.pos;
+    c.maxRows = s.maxRows;
+    c.name = std::string("rope_kv_cache_write ") + s.style + " " + std::to_string(s.heads) +
+             "x" + std::to_string(s.headDim) + " kv " + std::to_string(s.kvHeads) + " rows " +
+             std::to_string(s.rows) + " pos " + std::to_string(s.pos);
+    // The caches hold earlier positions (and garbage after): only the call's rows may change.
+    c.bindings = {randomF32Bytes(rng, strided(s.rows, s.heads * s.headDim, s.stride), 3.0f),
+                  ropeTable(s.context, s.headDim, 500000.0),
+                  randomF32Bytes(rng, strided(s.rows, width, s.vStride), 2.0f),
+                  randomF32Bytes(rng, size_t(s.context * width), 2.0f),
+                  randomF32Bytes(rng, size_t(s.context * width), 2.0f)};
+    c.outputs = {{0, Compare::Float32, 1e-6}, {3, Compare::Float32, 1e-6}, {4, Compare::Exact}};
+    cases.push_back(std::move(c));
+  }
+}
+
 void addAttentionCases(std::mt19937 &rng, std::vector<KernelCase> &cases) {
   struct Shape {
     int64_t heads, kvHeads, headDim, qStride, context, rows, pos, maxRows;
@@ -292,6 +338,7 @@ std::vector<KernelCase> sequenceCases(std::mt19937 &rng) {
   addPositionEmbeddingCases(rng, cases);
   addRopeCases(rng, cases);
   addKVCacheWriteCases(rng, cases);
+  addRopeKVCacheWriteCases(rng, cases);
   addAttentionCases(rng, cases);
   return cases;
 }

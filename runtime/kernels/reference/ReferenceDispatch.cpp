@@ -26,6 +26,7 @@ enum class Family {
   QuantizedMatmul,
   Rope,
   KVCacheWrite,
+  RopeKVCacheWrite,
   Attention,
   Add,
   Mul,
@@ -53,6 +54,7 @@ constexpr FamilyName kFamilies[] = {
     {"quantized_matmul", Family::QuantizedMatmul},
     {"rope", Family::Rope},
     {"kv_cache_write", Family::KVCacheWrite},
+    {"rope_kv_cache_write", Family::RopeKVCacheWrite},
     {"attention", Family::Attention},
     {"add", Family::Add},
     {"mul", Family::Mul},
@@ -297,6 +299,7 @@ tern_status_t parse(const KernelSpec &spec, Parsed *p) {
              (long long)p->k);
     break;
   case Family::Rope:
+  case Family::RopeKVCacheWrite: // rope's parameters, kv_heads and v_stride
     p->heads = r.integer("heads");
     p->headDim = r.integer("head_dim");
     p->stride = r.integer("stride", p->heads * p->headDim);
@@ -304,6 +307,15 @@ tern_status_t parse(const KernelSpec &spec, Parsed *p) {
     p->context = r.integer("context");
     if (p->headDim % 2)
       r.note("parameter 'head_dim' is %lld, rope needs it even", (long long)p->headDim);
+    if (p->family == Family::Rope)
+      break;
+    // k is the last kv_heads heads of the rotated x: read with x's stride.
+    p->kvHeads = r.integer("kv_heads");
+    p->kStride = p->stride;
+    p->vStride = r.integer("v_stride", p->kvHeads * p->headDim);
+    if (p->kvHeads > p->heads)
+      r.note("parameter 'kv_heads' (%lld) is more than 'heads' (%lld), which include them",
+             (long long)p->kvHeads, (long long)p->heads);
     break;
   case Family::KVCacheWrite:
     p->kvHeads = r.integer("kv_heads");
@@ -409,6 +421,11 @@ std::vector<uint64_t> bindingBytes(const Parsed &p, int64_t rows) {
     const int64_t width = p.kvHeads * p.headDim;
     const uint64_t cache = uint64_t(p.context * width) * 4;
     return {strided(rows, width, p.kStride), strided(rows, width, p.vStride), cache, cache};
+  }
+  case Family::RopeKVCacheWrite: {
+    const uint64_t cache = uint64_t(p.context * p.kvHeads * p.headDim) * 4;
+    return {strided(rows, p.heads * p.headDim, p.stride), uint64_t(p.context * p.headDim) * 4,
+            strided(rows, p.kvHeads * p.headDim, p.vStride), cache, cache};
   }
   case Family::Attention: {
     const uint64_t cache = uint64_t(p.context * p.kvHeads * p.headDim) * 4;
@@ -677,6 +694,16 @@ tern_status_t runReferenceKernel(const KernelSpec &spec, void *const *bindings, 
   case Family::Rope:
     ref::ropeFromTable(outF(0), rows, p.heads, p.headDim, p.stride, pos, in(1), p.neox);
     break;
+  case Family::RopeKVCacheWrite: {
+    // x, table, v, caches: the rope, then k (x's last kv_heads heads, rotated) and v.
+    ref::ropeFromTable(outF(0), rows, p.heads, p.headDim, p.stride, pos, in(1), p.neox);
+    const ref::KVCacheLayout layer{1, p.context, p.kvHeads, p.headDim};
+    const float *k = in(0) + (p.heads - p.kvHeads) * p.headDim;
+    for (int64_t t = 0; t < rows; ++t)
+      ref::kvCacheWrite(layer, outF(3), outF(4), 0, pos + t, 1, k + t * p.stride,
+                        in(2) + t * p.vStride);
+    break;
+  }
   case Family::KVCacheWrite: {
     // One layer's cache: a layout of a single layer whose rows are kv_heads * head_dim wide.
     const ref::KVCacheLayout layer{1, p.context, p.kvHeads, p.headDim};
