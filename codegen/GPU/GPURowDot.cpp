@@ -107,6 +107,10 @@ public:
     });
     Value prefill = arith::XOrIOp::create(b, decode, arith::ConstantOp::create(
                                                          b, b.getI1Type(), b.getBoolAttr(true)));
+    if (f.prefill) {
+      ifThen(b, prefill, [&](ImplicitLocOpBuilder &nb) { f.prefill(nb, bid); });
+      return;
+    }
     ifThen(b, prefill, [&](ImplicitLocOpBuilder &nb) {
       const int64_t T = plan.prefillRows, R = plan.prefillWeightRows;
       Value tiles = constI32(nb, plan.prefillWeightTiles);

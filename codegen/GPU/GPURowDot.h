@@ -88,6 +88,10 @@ struct RowDotFormat {
   // previous dispatch still runs (weights are never written by a dispatch).
   mlir::Value weightRows;
   int64_t weightRowBytes = 0;
+  // Optional: the whole of a call with more than one row (prefill), emitted in place of the
+  // skeleton's tiles for a format with a path of its own (ternary's tensor cores). It gets the
+  // block index; the family's launch rule must give it enough blocks of the skeleton's size.
+  std::function<void(mlir::ImplicitLocOpBuilder &, mlir::Value bid)> prefill;
 };
 
 // Emits the whole kernel body of a row-dot family into |fn| (after beginGpuKernel): |act| is

@@ -8,15 +8,20 @@
 // The skeleton (emitRowDotKernel) stages activations in four planes per chunk, plane s
 // holding activations 128 b + 32 s + 16 h .. + 15, so each slot's words are one 16-byte
 // shared-memory load. Decode streams the 2-bit weights with 16-byte read-only loads, one
-// lane group per weight row; prefill reuses each chunk for 8 activation rows and each
-// activation word for 4 weight rows. The dot is exact in int32; the scales apply once.
+// lane group per weight row. Prefill runs on int8 tensor cores (TernaryMma.cpp) when rows
+// are whole 128-weight blocks, else on the skeleton's dp4a tiles, which reuse each chunk for
+// several activation rows and each activation word for several weight rows. The dot is
+// exact in int32; the scales apply once.
 #include "codegen/GPU/GPURowDot.h"
 #include "codegen/GPU/GPUKernelGenerators.h"
+#include "codegen/GPU/TernaryMma.h"
 
 #include "packing/TernaryPacking.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+
+#include <algorithm>
 
 namespace tern::gpu {
 
@@ -67,6 +72,10 @@ RowDotShape shapeOf(const TernaryParams &p) {
   return shape;
 }
 
+TernaryMmaShape mmaShapeOf(const TernaryParams &p) {
+  return {p.n, p.k, packing::packedRowBytes(packing::TernaryLayout::I2B128, p.k)};
+}
+
 } // namespace
 
 llvm::Expected<LaunchShape> launchTernaryMatmul(const KernelSpec &spec, int64_t maxRows,
@@ -74,7 +83,13 @@ llvm::Expected<LaunchShape> launchTernaryMatmul(const KernelSpec &spec, int64_t 
   auto p = parse(spec);
   if (!p)
     return p.takeError();
-  return rowDotLaunch(shapeOf(*p), maxRows);
+  const TernaryMmaShape mma = mmaShapeOf(*p);
+  if (maxRows <= 1 || !ternaryMmaApplies(mma))
+    return rowDotLaunch(shapeOf(*p), maxRows);
+  // Decode's blocks, or the tensor-core tiles of prefill (both 128 threads).
+  LaunchShape launch = rowDotLaunch(shapeOf(*p), 1);
+  launch.grid[0] = uint32_t(std::max<int64_t>(launch.grid[0], ternaryMmaBlocks(mma, maxRows)));
+  return launch;
 }
 
 LogicalResult generateTernaryMatmul(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
@@ -139,6 +154,14 @@ LogicalResult generateTernaryMatmul(mlir::gpu::GPUFuncOp fn, const KernelSpec &s
   };
   format.weightRows = weights;
   format.weightRowBytes = rowBytes;
+  const TernaryMmaShape mma = mmaShapeOf(p);
+  if (ternaryMmaApplies(mma))
+    format.prefill = [&](ImplicitLocOpBuilder &nb, Value bid) {
+      emitTernaryMmaPrefill(nb, mma, bid, args.rows, q, weights, y,
+                            [&](ImplicitLocOpBuilder &fb, Value dot, Value t, Value j) {
+                              return format.finish(fb, dot, t, j, constI32(fb, 0));
+                            });
+    };
   emitRowDotKernel(fn, b, args, format, q, y, target);
   return success();
 }

@@ -194,6 +194,11 @@ std::vector<KernelCase> matmulCases(std::mt19937 &rng) {
   cases.push_back(ternaryCase(rng, 130, 384, 5, 64, false)); // rows beyond a tile's last
   cases.push_back(ternaryCase(rng, 200, 1408, 13, 16, false));
   cases.push_back(ternaryCase(rng, 64, 128, 1, 1, true));
+  // Prefill on tensor cores (k a multiple of 128): row tiles of 64 with a partial last one,
+  // fewer weight rows than one tile, a single row at a prefill entry point.
+  cases.push_back(ternaryCase(rng, 13824, 2560, 77, 128, false));
+  cases.push_back(ternaryCase(rng, 8, 256, 3, 4, true));
+  cases.push_back(ternaryCase(rng, 2560, 2560, 1, 64, false));
 
   // matmul: the f16 lm_head at decode; prefill tiles; every dtype and the scalar-load tails.
   cases.push_back(matmulCase(rng, "f16", 128256, 2560, 2560, 1, 1));
