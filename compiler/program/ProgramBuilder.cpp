@@ -91,8 +91,11 @@ public:
       if (llvm::Error error = bind(op, *dispatch))
         return std::move(error);
       if (gpu) {
-        // GPU dispatches carry the launch shape instead of CPU work items.
-        auto shape = gpu::launchShape(kernels[found->second], maxRows, *gpu);
+        // GPU dispatches carry the launch shape instead of CPU work items. A last-row
+        // dispatch always runs one row: a shape for the entry's rows would launch mostly idle
+        // blocks (for a prefill's lm_head, a million).
+        auto shape =
+            gpu::launchShape(kernels[found->second], dispatch->last_row ? 1 : maxRows, *gpu);
         if (!shape)
           return shape.takeError();
         dispatch->grid = {shape->grid[0],  shape->grid[1],  shape->grid[2],

@@ -1,6 +1,7 @@
 // Compiles tiny real models and reads the artifacts back with the runtime's loader: entry
 // points, bindings inside the arena and sections, kernel descriptors, packed ternary weights.
 #include "codegen/CPU/CPUCodegen.h"
+#include "codegen/GPU/GPUCodegen.h"
 #include "compiler/artifact/ArtifactWriter.h"
 #include "compiler/program/ProgramBuilder.h"
 #include "frontends/common/ModelFormats.h"
@@ -26,11 +27,13 @@ namespace {
 
 const std::string kDataDir = TERN_SHARED_DATA_DIR;
 
-// Compiles |model| for the generic CPU (with `--lm-head=`|lmHead|, `--tied-embedding=shared`
-// when |shareEmbedding|) into a temporary file and opens it.
+// Compiles |model| for the generic CPU, or the GPU |gpuTarget| names (with
+// `--lm-head=`|lmHead|, `--tied-embedding=shared` when |shareEmbedding|) into a temporary file
+// and opens it.
 std::unique_ptr<Artifact> compileAndOpen(const std::string &model, int64_t maxBatchRows,
                                          const std::string &lmHead = "source",
-                                         bool shareEmbedding = false) {
+                                         bool shareEmbedding = false,
+                                         const std::string &gpuTarget = "") {
   auto target = cpu::resolveCpuTarget("generic");
   if (!target) {
     ADD_FAILURE() << llvm::toString(target.takeError());
@@ -49,7 +52,7 @@ std::unique_ptr<Artifact> compileAndOpen(const std::string &model, int64_t maxBa
   }
   mlir::PassManager pm(&context, mlir::ModuleOp::getOperationName());
   mlir::tern::GraphPipelineOptions graph;
-  graph.target = target->name;
+  graph.target = gpuTarget.empty() ? target->name : gpuTarget;
   graph.lmHead = lmHead;
   graph.shareEmbedding = shareEmbedding;
   mlir::tern::buildTernGraphPipeline(pm, graph);
@@ -59,6 +62,14 @@ std::unique_ptr<Artifact> compileAndOpen(const std::string &model, int64_t maxBa
   }
   program::ProgramOptions options;
   options.target = *target;
+  if (!gpuTarget.empty()) {
+    auto resolved = gpu::resolveGpuTarget(gpuTarget);
+    if (!resolved) {
+      ADD_FAILURE() << llvm::toString(resolved.takeError());
+      return nullptr;
+    }
+    options.gpuTarget = *resolved;
+  }
   options.maxBatchRows = maxBatchRows;
   auto built = program::buildProgram(**module, *description, options);
   if (!built) {
@@ -76,6 +87,7 @@ std::unique_ptr<Artifact> compileAndOpen(const std::string &model, int64_t maxBa
   }
   tern_status_t status = nullptr;
   ArtifactOpenOptions openOptions;
+  openOptions.checkHostCpu = gpuTarget.empty(); // only read here, never run
   auto artifact = Artifact::open(path.c_str(), &status, openOptions);
   llvm::sys::fs::remove(path); // the mapping stays valid
   EXPECT_TRUE(artifact) << tern_status_message(status);
@@ -179,6 +191,60 @@ TEST(ProgramBuilder, EntryPointsBindInsideArenaAndSections) {
     EXPECT_EQ(residualNorms, 2 * kv->layers());
     // One FFN sub-norm per layer reads the glu product.
     EXPECT_EQ(gatedNorms, kv->layers());
+  }
+}
+
+// The descriptor of |d|'s kernel as a KernelSpec, for the launch rules: as the runtime reads
+// it, a scalar is both an integer and a float.
+KernelSpec specOf(const schema::KernelLibrary &library, const schema::KernelDispatch &d) {
+  const schema::KernelDescriptor *descriptor = library.descriptors()->Get(d.kernel());
+  KernelSpec spec;
+  spec.symbol = library.kernels()->Get(d.kernel())->str();
+  spec.family = descriptor->family()->str();
+  for (const schema::KernelParam *param : *descriptor->params()) {
+    const std::string name = param->name()->str();
+    if (param->string_value() && param->string_value()->size() > 0) {
+      spec.strings[name] = param->string_value()->str();
+    } else {
+      spec.ints[name] = param->int_value();
+      spec.floats[name] = param->float_value();
+    }
+  }
+  return spec;
+}
+
+// A GPU artifact: each layer's rope and KV-cache write are one dispatch (the keys come from
+// the rotation: x, table, v, the two caches), and a last-row dispatch is launched for one row.
+TEST(ProgramBuilder, GpuDispatchesFuseRopeAndLaunchLastRowsForOneRow) {
+  const std::string dir = kDataDir + "/hf-bitnet/tiny_b_offline_bitlinear";
+  if (!llvm::sys::fs::exists(dir))
+    GTEST_SKIP() << dir << " not present";
+  auto artifact = compileAndOpen(dir, /*maxBatchRows=*/64, "source", false, "sm_90");
+  ASSERT_TRUE(artifact);
+  const schema::Artifact &root = artifact->root();
+  const schema::KernelLibrary &library = *root.kernel_libraries()->Get(0);
+  auto target = gpu::resolveGpuTarget("sm_90");
+  ASSERT_TRUE(bool(target)) << llvm::toString(target.takeError());
+  for (const schema::EntryPoint *entry : *root.entry_points()) {
+    SCOPED_TRACE(entry->name()->str());
+    int fused = 0, lastRow = 0;
+    for (const schema::KernelDispatch *d : *entry->dispatches()) {
+      const KernelSpec spec = specOf(library, *d);
+      EXPECT_NE(spec.family, "rope");
+      EXPECT_NE(spec.family, "kv_cache_write");
+      if (spec.family == "rope_kv_cache_write") {
+        ++fused;
+        ASSERT_EQ(d->bindings()->size(), 5u);
+        EXPECT_EQ(d->bindings()->Get(3)->kind(), schema::BindingKind::KeyCache);
+        EXPECT_EQ(d->bindings()->Get(4)->kind(), schema::BindingKind::ValueCache);
+      }
+      auto shape = gpu::launchShape(spec, d->last_row() ? 1 : entry->max_rows(), *target);
+      ASSERT_TRUE(bool(shape)) << llvm::toString(shape.takeError());
+      EXPECT_EQ(d->grid()->Get(0), shape->grid[0]) << spec.symbol;
+      lastRow += d->last_row();
+    }
+    EXPECT_EQ(fused, int(root.memory_plan()->kv_cache()->layers()));
+    EXPECT_EQ(lastRow, entry->name()->str() == "prefill" ? 2 : 0); // final norm and lm_head
   }
 }
 
