@@ -190,6 +190,14 @@ void prefetchBulkToL2(ImplicitLocOpBuilder &b, Value address, Value bytes) {
   sideEffectPtx(b, "cp.async.bulk.prefetch.L2.global [$0], $1;", "l,r", {pointer, bytes});
 }
 
+void prefetchToL1(ImplicitLocOpBuilder &b, Value address) {
+  auto global = LLVM::LLVMPointerType::get(b.getContext(), 1);
+  Value pointer = address;
+  if (cast<LLVM::LLVMPointerType>(address.getType()).getAddressSpace() != 1)
+    pointer = LLVM::AddrSpaceCastOp::create(b, global, address);
+  sideEffectPtx(b, "prefetch.global.L1 [$0];", "l", {pointer});
+}
+
 Value exp2Approx(ImplicitLocOpBuilder &b, Value x) {
   return inlinePtx(b, x.getType(), "ex2.approx.ftz.f32 $0, $1;", "=f,f", {x});
 }

@@ -126,7 +126,7 @@ public:
 
 private:
   // Thread 0 of a decode block asks L2 for weight rows j0 .. j0 + count - 1 (those below n):
-  // one bulk prefetch, the rows being contiguous.
+  // one bulk prefetch, the rows being contiguous; and L1 for their scales (at most two lines).
   void prefetchDecodeRows(ImplicitLocOpBuilder &b, Value decode, Value j0, int64_t count) {
     Value first = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, constI32(b, 0));
     Value go = arith::AndIOp::create(b, arith::AndIOp::create(b, decode, first), ltC(b, j0, n));
@@ -137,6 +137,9 @@ private:
       Value start = mulC(pb, toI64(pb, j0), f.weightRowBytes);
       prefetchBulkToL2(pb, byteAddress(pb, f.weightRows, start),
                        mulC(pb, rows, f.weightRowBytes));
+      if (f.rowScales)
+        for (Value j : {j0, addI(pb, j0, addC(pb, rows, -1))})
+          prefetchToL1(pb, elementAddress(pb, f.rowScales, pb.getF32Type(), toI64(pb, j)));
     });
   }
 

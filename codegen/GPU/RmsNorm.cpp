@@ -79,7 +79,7 @@ llvm::Expected<LaunchShape> launchRmsNorm(const KernelSpec &spec, int64_t maxRow
 }
 
 LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
-                              const GpuTarget &) {
+                              const GpuTarget &target) {
   const llvm::StringRef family = spec.family;
   const bool layer = family == "layer_norm";
   const bool norm = family != "quantize_act";
@@ -121,6 +121,18 @@ LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
   Value qscale = quantize ? args.bindings[norm ? 3 + r : 2] : Value();
 
   const int64_t threads = threadsFor(width), warps = threads / 32;
+  // sm_90: the weight vector (never written by a dispatch) is asked into this SM's L1 before
+  // the wait for the previous dispatch, which may still run (programmatic dependent launch),
+  // so the passes that scale the row find it there instead of in device memory.
+  if (w && target.computeCapability >= 90) {
+    fn->setAttr(kOwnDependentWaitAttr, b.getUnitAttr());
+    const int64_t lines = (width * 4 + 127) / 128;
+    forLoop(b, toI64(b, threadIdX(b)), constI64(b, lines), constI64(b, threads),
+            [&](ImplicitLocOpBuilder &b, Value line) {
+              prefetchToL1(b, byteAddress(b, w, arith::MulIOp::create(b, line, constI64(b, 128))));
+            });
+    emitDependentLaunchControl(b);
+  }
   Value sums = norm ? sharedArray(b, fn, "sums", f64, warps) : Value();
   // The mean's own array: a warp may still read the mean's partial sums while another
   // publishes its centered sum of squares.

@@ -154,6 +154,7 @@ LogicalResult generateTernaryMatmul(mlir::gpu::GPUFuncOp fn, const KernelSpec &s
   };
   format.weightRows = weights;
   format.weightRowBytes = rowBytes;
+  format.rowScales = wscale;
   const TernaryMmaShape mma = mmaShapeOf(p);
   if (ternaryMmaApplies(mma))
     format.prefill = [&](ImplicitLocOpBuilder &nb, Value bid) {
