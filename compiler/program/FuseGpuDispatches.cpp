@@ -70,13 +70,7 @@ struct FuseGpuDispatchesPass
       module.emitError() << "tern-fuse-gpu-dispatches expects a @forward function";
       return signalPassFailure();
     }
-    std::map<::tern::KernelSpec, func::FuncOp> declared;
-    int64_t nextIndex = 0;
-    for (auto fn : module.getOps<func::FuncOp>())
-      if (fn->hasAttr(kKernelFamilyAttr)) {
-        declared[kernelSpecFromDeclaration(fn)] = fn;
-        ++nextIndex;
-      }
+    KernelDeclarations declarations(module);
 
     // Pairs of consecutive dispatches: a rope and the KV-cache write of its keys.
     Operation *previous = nullptr;
@@ -95,15 +89,7 @@ struct FuseGpuDispatchesPass
                                                          kernelSpecFromDeclaration(writeKernel));
       if (!spec)
         continue;
-      func::FuncOp &declaration = declared[*spec];
-      if (!declaration) {
-        OpBuilder b(forward);
-        std::string symbol = "tern_k" + std::to_string(nextIndex++) + "_" + spec->family;
-        declaration = func::FuncOp::create(b, forward.getLoc(), symbol, b.getFunctionType({}, {}));
-        declaration.setPrivate();
-        declaration->setAttr(kKernelFamilyAttr, b.getStringAttr(spec->family));
-        declaration->setAttr(kKernelParamsAttr, kernelParamsAttr(&getContext(), *spec));
-      }
+      func::FuncOp declaration = declarations.get(*spec, forward);
       write->setAttr(kKernelAttr, FlatSymbolRefAttr::get(declaration.getSymNameAttr()));
       rope->removeAttr(kKernelAttr);
       rope->setAttr(kFusedIntoNextAttr, UnitAttr::get(&getContext()));

@@ -359,4 +359,26 @@ KernelSpec kernelSpecFromDeclaration(func::FuncOp declaration) {
   return spec;
 }
 
+KernelDeclarations::KernelDeclarations(ModuleOp module) {
+  // Kernels outlined by an earlier run are reused, so the passes are idempotent.
+  for (auto fn : module.getOps<func::FuncOp>())
+    if (fn->hasAttr(kKernelFamilyAttr)) {
+      declared_[kernelSpecFromDeclaration(fn)] = fn;
+      ++nextIndex_;
+    }
+}
+
+func::FuncOp KernelDeclarations::get(const KernelSpec &spec, Operation *anchor) {
+  func::FuncOp &declaration = declared_[spec];
+  if (declaration)
+    return declaration;
+  OpBuilder b(anchor);
+  std::string symbol = "tern_k" + std::to_string(nextIndex_++) + "_" + spec.family;
+  declaration = func::FuncOp::create(b, anchor->getLoc(), symbol, b.getFunctionType({}, {}));
+  declaration.setPrivate();
+  declaration->setAttr(kKernelFamilyAttr, b.getStringAttr(spec.family));
+  declaration->setAttr(kKernelParamsAttr, kernelParamsAttr(b.getContext(), spec));
+  return declaration;
+}
+
 } // namespace tern::program

@@ -6,10 +6,12 @@
 #include "KernelSpec.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Operation.h"
 #include "mlir/IR/Value.h"
 #include "mlir/Support/LLVM.h"
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -63,6 +65,19 @@ int64_t defaultNBlock(int64_t n);
 // KernelSpec <-> the attributes of an outlined kernel declaration.
 mlir::DictionaryAttr kernelParamsAttr(mlir::MLIRContext *context, const KernelSpec &spec);
 KernelSpec kernelSpecFromDeclaration(mlir::func::FuncOp declaration);
+
+// The kernel declarations of a module by spec, so that equal kernels are declared once.
+class KernelDeclarations {
+public:
+  explicit KernelDeclarations(mlir::ModuleOp module);
+  // The declaration of |spec|: an existing one, or a new `func.func private
+  // @tern_k<i>_<family>` placed before |anchor|.
+  mlir::func::FuncOp get(const KernelSpec &spec, mlir::Operation *anchor);
+
+private:
+  std::map<KernelSpec, mlir::func::FuncOp> declared_;
+  int64_t nextIndex_ = 0;
+};
 
 } // namespace tern::program
 

@@ -5,7 +5,6 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/SymbolTable.h"
 
-#include <map>
 
 namespace tern::program {
 #define GEN_PASS_DEF_OUTLINEKERNELSPASS
@@ -24,17 +23,7 @@ struct OutlineKernelsPass
       module.emitError() << "tern-outline-kernels expects a @forward function";
       return signalPassFailure();
     }
-    // Kernels outlined by an earlier run are reused, so the pass is idempotent.
-    std::map<::tern::KernelSpec, func::FuncOp> declared;
-    int64_t nextIndex = 0;
-    for (auto fn : module.getOps<func::FuncOp>())
-      if (fn->hasAttr(::tern::program::kKernelFamilyAttr)) {
-        declared[::tern::program::kernelSpecFromDeclaration(fn)] = fn;
-        ++nextIndex;
-      }
-
-    OpBuilder b(module.getContext());
-    b.setInsertionPoint(forward);
+    ::tern::program::KernelDeclarations declarations(module);
     bool failedAny = false;
     for (Operation &op : forward.getBody().front()) {
       if (!::tern::program::needsKernel(&op))
@@ -44,15 +33,7 @@ struct OutlineKernelsPass
         failedAny = true;
         continue;
       }
-      func::FuncOp &declaration = declared[*spec];
-      if (!declaration) {
-        std::string symbol = "tern_k" + std::to_string(nextIndex++) + "_" + spec->family;
-        declaration = func::FuncOp::create(b, op.getLoc(), symbol, b.getFunctionType({}, {}));
-        declaration.setPrivate();
-        declaration->setAttr(::tern::program::kKernelFamilyAttr, b.getStringAttr(spec->family));
-        declaration->setAttr(::tern::program::kKernelParamsAttr,
-                             ::tern::program::kernelParamsAttr(b.getContext(), *spec));
-      }
+      func::FuncOp declaration = declarations.get(*spec, forward);
       op.setAttr(::tern::program::kKernelAttr,
                  FlatSymbolRefAttr::get(declaration.getSymNameAttr()));
     }

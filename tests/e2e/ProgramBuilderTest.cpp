@@ -29,11 +29,12 @@ const std::string kDataDir = TERN_SHARED_DATA_DIR;
 
 // Compiles |model| for the generic CPU, or the GPU |gpuTarget| names (with
 // `--lm-head=`|lmHead|, `--tied-embedding=shared` when |shareEmbedding|) into a temporary file
-// and opens it.
+// and opens it; the program's kernels go to |kernels| when given.
 std::unique_ptr<Artifact> compileAndOpen(const std::string &model, int64_t maxBatchRows,
                                          const std::string &lmHead = "source",
                                          bool shareEmbedding = false,
-                                         const std::string &gpuTarget = "") {
+                                         const std::string &gpuTarget = "",
+                                         std::vector<KernelSpec> *kernels = nullptr) {
   auto target = cpu::resolveCpuTarget("generic");
   if (!target) {
     ADD_FAILURE() << llvm::toString(target.takeError());
@@ -76,6 +77,8 @@ std::unique_ptr<Artifact> compileAndOpen(const std::string &model, int64_t maxBa
     ADD_FAILURE() << llvm::toString(built.takeError());
     return nullptr;
   }
+  if (kernels)
+    *kernels = (*built)->kernels;
   llvm::SmallString<128> path;
   if (llvm::sys::fs::createTemporaryFile("program", "tern", path)) {
     ADD_FAILURE() << "no temporary file";
@@ -194,42 +197,24 @@ TEST(ProgramBuilder, EntryPointsBindInsideArenaAndSections) {
   }
 }
 
-// The descriptor of |d|'s kernel as a KernelSpec, for the launch rules: as the runtime reads
-// it, a scalar is both an integer and a float.
-KernelSpec specOf(const schema::KernelLibrary &library, const schema::KernelDispatch &d) {
-  const schema::KernelDescriptor *descriptor = library.descriptors()->Get(d.kernel());
-  KernelSpec spec;
-  spec.symbol = library.kernels()->Get(d.kernel())->str();
-  spec.family = descriptor->family()->str();
-  for (const schema::KernelParam *param : *descriptor->params()) {
-    const std::string name = param->name()->str();
-    if (param->string_value() && param->string_value()->size() > 0) {
-      spec.strings[name] = param->string_value()->str();
-    } else {
-      spec.ints[name] = param->int_value();
-      spec.floats[name] = param->float_value();
-    }
-  }
-  return spec;
-}
-
 // A GPU artifact: each layer's rope and KV-cache write are one dispatch (the keys come from
 // the rotation: x, table, v, the two caches), and a last-row dispatch is launched for one row.
 TEST(ProgramBuilder, GpuDispatchesFuseRopeAndLaunchLastRowsForOneRow) {
   const std::string dir = kDataDir + "/hf-bitnet/tiny_b_offline_bitlinear";
   if (!llvm::sys::fs::exists(dir))
     GTEST_SKIP() << dir << " not present";
-  auto artifact = compileAndOpen(dir, /*maxBatchRows=*/64, "source", false, "sm_90");
+  std::vector<KernelSpec> kernels;
+  auto artifact = compileAndOpen(dir, /*maxBatchRows=*/64, "source", false, "sm_90", &kernels);
   ASSERT_TRUE(artifact);
   const schema::Artifact &root = artifact->root();
-  const schema::KernelLibrary &library = *root.kernel_libraries()->Get(0);
+  ASSERT_EQ(root.kernel_libraries()->Get(0)->kernels()->size(), kernels.size());
   auto target = gpu::resolveGpuTarget("sm_90");
   ASSERT_TRUE(bool(target)) << llvm::toString(target.takeError());
   for (const schema::EntryPoint *entry : *root.entry_points()) {
     SCOPED_TRACE(entry->name()->str());
     int fused = 0, lastRow = 0;
     for (const schema::KernelDispatch *d : *entry->dispatches()) {
-      const KernelSpec spec = specOf(library, *d);
+      const KernelSpec &spec = kernels[d->kernel()];
       EXPECT_NE(spec.family, "rope");
       EXPECT_NE(spec.family, "kv_cache_write");
       if (spec.family == "rope_kv_cache_write") {

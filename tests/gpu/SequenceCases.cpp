@@ -162,6 +162,17 @@ void addPositionEmbeddingCases(std::mt19937 &rng, std::vector<KernelCase> &cases
   }
 }
 
+// The parameters rope and rope_kv_cache_write share.
+KernelSpec ropeSpec(const std::string &family, const std::string &symbol, int64_t heads,
+                    int64_t headDim, int64_t stride, int64_t context, const char *style) {
+  KernelSpec spec;
+  spec.family = family;
+  spec.symbol = symbol;
+  spec.ints = {{"heads", heads}, {"head_dim", headDim}, {"stride", stride}, {"context", context}};
+  spec.strings["style"] = style;
+  return spec;
+}
+
 void addRopeCases(std::mt19937 &rng, std::vector<KernelCase> &cases) {
   struct Shape {
     int64_t heads, headDim, stride, context, rows, pos, maxRows;
@@ -179,13 +190,8 @@ void addRopeCases(std::mt19937 &rng, std::vector<KernelCase> &cases) {
   int index = 0;
   for (const Shape &s : shapes) {
     KernelCase c;
-    c.spec.family = "rope";
-    c.spec.symbol = "seq_rope_" + std::to_string(index++);
-    c.spec.ints["heads"] = s.heads;
-    c.spec.ints["head_dim"] = s.headDim;
-    c.spec.ints["stride"] = s.stride;
-    c.spec.ints["context"] = s.context;
-    c.spec.strings["style"] = s.style;
+    c.spec = ropeSpec("rope", "seq_rope_" + std::to_string(index++), s.heads, s.headDim,
+                      s.stride, s.context, s.style);
     c.rows = s.rows;
     c.pos = s.pos;
     c.maxRows = s.maxRows;
@@ -257,15 +263,10 @@ void addRopeKVCacheWriteCases(std::mt19937 &rng, std::vector<KernelCase> &cases)
   for (const Shape &s : shapes) {
     const int64_t width = s.kvHeads * s.headDim;
     KernelCase c;
-    c.spec.family = "rope_kv_cache_write";
-    c.spec.symbol = "seq_rope_kv_cache_write_" + std::to_string(index++);
-    c.spec.ints["heads"] = s.heads;
+    c.spec = ropeSpec("rope_kv_cache_write", "seq_rope_kv_cache_write_" + std::to_string(index++),
+                      s.heads, s.headDim, s.stride, s.context, s.style);
     c.spec.ints["kv_heads"] = s.kvHeads;
-    c.spec.ints["head_dim"] = s.headDim;
-    c.spec.ints["stride"] = s.stride;
     c.spec.ints["v_stride"] = s.vStride;
-    c.spec.ints["context"] = s.context;
-    c.spec.strings["style"] = s.style;
     c.rows = s.rows;
     c.pos = s.pos;
     c.maxRows = s.maxRows;
