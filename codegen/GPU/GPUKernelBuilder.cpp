@@ -190,12 +190,22 @@ void prefetchBulkToL2(ImplicitLocOpBuilder &b, Value address, Value bytes) {
   sideEffectPtx(b, "cp.async.bulk.prefetch.L2.global [$0], $1;", "l,r", {pointer, bytes});
 }
 
-void prefetchToL1(ImplicitLocOpBuilder &b, Value address) {
+namespace {
+void prefetchLine(ImplicitLocOpBuilder &b, Value address, llvm::StringRef text) {
   auto global = LLVM::LLVMPointerType::get(b.getContext(), 1);
   Value pointer = address;
   if (cast<LLVM::LLVMPointerType>(address.getType()).getAddressSpace() != 1)
     pointer = LLVM::AddrSpaceCastOp::create(b, global, address);
-  sideEffectPtx(b, "prefetch.global.L1 [$0];", "l", {pointer});
+  sideEffectPtx(b, text, "l", {pointer});
+}
+} // namespace
+
+void prefetchToL1(ImplicitLocOpBuilder &b, Value address) {
+  prefetchLine(b, address, "prefetch.global.L1 [$0];");
+}
+
+void prefetchToL2(ImplicitLocOpBuilder &b, Value address) {
+  prefetchLine(b, address, "prefetch.global.L2 [$0];");
 }
 
 Value exp2Approx(ImplicitLocOpBuilder &b, Value x) {

@@ -119,8 +119,11 @@ void emitDependentLaunchControl(mlir::ImplicitLocOpBuilder &b);
 // cp.async.bulk.prefetch.L2 (sm_90): asks for |bytes| (i32, a multiple of 16) at |address|
 // (global, 16-byte aligned) to be brought into L2; no result, no wait.
 void prefetchBulkToL2(mlir::ImplicitLocOpBuilder &b, mlir::Value address, mlir::Value bytes);
-// prefetch.global.L1: asks for the 128-byte line at |address| (global) in this SM's L1.
+// prefetch.global.L1: asks for the 128-byte line at |address| (global) in this SM's L1. L1
+// is not coherent: only for data no dispatch writes (weights).
 void prefetchToL1(mlir::ImplicitLocOpBuilder &b, mlir::Value address);
+// prefetch.global.L2: the same into L2, the device's point of coherence.
+void prefetchToL2(mlir::ImplicitLocOpBuilder &b, mlir::Value address);
 
 // dp4a: |acc| + the dot product of the four bytes of |a| and |bv| (i32 each), each signed or
 // unsigned as told.

@@ -71,7 +71,7 @@ llvm::Expected<LaunchShape> launchRopeKVCacheWrite(const KernelSpec &spec, int64
 }
 
 LogicalResult generateRopeKVCacheWrite(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
-                                       const GpuTarget &) {
+                                       const GpuTarget &target) {
   llvm::Expected<Shapes> shapes = readShapes(spec);
   if (!shapes)
     return gpuKernelError(fn, spec, llvm::toString(shapes.takeError()));
@@ -84,6 +84,26 @@ LogicalResult generateRopeKVCacheWrite(mlir::gpu::GPUFuncOp fn, const KernelSpec
   Type f32 = b.getF32Type();
   Value x = args.bindings[0], table = args.bindings[1], v = args.bindings[2];
   Value kCache = args.bindings[3], vCache = args.bindings[4];
+  if (target.computeCapability >= 90) {
+    // Decode on sm_90: the position's row of the table (never written by a dispatch) is
+    // asked into L1 before waiting for the previous dispatch, which may still run.
+    fn->setAttr(kOwnDependentWaitAttr, b.getUnitAttr());
+    const int64_t tableRowBytes = rope.headDim * 4, lines = (tableRowBytes + 127) / 128;
+    Value tid = toI64(b, threadIdX(b));
+    Value go = arith::AndIOp::create(
+        b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, args.rows, constI64(b, 1)),
+        arith::AndIOp::create(
+            b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, tid, constI64(b, lines)),
+            arith::CmpIOp::create(b, arith::CmpIPredicate::slt, args.pos,
+                                  constI64(b, rope.context))));
+    ifThen(b, go, [&](ImplicitLocOpBuilder &b) {
+      Value offset = arith::AddIOp::create(
+          b, arith::MulIOp::create(b, args.pos, constI64(b, tableRowBytes)),
+          arith::MulIOp::create(b, tid, constI64(b, 128)));
+      prefetchToL1(b, byteAddress(b, table, offset));
+    });
+    emitDependentLaunchControl(b);
+  }
   Value index = toI64(b, arith::AddIOp::create(
                              b, arith::MulIOp::create(b, blockIdX(b), constI32(b, kThreads)),
                              threadIdX(b)));
