@@ -230,35 +230,35 @@ LogicalResult generateAttention(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
     // Decode on sm_90: the block asks L2 for the K and V lines of its positions before pos
     // (written by earlier tokens, long complete) before waiting for the previous dispatch,
     // which writes position pos; the weight stream has evicted them since the last token.
-    fn->setAttr(kOwnDependentWaitAttr, b.getUnitAttr());
     const int64_t lines = (D * 4 + 127) / 128; // per position and cache
-    ifThen(b, arith::AndIOp::create(b, active, splitPositions), [&](ImplicitLocOpBuilder &b) {
-      // Positions it * S * NG * U + rank * NG * U + o, o < NG * U, below pos.
-      Value span = constI64(b, NG * U);
-      Value iterations = arith::DivUIOp::create(
-          b, addI(b, args.pos, constI64(b, S * NG * U - 1)), constI64(b, S * NG * U));
-      Value total = mulI(b, iterations, NG * U * lines * 2);
-      forLoop(b, toI64(b, threadIdX(b)), total, constI64(b, T), [&](ImplicitLocOpBuilder &b,
-                                                                   Value index) {
-        Value line = arith::RemUIOp::create(b, index, constI64(b, lines));
-        Value rest = arith::DivUIOp::create(b, index, constI64(b, lines));
-        Value which = arith::RemUIOp::create(b, rest, constI64(b, 2));
-        Value slot = arith::DivUIOp::create(b, rest, constI64(b, 2));
-        Value it = arith::DivUIOp::create(b, slot, span);
-        Value position = addI(b, addI(b, mulI(b, it, S * NG * U), mulI(b, rank, NG * U)),
-                              arith::RemUIOp::create(b, slot, span));
-        ifThen(b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, position, args.pos),
-               [&](ImplicitLocOpBuilder &b) {
-                 Value cache = select(b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, which,
-                                                               constI64(b, 0)),
-                                      kCache, vCache);
-                 Value element = addI(b, mulI(b, position, rowWidth), mulI(b, kvHead, D));
-                 prefetchToL2(b, byteAddress(b, elementAddress(b, cache, f32, element),
-                                             mulI(b, line, 128)));
-               });
+    emitPrefetchesBeforeWait(fn, b, [&](ImplicitLocOpBuilder &b) {
+      ifThen(b, arith::AndIOp::create(b, active, splitPositions), [&](ImplicitLocOpBuilder &b) {
+        // Positions it * S * NG * U + rank * NG * U + o, o < NG * U, below pos.
+        Value span = constI64(b, NG * U);
+        Value iterations = arith::DivUIOp::create(
+            b, addI(b, args.pos, constI64(b, S * NG * U - 1)), constI64(b, S * NG * U));
+        Value total = mulI(b, iterations, NG * U * lines * 2);
+        forLoop(b, toI64(b, threadIdX(b)), total, constI64(b, T), [&](ImplicitLocOpBuilder &b,
+                                                                     Value index) {
+          Value line = arith::RemUIOp::create(b, index, constI64(b, lines));
+          Value rest = arith::DivUIOp::create(b, index, constI64(b, lines));
+          Value which = arith::RemUIOp::create(b, rest, constI64(b, 2));
+          Value slot = arith::DivUIOp::create(b, rest, constI64(b, 2));
+          Value it = arith::DivUIOp::create(b, slot, span);
+          Value position = addI(b, addI(b, mulI(b, it, S * NG * U), mulI(b, rank, NG * U)),
+                                arith::RemUIOp::create(b, slot, span));
+          ifThen(b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, position, args.pos),
+                 [&](ImplicitLocOpBuilder &b) {
+                   Value cache = select(b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, which,
+                                                                 constI64(b, 0)),
+                                        kCache, vCache);
+                   Value element = addI(b, mulI(b, position, rowWidth), mulI(b, kvHead, D));
+                   prefetchToL2(b, byteAddress(b, elementAddress(b, cache, f32, element),
+                                               mulI(b, line, 128)));
+                 });
+        });
       });
     });
-    emitDependentLaunchControl(b);
   }
   ifThen(b, active, [&](ImplicitLocOpBuilder &b) {
     Value zero = constF32(b, 0.0), one = constF32(b, 1.0), minusInf = constF32(b, -INFINITY);

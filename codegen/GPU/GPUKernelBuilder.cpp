@@ -182,30 +182,34 @@ void emitDependentLaunchControl(ImplicitLocOpBuilder &b) {
   sideEffectPtx(b, "griddepcontrol.launch_dependents;", "", {});
 }
 
-void prefetchBulkToL2(ImplicitLocOpBuilder &b, Value address, Value bytes) {
-  auto global = LLVM::LLVMPointerType::get(b.getContext(), 1);
-  Value pointer = address;
-  if (cast<LLVM::LLVMPointerType>(address.getType()).getAddressSpace() != 1)
-    pointer = LLVM::AddrSpaceCastOp::create(b, global, address);
-  sideEffectPtx(b, "cp.async.bulk.prefetch.L2.global [$0], $1;", "l,r", {pointer, bytes});
+void emitPrefetchesBeforeWait(mlir::gpu::GPUFuncOp fn, ImplicitLocOpBuilder &b,
+                              const std::function<void(ImplicitLocOpBuilder &)> &prefetches) {
+  fn->setAttr(kOwnDependentWaitAttr, b.getUnitAttr());
+  prefetches(b);
+  emitDependentLaunchControl(b);
 }
 
 namespace {
-void prefetchLine(ImplicitLocOpBuilder &b, Value address, llvm::StringRef text) {
-  auto global = LLVM::LLVMPointerType::get(b.getContext(), 1);
-  Value pointer = address;
-  if (cast<LLVM::LLVMPointerType>(address.getType()).getAddressSpace() != 1)
-    pointer = LLVM::AddrSpaceCastOp::create(b, global, address);
-  sideEffectPtx(b, text, "l", {pointer});
+// |address| in the global address space, as the prefetch instructions take it.
+Value globalPointer(ImplicitLocOpBuilder &b, Value address) {
+  if (cast<LLVM::LLVMPointerType>(address.getType()).getAddressSpace() == 1)
+    return address;
+  return LLVM::AddrSpaceCastOp::create(b, LLVM::LLVMPointerType::get(b.getContext(), 1),
+                                       address);
 }
 } // namespace
 
+void prefetchBulkToL2(ImplicitLocOpBuilder &b, Value address, Value bytes) {
+  sideEffectPtx(b, "cp.async.bulk.prefetch.L2.global [$0], $1;", "l,r",
+                {globalPointer(b, address), bytes});
+}
+
 void prefetchToL1(ImplicitLocOpBuilder &b, Value address) {
-  prefetchLine(b, address, "prefetch.global.L1 [$0];");
+  sideEffectPtx(b, "prefetch.global.L1 [$0];", "l", {globalPointer(b, address)});
 }
 
 void prefetchToL2(ImplicitLocOpBuilder &b, Value address) {
-  prefetchLine(b, address, "prefetch.global.L2 [$0];");
+  sideEffectPtx(b, "prefetch.global.L2 [$0];", "l", {globalPointer(b, address)});
 }
 
 Value exp2Approx(ImplicitLocOpBuilder &b, Value x) {

@@ -116,6 +116,10 @@ mlir::Value roundHalfEven(mlir::ImplicitLocOpBuilder &b, mlir::Value x);
 // prefetches). Both instructions are no-ops in an ordinary launch.
 inline constexpr llvm::StringLiteral kOwnDependentWaitAttr = "tern.own_dependent_wait";
 void emitDependentLaunchControl(mlir::ImplicitLocOpBuilder &b);
+// Marks |fn| as placing its own wait, emits |prefetches| (which must read no memory a
+// dispatch writes, only ask for it), then the wait and the dependents' launch.
+void emitPrefetchesBeforeWait(mlir::gpu::GPUFuncOp fn, mlir::ImplicitLocOpBuilder &b,
+                              const std::function<void(mlir::ImplicitLocOpBuilder &)> &prefetches);
 // cp.async.bulk.prefetch.L2 (sm_90): asks for |bytes| (i32, a multiple of 16) at |address|
 // (global, 16-byte aligned) to be brought into L2; no result, no wait.
 void prefetchBulkToL2(mlir::ImplicitLocOpBuilder &b, mlir::Value address, mlir::Value bytes);

@@ -69,7 +69,6 @@ public:
   RowDotEmitter(mlir::gpu::GPUFuncOp fn, ImplicitLocOpBuilder &b, const GpuKernelArgs &args,
                 const RowDotFormat &format, Value act, Value out)
       : fn(fn), args(args), f(format), act(act), out(out), plan(planRowDot(format.shape)) {
-    (void)this->fn;
     i32 = b.getI32Type();
     G = plan.lanes;
     W = plan.warps;
@@ -96,8 +95,9 @@ public:
     const int64_t rowsPerDecodeBlock = groupsPerBlock;
     if (prefetchWeights) {
       // The call record is written before the launches, so rows may be read before the wait.
-      prefetchDecodeRows(b, decode, mulC(b, bid, rowsPerDecodeBlock), rowsPerDecodeBlock);
-      emitDependentLaunchControl(b);
+      emitPrefetchesBeforeWait(fn, b, [&](ImplicitLocOpBuilder &pb) {
+        prefetchDecodeRows(pb, decode, mulC(pb, bid, rowsPerDecodeBlock), rowsPerDecodeBlock);
+      });
     }
     ifThen(b, decode, [&](ImplicitLocOpBuilder &nb) {
       Value j0 = mulC(nb, bid, rowsPerDecodeBlock);
@@ -428,8 +428,6 @@ void emitRowDotKernel(mlir::gpu::GPUFuncOp fn, ImplicitLocOpBuilder &b, const Gp
   const bool prefetchWeights = target.computeCapability >= 90 && format.weightRows &&
                                format.weightRowBytes > 0 && format.weightRowBytes % 16 == 0 &&
                                format.weightRowBytes * 32 < (int64_t(1) << 31);
-  if (prefetchWeights)
-    fn->setAttr(kOwnDependentWaitAttr, b.getUnitAttr());
   RowDotEmitter emitter(fn, b, args, format, act, out);
   emitter.emit(b, prefetchWeights);
 }

@@ -125,13 +125,13 @@ LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
   // the wait for the previous dispatch, which may still run (programmatic dependent launch),
   // so the passes that scale the row find it there instead of in device memory.
   if (w && target.computeCapability >= 90) {
-    fn->setAttr(kOwnDependentWaitAttr, b.getUnitAttr());
     const int64_t lines = (width * 4 + 127) / 128;
-    forLoop(b, toI64(b, threadIdX(b)), constI64(b, lines), constI64(b, threads),
-            [&](ImplicitLocOpBuilder &b, Value line) {
-              prefetchToL1(b, byteAddress(b, w, arith::MulIOp::create(b, line, constI64(b, 128))));
-            });
-    emitDependentLaunchControl(b);
+    emitPrefetchesBeforeWait(fn, b, [&](ImplicitLocOpBuilder &b) {
+      forLoop(b, toI64(b, threadIdX(b)), constI64(b, lines), constI64(b, threads),
+              [&](ImplicitLocOpBuilder &b, Value line) {
+                prefetchToL1(b, byteAddress(b, w, arith::MulIOp::create(b, line, constI64(b, 128))));
+              });
+    });
   }
   Value sums = norm ? sharedArray(b, fn, "sums", f64, warps) : Value();
   // The mean's own array: a warp may still read the mean's partial sums while another

@@ -87,7 +87,6 @@ LogicalResult generateRopeKVCacheWrite(mlir::gpu::GPUFuncOp fn, const KernelSpec
   if (target.computeCapability >= 90) {
     // Decode on sm_90: the position's row of the table (never written by a dispatch) is
     // asked into L1 before waiting for the previous dispatch, which may still run.
-    fn->setAttr(kOwnDependentWaitAttr, b.getUnitAttr());
     const int64_t tableRowBytes = rope.headDim * 4, lines = (tableRowBytes + 127) / 128;
     Value tid = toI64(b, threadIdX(b));
     Value go = arith::AndIOp::create(
@@ -96,13 +95,14 @@ LogicalResult generateRopeKVCacheWrite(mlir::gpu::GPUFuncOp fn, const KernelSpec
             b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, tid, constI64(b, lines)),
             arith::CmpIOp::create(b, arith::CmpIPredicate::slt, args.pos,
                                   constI64(b, rope.context))));
-    ifThen(b, go, [&](ImplicitLocOpBuilder &b) {
-      Value offset = arith::AddIOp::create(
-          b, arith::MulIOp::create(b, args.pos, constI64(b, tableRowBytes)),
-          arith::MulIOp::create(b, tid, constI64(b, 128)));
-      prefetchToL1(b, byteAddress(b, table, offset));
+    emitPrefetchesBeforeWait(fn, b, [&](ImplicitLocOpBuilder &b) {
+      ifThen(b, go, [&](ImplicitLocOpBuilder &b) {
+        Value offset = arith::AddIOp::create(
+            b, arith::MulIOp::create(b, args.pos, constI64(b, tableRowBytes)),
+            arith::MulIOp::create(b, tid, constI64(b, 128)));
+        prefetchToL1(b, byteAddress(b, table, offset));
+      });
     });
-    emitDependentLaunchControl(b);
   }
   Value index = toI64(b, arith::AddIOp::create(
                              b, arith::MulIOp::create(b, blockIdX(b), constI32(b, kThreads)),
