@@ -176,6 +176,22 @@ void sideEffectPtx(ImplicitLocOpBuilder &b, llvm::StringRef text, llvm::StringRe
 }
 } // namespace
 
+Value atomicAddAcqRelGpu(ImplicitLocOpBuilder &b, Value address, Value value) {
+  Value global = address;
+  if (cast<LLVM::LLVMPointerType>(address.getType()).getAddressSpace() != 1)
+    global = LLVM::AddrSpaceCastOp::create(b, LLVM::LLVMPointerType::get(b.getContext(), 1),
+                                           address);
+  return LLVM::InlineAsmOp::create(b, b.getI32Type(), ValueRange{global, value},
+                                   "atom.acq_rel.gpu.global.add.u32 $0, [$1], $2;",
+                                   "=r,l,r,~{memory}", /*has_side_effects=*/true,
+                                   /*is_align_stack=*/false,
+                                   LLVM::tailcallkind::TailCallKind::None,
+                                   LLVM::AsmDialectAttr(), ArrayAttr())
+      .getResult(0);
+}
+
+void fenceAcqRelGpu(ImplicitLocOpBuilder &b) { sideEffectPtx(b, "fence.acq_rel.gpu;", "", {}); }
+
 void emitDependentLaunchControl(ImplicitLocOpBuilder &b) {
   // Wait first, then let the dependent launch: its blocks are set up while this kernel works.
   sideEffectPtx(b, "griddepcontrol.wait;", "", {});

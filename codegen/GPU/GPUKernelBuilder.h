@@ -129,6 +129,15 @@ void prefetchToL1(mlir::ImplicitLocOpBuilder &b, mlir::Value address);
 // prefetch.global.L2: the same into L2, the device's point of coherence.
 void prefetchToL2(mlir::ImplicitLocOpBuilder &b, mlir::Value address);
 
+// atom.acq_rel.gpu.global.add.u32: adds |value| (i32) to the u32 at |address| (a binding)
+// and returns what it held. Release: what this thread wrote, and what a barrier ordered
+// before that, is visible to a thread that acquires the new value; acquire: the reverse.
+mlir::Value atomicAddAcqRelGpu(mlir::ImplicitLocOpBuilder &b, mlir::Value address,
+                               mlir::Value value);
+// fence.acq_rel.gpu: orders this thread's memory accesses at device scope (and drops what
+// its SM's L1 holds of other SMs' writes).
+void fenceAcqRelGpu(mlir::ImplicitLocOpBuilder &b);
+
 // dp4a: |acc| + the dot product of the four bytes of |a| and |bv| (i32 each), each signed or
 // unsigned as told.
 mlir::Value dp4a(mlir::ImplicitLocOpBuilder &b, mlir::Value a, bool aSigned, mlir::Value bv,

@@ -4,6 +4,8 @@
 #include "codegen/GPU/GPUKernelBuilder.h"
 #include "codegen/GPU/GPUKernelGenerators.h"
 
+#include "FusedKernelSpecs.h"
+
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
 #include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
@@ -91,6 +93,10 @@ const Family kFamilies[] = {
 #ifdef TERN_GPU_HAS_TERNARYMATMUL
     {"ternary_matmul", 5, generateTernaryMatmul, launchTernaryMatmul},
 #endif
+#ifdef TERN_GPU_HAS_TERNARYMATMULNORM
+    // The matmul's 5, the norm's 4 (+ 2 with a residual, 1 gated), the counter.
+    {kTernaryMatmulNormFamily, 10, generateTernaryMatmulNorm, launchTernaryMatmulNorm},
+#endif
 #ifdef TERN_GPU_HAS_MATMUL
     {"matmul", 3, generateMatmul, launchMatmul},
 #endif
@@ -111,7 +117,8 @@ const Family *familyFor(llvm::StringRef name) {
 int bindingsOf(const Family &family, const KernelSpec &spec) {
   const llvm::StringRef name = family.name;
   const bool bias = name == "layer_norm" && spec.getInt("bias", 0) == 1;
-  const bool rms = name == "rms_norm" || name == "rms_norm_quantize";
+  const bool rms =
+      name == "rms_norm" || name == "rms_norm_quantize" || name == kTernaryMatmulNormFamily;
   const bool residual = rms && spec.getInt("residual", 0) == 1;
   const bool gated = rms && spec.getInt("gated", 0) == 1; // up, after the gate
   return family.bindings + (bias ? 1 : 0) + (residual ? 2 : 0) + (gated ? 1 : 0);

@@ -14,6 +14,7 @@
 #include "codegen/Common/CodegenSupport.h"
 #include "codegen/GPU/GPUKernelBuilder.h"
 #include "codegen/GPU/GPUKernelGenerators.h"
+#include "codegen/GPU/NormRow.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -36,6 +37,10 @@ int64_t threadsFor(int64_t width) {
   const int64_t threads = ((chunks + 1) / 2 + 31) / 32 * 32;
   return std::clamp<int64_t>(threads, 32, 1024);
 }
+
+// 16-byte chunks of a row one thread holds in registers at most: 64 floats, enough for a
+// 6912-wide FFN row over the 128 threads of a fused norm tail (14 chunks each).
+constexpr int64_t kMostChunksInRegisters = 16;
 
 // This thread's elements of one row, |vec| (4 or 1) consecutive floats at a time.
 using ChunkBody = std::function<SmallVector<Value>(ImplicitLocOpBuilder &, int64_t vec,
@@ -67,150 +72,157 @@ void storeValues(ImplicitLocOpBuilder &b, ValueRange values, Value base, Value e
 
 } // namespace
 
-llvm::Expected<LaunchShape> launchRmsNorm(const KernelSpec &spec, int64_t maxRows,
-                                          const GpuTarget &) {
-  const int64_t width = spec.getInt("width");
-  if (width <= 0)
-    return llvm::createStringError("%s: parameter 'width' must be positive", spec.symbol.c_str());
-  LaunchShape shape;
-  shape.block = {uint32_t(threadsFor(width)), 1, 1};
-  shape.grid = {uint32_t(std::max<int64_t>(1, maxRows)), 1, 1};
-  return shape;
+llvm::Expected<NormRow> parseNormRow(const KernelSpec &spec) {
+  NormRow r;
+  r.family = spec.family;
+  const llvm::StringRef family = spec.family;
+  r.layer = family == "layer_norm";
+  r.norm = family != "quantize_act";
+  r.quantize = family == "rms_norm_quantize" || family == "quantize_act";
+  const int64_t biasParam = r.layer ? spec.getInt("bias", 0) : 0;
+  if (biasParam != 0 && biasParam != 1)
+    return llvm::createStringError("parameter 'bias' must be 0 or 1, got %lld",
+                                   (long long)biasParam);
+  r.hasBias = biasParam == 1;
+  r.width = spec.getInt("width");
+  if (r.width <= 0)
+    return llvm::createStringError("parameter 'width' must be positive, got %lld",
+                                   (long long)r.width);
+  llvm::Expected<FusedNormInput> fused =
+      readFusedNormInput(spec, r.width, family == "rms_norm" || family == "rms_norm_quantize");
+  if (!fused)
+    return fused.takeError();
+  r.residual = fused->residual;
+  r.gated = fused->gated;
+  r.inStride = fused->inStride;
+  // The reference takes eps as a float and adds it in double.
+  r.eps = double(float(spec.getFloat("eps")));
+  if (r.norm && !(r.eps >= 0))
+    return llvm::createStringError("parameter 'eps' must be a non-negative number");
+  return r;
 }
 
-LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
-                              const GpuTarget &target) {
-  const llvm::StringRef family = spec.family;
-  const bool layer = family == "layer_norm";
-  const bool norm = family != "quantize_act";
-  const bool quantize = family == "rms_norm_quantize" || family == "quantize_act";
-  const int64_t biasParam = layer ? spec.getInt("bias", 0) : 0;
-  if (biasParam != 0 && biasParam != 1)
-    return gpuKernelError(fn, spec,
-                          "parameter 'bias' must be 0 or 1, got " + llvm::Twine(biasParam));
-  const bool hasBias = biasParam == 1;
-  const int64_t width = spec.getInt("width");
-  if (width <= 0)
-    return gpuKernelError(fn, spec, "parameter 'width' must be positive, got " + llvm::Twine(width));
-  llvm::Expected<FusedNormInput> fused =
-      readFusedNormInput(spec, width, family == "rms_norm" || family == "rms_norm_quantize");
-  if (!fused)
-    return gpuKernelError(fn, spec, llvm::toString(fused.takeError()));
-  const bool gated = fused->gated;
-  const int64_t inStride = fused->inStride;
-  const int r = fused->bindingShift();
-  // The reference takes eps as a float and adds it in double.
-  const double eps = double(float(spec.getFloat("eps")));
-  if (norm && !(eps >= 0))
-    return gpuKernelError(fn, spec, "parameter 'eps' must be a non-negative number");
+int normRowBindings(const NormRow &r) {
+  if (!r.norm)
+    return 3; // x, q, qscale
+  const int fused = r.residual ? 2 : r.gated ? 1 : 0;
+  return (r.quantize ? 4 : 3) + (r.hasBias ? 1 : 0) + fused;
+}
 
-  ImplicitLocOpBuilder b(fn.getLoc(), fn.getContext());
-  GpuKernelArgs args = beginGpuKernel(fn, b);
-  Type f32 = b.getF32Type(), f64 = b.getF64Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
+void bindNormRow(NormRow &r, ValueRange bindings) {
   // Bindings: rms_norm (x, [residual | up,] w, y[, sum]); layer_norm (x, w, [b,] y);
   // rms_norm_quantize (x, [residual | up,] w, q, qscale[, sum]); quantize_act (x, q, qscale).
   // Gated, x is the gate.
-  Value x = args.bindings[0];
-  Value residual = fused->residual ? args.bindings[1] : Value();
-  Value up = gated ? args.bindings[1] : Value();
-  Value sum = residual ? args.bindings.back() : Value();
-  Value w = norm ? args.bindings[1 + r] : Value();
-  Value bias = hasBias ? args.bindings[2] : Value();
-  Value y = quantize ? Value() : args.bindings[args.bindings.size() - 1 - (sum ? 1 : 0)];
-  Value q = quantize ? args.bindings[norm ? 2 + r : 1] : Value();
-  Value qscale = quantize ? args.bindings[norm ? 3 + r : 2] : Value();
+  const int shift = r.residual || r.gated ? 1 : 0;
+  r.x = bindings[0];
+  r.residualIn = r.residual ? bindings[1] : Value();
+  r.up = r.gated ? bindings[1] : Value();
+  r.sum = r.residual ? bindings.back() : Value();
+  r.w = r.norm ? bindings[1 + shift] : Value();
+  r.bias = r.hasBias ? bindings[2] : Value();
+  r.y = r.quantize ? Value() : bindings[bindings.size() - 1 - (r.sum ? 1 : 0)];
+  r.q = r.quantize ? bindings[r.norm ? 2 + shift : 1] : Value();
+  r.qscale = r.quantize ? bindings[r.norm ? 3 + shift : 2] : Value();
+}
 
-  const int64_t threads = threadsFor(width), warps = threads / 32;
-  // sm_90: the weight vector (never written by a dispatch) is asked into this SM's L1 before
-  // the wait for the previous dispatch, which may still run (programmatic dependent launch),
-  // so the passes that scale the row find it there instead of in device memory.
-  if (w && target.computeCapability >= 90) {
-    const int64_t lines = (width * 4 + 127) / 128;
-    emitPrefetchesBeforeWait(fn, b, [&](ImplicitLocOpBuilder &b) {
-      forLoop(b, toI64(b, threadIdX(b)), constI64(b, lines), constI64(b, threads),
-              [&](ImplicitLocOpBuilder &b, Value line) {
-                prefetchToL1(b, byteAddress(b, w, arith::MulIOp::create(b, line, constI64(b, 128))));
-              });
-    });
-  }
-  Value sums = norm ? sharedArray(b, fn, "sums", f64, warps) : Value();
+int64_t normThreadsFor(int64_t width) { return threadsFor(width); }
+
+void prefetchNormWeights(ImplicitLocOpBuilder &b, const NormRow &r, Value tid, int64_t threads) {
+  if (!r.w)
+    return;
+  const int64_t lines = (r.width * 4 + 127) / 128;
+  forLoop(b, toI64(b, tid), constI64(b, lines), constI64(b, threads),
+          [&](ImplicitLocOpBuilder &b, Value line) {
+            prefetchToL1(b, byteAddress(b, r.w, arith::MulIOp::create(b, line, constI64(b, 128))));
+          });
+}
+
+void emitNormRow(mlir::gpu::GPUFuncOp fn, ImplicitLocOpBuilder &b, const NormRow &spec, Value row,
+                 int64_t threads) {
+  Type f32 = b.getF32Type(), f64 = b.getF64Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
+  const int64_t width = spec.width, warps = threads / 32;
+  const bool layer = spec.layer, norm = spec.norm, quantize = spec.quantize, gated = spec.gated;
+  const int64_t inStride = spec.inStride;
+  const double eps = spec.eps;
+  Value x = spec.x, residual = spec.residualIn, up = spec.up, sum = spec.sum, w = spec.w,
+        bias = spec.bias, y = spec.y, q = spec.q, qscale = spec.qscale;
+  // Named apart from the arrays of a kernel this row is part of (the row-dot skeleton's).
+  Value sums = norm ? sharedArray(b, fn, "norm_sums", f64, warps) : Value();
   // The mean's own array: a warp may still read the mean's partial sums while another
   // publishes its centered sum of squares.
-  Value meanSums = layer ? sharedArray(b, fn, "mean_sums", f64, warps) : Value();
-  Value maxima = quantize ? sharedArray(b, fn, "maxima", f32, warps) : Value();
+  Value meanSums = layer ? sharedArray(b, fn, "norm_mean_sums", f64, warps) : Value();
+  Value maxima = quantize ? sharedArray(b, fn, "norm_maxima", f32, warps) : Value();
 
-  Value row = toI64(b, blockIdX(b));
-  Value active = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, row, args.rows);
-  // The condition is the same for every thread of the block, so the barriers inside are
-  // reached by all of them or by none.
-  ifThen(b, active, [&](ImplicitLocOpBuilder &b) {
-    Value tid = toI64(b, threadIdX(b));
-    Value lane = arith::AndIOp::create(b, tid, constI64(b, 31));
-    Value warp = arith::ShRUIOp::create(b, tid, constI64(b, 5));
-    Value isLane0 = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, constI64(b, 0));
-    Value rowStart = arith::MulIOp::create(b, row, constI64(b, width));
-    // Gate and up rows start at row * in_stride.
-    Value inStart =
-        gated ? Value(arith::MulIOp::create(b, row, constI64(b, inStride))) : rowStart;
-    Value inRow = elementAddress(b, x, f32, inStart);
-    Value upRow = gated ? elementAddress(b, up, f32, inStart) : Value();
-    Value residualRow = residual ? elementAddress(b, residual, f32, rowStart) : Value();
-    // The row the norm reads: the sum with a residual.
-    Value xRow = sum ? elementAddress(b, sum, f32, rowStart) : inRow;
-    Value yRow = y ? elementAddress(b, y, f32, rowStart) : Value();
-    Value qRow = q ? elementAddress(b, q, i8, rowStart) : Value();
+  Value tid = toI64(b, threadIdX(b));
+  Value lane = arith::AndIOp::create(b, tid, constI64(b, 31));
+  Value warp = arith::ShRUIOp::create(b, tid, constI64(b, 5));
+  Value isLane0 = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, constI64(b, 0));
+  Value rowStart = arith::MulIOp::create(b, row, constI64(b, width));
+  // Gate and up rows start at row * in_stride.
+  Value inStart =
+      gated ? Value(arith::MulIOp::create(b, row, constI64(b, inStride))) : rowStart;
+  Value inRow = elementAddress(b, x, f32, inStart);
+  Value upRow = gated ? elementAddress(b, up, f32, inStart) : Value();
+  Value residualRow = residual ? elementAddress(b, residual, f32, rowStart) : Value();
+  // The row the norm reads: the sum with a residual.
+  Value xRow = sum ? elementAddress(b, sum, f32, rowStart) : inRow;
+  Value yRow = y ? elementAddress(b, y, f32, rowStart) : Value();
+  Value qRow = q ? elementAddress(b, q, i8, rowStart) : Value();
 
-    // 16-byte chunks when the width allows and the pointers are aligned (a uniform branch).
-    Value vectorOk;
-    if (width % 4 == 0) {
-      SmallVector<Value> floats = {xRow};
-      if (residualRow)
-        floats.append({inRow, residualRow});
-      if (upRow)
-        floats.push_back(upRow);
-      if (w)
-        floats.push_back(w);
-      if (bias)
-        floats.push_back(bias);
-      if (yRow)
-        floats.push_back(yRow);
-      vectorOk = pointersAligned(b, floats, 16);
-      if (qRow)
-        vectorOk = arith::AndIOp::create(b, vectorOk, pointersAligned(b, {qRow}, 4));
+  // 16-byte chunks when the width allows and the pointers are aligned (a uniform branch).
+  Value vectorOk;
+  if (width % 4 == 0) {
+    SmallVector<Value> floats = {xRow};
+    if (residualRow)
+      floats.append({inRow, residualRow});
+    if (upRow)
+      floats.push_back(upRow);
+    if (w)
+      floats.push_back(w);
+    if (bias)
+      floats.push_back(bias);
+    if (yRow)
+      floats.push_back(yRow);
+    vectorOk = pointersAligned(b, floats, 16);
+    if (qRow)
+      vectorOk = arith::AndIOp::create(b, vectorOk, pointersAligned(b, {qRow}, 4));
+  }
+  // The passes below re-read the row through loops; with |scalarOnly| one float at a time.
+  bool scalarOnly = false;
+  auto overRow = [&](ImplicitLocOpBuilder &b, ValueRange init, const ChunkBody &body) {
+    auto run = [&](ImplicitLocOpBuilder &b, int64_t vec) {
+      return forLoop(b, tid, constI64(b, width / vec), constI64(b, threads), init,
+                     [&](ImplicitLocOpBuilder &b, Value chunk, ValueRange carried) {
+                       Value element = arith::MulIOp::create(b, chunk, constI64(b, vec));
+                       return body(b, vec, element, carried);
+                     });
+    };
+    if (!vectorOk || scalarOnly)
+      return run(b, 1);
+    return ifThenElse(
+        b, vectorOk, ValueRange(init).getTypes(),
+        [&](ImplicitLocOpBuilder &b) { return run(b, 4); },
+        [&](ImplicitLocOpBuilder &b) { return run(b, 1); });
+  };
+
+  // Every thread gets the block's total: lane 0 of each warp publishes its warp's value, and
+  // after one barrier all threads combine the warps' values in the same order.
+  auto blockCombine = [&](ImplicitLocOpBuilder &b, Value shared, Value mine, bool max) {
+    Type type = mine.getType();
+    ifThen(b, isLane0, [&](ImplicitLocOpBuilder &b) {
+      store(b, mine, elementAddress(b, shared, type, warp), type.getIntOrFloatBitWidth() / 8);
+    });
+    barrier(b);
+    Value total;
+    for (int64_t i = 0; i < warps; ++i) {
+      Value v = load(b, type, elementAddress(b, shared, type, constI64(b, i)),
+                     type.getIntOrFloatBitWidth() / 8);
+      total = !total ? v : max ? maxF(b, total, v) : Value(arith::AddFOp::create(b, total, v));
     }
-    auto overRow = [&](ImplicitLocOpBuilder &b, ValueRange init, const ChunkBody &body) {
-      auto run = [&](ImplicitLocOpBuilder &b, int64_t vec) {
-        return forLoop(b, tid, constI64(b, width / vec), constI64(b, threads), init,
-                       [&](ImplicitLocOpBuilder &b, Value chunk, ValueRange carried) {
-                         Value element = arith::MulIOp::create(b, chunk, constI64(b, vec));
-                         return body(b, vec, element, carried);
-                       });
-      };
-      if (!vectorOk)
-        return run(b, 1);
-      return ifThenElse(
-          b, vectorOk, ValueRange(init).getTypes(),
-          [&](ImplicitLocOpBuilder &b) { return run(b, 4); },
-          [&](ImplicitLocOpBuilder &b) { return run(b, 1); });
-    };
+    return total;
+  };
 
-    // Every thread gets the block's total: lane 0 of each warp publishes its warp's value, and
-    // after one barrier all threads combine the warps' values in the same order.
-    auto blockCombine = [&](ImplicitLocOpBuilder &b, Value shared, Value mine, bool max) {
-      Type type = mine.getType();
-      ifThen(b, isLane0, [&](ImplicitLocOpBuilder &b) {
-        store(b, mine, elementAddress(b, shared, type, warp), type.getIntOrFloatBitWidth() / 8);
-      });
-      barrier(b);
-      Value total;
-      for (int64_t i = 0; i < warps; ++i) {
-        Value v = load(b, type, elementAddress(b, shared, type, constI64(b, i)),
-                       type.getIntOrFloatBitWidth() / 8);
-        total = !total ? v : max ? maxF(b, total, v) : Value(arith::AddFOp::create(b, total, v));
-      }
-      return total;
-    };
-
+  auto loopPasses = [&](ImplicitLocOpBuilder &b) {
     // s = x + residual, the add family's f32 addition. The sum may overwrite x or the
     // residual (plain loads, not the read-only path), and every later pass of this thread
     // reads back just the elements it stored here: the same chunks, so no barrier.
@@ -335,7 +347,196 @@ LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
            [&](ImplicitLocOpBuilder &b) {
              store(b, s, elementAddress(b, qscale, f32, row), 4);
            });
-  });
+  };
+
+  // The same arithmetic with the thread's chunks of the row held in registers: every load of
+  // a pass is issued before the first is used, and the row is read from memory once. For a
+  // block much narrower than the row (a fused norm tail) this is what keeps the passes from
+  // waiting on one load per loop trip.
+  auto registerPasses = [&](ImplicitLocOpBuilder &b, int64_t perThread) {
+    const int64_t chunks = width / 4;
+    struct Chunk {
+      Value valid;   // i1, null when every thread has this chunk
+      Value element; // its first element, clamped into the row for threads past the end
+      SmallVector<Value> values;
+    };
+    SmallVector<Chunk> mine;
+    for (int64_t m = 0; m < perThread; ++m) {
+      Chunk c;
+      Value chunk = arith::AddIOp::create(b, tid, constI64(b, m * threads));
+      if ((m + 1) * threads > chunks) {
+        c.valid = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, chunk, constI64(b, chunks));
+        chunk = arith::SelectOp::create(b, c.valid, chunk, constI64(b, 0));
+      }
+      c.element = arith::MulIOp::create(b, chunk, constI64(b, 4));
+      mine.push_back(c);
+    }
+    // Stores of a chunk only by the threads that have it.
+    auto guarded = [&](ImplicitLocOpBuilder &b, const Chunk &c,
+                       const std::function<void(ImplicitLocOpBuilder &)> &body) {
+      if (c.valid)
+        ifThen(b, c.valid, body);
+      else
+        body(b);
+    };
+    // A carried value updated only for the chunks the thread has.
+    auto keep = [&](ImplicitLocOpBuilder &b, const Chunk &c, Value updated, Value old) {
+      return c.valid ? Value(arith::SelectOp::create(b, c.valid, updated, old)) : updated;
+    };
+    // Every load first, then the row's values: x, the sum with the residual (stored; it may
+    // overwrite x or the residual, which this thread has already read), or relu2(gate) * up.
+    SmallVector<SmallVector<Value>> second(perThread);
+    for (int64_t m = 0; m < perThread; ++m) {
+      mine[m].values = loadF32s(b, residual ? inRow : xRow, mine[m].element, 4, false);
+      if (residual)
+        second[m] = loadF32s(b, residualRow, mine[m].element, 4, false);
+      else if (gated)
+        second[m] = loadF32s(b, upRow, mine[m].element, 4, false);
+    }
+    for (int64_t m = 0; m < perThread; ++m) {
+      SmallVector<Value> &xs = mine[m].values;
+      for (int64_t i = 0; i < 4; ++i) {
+        if (residual) {
+          xs[i] = arith::AddFOp::create(b, xs[i], second[m][i]);
+        } else if (gated) {
+          Value g = maxF(b, xs[i], constF32(b, 0.0));
+          xs[i] = arith::MulFOp::create(b, arith::MulFOp::create(b, g, g), second[m][i]);
+        }
+      }
+      if (residual)
+        guarded(b, mine[m], [&](ImplicitLocOpBuilder &b) {
+          storeValues(b, mine[m].values, xRow, mine[m].element);
+        });
+    }
+    auto constF64 = [&](ImplicitLocOpBuilder &b, double v) -> Value {
+      return arith::ConstantOp::create(b, f64, b.getF64FloatAttr(v));
+    };
+    // The block's sum of d^2 or d, d = x - center in double, as the loop passes add them.
+    auto sumRow = [&](ImplicitLocOpBuilder &b, Value shared, Value center, bool square) {
+      Value acc = constF64(b, 0.0);
+      for (const Chunk &c : mine) {
+        Value updated = acc;
+        for (Value v : c.values) {
+          Value d = arith::ExtFOp::create(b, f64, v);
+          if (center)
+            d = arith::SubFOp::create(b, d, center);
+          updated = arith::AddFOp::create(b, updated,
+                                          square ? Value(arith::MulFOp::create(b, d, d)) : d);
+        }
+        acc = keep(b, c, updated, acc);
+      }
+      return blockCombine(b, shared, warpReduceAddF64(b, acc), /*max=*/false);
+    };
+    Value mean;
+    if (layer)
+      mean = arith::DivFOp::create(b, sumRow(b, meanSums, Value(), /*square=*/false),
+                                   constF64(b, double(width)));
+    SmallVector<SmallVector<Value>> out(perThread);
+    for (int64_t m = 0; m < perThread; ++m)
+      out[m] = mine[m].values;
+    if (norm) {
+      Value total = sumRow(b, sums, mean, /*square=*/true);
+      Value meanSquare = arith::DivFOp::create(b, total, constF64(b, double(width)));
+      Value shifted = arith::AddFOp::create(b, meanSquare, constF64(b, eps));
+      Value inv = arith::TruncFOp::create(
+          b, f32, arith::DivFOp::create(b, constF64(b, 1.0), sqrtRn(b, shifted)));
+      SmallVector<SmallVector<Value>> ws(perThread), bs(perThread);
+      for (int64_t m = 0; m < perThread; ++m) {
+        ws[m] = loadF32s(b, w, mine[m].element, 4, true);
+        if (bias)
+          bs[m] = loadF32s(b, bias, mine[m].element, 4, true);
+      }
+      for (int64_t m = 0; m < perThread; ++m)
+        for (int64_t i = 0; i < 4; ++i) {
+          Value c = out[m][i];
+          if (mean)
+            c = arith::TruncFOp::create(
+                b, f32, arith::SubFOp::create(b, arith::ExtFOp::create(b, f64, c), mean));
+          out[m][i] = arith::MulFOp::create(b, arith::MulFOp::create(b, c, inv), ws[m][i]);
+          if (bias)
+            out[m][i] = arith::AddFOp::create(b, out[m][i], bs[m][i]);
+        }
+    }
+    if (!quantize) {
+      for (int64_t m = 0; m < perThread; ++m)
+        guarded(b, mine[m], [&](ImplicitLocOpBuilder &b) {
+          storeValues(b, out[m], yRow, mine[m].element);
+        });
+      return;
+    }
+    Value partialMax = constF32(b, 0.0);
+    for (int64_t m = 0; m < perThread; ++m) {
+      Value updated = partialMax;
+      for (Value v : out[m])
+        updated = maxF(b, updated, absF(b, v));
+      partialMax = keep(b, mine[m], updated, partialMax);
+    }
+    Value absMax = blockCombine(b, maxima, warpReduceMax(b, partialMax), /*max=*/true);
+    Value s = arith::DivFOp::create(b, constF32(b, 127.0), maxF(b, absMax, constF32(b, 1e-5)));
+    for (int64_t m = 0; m < perThread; ++m) {
+      SmallVector<Value> codes;
+      for (Value v : out[m]) {
+        Value r = roundHalfEven(b, arith::MulFOp::create(b, v, s));
+        r = minF(b, maxF(b, r, constF32(b, -128.0)), constF32(b, 127.0));
+        codes.push_back(arith::TruncIOp::create(b, i8, arith::FPToSIOp::create(b, i32, r)));
+      }
+      guarded(b, mine[m], [&](ImplicitLocOpBuilder &b) {
+        storeValues(b, codes, qRow, mine[m].element);
+      });
+    }
+    ifThen(b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, constI64(b, 0)),
+           [&](ImplicitLocOpBuilder &b) {
+             store(b, s, elementAddress(b, qscale, f32, row), 4);
+           });
+  };
+
+  const int64_t perThread = (width / 4 + threads - 1) / threads;
+  if (width % 4 != 0 || perThread > kMostChunksInRegisters) {
+    loopPasses(b);
+    return;
+  }
+  ifThen(b, vectorOk, [&](ImplicitLocOpBuilder &b) { registerPasses(b, perThread); });
+  ifThen(b, arith::XOrIOp::create(b, vectorOk, arith::ConstantOp::create(b, b.getI1Type(),
+                                                                        b.getBoolAttr(true))),
+         [&](ImplicitLocOpBuilder &b) {
+           scalarOnly = true;
+           loopPasses(b);
+         });
+}
+
+llvm::Expected<LaunchShape> launchRmsNorm(const KernelSpec &spec, int64_t maxRows,
+                                          const GpuTarget &) {
+  const int64_t width = spec.getInt("width");
+  if (width <= 0)
+    return llvm::createStringError("%s: parameter 'width' must be positive", spec.symbol.c_str());
+  LaunchShape shape;
+  shape.block = {uint32_t(threadsFor(width)), 1, 1};
+  shape.grid = {uint32_t(std::max<int64_t>(1, maxRows)), 1, 1};
+  return shape;
+}
+
+LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
+                              const GpuTarget &target) {
+  llvm::Expected<NormRow> parsed = parseNormRow(spec);
+  if (!parsed)
+    return gpuKernelError(fn, spec, llvm::toString(parsed.takeError()));
+  NormRow r = *parsed;
+  ImplicitLocOpBuilder b(fn.getLoc(), fn.getContext());
+  GpuKernelArgs args = beginGpuKernel(fn, b);
+  bindNormRow(r, args.bindings);
+  const int64_t threads = threadsFor(r.width);
+  // sm_90: the weight vector (never written by a dispatch) is asked into this SM's L1 before
+  // the wait for the previous dispatch, which may still run (programmatic dependent launch),
+  // so the passes that scale the row find it there instead of in device memory.
+  if (r.w && target.computeCapability >= 90)
+    emitPrefetchesBeforeWait(fn, b, [&](ImplicitLocOpBuilder &b) {
+      prefetchNormWeights(b, r, threadIdX(b), threads);
+    });
+  Value row = toI64(b, blockIdX(b));
+  Value active = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, row, args.rows);
+  // The condition is the same for every thread of the block, so the barriers inside are
+  // reached by all of them or by none.
+  ifThen(b, active, [&](ImplicitLocOpBuilder &b) { emitNormRow(fn, b, r, row, threads); });
   return success();
 }
 

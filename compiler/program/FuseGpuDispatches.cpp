@@ -1,6 +1,8 @@
-//===- FuseGpuDispatches.cpp - one GPU dispatch for rope and the KV-cache write -===//
+//===- FuseGpuDispatches.cpp - fewer GPU dispatches (Passes.td) ------------------===//
 #include "compiler/program/KernelSpecs.h"
 #include "compiler/program/Passes.h"
+
+#include "FusedKernelSpecs.h"
 
 #include "tern/Dialect/TernOps.h"
 
@@ -93,6 +95,30 @@ struct FuseGpuDispatchesPass
       write->setAttr(kKernelAttr, FlatSymbolRefAttr::get(declaration.getSymNameAttr()));
       rope->removeAttr(kKernelAttr);
       rope->setAttr(kFusedIntoNextAttr, UnitAttr::get(&getContext()));
+      previous = nullptr;
+    }
+
+    // At decode, a ternary matmul and the norm dispatched after it.
+    previous = nullptr;
+    for (Operation &op : forward.getBody().front()) {
+      if (!op.hasAttr(kKernelAttr))
+        continue;
+      Operation *matmul = previous;
+      previous = &op;
+      if (!matmul || !isa<T::TernaryMatmulOp>(matmul) || !isa<T::RmsNormQuantizeOp>(op) ||
+          matmul->hasAttr(kLastRowAttr) != op.hasAttr(kLastRowAttr))
+        continue;
+      func::FuncOp matmulKernel = kernelOf(module, matmul), normKernel = kernelOf(module, &op);
+      if (!matmulKernel || !normKernel)
+        continue;
+      const ::tern::KernelSpec matmulSpec = kernelSpecFromDeclaration(matmulKernel);
+      const ::tern::KernelSpec normSpec = kernelSpecFromDeclaration(normKernel);
+      if (matmulSpec.family != "ternary_matmul" || normSpec.family != "rms_norm_quantize")
+        continue;
+      func::FuncOp declaration =
+          declarations.get(::tern::fuseTernaryMatmulNorm(matmulSpec, normSpec), forward);
+      matmul->setAttr(kDecodeKernelAttr, FlatSymbolRefAttr::get(declaration.getSymNameAttr()));
+      op.setAttr(kDecodeFusedIntoPreviousAttr, UnitAttr::get(&getContext()));
       previous = nullptr;
     }
 

@@ -36,8 +36,10 @@ std::string takeMessage(tern_status_t status) {
 std::vector<std::vector<uint8_t>> runReference(const KernelCase &c, std::string *error) {
   std::vector<std::vector<uint8_t>> buffers = c.bindings;
   std::vector<void *> pointers;
-  for (auto &buffer : buffers)
-    pointers.push_back(buffer.data());
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    const KernelCase::View *view = c.viewOf(i);
+    pointers.push_back(view ? buffers[size_t(view->of)].data() + view->offset : buffers[i].data());
+  }
   ReferenceKernelShape shape;
   if (tern_status_t status = describeReferenceKernel(c.spec, c.rows, &shape)) {
     *error = takeMessage(status);
@@ -79,28 +81,37 @@ protected:
   // Runs |c| with |fn| on the GPU; returns the buffers as the kernel left them (with guards).
   std::vector<std::vector<uint8_t>> runOnGpu(const KernelCase &c, CUfunction fn,
                                              std::string *error) {
-    std::vector<CUdeviceptr> buffers;
+    std::vector<CUdeviceptr> buffers, allocations;
     std::vector<std::vector<uint8_t>> results;
     auto fail = [&](CUresult r, const char *what) {
       *error = std::string(what) + ": " + driver.describe(r);
-      for (CUdeviceptr p : buffers)
+      for (CUdeviceptr p : allocations)
         driver.cuMemFree_v2(p);
       return std::vector<std::vector<uint8_t>>{};
     };
-    for (const auto &bytes : c.bindings) {
+    for (size_t i = 0; i < c.bindings.size(); ++i) {
+      if (c.viewOf(i)) {
+        buffers.push_back(0); // set below, once its buffer is there
+        continue;
+      }
+      const std::vector<uint8_t> &bytes = c.bindings[i];
       std::vector<uint8_t> padded = bytes;
       padded.resize(bytes.size() + kGuardBytes, kGuardByte);
       CUdeviceptr p = 0;
       if (CUresult r = driver.cuMemAlloc_v2(&p, padded.size()))
         return fail(r, "cuMemAlloc");
+      allocations.push_back(p);
       buffers.push_back(p);
       if (CUresult r = driver.cuMemcpyHtoD_v2(p, padded.data(), padded.size()))
         return fail(r, "cuMemcpyHtoD");
     }
+    for (const KernelCase::View &view : c.views)
+      buffers[size_t(view.binding)] = buffers[size_t(view.of)] + view.offset;
     const tern_cuda_call_t call{c.rows, c.pos};
     CUdeviceptr callPtr = 0;
     if (CUresult r = driver.cuMemAlloc_v2(&callPtr, sizeof(call)))
       return fail(r, "cuMemAlloc");
+    allocations.push_back(callPtr);
     buffers.push_back(callPtr);
     if (CUresult r = driver.cuMemcpyHtoD_v2(callPtr, &call, sizeof(call)))
       return fail(r, "cuMemcpyHtoD");
@@ -119,13 +130,17 @@ protected:
     if (CUresult r = driver.cuStreamSynchronize(nullptr))
       return fail(r, "running the kernel");
     for (size_t i = 0; i < c.bindings.size(); ++i) {
+      if (c.viewOf(i)) {
+        results.emplace_back(); // its bytes come back with the binding it views
+        continue;
+      }
       std::vector<uint8_t> bytes(c.bindings[i].size() + kGuardBytes);
       if (CUresult r = driver.cuMemcpyDtoHAsync_v2(bytes.data(), buffers[i], bytes.size(), nullptr))
         return fail(r, "cuMemcpyDtoH");
       results.push_back(std::move(bytes));
     }
     driver.cuStreamSynchronize(nullptr);
-    for (CUdeviceptr p : buffers)
+    for (CUdeviceptr p : allocations)
       driver.cuMemFree_v2(p);
     return results;
   }

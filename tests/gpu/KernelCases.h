@@ -40,6 +40,21 @@ struct KernelCase {
   // (rope's x, the KV caches) hold data and are outputs too.
   std::vector<std::vector<uint8_t>> bindings;
   std::vector<OutputCheck> outputs;
+  // Bindings that point into another binding's buffer, as a memory plan places a norm's input
+  // inside the matmul result it reads: bindings[binding] stays empty, and the kernel gets the
+  // buffer of binding |of| from byte |offset| on.
+  struct View {
+    int binding = 0, of = 0;
+    size_t offset = 0;
+  };
+  std::vector<View> views;
+  // The view |binding| is, or null.
+  const View *viewOf(size_t binding) const {
+    for (const View &v : views)
+      if (size_t(v.binding) == binding)
+        return &v;
+    return nullptr;
+  }
 };
 
 // A family group's case generator: a few cases with random shapes (include the real 2B-4T
@@ -57,6 +72,11 @@ std::vector<CaseGroup> kernelCaseGroups();
 // Helpers for writing cases.
 std::vector<uint8_t> randomF32Bytes(std::mt19937 &rng, size_t count, float scale = 1.0f);
 std::vector<uint8_t> poisonedBytes(size_t bytes);
+// A ternary_matmul case (MatmulCases.cpp): random activations and ternary weights, the output
+// poisoned. With |exactScales| the scales are powers of two, so the output is the reference's
+// bit for bit and a fused norm of it can be compared exactly.
+KernelCase ternaryMatmulCase(std::mt19937 &rng, int64_t n, int64_t k, int64_t rows,
+                             int64_t maxRows, bool divide, bool exactScales = false);
 template <typename T> std::vector<uint8_t> bytesOf(const std::vector<T> &values) {
   const auto *p = reinterpret_cast<const uint8_t *>(values.data());
   return std::vector<uint8_t>(p, p + values.size() * sizeof(T));

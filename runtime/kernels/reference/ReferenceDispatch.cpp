@@ -1,6 +1,8 @@
 // Maps each kernel family's descriptor and bindings onto the reference twins.
 #include "reference/ReferenceDispatch.h"
 
+#include "FusedKernelSpecs.h"
+
 #include "packing/QuantizedPacking.h"
 #include "packing/TernaryPacking.h"
 #include "reference/ReferenceKernels.h"
@@ -554,10 +556,47 @@ std::vector<float> gluRows(const Parsed &p, const float *gate, const float *up, 
   return product;
 }
 
+
+// ternary_matmul_rms_norm_quantize (FusedKernelSpecs.h): one work item, the whole matmul and
+// then the norm; the counter binding is the GPU kernel's alone.
+tern_status_t describeFused(const KernelSpec &spec, int64_t rows, ReferenceKernelShape *out) {
+  auto [matmul, norm] = splitTernaryMatmulNorm(spec);
+  ReferenceKernelShape first, second;
+  if (tern_status_t status = describeReferenceKernel(matmul, rows, &first))
+    return status;
+  if (tern_status_t status = describeReferenceKernel(norm, rows, &second))
+    return status;
+  out->gridItems = 1;
+  out->bindingBytes = first.bindingBytes;
+  out->bindingBytes.insert(out->bindingBytes.end(), second.bindingBytes.begin(),
+                           second.bindingBytes.end());
+  out->bindingBytes.push_back(4);
+  return nullptr;
+}
+
+tern_status_t runFused(const KernelSpec &spec, void *const *bindings, int64_t rows, int64_t pos,
+                       int64_t begin, int64_t end) {
+  auto [matmul, norm] = splitTernaryMatmulNorm(spec);
+  ReferenceKernelShape first;
+  if (tern_status_t status = describeReferenceKernel(matmul, rows, &first))
+    return status;
+  if (begin < 0 || begin > end || end > 1)
+    return fail(TERN_STATUS_INVALID_ARGUMENT, spec,
+                "work items [%lld, %lld) are not a slice of the grid's 1", (long long)begin,
+                (long long)end);
+  if (begin == end)
+    return nullptr;
+  if (tern_status_t status = runReferenceKernel(matmul, bindings, rows, pos, 0, first.gridItems))
+    return status;
+  return runReferenceKernel(norm, bindings + first.bindingBytes.size(), rows, pos, 0, 1);
+}
+
 } // namespace
 
 tern_status_t describeReferenceKernel(const KernelSpec &spec, int64_t rows,
                                       ReferenceKernelShape *out) {
+  if (spec.family == kTernaryMatmulNormFamily)
+    return describeFused(spec, rows, out);
   Parsed p;
   if (tern_status_t status = parse(spec, &p))
     return status;
@@ -568,6 +607,8 @@ tern_status_t describeReferenceKernel(const KernelSpec &spec, int64_t rows,
 
 tern_status_t runReferenceKernel(const KernelSpec &spec, void *const *bindings, int64_t rows,
                                  int64_t pos, int64_t begin, int64_t end) {
+  if (spec.family == kTernaryMatmulNormFamily)
+    return runFused(spec, bindings, rows, pos, begin, end);
   Parsed p;
   if (tern_status_t status = parse(spec, &p))
     return status;
