@@ -2,8 +2,9 @@
 // timed on the GPU: ternary projections (i2_b128, dp4a), the lm_head in f16 and in the
 // block-quantized formats. Each kernel runs 64 times back to back in a CUDA graph, cycling
 // through enough copies of its weights (at least 256 MB in all) that every launch streams
-// them from device memory rather than the 50 MB L2, as a decode step does. Prints one JSON
-// object: per kernel, microseconds per launch and weight GB/s. The yardsticks, torch's bf16
+// them from device memory rather than the 50 MB L2, as a decode step does; once as plain
+// launches and once as programmatic dependent launches, the way the runtime launches a decode
+// step. Prints one JSON object: per kernel, microseconds per launch and weight GB/s, both ways. The yardsticks, torch's bf16
 // GEMVs and the copy bandwidth, come from torch_baseline.py in the same call.
 #include "codegen/GPU/GPUCodegen.h"
 #include "packing/QuantizedPacking.h"
@@ -153,44 +154,62 @@ int main() {
     const int launches = 64;
     std::vector<std::vector<CUdeviceptr>> values(launches);
     std::vector<std::vector<void *>> params(launches);
-    if (!ok(driver, driver.cuStreamBeginCapture_v2(stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
-            "cuStreamBeginCapture"))
-      return 1;
     for (int i = 0; i < launches; ++i) {
       for (size_t b = 0; b < buffers.size(); ++b)
         values[i].push_back(buffers[b][size_t(i) % buffers[b].size()]);
       values[i].push_back(callPtr);
       for (CUdeviceptr &v : values[i])
         params[i].push_back(&v);
-      driver.cuLaunchKernel(fn, shape->grid[0], shape->grid[1], shape->grid[2], shape->block[0],
-                            shape->block[1], shape->block[2], 0, stream, params[i].data(),
-                            nullptr);
     }
-    CUgraph graph = nullptr;
-    CUgraphExec exec = nullptr;
-    if (!ok(driver, driver.cuStreamEndCapture(stream, &graph), "cuStreamEndCapture") ||
-        !ok(driver, driver.cuGraphInstantiateWithFlags(&exec, graph, 0), "cuGraphInstantiate"))
-      return 1;
-    driver.cuGraphLaunch(exec, stream);
-    if (!ok(driver, driver.cuStreamSynchronize(stream), "warm-up run"))
-      return 1;
-    double best = 1e30;
-    for (int rep = 0; rep < 10; ++rep) {
-      auto start = std::chrono::steady_clock::now();
+    // Microseconds per launch of the graph of |launches| launches, best of 10 replays; with
+    // |dependent|, each launch is a programmatic dependent of the one before, as the runtime
+    // launches a decode step's dispatches (sm_90): a kernel's weight prefetch, issued before
+    // its griddepcontrol.wait, then overlaps the kernel before it. Negative on failure.
+    auto timeGraph = [&](bool dependent) -> double {
+      if (!ok(driver, driver.cuStreamBeginCapture_v2(stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
+              "cuStreamBeginCapture"))
+        return -1;
+      for (int i = 0; i < launches; ++i) {
+        CUlaunchAttribute attribute{};
+        attribute.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+        attribute.value.programmaticStreamSerializationAllowed = 1;
+        const CUlaunchConfig config{shape->grid[0],  shape->grid[1], shape->grid[2],
+                                    shape->block[0], shape->block[1], shape->block[2],
+                                    0,               stream,          &attribute,
+                                    dependent ? 1u : 0u};
+        driver.cuLaunchKernelEx(&config, fn, params[i].data(), nullptr);
+      }
+      CUgraph graph = nullptr;
+      CUgraphExec exec = nullptr;
+      if (!ok(driver, driver.cuStreamEndCapture(stream, &graph), "cuStreamEndCapture") ||
+          !ok(driver, driver.cuGraphInstantiateWithFlags(&exec, graph, 0), "cuGraphInstantiate"))
+        return -1;
       driver.cuGraphLaunch(exec, stream);
-      driver.cuStreamSynchronize(stream);
-      best = std::min(best, std::chrono::duration<double, std::micro>(
-                                std::chrono::steady_clock::now() - start).count());
-    }
-    const double us = best / launches;
+      if (!ok(driver, driver.cuStreamSynchronize(stream), "warm-up run"))
+        return -1;
+      double best = 1e30;
+      for (int rep = 0; rep < 10; ++rep) {
+        auto start = std::chrono::steady_clock::now();
+        driver.cuGraphLaunch(exec, stream);
+        driver.cuStreamSynchronize(stream);
+        best = std::min(best, std::chrono::duration<double, std::micro>(
+                                  std::chrono::steady_clock::now() - start).count());
+      }
+      driver.cuGraphExecDestroy(exec);
+      driver.cuGraphDestroy(graph);
+      return best / launches;
+    };
+    const double us = timeGraph(false), usDependent = timeGraph(true);
+    if (us < 0 || usDependent < 0)
+      return 1;
     std::printf("%s {\"name\": \"%s\", \"family\": \"%s\", \"n\": %lld, \"k\": %lld, "
-                "\"weight_bytes\": %llu, \"copies\": %zu, \"us\": %.3f, \"gbps\": %.1f}",
+                "\"weight_bytes\": %llu, \"copies\": %zu, \"us\": %.3f, \"gbps\": %.1f, "
+                "\"us_dependent\": %.3f, \"gbps_dependent\": %.1f}",
                 separator, s.name.c_str(), s.spec.family.c_str(),
                 (long long)s.spec.getInt("n"), (long long)s.spec.getInt("k"),
-                (unsigned long long)s.weightBytes, copies, us, double(s.weightBytes) / us / 1e3);
+                (unsigned long long)s.weightBytes, copies, us, double(s.weightBytes) / us / 1e3,
+                usDependent, double(s.weightBytes) / usDependent / 1e3);
     separator = ",\n";
-    driver.cuGraphExecDestroy(exec);
-    driver.cuGraphDestroy(graph);
     for (auto &list : buffers)
       for (CUdeviceptr p : list)
         driver.cuMemFree_v2(p);
