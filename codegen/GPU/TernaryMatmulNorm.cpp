@@ -3,12 +3,10 @@
 // its own launch (tern-fuse-gpu-dispatches gives it to the decode entry point: one block
 // normalizes every row of the call, too few threads for a prefill's rows).
 //
-// Each block, once its outputs are written, passes a barrier and counts itself in the counter
-// binding with an add that releases at device scope. The block that sees the count reach the
-// grid's size acquires, so every block's outputs are visible to it; it normalizes the rows
-// with its threads (NormRow.h, the row held in registers) and sets the counter back to zero
-// for the next dispatch. Before the dependent-launch wait, block 0 asks L2 for the norm's
-// weight vector: which SM finishes last is not known, so L1 would not do.
+// The block that finishes last (emitLastBlockTail: it sees every other block's outputs)
+// normalizes the rows with its threads (NormRow.h, the row held in registers). Before the
+// dependent-launch wait, block 0 asks L2 for the norm's weight vector: which SM finishes last
+// is not known, so L1 would not do.
 #include "codegen/GPU/GPUKernelBuilder.h"
 #include "codegen/GPU/GPUKernelGenerators.h"
 #include "codegen/GPU/NormRow.h"
@@ -81,31 +79,11 @@ LogicalResult generateTernaryMatmulNorm(mlir::gpu::GPUFuncOp fn, const KernelSpe
                                prefetchNormWeights)))
     return failure();
 
-  // Count this block in once all its threads have written their outputs.
-  Type i32 = b.getI32Type();
-  Value isLast = sharedArray(b, fn, "tail_is_last", i32, 1);
-  Value tid = threadIdX(b);
-  Value thread0 = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, constI32(b, 0));
-  barrier(b);
-  ifThen(b, thread0, [&](ImplicitLocOpBuilder &b) {
-    Value before = atomicAddAcqRelGpu(b, counter, constI32(b, 1));
-    Value blocks = arith::MulIOp::create(b, gridDimX(b), gridDimY(b));
-    Value last = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, before,
-                                       arith::SubIOp::create(b, blocks, constI32(b, 1)));
-    store(b, arith::ExtUIOp::create(b, i32, last), isLast, 4);
-  });
-  barrier(b);
-  Value last = arith::CmpIOp::create(b, arith::CmpIPredicate::ne, load(b, i32, isLast, 4),
-                                     constI32(b, 0));
-  // The condition is the same for every thread of the block: the norm's barriers are reached
-  // by all of them or by none.
-  ifThen(b, last, [&](ImplicitLocOpBuilder &b) {
-    fenceAcqRelGpu(b);
+  emitLastBlockTail(fn, b, counter, [&](ImplicitLocOpBuilder &b) {
     forLoop(b, constI64(b, 0), args.rows, constI64(b, 1), [&](ImplicitLocOpBuilder &b, Value row) {
       emitNormRow(fn, b, norm, row, threads);
       barrier(b); // the next row reuses the reductions' shared arrays
     });
-    ifThen(b, thread0, [&](ImplicitLocOpBuilder &b) { store(b, constI32(b, 0), counter, 4); });
   });
   return success();
 }
