@@ -14,7 +14,7 @@
 // exact in int32; the scales apply once.
 #include "codegen/GPU/GPURowDot.h"
 #include "codegen/GPU/GPUKernelGenerators.h"
-#include "codegen/GPU/TernaryMatmul.h"
+#include "codegen/GPU/KernelBodies.h"
 #include "codegen/GPU/TernaryMma.h"
 
 #include "packing/TernaryPacking.h"
@@ -96,7 +96,7 @@ llvm::Expected<LaunchShape> launchTernaryMatmul(const KernelSpec &spec, int64_t 
 LogicalResult emitTernaryMatmul(mlir::gpu::GPUFuncOp fn, ImplicitLocOpBuilder &b,
                                 const KernelSpec &spec, const GpuKernelArgs &args,
                                 ValueRange bindings, const GpuTarget &target,
-                                const std::function<void(ImplicitLocOpBuilder &)> &extraPrefetches) {
+                                const PrefetchHook &extraPrefetches) {
   auto parsed = parse(spec);
   if (!parsed)
     return gpuKernelError(fn, spec, llvm::toString(parsed.takeError()));

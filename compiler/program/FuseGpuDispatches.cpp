@@ -98,26 +98,28 @@ struct FuseGpuDispatchesPass
       previous = nullptr;
     }
 
-    // At decode, a ternary matmul and the norm dispatched after it.
+    // At decode, a ternary matmul or attention and the norm dispatched after it.
     previous = nullptr;
     for (Operation &op : forward.getBody().front()) {
       if (!op.hasAttr(kKernelAttr))
         continue;
-      Operation *matmul = previous;
+      Operation *first = previous;
       previous = &op;
-      if (!matmul || !isa<T::TernaryMatmulOp>(matmul) || !isa<T::RmsNormQuantizeOp>(op) ||
-          matmul->hasAttr(kLastRowAttr) != op.hasAttr(kLastRowAttr))
+      if (!first || !isa<T::TernaryMatmulOp, T::AttentionOp>(first) ||
+          !isa<T::RmsNormQuantizeOp>(op) || first->hasAttr(kLastRowAttr) != op.hasAttr(kLastRowAttr))
         continue;
-      func::FuncOp matmulKernel = kernelOf(module, matmul), normKernel = kernelOf(module, &op);
-      if (!matmulKernel || !normKernel)
+      func::FuncOp firstKernel = kernelOf(module, first), normKernel = kernelOf(module, &op);
+      if (!firstKernel || !normKernel)
         continue;
-      const ::tern::KernelSpec matmulSpec = kernelSpecFromDeclaration(matmulKernel);
+      const ::tern::KernelSpec firstSpec = kernelSpecFromDeclaration(firstKernel);
       const ::tern::KernelSpec normSpec = kernelSpecFromDeclaration(normKernel);
-      if (matmulSpec.family != "ternary_matmul" || normSpec.family != "rms_norm_quantize")
+      if (normSpec.family != "rms_norm_quantize")
         continue;
-      func::FuncOp declaration =
-          declarations.get(::tern::fuseTernaryMatmulNorm(matmulSpec, normSpec), forward);
-      matmul->setAttr(kDecodeKernelAttr, FlatSymbolRefAttr::get(declaration.getSymNameAttr()));
+      const ::tern::KernelSpec fused = ::tern::fuseNormTail(firstSpec, normSpec);
+      if (::tern::normTailFirstFamily(fused.family) != firstSpec.family)
+        continue;
+      func::FuncOp declaration = declarations.get(fused, forward);
+      first->setAttr(kDecodeKernelAttr, FlatSymbolRefAttr::get(declaration.getSymNameAttr()));
       op.setAttr(kDecodeFusedIntoPreviousAttr, UnitAttr::get(&getContext()));
       previous = nullptr;
     }

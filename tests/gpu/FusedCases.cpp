@@ -3,10 +3,13 @@
 // plain norm), more rows than one, and odd widths that take the norm's single-float path. As
 // in a program, the norm's input is bound as a view of the matmul's output, so the block that
 // normalizes must see what every other block wrote. The scales are powers of two, which makes
-// the matmul's output the reference's bit for bit, so the codes can be compared exactly.
+// the matmul's output the reference's bit for bit, so the codes can be compared exactly. Then
+// attention_rms_norm_quantize: the 2B-4T attention at decode and a small one with rows.
 #include "tests/gpu/KernelCases.h"
 
 #include "FusedKernelSpecs.h"
+
+#include <cmath>
 
 namespace tern::gpu::test {
 
@@ -69,6 +72,42 @@ KernelCase fusedCase(std::mt19937 &rng, const Shape &s) {
   return c;
 }
 
+// attention, then the sub-norm of its output (x a view of it). The attention's output is
+// within float tolerance of the reference's (ex2.approx), so the norm's codes may sit a
+// rounding step away: at most 1 apart, and rarely.
+KernelCase attentionNormCase(std::mt19937 &rng, int64_t heads, int64_t kvHeads, int64_t headDim,
+                             int64_t context, int64_t rows, int64_t pos, int64_t maxRows) {
+  const int64_t width = heads * headDim, cacheWidth = kvHeads * headDim;
+  KernelCase c;
+  c.spec.family = kAttentionNormFamily;
+  c.spec.symbol = "fused_attention_" + std::to_string(heads) + "x" + std::to_string(headDim) +
+                  "_r" + std::to_string(rows) + "_p" + std::to_string(pos);
+  c.name = std::string(kAttentionNormFamily) + " " + std::to_string(heads) + "/" +
+           std::to_string(kvHeads) + "x" + std::to_string(headDim) + " rows " +
+           std::to_string(rows) + " pos " + std::to_string(pos);
+  c.spec.ints = {{"heads", heads}, {"kv_heads", kvHeads}, {"head_dim", headDim},
+                 {"q_stride", width}, {"context", context}, {"width", width}};
+  c.spec.floats = {{"scale", 1.0 / std::sqrt(double(headDim))}, {"eps", 1e-5}};
+  c.rows = rows;
+  c.pos = pos;
+  c.maxRows = maxRows;
+  c.bindings = {randomF32Bytes(rng, size_t(rows * width), 2.0f),
+                randomF32Bytes(rng, size_t(context * cacheWidth), 1.0f),
+                randomF32Bytes(rng, size_t(context * cacheWidth), 1.0f),
+                poisonedBytes(size_t(rows * width) * 4)};
+  c.views.push_back({4, 3, 0});
+  c.bindings.emplace_back();
+  c.bindings.push_back(randomF32Bytes(rng, size_t(width), 2.0f));
+  c.bindings.push_back(poisonedBytes(size_t(rows * width)));
+  c.bindings.push_back(poisonedBytes(size_t(rows) * 4));
+  c.bindings.push_back(std::vector<uint8_t>(4, 0));
+  c.outputs = {{3, Compare::Float32, 1e-5},
+               {6, Compare::Codes, 0.01},
+               {7, Compare::Float32, 1e-5},
+               {8, Compare::Exact}};
+  return c;
+}
+
 } // namespace
 
 std::vector<KernelCase> fusedCases(std::mt19937 &rng) {
@@ -85,6 +124,9 @@ std::vector<KernelCase> fusedCases(std::mt19937 &rng) {
   std::vector<KernelCase> cases;
   for (const Shape &s : shapes)
     cases.push_back(fusedCase(rng, s));
+  cases.push_back(attentionNormCase(rng, 20, 5, 128, 4096, 1, 1000, 1)); // 2B-4T decode
+  cases.push_back(attentionNormCase(rng, 20, 5, 128, 4096, 1, 0, 1));    // first token
+  cases.push_back(attentionNormCase(rng, 8, 4, 8, 256, 3, 11, 8));       // rows, small heads
   return cases;
 }
 

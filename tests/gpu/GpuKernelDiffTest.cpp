@@ -158,6 +158,21 @@ std::string compareOutput(const OutputCheck &check, const std::vector<uint8_t> &
     if (got[i] != kGuardByte)
       return "wrote past the end of the binding (byte " + std::to_string(i - want.size()) +
              " of the guard band)";
+  if (check.compare == Compare::Codes) {
+    size_t differing = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      const int d = int(int8_t(got[i])) - int(int8_t(want[i]));
+      if (d < -1 || d > 1)
+        return "code " + std::to_string(i) + " is " + std::to_string(int(int8_t(got[i]))) +
+               ", the reference's " + std::to_string(int(int8_t(want[i])));
+      differing += d != 0;
+    }
+    *errorOut = double(differing) / double(std::max<size_t>(want.size(), 1));
+    if (*errorOut > check.tolerance)
+      return std::to_string(differing) + " of " + std::to_string(want.size()) +
+             " codes are 1 off the reference's";
+    return "";
+  }
   if (check.compare == Compare::Exact) {
     size_t differing = 0, first = 0;
     for (size_t i = 0; i < want.size(); ++i)
@@ -238,7 +253,10 @@ TEST_F(GpuKernels, MatchReferenceTwins) {
                                             &measured);
         char note[96];
         std::snprintf(note, sizeof(note), " [binding %d: %s %.3g]", check.binding,
-                      check.compare == Compare::Exact ? "bytes differing" : "rel L2", measured);
+                      check.compare == Compare::Exact   ? "bytes differing"
+                      : check.compare == Compare::Codes ? "codes 1 off"
+                                                        : "rel L2",
+                      measured);
         detail += note;
         if (!problem.empty()) {
           ADD_FAILURE() << c.name << ", binding " << check.binding << ": " << problem;

@@ -20,12 +20,14 @@ namespace tern::gpu::test {
 enum class Compare {
   Float32,  // f32 elements: ||gpu - ref|| / ||ref|| <= tolerance (L2 norms), no NaN anywhere
   Exact,    // every byte equal (int8 codes, copied rows)
+  Codes,    // int8 codes of an input that is itself within float tolerance: each at most 1
+            // from the reference's, and at most |tolerance| of them not equal
 };
 
 struct OutputCheck {
   int binding = 0;          // index into KernelCase::bindings
   Compare compare = Compare::Float32;
-  double tolerance = 1e-5;  // Float32 only
+  double tolerance = 1e-5;  // Float32 and Codes
 };
 
 struct KernelCase {

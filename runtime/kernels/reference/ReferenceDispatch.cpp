@@ -557,12 +557,12 @@ std::vector<float> gluRows(const Parsed &p, const float *gate, const float *up, 
 }
 
 
-// ternary_matmul_rms_norm_quantize (FusedKernelSpecs.h): one work item, the whole matmul and
-// then the norm; the counter binding is the GPU kernel's alone.
+// A kernel with a norm tail (FusedKernelSpecs.h): one work item, the whole of the first
+// kernel's grid and then the norm; the counter binding is the GPU kernel's alone.
 tern_status_t describeFused(const KernelSpec &spec, int64_t rows, ReferenceKernelShape *out) {
-  auto [matmul, norm] = splitTernaryMatmulNorm(spec);
+  auto [firstSpec, norm] = splitNormTail(spec);
   ReferenceKernelShape first, second;
-  if (tern_status_t status = describeReferenceKernel(matmul, rows, &first))
+  if (tern_status_t status = describeReferenceKernel(firstSpec, rows, &first))
     return status;
   if (tern_status_t status = describeReferenceKernel(norm, rows, &second))
     return status;
@@ -576,9 +576,9 @@ tern_status_t describeFused(const KernelSpec &spec, int64_t rows, ReferenceKerne
 
 tern_status_t runFused(const KernelSpec &spec, void *const *bindings, int64_t rows, int64_t pos,
                        int64_t begin, int64_t end) {
-  auto [matmul, norm] = splitTernaryMatmulNorm(spec);
+  auto [firstSpec, norm] = splitNormTail(spec);
   ReferenceKernelShape first;
-  if (tern_status_t status = describeReferenceKernel(matmul, rows, &first))
+  if (tern_status_t status = describeReferenceKernel(firstSpec, rows, &first))
     return status;
   if (begin < 0 || begin > end || end > 1)
     return fail(TERN_STATUS_INVALID_ARGUMENT, spec,
@@ -586,7 +586,8 @@ tern_status_t runFused(const KernelSpec &spec, void *const *bindings, int64_t ro
                 (long long)end);
   if (begin == end)
     return nullptr;
-  if (tern_status_t status = runReferenceKernel(matmul, bindings, rows, pos, 0, first.gridItems))
+  if (tern_status_t status =
+          runReferenceKernel(firstSpec, bindings, rows, pos, 0, first.gridItems))
     return status;
   return runReferenceKernel(norm, bindings + first.bindingBytes.size(), rows, pos, 0, 1);
 }
@@ -595,7 +596,7 @@ tern_status_t runFused(const KernelSpec &spec, void *const *bindings, int64_t ro
 
 tern_status_t describeReferenceKernel(const KernelSpec &spec, int64_t rows,
                                       ReferenceKernelShape *out) {
-  if (spec.family == kTernaryMatmulNormFamily)
+  if (!normTailFirstFamily(spec.family).empty())
     return describeFused(spec, rows, out);
   Parsed p;
   if (tern_status_t status = parse(spec, &p))
@@ -607,7 +608,7 @@ tern_status_t describeReferenceKernel(const KernelSpec &spec, int64_t rows,
 
 tern_status_t runReferenceKernel(const KernelSpec &spec, void *const *bindings, int64_t rows,
                                  int64_t pos, int64_t begin, int64_t end) {
-  if (spec.family == kTernaryMatmulNormFamily)
+  if (!normTailFirstFamily(spec.family).empty())
     return runFused(spec, bindings, rows, pos, begin, end);
   Parsed p;
   if (tern_status_t status = parse(spec, &p))
