@@ -29,7 +29,6 @@
 // 0 .. pos + t.
 #include "codegen/GPU/GPUKernelBuilder.h"
 #include "codegen/GPU/GPUKernelGenerators.h"
-#include "codegen/GPU/KernelBodies.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -172,10 +171,8 @@ llvm::Expected<LaunchShape> launchAttention(const KernelSpec &spec, int64_t maxR
   return shape;
 }
 
-LogicalResult emitAttention(mlir::gpu::GPUFuncOp fn, ImplicitLocOpBuilder &b,
-                            const KernelSpec &spec, const GpuKernelArgs &args,
-                            ValueRange bindings, const GpuTarget &target,
-                            const PrefetchHook &extraPrefetches) {
+LogicalResult generateAttention(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
+                                const GpuTarget &target) {
   Params p;
   if (llvm::Error e = checkParams(spec, &p))
     return gpuKernelError(fn, spec, llvm::toString(std::move(e)));
@@ -191,12 +188,14 @@ LogicalResult emitAttention(mlir::gpu::GPUFuncOp fn, ImplicitLocOpBuilder &b,
 
   const int64_t S = clusterBlocks(p, plan, target);
 
+  ImplicitLocOpBuilder b(fn.getLoc(), fn.getContext());
   if (S > 1)
     fn->setAttr(NVVM::NVVMDialect::getClusterDimAttrName(),
                 b.getDenseI32ArrayAttr({int32_t(S), 1, 1}));
+  GpuKernelArgs args = beginGpuKernel(fn, b);
   Type f32 = b.getF32Type();
-  Value q = bindings[0], kCache = bindings[1], vCache = bindings[2];
-  Value out = bindings[3];
+  Value q = args.bindings[0], kCache = args.bindings[1], vCache = args.bindings[2];
+  Value out = args.bindings[3];
   Value accShared = sharedArray(b, fn, "acc", f32, W * G * D);
   Value maxShared = sharedArray(b, fn, "max", f32, W * G);
   Value sumShared = sharedArray(b, fn, "sum", f32, W * G);
@@ -233,8 +232,6 @@ LogicalResult emitAttention(mlir::gpu::GPUFuncOp fn, ImplicitLocOpBuilder &b,
     // which writes position pos; the weight stream has evicted them since the last token.
     const int64_t lines = (D * 4 + 127) / 128; // per position and cache
     emitPrefetchesBeforeWait(fn, b, [&](ImplicitLocOpBuilder &b) {
-      if (extraPrefetches)
-        extraPrefetches(b);
       ifThen(b, arith::AndIOp::create(b, active, splitPositions), [&](ImplicitLocOpBuilder &b) {
         // Positions it * S * NG * U + rank * NG * U + o, o < NG * U, below pos.
         Value span = constI64(b, NG * U);
@@ -513,13 +510,6 @@ LogicalResult emitAttention(mlir::gpu::GPUFuncOp fn, ImplicitLocOpBuilder &b,
     });
   });
   return success();
-}
-
-LogicalResult generateAttention(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
-                                const GpuTarget &target) {
-  ImplicitLocOpBuilder b(fn.getLoc(), fn.getContext());
-  GpuKernelArgs args = beginGpuKernel(fn, b);
-  return emitAttention(fn, b, spec, args, args.bindings, target, nullptr);
 }
 
 } // namespace tern::gpu

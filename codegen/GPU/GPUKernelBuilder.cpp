@@ -176,49 +176,6 @@ void sideEffectPtx(ImplicitLocOpBuilder &b, llvm::StringRef text, llvm::StringRe
 }
 } // namespace
 
-Value atomicAddAcqRelGpu(ImplicitLocOpBuilder &b, Value address, Value value) {
-  Value global = address;
-  if (cast<LLVM::LLVMPointerType>(address.getType()).getAddressSpace() != 1)
-    global = LLVM::AddrSpaceCastOp::create(b, LLVM::LLVMPointerType::get(b.getContext(), 1),
-                                           address);
-  return LLVM::InlineAsmOp::create(b, b.getI32Type(), ValueRange{global, value},
-                                   "atom.acq_rel.gpu.global.add.u32 $0, [$1], $2;",
-                                   "=r,l,r,~{memory}", /*has_side_effects=*/true,
-                                   /*is_align_stack=*/false,
-                                   LLVM::tailcallkind::TailCallKind::None,
-                                   LLVM::AsmDialectAttr(), ArrayAttr())
-      .getResult(0);
-}
-
-void fenceAcqRelGpu(ImplicitLocOpBuilder &b) { sideEffectPtx(b, "fence.acq_rel.gpu;", "", {}); }
-
-void emitLastBlockTail(mlir::gpu::GPUFuncOp fn, ImplicitLocOpBuilder &b, Value counter,
-                       const std::function<void(ImplicitLocOpBuilder &)> &tail) {
-  Type i32 = b.getI32Type();
-  Value isLast = sharedArray(b, fn, "tail_is_last", i32, 1);
-  Value thread0 =
-      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, threadIdX(b), constI32(b, 0));
-  // Every thread of the block has written its outputs: thread 0 releases them all.
-  barrier(b);
-  ifThen(b, thread0, [&](ImplicitLocOpBuilder &b) {
-    Value before = atomicAddAcqRelGpu(b, counter, constI32(b, 1));
-    Value blocks = arith::MulIOp::create(b, gridDimX(b), gridDimY(b));
-    Value last = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, before,
-                                       arith::SubIOp::create(b, blocks, constI32(b, 1)));
-    store(b, arith::ExtUIOp::create(b, i32, last), isLast, 4);
-  });
-  barrier(b);
-  Value last =
-      arith::CmpIOp::create(b, arith::CmpIPredicate::ne, load(b, i32, isLast, 4), constI32(b, 0));
-  // The same for every thread of the block: barriers inside the tail are reached by all of
-  // them or by none.
-  ifThen(b, last, [&](ImplicitLocOpBuilder &b) {
-    fenceAcqRelGpu(b);
-    tail(b);
-    ifThen(b, thread0, [&](ImplicitLocOpBuilder &b) { store(b, constI32(b, 0), counter, 4); });
-  });
-}
-
 void emitDependentLaunchControl(ImplicitLocOpBuilder &b) {
   // Wait first, then let the dependent launch: its blocks are set up while this kernel works.
   sideEffectPtx(b, "griddepcontrol.wait;", "", {});

@@ -129,24 +129,6 @@ void prefetchToL1(mlir::ImplicitLocOpBuilder &b, mlir::Value address);
 // prefetch.global.L2: the same into L2, the device's point of coherence.
 void prefetchToL2(mlir::ImplicitLocOpBuilder &b, mlir::Value address);
 
-// atom.acq_rel.gpu.global.add.u32: adds |value| (i32) to the u32 at |address| (a binding)
-// and returns what it held. Release: what this thread wrote, and what a barrier ordered
-// before that, is visible to a thread that acquires the new value; acquire: the reverse.
-mlir::Value atomicAddAcqRelGpu(mlir::ImplicitLocOpBuilder &b, mlir::Value address,
-                               mlir::Value value);
-// fence.acq_rel.gpu: orders this thread's memory accesses at device scope (and drops what
-// its SM's L1 holds of other SMs' writes).
-void fenceAcqRelGpu(mlir::ImplicitLocOpBuilder &b);
-
-// Work for the block of a one-dimensional or two-dimensional grid that finishes last: each
-// block passes a barrier and counts itself in the u32 at |counter| (zero before the kernel);
-// the block that brings the count to the grid's size acquires, so it sees what every block
-// wrote before the barrier, runs |tail| with all its threads, and sets the counter back to
-// zero. Every thread of every block must reach it.
-void emitLastBlockTail(mlir::gpu::GPUFuncOp fn, mlir::ImplicitLocOpBuilder &b,
-                       mlir::Value counter,
-                       const std::function<void(mlir::ImplicitLocOpBuilder &)> &tail);
-
 // dp4a: |acc| + the dot product of the four bytes of |a| and |bv| (i32 each), each signed or
 // unsigned as told.
 mlir::Value dp4a(mlir::ImplicitLocOpBuilder &b, mlir::Value a, bool aSigned, mlir::Value bv,

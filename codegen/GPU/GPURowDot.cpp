@@ -97,8 +97,6 @@ public:
       // The call record is written before the launches, so rows may be read before the wait.
       emitPrefetchesBeforeWait(fn, b, [&](ImplicitLocOpBuilder &pb) {
         prefetchDecodeRows(pb, decode, mulC(pb, bid, rowsPerDecodeBlock), rowsPerDecodeBlock);
-        if (f.extraPrefetches)
-          f.extraPrefetches(pb);
       });
     }
     ifThen(b, decode, [&](ImplicitLocOpBuilder &nb) {

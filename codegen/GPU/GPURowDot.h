@@ -91,9 +91,6 @@ struct RowDotFormat {
   // Optional, with weightRows: one f32 per weight row that finish() reads (ternary's scales),
   // asked into the block's L1 at the same time.
   mlir::Value rowScales;
-  // Optional, with weightRows: more prefetches of data no dispatch writes, emitted with the
-  // weight rows' before the wait (a fused tail's weights).
-  std::function<void(mlir::ImplicitLocOpBuilder &)> extraPrefetches;
   // Optional: the whole of a call with more than one row (prefill), emitted in place of the
   // skeleton's tiles for a format with a path of its own (ternary's tensor cores). It gets the
   // block index; the family's launch rule must give it enough blocks of the skeleton's size.

@@ -4,8 +4,6 @@
 #include "codegen/GPU/GPUKernelBuilder.h"
 #include "codegen/GPU/GPUKernelGenerators.h"
 
-#include "FusedKernelSpecs.h"
-
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
 #include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
@@ -93,11 +91,6 @@ const Family kFamilies[] = {
 #ifdef TERN_GPU_HAS_TERNARYMATMUL
     {"ternary_matmul", 5, generateTernaryMatmul, launchTernaryMatmul},
 #endif
-#ifdef TERN_GPU_HAS_FUSEDNORM
-    // The first kernel's bindings, the norm's 4 (+ 2 with a residual, 1 gated), the counter.
-    {kTernaryMatmulNormFamily, 5 + 4 + 1, generateFusedNorm, launchFusedNorm},
-    {kAttentionNormFamily, 4 + 4 + 1, generateFusedNorm, launchFusedNorm},
-#endif
 #ifdef TERN_GPU_HAS_MATMUL
     {"matmul", 3, generateMatmul, launchMatmul},
 #endif
@@ -118,8 +111,7 @@ const Family *familyFor(llvm::StringRef name) {
 int bindingsOf(const Family &family, const KernelSpec &spec) {
   const llvm::StringRef name = family.name;
   const bool bias = name == "layer_norm" && spec.getInt("bias", 0) == 1;
-  const bool rms = name == "rms_norm" || name == "rms_norm_quantize" ||
-                   name == kTernaryMatmulNormFamily || name == kAttentionNormFamily;
+  const bool rms = name == "rms_norm" || name == "rms_norm_quantize";
   const bool residual = rms && spec.getInt("residual", 0) == 1;
   const bool gated = rms && spec.getInt("gated", 0) == 1; // up, after the gate
   return family.bindings + (bias ? 1 : 0) + (residual ? 2 : 0) + (gated ? 1 : 0);

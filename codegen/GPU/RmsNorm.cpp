@@ -8,16 +8,18 @@
 // in_stride.
 //
 // A row (2560..6912 floats in the 2B-4T model) is short, so a block of threads about half the
-// row's 16-byte chunks wide does it in one or two loads per thread and pass; blocks past the
-// call's rows return at once. Passes re-read the row (L1-resident) rather than keep it in
-// registers, whose count would depend on the width.
+// row's 16-byte chunks wide does it in one or two loads per thread; blocks past the call's
+// rows return at once. When the row is 16-byte aligned each thread keeps its chunks in
+// registers, loaded once with every load issued before the first use; otherwise (odd widths,
+// misaligned column slices) the passes re-read the row one float at a time (L1-resident).
 #include "codegen/Common/CodegenSupport.h"
 #include "codegen/GPU/GPUKernelBuilder.h"
 #include "codegen/GPU/GPUKernelGenerators.h"
-#include "codegen/GPU/NormRow.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+
+#include <string>
 
 #include <algorithm>
 #include <cmath>
@@ -31,6 +33,18 @@ using codegen::readFusedNormInput;
 
 namespace {
 
+// A norm family's parsed parameters and bound pointers.
+struct NormRow {
+  std::string family;
+  int64_t width = 0;
+  double eps = 0;          // as the reference uses it: the spec's value rounded to float
+  bool layer = false, norm = false, quantize = false, hasBias = false;
+  bool residual = false, gated = false;
+  int64_t inStride = 0;    // row stride of gate and up (gated), else the width
+  // The family's bindings (docs/kernels.md); null where the family has none.
+  Value x, residualIn, up, w, bias, y, q, qscale, sum;
+};
+
 // Threads of a block for a row of |width| floats: about two 16-byte chunks each, whole warps.
 int64_t threadsFor(int64_t width) {
   const int64_t chunks = (width + 3) / 4;
@@ -38,8 +52,8 @@ int64_t threadsFor(int64_t width) {
   return std::clamp<int64_t>(threads, 32, 1024);
 }
 
-// 16-byte chunks of a row one thread holds in registers at most: 64 floats, enough for a
-// 6912-wide FFN row over the 128 threads of a fused norm tail (14 chunks each).
+// 16-byte chunks of a row one thread holds in registers at most (64 floats); a norm block has
+// about two per thread (threadsFor).
 constexpr int64_t kMostChunksInRegisters = 16;
 
 // This thread's elements of one row, |vec| (4 or 1) consecutive floats at a time.
@@ -69,8 +83,6 @@ void storeValues(ImplicitLocOpBuilder &b, ValueRange values, Value base, Value e
   else
     store(b, buildVector(b, values), address, bytes * unsigned(values.size()));
 }
-
-} // namespace
 
 llvm::Expected<NormRow> parseNormRow(const KernelSpec &spec) {
   NormRow r;
@@ -102,13 +114,6 @@ llvm::Expected<NormRow> parseNormRow(const KernelSpec &spec) {
   return r;
 }
 
-int normRowBindings(const NormRow &r) {
-  if (!r.norm)
-    return 3; // x, q, qscale
-  const int fused = r.residual ? 2 : r.gated ? 1 : 0;
-  return (r.quantize ? 4 : 3) + (r.hasBias ? 1 : 0) + fused;
-}
-
 void bindNormRow(NormRow &r, ValueRange bindings) {
   // Bindings: rms_norm (x, [residual | up,] w, y[, sum]); layer_norm (x, w, [b,] y);
   // rms_norm_quantize (x, [residual | up,] w, q, qscale[, sum]); quantize_act (x, q, qscale).
@@ -125,8 +130,8 @@ void bindNormRow(NormRow &r, ValueRange bindings) {
   r.qscale = r.quantize ? bindings[r.norm ? 3 + shift : 2] : Value();
 }
 
-int64_t normThreadsFor(int64_t width) { return threadsFor(width); }
-
+// sm_90: thread |tid| of a block of |threads| asks its SM's L1 for its share of the weight
+// vector (weights only: L1 is not coherent).
 void prefetchNormWeights(ImplicitLocOpBuilder &b, const NormRow &r, Value tid, int64_t threads) {
   if (!r.w)
     return;
@@ -137,6 +142,7 @@ void prefetchNormWeights(ImplicitLocOpBuilder &b, const NormRow &r, Value tid, i
           });
 }
 
+// Normalizes row |row| (i64) with every thread of a block of |threads| (whole warps).
 void emitNormRow(mlir::gpu::GPUFuncOp fn, ImplicitLocOpBuilder &b, const NormRow &spec, Value row,
                  int64_t threads) {
   Type f32 = b.getF32Type(), f64 = b.getF64Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
@@ -146,12 +152,11 @@ void emitNormRow(mlir::gpu::GPUFuncOp fn, ImplicitLocOpBuilder &b, const NormRow
   const double eps = spec.eps;
   Value x = spec.x, residual = spec.residualIn, up = spec.up, sum = spec.sum, w = spec.w,
         bias = spec.bias, y = spec.y, q = spec.q, qscale = spec.qscale;
-  // Named apart from the arrays of a kernel this row is part of (the row-dot skeleton's).
-  Value sums = norm ? sharedArray(b, fn, "norm_sums", f64, warps) : Value();
+  Value sums = norm ? sharedArray(b, fn, "sums", f64, warps) : Value();
   // The mean's own array: a warp may still read the mean's partial sums while another
   // publishes its centered sum of squares.
-  Value meanSums = layer ? sharedArray(b, fn, "norm_mean_sums", f64, warps) : Value();
-  Value maxima = quantize ? sharedArray(b, fn, "norm_maxima", f32, warps) : Value();
+  Value meanSums = layer ? sharedArray(b, fn, "mean_sums", f64, warps) : Value();
+  Value maxima = quantize ? sharedArray(b, fn, "maxima", f32, warps) : Value();
 
   Value tid = toI64(b, threadIdX(b));
   Value lane = arith::AndIOp::create(b, tid, constI64(b, 31));
@@ -350,9 +355,7 @@ void emitNormRow(mlir::gpu::GPUFuncOp fn, ImplicitLocOpBuilder &b, const NormRow
   };
 
   // The same arithmetic with the thread's chunks of the row held in registers: every load of
-  // a pass is issued before the first is used, and the row is read from memory once. For a
-  // block much narrower than the row (a fused norm tail) this is what keeps the passes from
-  // waiting on one load per loop trip.
+  // a pass is issued before the first is used, and the row is read from memory once.
   auto registerPasses = [&](ImplicitLocOpBuilder &b, int64_t perThread) {
     const int64_t chunks = width / 4;
     struct Chunk {
@@ -503,6 +506,8 @@ void emitNormRow(mlir::gpu::GPUFuncOp fn, ImplicitLocOpBuilder &b, const NormRow
            loopPasses(b);
          });
 }
+
+} // namespace
 
 llvm::Expected<LaunchShape> launchRmsNorm(const KernelSpec &spec, int64_t maxRows,
                                           const GpuTarget &) {

@@ -14,7 +14,6 @@
 // exact in int32; the scales apply once.
 #include "codegen/GPU/GPURowDot.h"
 #include "codegen/GPU/GPUKernelGenerators.h"
-#include "codegen/GPU/KernelBodies.h"
 #include "codegen/GPU/TernaryMma.h"
 
 #include "packing/TernaryPacking.h"
@@ -93,16 +92,16 @@ llvm::Expected<LaunchShape> launchTernaryMatmul(const KernelSpec &spec, int64_t 
   return launch;
 }
 
-LogicalResult emitTernaryMatmul(mlir::gpu::GPUFuncOp fn, ImplicitLocOpBuilder &b,
-                                const KernelSpec &spec, const GpuKernelArgs &args,
-                                ValueRange bindings, const GpuTarget &target,
-                                const PrefetchHook &extraPrefetches) {
+LogicalResult generateTernaryMatmul(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
+                                    const GpuTarget &target) {
   auto parsed = parse(spec);
   if (!parsed)
     return gpuKernelError(fn, spec, llvm::toString(parsed.takeError()));
   const TernaryParams p = *parsed;
-  Value q = bindings[0], qscale = bindings[1], weights = bindings[2], wscale = bindings[3],
-        y = bindings[4];
+  ImplicitLocOpBuilder b(fn.getLoc(), fn.getContext());
+  GpuKernelArgs args = beginGpuKernel(fn, b);
+  Value q = args.bindings[0], qscale = args.bindings[1], weights = args.bindings[2],
+        wscale = args.bindings[3], y = args.bindings[4];
   Type i32 = b.getI32Type(), f32 = b.getF32Type();
   const int64_t rowBytes = packing::packedRowBytes(packing::TernaryLayout::I2B128, p.k);
 
@@ -156,7 +155,6 @@ LogicalResult emitTernaryMatmul(mlir::gpu::GPUFuncOp fn, ImplicitLocOpBuilder &b
   format.weightRows = weights;
   format.weightRowBytes = rowBytes;
   format.rowScales = wscale;
-  format.extraPrefetches = extraPrefetches;
   const TernaryMmaShape mma = mmaShapeOf(p);
   if (ternaryMmaApplies(mma))
     format.prefill = [&](ImplicitLocOpBuilder &nb, Value bid) {
@@ -167,13 +165,6 @@ LogicalResult emitTernaryMatmul(mlir::gpu::GPUFuncOp fn, ImplicitLocOpBuilder &b
     };
   emitRowDotKernel(fn, b, args, format, q, y, target);
   return success();
-}
-
-LogicalResult generateTernaryMatmul(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
-                                    const GpuTarget &target) {
-  ImplicitLocOpBuilder b(fn.getLoc(), fn.getContext());
-  GpuKernelArgs args = beginGpuKernel(fn, b);
-  return emitTernaryMatmul(fn, b, spec, args, args.bindings, target, nullptr);
 }
 
 } // namespace tern::gpu

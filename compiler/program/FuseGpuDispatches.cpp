@@ -1,8 +1,6 @@
-//===- FuseGpuDispatches.cpp - fewer GPU dispatches (Passes.td) ------------------===//
+//===- FuseGpuDispatches.cpp - one GPU dispatch for rope and the KV-cache write -===//
 #include "compiler/program/KernelSpecs.h"
 #include "compiler/program/Passes.h"
-
-#include "FusedKernelSpecs.h"
 
 #include "tern/Dialect/TernOps.h"
 
@@ -95,32 +93,6 @@ struct FuseGpuDispatchesPass
       write->setAttr(kKernelAttr, FlatSymbolRefAttr::get(declaration.getSymNameAttr()));
       rope->removeAttr(kKernelAttr);
       rope->setAttr(kFusedIntoNextAttr, UnitAttr::get(&getContext()));
-      previous = nullptr;
-    }
-
-    // At decode, a ternary matmul or attention and the norm dispatched after it.
-    previous = nullptr;
-    for (Operation &op : forward.getBody().front()) {
-      if (!op.hasAttr(kKernelAttr))
-        continue;
-      Operation *first = previous;
-      previous = &op;
-      if (!first || !isa<T::TernaryMatmulOp, T::AttentionOp>(first) ||
-          !isa<T::RmsNormQuantizeOp>(op) || first->hasAttr(kLastRowAttr) != op.hasAttr(kLastRowAttr))
-        continue;
-      func::FuncOp firstKernel = kernelOf(module, first), normKernel = kernelOf(module, &op);
-      if (!firstKernel || !normKernel)
-        continue;
-      const ::tern::KernelSpec firstSpec = kernelSpecFromDeclaration(firstKernel);
-      const ::tern::KernelSpec normSpec = kernelSpecFromDeclaration(normKernel);
-      if (normSpec.family != "rms_norm_quantize")
-        continue;
-      const ::tern::KernelSpec fused = ::tern::fuseNormTail(firstSpec, normSpec);
-      if (::tern::normTailFirstFamily(fused.family) != firstSpec.family)
-        continue;
-      func::FuncOp declaration = declarations.get(fused, forward);
-      first->setAttr(kDecodeKernelAttr, FlatSymbolRefAttr::get(declaration.getSymNameAttr()));
-      op.setAttr(kDecodeFusedIntoPreviousAttr, UnitAttr::get(&getContext()));
       previous = nullptr;
     }
 

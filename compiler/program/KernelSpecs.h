@@ -29,11 +29,6 @@ inline constexpr llvm::StringLiteral kArenaBytesAttr = "tern.arena_bytes";
 inline constexpr llvm::StringLiteral kMaxRowsAttr = "tern.max_rows";
 // An op whose kernel runs in the next dispatch, fused with that op's (tern-fuse-gpu-dispatches).
 inline constexpr llvm::StringLiteral kFusedIntoNextAttr = "tern.fused_into_next";
-// The kernel the decode entry point dispatches for an op instead of its `kernel`, with the
-// next op's work, which is marked kDecodeFusedIntoPreviousAttr (tern-fuse-gpu-dispatches).
-inline constexpr llvm::StringLiteral kDecodeKernelAttr = "tern.decode_kernel";
-inline constexpr llvm::StringLiteral kDecodeFusedIntoPreviousAttr =
-    "tern.decode_fused_into_previous";
 
 // Where an activation's row lives inside the buffer that holds it. Views (slice_columns) and
 // in-place results (rope) read their source's storage.

@@ -66,8 +66,7 @@ def PlanMemoryPass : Pass<"tern-plan-memory", "::mlir::ModuleOp"> {
 }
 
 def FuseGpuDispatchesPass : Pass<"tern-fuse-gpu-dispatches", "::mlir::ModuleOp"> {
-  let summary = "GPU: fewer dispatches (rope with the KV-cache write; at decode, a ternary "
-                "matmul or the attention with the norm after it)";
+  let summary = "GPU: one dispatch for each rope and the KV-cache write of its keys";
   let description = [{
     Runs after `tern-outline-kernels`, for GPU targets, where every launch costs a
     decode step about a microsecond. Where the dispatch after a `tern.rope` is the
@@ -91,16 +90,6 @@ def FuseGpuDispatchesPass : Pass<"tern-fuse-gpu-dispatches", "::mlir::ModuleOp">
     %k = tern.slice_columns %r {offset = 64 : i64} : tensor<?x96xf32> -> tensor<?x32xf32>
     %c = tern.kv_cache_write %kv, %k, %v, %pos {kernel = @tern_k5_rope_kv_cache_write, ...}
     ```
-
-    Where the dispatch after a `tern.ternary_matmul` or `tern.attention` is a
-    `tern.rms_norm_quantize` (each layer's sub-norm after the attention and its norms
-    after the O, gate/up and down projections), the decode entry point runs both as
-    one `ternary_matmul_rms_norm_quantize` or `attention_rms_norm_quantize` kernel:
-    the block that finishes the first kernel's work last normalizes the row. Prefill
-    keeps both kernels (one block would normalize all of its rows), so the first op
-    gets the fused kernel as `tern.decode_kernel` beside its own, and the norm is marked
-    `tern.decode_fused_into_previous`: the program builder binds its operands, then
-    a counter of finished blocks, after the matmul's in the decode dispatch.
   }];
   let dependentDialects = ["::mlir::func::FuncDialect"];
 }

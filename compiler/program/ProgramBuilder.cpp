@@ -59,8 +59,6 @@ public:
     entry->max_rows = maxRows;
     // The bindings of an op fused into the next dispatch (tern-fuse-gpu-dispatches).
     std::unique_ptr<schema::KernelDispatchT> fusedInto;
-    // Whether the last dispatch runs a decode kernel that takes the next op's work too.
-    bool fusedPrevious = false;
     for (Operation &op : forward.getBody().front()) {
       if (auto ret = dyn_cast<func::ReturnOp>(op)) {
         auto logits = arena(ret.getOperand(0));
@@ -78,31 +76,9 @@ public:
           return std::move(error);
         continue;
       }
-      if (decodeFusions && op.hasAttr(kDecodeFusedIntoPreviousAttr)) {
-        // The norm's operands, then the counter, after the matmul's (tern-fuse-gpu-dispatches).
-        if (entry->dispatches.empty() || !fusedPrevious)
-          return opError(op, "is fused into a previous dispatch that is not there");
-        fusedPrevious = false;
-        schema::KernelDispatchT &previous = *entry->dispatches.back();
-        if (llvm::Error error = bind(op, previous))
-          return std::move(error);
-        auto counter = std::make_unique<schema::BindingT>();
-        counter->kind = schema::BindingKind::ArenaSlice;
-        counter->offset = uint64_t(counters->size()) * 4;
-        counter->size = 4;
-        counters->push_back(counter.get());
-        previous.bindings.push_back(std::move(counter));
-        continue;
-      }
       auto symbol = op.getAttrOfType<FlatSymbolRefAttr>(kKernelAttr);
       if (!symbol)
         continue;
-      fusedPrevious = false;
-      if (decodeFusions)
-        if (auto decodeSymbol = op.getAttrOfType<FlatSymbolRefAttr>(kDecodeKernelAttr)) {
-          symbol = decodeSymbol;
-          fusedPrevious = true;
-        }
       auto dispatch =
           fusedInto ? std::move(fusedInto) : std::make_unique<schema::KernelDispatchT>();
       dispatch->kernel_library = 0;
@@ -391,11 +367,6 @@ private:
 
 public:
   std::vector<ArtifactSection> *sections = nullptr;
-  // The decode entry point: dispatch kDecodeKernelAttr kernels with the next op fused in.
-  bool decodeFusions = false;
-  // The counter bindings of fused dispatches, numbered from 0 within the entry point; the
-  // caller moves them past the largest memory plan.
-  std::vector<schema::BindingT *> *counters = nullptr;
 };
 
 uint64_t EntryPointBuilder::sizeOf(unsigned sectionIndex) {
@@ -495,8 +466,7 @@ llvm::Expected<std::unique_ptr<Program>> buildProgram(ModuleOp module,
                                {"prefill", options.maxBatchRows, true},
                                {"prefill_logits", options.maxBatchRows, false}};
   WeightSections weights(model, contents.sections, program->ownedBytes);
-  uint64_t arenaBytes = 0, countersBytes = 0;
-  std::vector<schema::BindingT *> counters;
+  uint64_t arenaBytes = 0;
   progress("planning memory");
   for (const EntrySpec &spec : entries) {
     // Planning again replaces the previous entry point's plan; the weight ops the sections
@@ -513,24 +483,10 @@ llvm::Expected<std::unique_ptr<Program>> buildProgram(ModuleOp module,
     EntryPointBuilder builder(forward, weights, kernelIndex, *kernels,
                               options.gpuTarget ? &*options.gpuTarget : nullptr);
     builder.sections = &contents.sections;
-    std::vector<schema::BindingT *> entryCounters;
-    builder.decodeFusions = llvm::StringRef(spec.name) == "decode";
-    builder.counters = &entryCounters;
     auto entry = builder.build(spec.name);
     if (!entry)
       return entry.takeError();
     contents.entryPoints.push_back(std::move(*entry));
-    counters.insert(counters.end(), entryCounters.begin(), entryCounters.end());
-    countersBytes = std::max<uint64_t>(countersBytes, entryCounters.size() * 4);
-  }
-  // Counters of finished blocks sit past every plan, so no activation overwrites them: the
-  // session zeroes its memory once, and each fused dispatch leaves its counter at zero.
-  // Entry points never run at once, so theirs may share the region.
-  if (countersBytes) {
-    arenaBytes = (arenaBytes + 255) / 256 * 256;
-    for (schema::BindingT *counter : counters)
-      counter->offset += arenaBytes;
-    arenaBytes += countersBytes;
   }
 
   auto kvLayout = std::make_unique<schema::KVCacheLayoutT>();

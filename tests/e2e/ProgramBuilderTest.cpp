@@ -4,7 +4,6 @@
 #include "codegen/GPU/GPUCodegen.h"
 #include "compiler/artifact/ArtifactWriter.h"
 #include "compiler/program/ProgramBuilder.h"
-#include "runtime/kernels/FusedKernelSpecs.h"
 #include "frontends/common/ModelFormats.h"
 #include "frontends/common/TensorDecode.h"
 #include "frontends/import/ImportModel.h"
@@ -21,8 +20,6 @@
 
 #include <cmath>
 #include <cstring>
-#include <map>
-#include <set>
 #include <string>
 
 namespace tern {
@@ -234,73 +231,6 @@ TEST(ProgramBuilder, GpuDispatchesFuseRopeAndLaunchLastRowsForOneRow) {
     EXPECT_EQ(fused, int(root.memory_plan()->kv_cache()->layers()));
     EXPECT_EQ(lastRow, entry->name()->str() == "prefill" ? 2 : 0); // final norm and lm_head
   }
-}
-
-// A GPU artifact's decode entry point runs each norm that follows a ternary matmul or the
-// attention in that kernel's dispatch (<family>_rms_norm_quantize: its bindings, the norm's, a
-// counter); the prefill entry points keep the two kernels.
-TEST(ProgramBuilder, GpuDecodeRunsTheNormAfterAMatmulOrAttentionInItsDispatch) {
-  const std::string dir = kDataDir + "/hf-bitnet/tiny_b_offline_bitlinear";
-  if (!llvm::sys::fs::exists(dir))
-    GTEST_SKIP() << dir << " not present";
-  std::vector<KernelSpec> kernels;
-  auto artifact = compileAndOpen(dir, /*maxBatchRows=*/64, "source", false, "sm_90", &kernels);
-  ASSERT_TRUE(artifact);
-  const schema::Artifact &root = artifact->root();
-  const uint64_t arena = root.memory_plan()->arena_bytes();
-  const int64_t layers = root.memory_plan()->kv_cache()->layers();
-  std::map<std::string, int> fusedIn, normsAfterFirst;
-  std::map<std::string, int> fusedFamilies;
-  std::set<uint64_t> counters;
-  uint64_t highestActivation = 0;
-  for (const schema::EntryPoint *entry : *root.entry_points()) {
-    const std::string name = entry->name()->str();
-    std::string previous;
-    for (const schema::KernelDispatch *d : *entry->dispatches()) {
-      const KernelSpec &spec = kernels[d->kernel()];
-      if (spec.family == "rms_norm_quantize" &&
-          (previous == "ternary_matmul" || previous == "attention"))
-        ++normsAfterFirst[name];
-      previous = spec.family;
-      const std::string first = normTailFirstFamily(spec.family);
-      if (first.empty()) {
-        for (const schema::Binding *b : *d->bindings())
-          if (b->kind() == schema::BindingKind::ArenaSlice)
-            highestActivation = std::max<uint64_t>(highestActivation, b->offset() + b->size());
-        continue;
-      }
-      ++fusedIn[name];
-      ++fusedFamilies[spec.family];
-      const uint32_t firstBindings = first == "attention" ? 4 : 5;
-      const bool residual = spec.getInt("residual", 0) == 1, gated = spec.getInt("gated", 0) == 1;
-      ASSERT_EQ(d->bindings()->size(),
-                firstBindings + 4u + (residual ? 2u : gated ? 1u : 0u) + 1u);
-      // The norm reads the first kernel's output: x or the residual (or the gate) is bound
-      // where that output is.
-      const uint64_t y = d->bindings()->Get(firstBindings - 1)->offset();
-      EXPECT_TRUE(d->bindings()->Get(firstBindings)->offset() == y ||
-                  (residual && d->bindings()->Get(firstBindings + 1)->offset() == y));
-      const schema::Binding *counter = d->bindings()->Get(d->bindings()->size() - 1);
-      EXPECT_EQ(counter->kind(), schema::BindingKind::ArenaSlice);
-      EXPECT_EQ(counter->size(), 4u);
-      EXPECT_LE(counter->offset() + 4, arena);
-      EXPECT_TRUE(counters.insert(counter->offset()).second) << "counters are not shared";
-      auto shape = gpu::launchShape(spec, 1, *gpu::resolveGpuTarget("sm_90"));
-      ASSERT_TRUE(bool(shape)) << llvm::toString(shape.takeError());
-      EXPECT_EQ(d->grid()->Get(0), shape->grid[0]);
-    }
-  }
-  // Per layer: the sub-norm after the attention, the FFN norm after o_proj, the FFN sub-norm
-  // after gate/up, and the next layer's input norm after down_proj (the last layer's final
-  // norm is an rms_norm).
-  EXPECT_EQ(fusedIn["decode"], 4 * layers - 1);
-  EXPECT_EQ(fusedFamilies[kAttentionNormFamily], layers);
-  EXPECT_EQ(normsAfterFirst["decode"], 0);
-  EXPECT_EQ(fusedIn["prefill"] + fusedIn["prefill_logits"], 0);
-  EXPECT_EQ(normsAfterFirst["prefill"], 4 * layers - 1);
-  // No activation of any entry point overlaps a counter.
-  for (uint64_t offset : counters)
-    EXPECT_GE(offset, highestActivation);
 }
 
 TEST(ProgramBuilder, TernaryWeightsArePackedWithPerRowScales) {

@@ -18,10 +18,6 @@ std::vector<KernelCase> sequenceCases(std::mt19937 &rng);
 std::vector<KernelCase> matmulCases(std::mt19937 &rng); // ternary_matmul, matmul, quantized_matmul
 #endif
 
-#ifdef TERN_GPU_CASES_FUSED
-std::vector<KernelCase> fusedCases(std::mt19937 &rng); // ternary_matmul_rms_norm_quantize
-#endif
-
 std::vector<CaseGroup> kernelCaseGroups() {
   std::vector<CaseGroup> groups = {{"elementwise", elementwiseCases}};
 #ifdef TERN_GPU_CASES_NORM
@@ -32,9 +28,6 @@ std::vector<CaseGroup> kernelCaseGroups() {
 #endif
 #ifdef TERN_GPU_CASES_MATMUL
   groups.push_back({"matmul", matmulCases});
-#endif
-#ifdef TERN_GPU_CASES_FUSED
-  groups.push_back({"fused", fusedCases});
 #endif
   return groups;
 }

@@ -20,14 +20,12 @@ namespace tern::gpu::test {
 enum class Compare {
   Float32,  // f32 elements: ||gpu - ref|| / ||ref|| <= tolerance (L2 norms), no NaN anywhere
   Exact,    // every byte equal (int8 codes, copied rows)
-  Codes,    // int8 codes of an input that is itself within float tolerance: each at most 1
-            // from the reference's, and at most |tolerance| of them not equal
 };
 
 struct OutputCheck {
   int binding = 0;          // index into KernelCase::bindings
   Compare compare = Compare::Float32;
-  double tolerance = 1e-5;  // Float32 and Codes
+  double tolerance = 1e-5;  // Float32 only
 };
 
 struct KernelCase {
@@ -42,21 +40,6 @@ struct KernelCase {
   // (rope's x, the KV caches) hold data and are outputs too.
   std::vector<std::vector<uint8_t>> bindings;
   std::vector<OutputCheck> outputs;
-  // Bindings that point into another binding's buffer, as a memory plan places a norm's input
-  // inside the matmul result it reads: bindings[binding] stays empty, and the kernel gets the
-  // buffer of binding |of| from byte |offset| on.
-  struct View {
-    int binding = 0, of = 0;
-    size_t offset = 0;
-  };
-  std::vector<View> views;
-  // The view |binding| is, or null.
-  const View *viewOf(size_t binding) const {
-    for (const View &v : views)
-      if (size_t(v.binding) == binding)
-        return &v;
-    return nullptr;
-  }
 };
 
 // A family group's case generator: a few cases with random shapes (include the real 2B-4T
@@ -74,11 +57,6 @@ std::vector<CaseGroup> kernelCaseGroups();
 // Helpers for writing cases.
 std::vector<uint8_t> randomF32Bytes(std::mt19937 &rng, size_t count, float scale = 1.0f);
 std::vector<uint8_t> poisonedBytes(size_t bytes);
-// A ternary_matmul case (MatmulCases.cpp): random activations and ternary weights, the output
-// poisoned. With |exactScales| the scales are powers of two, so the output is the reference's
-// bit for bit and a fused norm of it can be compared exactly.
-KernelCase ternaryMatmulCase(std::mt19937 &rng, int64_t n, int64_t k, int64_t rows,
-                             int64_t maxRows, bool divide, bool exactScales = false);
 template <typename T> std::vector<uint8_t> bytesOf(const std::vector<T> &values) {
   const auto *p = reinterpret_cast<const uint8_t *>(values.data());
   return std::vector<uint8_t>(p, p + values.size() * sizeof(T));

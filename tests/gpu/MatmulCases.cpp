@@ -6,7 +6,6 @@
 #include "packing/QuantizedPacking.h"
 #include "packing/TernaryPacking.h"
 
-#include <cmath>
 #include <cstring>
 
 namespace tern::gpu::test {
@@ -19,26 +18,22 @@ std::string shapeName(int64_t n, int64_t k) {
 }
 
 // int8 activations as quantize_act writes them: codes in [-127, 127] and a positive scale
-// (127 / max|x|) per row. With |exactScales|, powers of two: the reference's double arithmetic and the kernels' float
-// arithmetic then agree bit for bit.
-void addActivations(std::mt19937 &rng, KernelCase &c, int64_t k, bool exactScales) {
+// (127 / max|x|) per row.
+void addActivations(std::mt19937 &rng, KernelCase &c, int64_t k) {
   std::uniform_int_distribution<int> code(-127, 127);
   std::vector<int8_t> q(size_t(c.rows * k));
   for (int8_t &v : q)
     v = int8_t(code(rng));
   std::uniform_real_distribution<float> scale(0.5f, 60.0f);
   std::vector<float> qscale(size_t(c.rows));
-  std::uniform_int_distribution<int> exponent(-1, 5);
   for (float &s : qscale)
-    s = exactScales ? std::ldexp(1.0f, exponent(rng)) : scale(rng);
+    s = scale(rng);
   c.bindings.push_back(bytesOf(q));
   c.bindings.push_back(bytesOf(qscale));
 }
 
-} // namespace
-
-KernelCase ternaryMatmulCase(std::mt19937 &rng, int64_t n, int64_t k, int64_t rows,
-                             int64_t maxRows, bool divide, bool exactScales) {
+KernelCase ternaryCase(std::mt19937 &rng, int64_t n, int64_t k, int64_t rows, int64_t maxRows,
+                       bool divide) {
   KernelCase c;
   c.spec.family = "ternary_matmul";
   c.spec.symbol = "tmm_" + shapeName(n, k) + "_r" + std::to_string(rows) + (divide ? "_div" : "");
@@ -48,7 +43,7 @@ KernelCase ternaryMatmulCase(std::mt19937 &rng, int64_t n, int64_t k, int64_t ro
   c.maxRows = maxRows;
   c.name = "ternary_matmul " + shapeName(n, k) + " rows " + std::to_string(rows) +
            (divide ? " divide_by_scale" : "");
-  addActivations(rng, c, k, exactScales);
+  addActivations(rng, c, k);
   std::uniform_int_distribution<int> ternary(-1, 1);
   std::vector<int8_t> w(size_t(n * k));
   for (int8_t &v : w)
@@ -59,17 +54,14 @@ KernelCase ternaryMatmulCase(std::mt19937 &rng, int64_t n, int64_t k, int64_t ro
   c.bindings.push_back(std::move(packed));
   std::uniform_real_distribution<float> wscale(0.25f, 4.0f);
   std::vector<float> ws(static_cast<size_t>(n));
-  std::uniform_int_distribution<int> exponent(-2, 2);
   for (float &v : ws)
-    v = exactScales ? std::ldexp(1.0f, exponent(rng)) : wscale(rng);
+    v = wscale(rng);
   c.bindings.push_back(bytesOf(ws));
   c.bindings.push_back(poisonedBytes(size_t(rows * n * 4)));
   // The dot is exact; only the two scale operations round (the reference rounds once).
   c.outputs = {{4, Compare::Float32, 1e-6}};
   return c;
 }
-
-namespace {
 
 // Random weight bytes of one dtype: f32 / f16 / bf16 values in about [-1, 1], q8_0 blocks with
 // small positive f16 scales and codes in [-127, 127].
@@ -148,7 +140,7 @@ KernelCase quantizedCase(std::mt19937 &rng, packing::QuantFormat format, int64_t
   c.rows = rows;
   c.maxRows = maxRows;
   c.name = "quantized_matmul " + name + " " + shapeName(n, k) + " rows " + std::to_string(rows);
-  addActivations(rng, c, k, false);
+  addActivations(rng, c, k);
   std::vector<uint8_t> packed(size_t(packing::quantPackedBytes(format, n, k)));
   if (n * k > (int64_t(1) << 26)) {
     // The lm_head: random bytes in the layout (every q4 / q6 byte is a valid pair of codes;
@@ -192,21 +184,21 @@ std::vector<KernelCase> matmulCases(std::mt19937 &rng) {
   bool divide = false;
   for (auto [n, k] : {std::pair<int64_t, int64_t>{3840, 2560}, {2560, 2560}, {13824, 2560},
                       {2560, 6912}}) {
-    cases.push_back(ternaryMatmulCase(rng, n, k, 1, P, divide));
+    cases.push_back(ternaryCase(rng, n, k, 1, P, divide));
     divide = !divide;
   }
-  cases.push_back(ternaryMatmulCase(rng, 3840, 2560, 128, P, false));
-  cases.push_back(ternaryMatmulCase(rng, 2560, 6912, 64, P, true));
-  cases.push_back(ternaryMatmulCase(rng, 37, 100, 1, 8, false));   // k % 16 != 0: byte staging
-  cases.push_back(ternaryMatmulCase(rng, 37, 100, 5, 8, true));
-  cases.push_back(ternaryMatmulCase(rng, 130, 384, 5, 64, false)); // rows beyond a tile's last
-  cases.push_back(ternaryMatmulCase(rng, 200, 1408, 13, 16, false));
-  cases.push_back(ternaryMatmulCase(rng, 64, 128, 1, 1, true));
+  cases.push_back(ternaryCase(rng, 3840, 2560, 128, P, false));
+  cases.push_back(ternaryCase(rng, 2560, 6912, 64, P, true));
+  cases.push_back(ternaryCase(rng, 37, 100, 1, 8, false));   // k % 16 != 0: byte staging
+  cases.push_back(ternaryCase(rng, 37, 100, 5, 8, true));
+  cases.push_back(ternaryCase(rng, 130, 384, 5, 64, false)); // rows beyond a tile's last
+  cases.push_back(ternaryCase(rng, 200, 1408, 13, 16, false));
+  cases.push_back(ternaryCase(rng, 64, 128, 1, 1, true));
   // Prefill on tensor cores (k a multiple of 128): row tiles of 64 with a partial last one,
   // fewer weight rows than one tile, a single row at a prefill entry point.
-  cases.push_back(ternaryMatmulCase(rng, 13824, 2560, 77, 128, false));
-  cases.push_back(ternaryMatmulCase(rng, 8, 256, 3, 4, true));
-  cases.push_back(ternaryMatmulCase(rng, 2560, 2560, 1, 64, false));
+  cases.push_back(ternaryCase(rng, 13824, 2560, 77, 128, false));
+  cases.push_back(ternaryCase(rng, 8, 256, 3, 4, true));
+  cases.push_back(ternaryCase(rng, 2560, 2560, 1, 64, false));
 
   // matmul: the f16 lm_head at decode; prefill tiles; every dtype and the scalar-load tails.
   cases.push_back(matmulCase(rng, "f16", 128256, 2560, 2560, 1, 1));

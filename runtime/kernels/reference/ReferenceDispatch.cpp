@@ -1,8 +1,6 @@
 // Maps each kernel family's descriptor and bindings onto the reference twins.
 #include "reference/ReferenceDispatch.h"
 
-#include "FusedKernelSpecs.h"
-
 #include "packing/QuantizedPacking.h"
 #include "packing/TernaryPacking.h"
 #include "reference/ReferenceKernels.h"
@@ -556,48 +554,10 @@ std::vector<float> gluRows(const Parsed &p, const float *gate, const float *up, 
   return product;
 }
 
-
-// A kernel with a norm tail (FusedKernelSpecs.h): one work item, the whole of the first
-// kernel's grid and then the norm; the counter binding is the GPU kernel's alone.
-tern_status_t describeFused(const KernelSpec &spec, int64_t rows, ReferenceKernelShape *out) {
-  auto [firstSpec, norm] = splitNormTail(spec);
-  ReferenceKernelShape first, second;
-  if (tern_status_t status = describeReferenceKernel(firstSpec, rows, &first))
-    return status;
-  if (tern_status_t status = describeReferenceKernel(norm, rows, &second))
-    return status;
-  out->gridItems = 1;
-  out->bindingBytes = first.bindingBytes;
-  out->bindingBytes.insert(out->bindingBytes.end(), second.bindingBytes.begin(),
-                           second.bindingBytes.end());
-  out->bindingBytes.push_back(4);
-  return nullptr;
-}
-
-tern_status_t runFused(const KernelSpec &spec, void *const *bindings, int64_t rows, int64_t pos,
-                       int64_t begin, int64_t end) {
-  auto [firstSpec, norm] = splitNormTail(spec);
-  ReferenceKernelShape first;
-  if (tern_status_t status = describeReferenceKernel(firstSpec, rows, &first))
-    return status;
-  if (begin < 0 || begin > end || end > 1)
-    return fail(TERN_STATUS_INVALID_ARGUMENT, spec,
-                "work items [%lld, %lld) are not a slice of the grid's 1", (long long)begin,
-                (long long)end);
-  if (begin == end)
-    return nullptr;
-  if (tern_status_t status =
-          runReferenceKernel(firstSpec, bindings, rows, pos, 0, first.gridItems))
-    return status;
-  return runReferenceKernel(norm, bindings + first.bindingBytes.size(), rows, pos, 0, 1);
-}
-
 } // namespace
 
 tern_status_t describeReferenceKernel(const KernelSpec &spec, int64_t rows,
                                       ReferenceKernelShape *out) {
-  if (!normTailFirstFamily(spec.family).empty())
-    return describeFused(spec, rows, out);
   Parsed p;
   if (tern_status_t status = parse(spec, &p))
     return status;
@@ -608,8 +568,6 @@ tern_status_t describeReferenceKernel(const KernelSpec &spec, int64_t rows,
 
 tern_status_t runReferenceKernel(const KernelSpec &spec, void *const *bindings, int64_t rows,
                                  int64_t pos, int64_t begin, int64_t end) {
-  if (!normTailFirstFamily(spec.family).empty())
-    return runFused(spec, bindings, rows, pos, begin, end);
   Parsed p;
   if (tern_status_t status = parse(spec, &p))
     return status;
