@@ -19,8 +19,6 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 
-#include <string>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -33,18 +31,6 @@ using codegen::readFusedNormInput;
 
 namespace {
 
-// A norm family's parsed parameters and bound pointers.
-struct NormRow {
-  std::string family;
-  int64_t width = 0;
-  double eps = 0;          // as the reference uses it: the spec's value rounded to float
-  bool layer = false, norm = false, quantize = false, hasBias = false;
-  bool residual = false, gated = false;
-  int64_t inStride = 0;    // row stride of gate and up (gated), else the width
-  // The family's bindings (docs/kernels.md); null where the family has none.
-  Value x, residualIn, up, w, bias, y, q, qscale, sum;
-};
-
 // Threads of a block for a row of |width| floats: about two 16-byte chunks each, whole warps.
 int64_t threadsFor(int64_t width) {
   const int64_t chunks = (width + 3) / 4;
@@ -55,6 +41,29 @@ int64_t threadsFor(int64_t width) {
 // 16-byte chunks of a row one thread holds in registers at most (64 floats); a norm block has
 // about two per thread (threadsFor).
 constexpr int64_t kMostChunksInRegisters = 16;
+
+// relu2(gate) * up, the glu family's arithmetic: max, then two float multiplies.
+Value relu2Times(ImplicitLocOpBuilder &b, Value gate, Value up) {
+  Value g = maxF(b, gate, constF32(b, 0.0));
+  return arith::MulFOp::create(b, arith::MulFOp::create(b, g, g), up);
+}
+
+Value constF64(ImplicitLocOpBuilder &b, double v) {
+  return arith::ConstantOp::create(b, b.getF64Type(), b.getF64FloatAttr(v));
+}
+
+// s = 127 / max(absmax, 1e-5) in float (div.rn), as quantize_act computes it.
+Value quantizeScale(ImplicitLocOpBuilder &b, Value absMax) {
+  return arith::DivFOp::create(b, constF32(b, 127.0), maxF(b, absMax, constF32(b, 1e-5)));
+}
+
+// The int8 code of |v| at scale |s|: clamp(round_half_even(v * s), -128, 127).
+Value codeOf(ImplicitLocOpBuilder &b, Value v, Value s) {
+  Value r = roundHalfEven(b, arith::MulFOp::create(b, v, s));
+  r = minF(b, maxF(b, r, constF32(b, -128.0)), constF32(b, 127.0));
+  return arith::TruncIOp::create(b, b.getI8Type(),
+                                 arith::FPToSIOp::create(b, b.getI32Type(), r));
+}
 
 // This thread's elements of one row, |vec| (4 or 1) consecutive floats at a time.
 using ChunkBody = std::function<SmallVector<Value>(ImplicitLocOpBuilder &, int64_t vec,
@@ -84,429 +93,6 @@ void storeValues(ImplicitLocOpBuilder &b, ValueRange values, Value base, Value e
     store(b, buildVector(b, values), address, bytes * unsigned(values.size()));
 }
 
-llvm::Expected<NormRow> parseNormRow(const KernelSpec &spec) {
-  NormRow r;
-  r.family = spec.family;
-  const llvm::StringRef family = spec.family;
-  r.layer = family == "layer_norm";
-  r.norm = family != "quantize_act";
-  r.quantize = family == "rms_norm_quantize" || family == "quantize_act";
-  const int64_t biasParam = r.layer ? spec.getInt("bias", 0) : 0;
-  if (biasParam != 0 && biasParam != 1)
-    return llvm::createStringError("parameter 'bias' must be 0 or 1, got %lld",
-                                   (long long)biasParam);
-  r.hasBias = biasParam == 1;
-  r.width = spec.getInt("width");
-  if (r.width <= 0)
-    return llvm::createStringError("parameter 'width' must be positive, got %lld",
-                                   (long long)r.width);
-  llvm::Expected<FusedNormInput> fused =
-      readFusedNormInput(spec, r.width, family == "rms_norm" || family == "rms_norm_quantize");
-  if (!fused)
-    return fused.takeError();
-  r.residual = fused->residual;
-  r.gated = fused->gated;
-  r.inStride = fused->inStride;
-  // The reference takes eps as a float and adds it in double.
-  r.eps = double(float(spec.getFloat("eps")));
-  if (r.norm && !(r.eps >= 0))
-    return llvm::createStringError("parameter 'eps' must be a non-negative number");
-  return r;
-}
-
-void bindNormRow(NormRow &r, ValueRange bindings) {
-  // Bindings: rms_norm (x, [residual | up,] w, y[, sum]); layer_norm (x, w, [b,] y);
-  // rms_norm_quantize (x, [residual | up,] w, q, qscale[, sum]); quantize_act (x, q, qscale).
-  // Gated, x is the gate.
-  const int shift = r.residual || r.gated ? 1 : 0;
-  r.x = bindings[0];
-  r.residualIn = r.residual ? bindings[1] : Value();
-  r.up = r.gated ? bindings[1] : Value();
-  r.sum = r.residual ? bindings.back() : Value();
-  r.w = r.norm ? bindings[1 + shift] : Value();
-  r.bias = r.hasBias ? bindings[2] : Value();
-  r.y = r.quantize ? Value() : bindings[bindings.size() - 1 - (r.sum ? 1 : 0)];
-  r.q = r.quantize ? bindings[r.norm ? 2 + shift : 1] : Value();
-  r.qscale = r.quantize ? bindings[r.norm ? 3 + shift : 2] : Value();
-}
-
-// sm_90: thread |tid| of a block of |threads| asks its SM's L1 for its share of the weight
-// vector (weights only: L1 is not coherent).
-void prefetchNormWeights(ImplicitLocOpBuilder &b, const NormRow &r, Value tid, int64_t threads) {
-  if (!r.w)
-    return;
-  const int64_t lines = (r.width * 4 + 127) / 128;
-  forLoop(b, toI64(b, tid), constI64(b, lines), constI64(b, threads),
-          [&](ImplicitLocOpBuilder &b, Value line) {
-            prefetchToL1(b, byteAddress(b, r.w, arith::MulIOp::create(b, line, constI64(b, 128))));
-          });
-}
-
-// Normalizes row |row| (i64) with every thread of a block of |threads| (whole warps).
-void emitNormRow(mlir::gpu::GPUFuncOp fn, ImplicitLocOpBuilder &b, const NormRow &spec, Value row,
-                 int64_t threads) {
-  Type f32 = b.getF32Type(), f64 = b.getF64Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
-  const int64_t width = spec.width, warps = threads / 32;
-  const bool layer = spec.layer, norm = spec.norm, quantize = spec.quantize, gated = spec.gated;
-  const int64_t inStride = spec.inStride;
-  const double eps = spec.eps;
-  Value x = spec.x, residual = spec.residualIn, up = spec.up, sum = spec.sum, w = spec.w,
-        bias = spec.bias, y = spec.y, q = spec.q, qscale = spec.qscale;
-  Value sums = norm ? sharedArray(b, fn, "sums", f64, warps) : Value();
-  // The mean's own array: a warp may still read the mean's partial sums while another
-  // publishes its centered sum of squares.
-  Value meanSums = layer ? sharedArray(b, fn, "mean_sums", f64, warps) : Value();
-  Value maxima = quantize ? sharedArray(b, fn, "maxima", f32, warps) : Value();
-
-  Value tid = toI64(b, threadIdX(b));
-  Value lane = arith::AndIOp::create(b, tid, constI64(b, 31));
-  Value warp = arith::ShRUIOp::create(b, tid, constI64(b, 5));
-  Value isLane0 = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, constI64(b, 0));
-  Value rowStart = arith::MulIOp::create(b, row, constI64(b, width));
-  // Gate and up rows start at row * in_stride.
-  Value inStart =
-      gated ? Value(arith::MulIOp::create(b, row, constI64(b, inStride))) : rowStart;
-  Value inRow = elementAddress(b, x, f32, inStart);
-  Value upRow = gated ? elementAddress(b, up, f32, inStart) : Value();
-  Value residualRow = residual ? elementAddress(b, residual, f32, rowStart) : Value();
-  // The row the norm reads: the sum with a residual.
-  Value xRow = sum ? elementAddress(b, sum, f32, rowStart) : inRow;
-  Value yRow = y ? elementAddress(b, y, f32, rowStart) : Value();
-  Value qRow = q ? elementAddress(b, q, i8, rowStart) : Value();
-
-  // 16-byte chunks when the width allows and the pointers are aligned (a uniform branch).
-  Value vectorOk;
-  if (width % 4 == 0) {
-    SmallVector<Value> floats = {xRow};
-    if (residualRow)
-      floats.append({inRow, residualRow});
-    if (upRow)
-      floats.push_back(upRow);
-    if (w)
-      floats.push_back(w);
-    if (bias)
-      floats.push_back(bias);
-    if (yRow)
-      floats.push_back(yRow);
-    vectorOk = pointersAligned(b, floats, 16);
-    if (qRow)
-      vectorOk = arith::AndIOp::create(b, vectorOk, pointersAligned(b, {qRow}, 4));
-  }
-  // The passes below re-read the row through loops; with |scalarOnly| one float at a time.
-  bool scalarOnly = false;
-  auto overRow = [&](ImplicitLocOpBuilder &b, ValueRange init, const ChunkBody &body) {
-    auto run = [&](ImplicitLocOpBuilder &b, int64_t vec) {
-      return forLoop(b, tid, constI64(b, width / vec), constI64(b, threads), init,
-                     [&](ImplicitLocOpBuilder &b, Value chunk, ValueRange carried) {
-                       Value element = arith::MulIOp::create(b, chunk, constI64(b, vec));
-                       return body(b, vec, element, carried);
-                     });
-    };
-    if (!vectorOk || scalarOnly)
-      return run(b, 1);
-    return ifThenElse(
-        b, vectorOk, ValueRange(init).getTypes(),
-        [&](ImplicitLocOpBuilder &b) { return run(b, 4); },
-        [&](ImplicitLocOpBuilder &b) { return run(b, 1); });
-  };
-
-  // Every thread gets the block's total: lane 0 of each warp publishes its warp's value, and
-  // after one barrier all threads combine the warps' values in the same order.
-  auto blockCombine = [&](ImplicitLocOpBuilder &b, Value shared, Value mine, bool max) {
-    Type type = mine.getType();
-    ifThen(b, isLane0, [&](ImplicitLocOpBuilder &b) {
-      store(b, mine, elementAddress(b, shared, type, warp), type.getIntOrFloatBitWidth() / 8);
-    });
-    barrier(b);
-    Value total;
-    for (int64_t i = 0; i < warps; ++i) {
-      Value v = load(b, type, elementAddress(b, shared, type, constI64(b, i)),
-                     type.getIntOrFloatBitWidth() / 8);
-      total = !total ? v : max ? maxF(b, total, v) : Value(arith::AddFOp::create(b, total, v));
-    }
-    return total;
-  };
-
-  auto loopPasses = [&](ImplicitLocOpBuilder &b) {
-    // s = x + residual, the add family's f32 addition. The sum may overwrite x or the
-    // residual (plain loads, not the read-only path), and every later pass of this thread
-    // reads back just the elements it stored here: the same chunks, so no barrier.
-    if (residual)
-      overRow(b, {}, [&](ImplicitLocOpBuilder &b, int64_t vec, Value element, ValueRange) {
-        SmallVector<Value> xs = loadF32s(b, inRow, element, vec, false);
-        SmallVector<Value> rs = loadF32s(b, residualRow, element, vec, false);
-        for (int64_t i = 0; i < vec; ++i)
-          xs[i] = arith::AddFOp::create(b, xs[i], rs[i]);
-        storeValues(b, xs, xRow, element);
-        return SmallVector<Value>{};
-      });
-
-    // The row's values at |element|: x (or the sum), or gated relu2(gate) * up, the glu
-    // family's arithmetic (max, then two float multiplies), recomputed in each pass.
-    auto loadRow = [&](ImplicitLocOpBuilder &b, Value element, int64_t vec) {
-      SmallVector<Value> xs = loadF32s(b, xRow, element, vec, false);
-      if (!gated)
-        return xs;
-      SmallVector<Value> us = loadF32s(b, upRow, element, vec, false);
-      for (int64_t i = 0; i < vec; ++i) {
-        Value g = maxF(b, xs[i], constF32(b, 0.0));
-        xs[i] = arith::MulFOp::create(b, arith::MulFOp::create(b, g, g), us[i]);
-      }
-      return xs;
-    };
-
-    auto constF64 = [&](ImplicitLocOpBuilder &b, double v) -> Value {
-      return arith::ConstantOp::create(b, f64, b.getF64FloatAttr(v));
-    };
-    // The block's sum over the row of d^2 (|square|) or d, d = x - |center| in double (no
-    // |center|: x widened), published through |shared|.
-    auto sumRow = [&](ImplicitLocOpBuilder &b, Value shared, Value center, bool square) {
-      Value partial = overRow(b, {constF64(b, 0.0)},
-                              [&](ImplicitLocOpBuilder &b, int64_t vec, Value element,
-                                  ValueRange carried) -> SmallVector<Value> {
-                                Value acc = carried[0];
-                                for (Value v : loadRow(b, element, vec)) {
-                                  Value d = arith::ExtFOp::create(b, f64, v);
-                                  if (center)
-                                    d = arith::SubFOp::create(b, d, center);
-                                  Value term = square ? Value(arith::MulFOp::create(b, d, d)) : d;
-                                  acc = arith::AddFOp::create(b, acc, term);
-                                }
-                                return {acc};
-                              })[0];
-      return blockCombine(b, shared, warpReduceAddF64(b, partial), /*max=*/false);
-    };
-
-    // layer_norm: the mean first, in double; the centered values are then x - mean in double,
-    // rounded once to float, as the reference computes them.
-    Value mean;
-    if (layer)
-      mean = arith::DivFOp::create(b, sumRow(b, meanSums, Value(), /*square=*/false),
-                                   constF64(b, double(width)));
-
-    // rms_norm: inv = float(1 / sqrt(sum(x^2) / width + eps)), the sum in double (layer_norm:
-    // of the centered values). The order of the double additions differs from the
-    // reference's; its rounding error (~width * 2^-53 relative) changes the float inv only
-    // when the exact value lies that close to a rounding boundary of float, about once in
-    // 10^8 rows.
-    Value inv;
-    if (norm) {
-      Value total = sumRow(b, sums, mean, /*square=*/true);
-      Value meanSquare = arith::DivFOp::create(b, total, constF64(b, double(width)));
-      Value shifted = arith::AddFOp::create(b, meanSquare, constF64(b, eps));
-      Value r = arith::DivFOp::create(b, constF64(b, 1.0), sqrtRn(b, shifted));
-      inv = arith::TruncFOp::create(b, f32, r);
-    }
-    // The values to store or quantize: c * inv * w (two float multiplies, in that order, then
-    // the bias's add), with c = x or float(x - mean); or x itself (quantize_act).
-    auto values = [&](ImplicitLocOpBuilder &b, int64_t vec, Value element) {
-      SmallVector<Value> xs = loadRow(b, element, vec);
-      if (!norm)
-        return xs;
-      SmallVector<Value> ws = loadF32s(b, w, element, vec, true);
-      SmallVector<Value> bs = bias ? loadF32s(b, bias, element, vec, true) : SmallVector<Value>();
-      for (int64_t i = 0; i < vec; ++i) {
-        Value c = xs[i];
-        if (mean)
-          c = arith::TruncFOp::create(
-              b, f32, arith::SubFOp::create(b, arith::ExtFOp::create(b, f64, c), mean));
-        xs[i] = arith::MulFOp::create(b, arith::MulFOp::create(b, c, inv), ws[i]);
-        if (bias)
-          xs[i] = arith::AddFOp::create(b, xs[i], bs[i]);
-      }
-      return xs;
-    };
-
-    if (!quantize) {
-      // y may alias x: each thread rewrites exactly the elements it reads.
-      overRow(b, {}, [&](ImplicitLocOpBuilder &b, int64_t vec, Value element, ValueRange) {
-        storeValues(b, values(b, vec, element), yRow, element);
-        return SmallVector<Value>{};
-      });
-      return;
-    }
-
-    Value partialMax = overRow(b, {constF32(b, 0.0)},
-                               [&](ImplicitLocOpBuilder &b, int64_t vec, Value element,
-                                   ValueRange carried) -> SmallVector<Value> {
-                                 Value m = carried[0];
-                                 for (Value v : values(b, vec, element))
-                                   m = maxF(b, m, absF(b, v));
-                                 return {m};
-                               })[0];
-    Value absMax = blockCombine(b, maxima, warpReduceMax(b, partialMax), /*max=*/true);
-    // s = 127 / max(absmax, 1e-5) in float (div.rn), q = clamp(round_half_even(v * s)).
-    Value s = arith::DivFOp::create(b, constF32(b, 127.0), maxF(b, absMax, constF32(b, 1e-5)));
-    overRow(b, {}, [&](ImplicitLocOpBuilder &b, int64_t vec, Value element, ValueRange) {
-      SmallVector<Value> codes;
-      for (Value v : values(b, vec, element)) {
-        Value r = roundHalfEven(b, arith::MulFOp::create(b, v, s));
-        r = minF(b, maxF(b, r, constF32(b, -128.0)), constF32(b, 127.0));
-        Value code = arith::FPToSIOp::create(b, i32, r);
-        codes.push_back(arith::TruncIOp::create(b, i8, code));
-      }
-      storeValues(b, codes, qRow, element);
-      return SmallVector<Value>{};
-    });
-    ifThen(b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, constI64(b, 0)),
-           [&](ImplicitLocOpBuilder &b) {
-             store(b, s, elementAddress(b, qscale, f32, row), 4);
-           });
-  };
-
-  // The same arithmetic with the thread's chunks of the row held in registers: every load of
-  // a pass is issued before the first is used, and the row is read from memory once.
-  auto registerPasses = [&](ImplicitLocOpBuilder &b, int64_t perThread) {
-    const int64_t chunks = width / 4;
-    struct Chunk {
-      Value valid;   // i1, null when every thread has this chunk
-      Value element; // its first element, clamped into the row for threads past the end
-      SmallVector<Value> values;
-    };
-    SmallVector<Chunk> mine;
-    for (int64_t m = 0; m < perThread; ++m) {
-      Chunk c;
-      Value chunk = arith::AddIOp::create(b, tid, constI64(b, m * threads));
-      if ((m + 1) * threads > chunks) {
-        c.valid = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, chunk, constI64(b, chunks));
-        chunk = arith::SelectOp::create(b, c.valid, chunk, constI64(b, 0));
-      }
-      c.element = arith::MulIOp::create(b, chunk, constI64(b, 4));
-      mine.push_back(c);
-    }
-    // Stores of a chunk only by the threads that have it.
-    auto guarded = [&](ImplicitLocOpBuilder &b, const Chunk &c,
-                       const std::function<void(ImplicitLocOpBuilder &)> &body) {
-      if (c.valid)
-        ifThen(b, c.valid, body);
-      else
-        body(b);
-    };
-    // A carried value updated only for the chunks the thread has.
-    auto keep = [&](ImplicitLocOpBuilder &b, const Chunk &c, Value updated, Value old) {
-      return c.valid ? Value(arith::SelectOp::create(b, c.valid, updated, old)) : updated;
-    };
-    // Every load first, then the row's values: x, the sum with the residual (stored; it may
-    // overwrite x or the residual, which this thread has already read), or relu2(gate) * up.
-    SmallVector<SmallVector<Value>> second(perThread);
-    for (int64_t m = 0; m < perThread; ++m) {
-      mine[m].values = loadF32s(b, residual ? inRow : xRow, mine[m].element, 4, false);
-      if (residual)
-        second[m] = loadF32s(b, residualRow, mine[m].element, 4, false);
-      else if (gated)
-        second[m] = loadF32s(b, upRow, mine[m].element, 4, false);
-    }
-    for (int64_t m = 0; m < perThread; ++m) {
-      SmallVector<Value> &xs = mine[m].values;
-      for (int64_t i = 0; i < 4; ++i) {
-        if (residual) {
-          xs[i] = arith::AddFOp::create(b, xs[i], second[m][i]);
-        } else if (gated) {
-          Value g = maxF(b, xs[i], constF32(b, 0.0));
-          xs[i] = arith::MulFOp::create(b, arith::MulFOp::create(b, g, g), second[m][i]);
-        }
-      }
-      if (residual)
-        guarded(b, mine[m], [&](ImplicitLocOpBuilder &b) {
-          storeValues(b, mine[m].values, xRow, mine[m].element);
-        });
-    }
-    auto constF64 = [&](ImplicitLocOpBuilder &b, double v) -> Value {
-      return arith::ConstantOp::create(b, f64, b.getF64FloatAttr(v));
-    };
-    // The block's sum of d^2 or d, d = x - center in double, as the loop passes add them.
-    auto sumRow = [&](ImplicitLocOpBuilder &b, Value shared, Value center, bool square) {
-      Value acc = constF64(b, 0.0);
-      for (const Chunk &c : mine) {
-        Value updated = acc;
-        for (Value v : c.values) {
-          Value d = arith::ExtFOp::create(b, f64, v);
-          if (center)
-            d = arith::SubFOp::create(b, d, center);
-          updated = arith::AddFOp::create(b, updated,
-                                          square ? Value(arith::MulFOp::create(b, d, d)) : d);
-        }
-        acc = keep(b, c, updated, acc);
-      }
-      return blockCombine(b, shared, warpReduceAddF64(b, acc), /*max=*/false);
-    };
-    Value mean;
-    if (layer)
-      mean = arith::DivFOp::create(b, sumRow(b, meanSums, Value(), /*square=*/false),
-                                   constF64(b, double(width)));
-    SmallVector<SmallVector<Value>> out(perThread);
-    for (int64_t m = 0; m < perThread; ++m)
-      out[m] = mine[m].values;
-    if (norm) {
-      Value total = sumRow(b, sums, mean, /*square=*/true);
-      Value meanSquare = arith::DivFOp::create(b, total, constF64(b, double(width)));
-      Value shifted = arith::AddFOp::create(b, meanSquare, constF64(b, eps));
-      Value inv = arith::TruncFOp::create(
-          b, f32, arith::DivFOp::create(b, constF64(b, 1.0), sqrtRn(b, shifted)));
-      SmallVector<SmallVector<Value>> ws(perThread), bs(perThread);
-      for (int64_t m = 0; m < perThread; ++m) {
-        ws[m] = loadF32s(b, w, mine[m].element, 4, true);
-        if (bias)
-          bs[m] = loadF32s(b, bias, mine[m].element, 4, true);
-      }
-      for (int64_t m = 0; m < perThread; ++m)
-        for (int64_t i = 0; i < 4; ++i) {
-          Value c = out[m][i];
-          if (mean)
-            c = arith::TruncFOp::create(
-                b, f32, arith::SubFOp::create(b, arith::ExtFOp::create(b, f64, c), mean));
-          out[m][i] = arith::MulFOp::create(b, arith::MulFOp::create(b, c, inv), ws[m][i]);
-          if (bias)
-            out[m][i] = arith::AddFOp::create(b, out[m][i], bs[m][i]);
-        }
-    }
-    if (!quantize) {
-      for (int64_t m = 0; m < perThread; ++m)
-        guarded(b, mine[m], [&](ImplicitLocOpBuilder &b) {
-          storeValues(b, out[m], yRow, mine[m].element);
-        });
-      return;
-    }
-    Value partialMax = constF32(b, 0.0);
-    for (int64_t m = 0; m < perThread; ++m) {
-      Value updated = partialMax;
-      for (Value v : out[m])
-        updated = maxF(b, updated, absF(b, v));
-      partialMax = keep(b, mine[m], updated, partialMax);
-    }
-    Value absMax = blockCombine(b, maxima, warpReduceMax(b, partialMax), /*max=*/true);
-    Value s = arith::DivFOp::create(b, constF32(b, 127.0), maxF(b, absMax, constF32(b, 1e-5)));
-    for (int64_t m = 0; m < perThread; ++m) {
-      SmallVector<Value> codes;
-      for (Value v : out[m]) {
-        Value r = roundHalfEven(b, arith::MulFOp::create(b, v, s));
-        r = minF(b, maxF(b, r, constF32(b, -128.0)), constF32(b, 127.0));
-        codes.push_back(arith::TruncIOp::create(b, i8, arith::FPToSIOp::create(b, i32, r)));
-      }
-      guarded(b, mine[m], [&](ImplicitLocOpBuilder &b) {
-        storeValues(b, codes, qRow, mine[m].element);
-      });
-    }
-    ifThen(b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, constI64(b, 0)),
-           [&](ImplicitLocOpBuilder &b) {
-             store(b, s, elementAddress(b, qscale, f32, row), 4);
-           });
-  };
-
-  const int64_t perThread = (width / 4 + threads - 1) / threads;
-  if (width % 4 != 0 || perThread > kMostChunksInRegisters) {
-    loopPasses(b);
-    return;
-  }
-  ifThen(b, vectorOk, [&](ImplicitLocOpBuilder &b) { registerPasses(b, perThread); });
-  ifThen(b, arith::XOrIOp::create(b, vectorOk, arith::ConstantOp::create(b, b.getI1Type(),
-                                                                        b.getBoolAttr(true))),
-         [&](ImplicitLocOpBuilder &b) {
-           scalarOnly = true;
-           loopPasses(b);
-         });
-}
-
 } // namespace
 
 llvm::Expected<LaunchShape> launchRmsNorm(const KernelSpec &spec, int64_t maxRows,
@@ -522,26 +108,401 @@ llvm::Expected<LaunchShape> launchRmsNorm(const KernelSpec &spec, int64_t maxRow
 
 LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
                               const GpuTarget &target) {
-  llvm::Expected<NormRow> parsed = parseNormRow(spec);
-  if (!parsed)
-    return gpuKernelError(fn, spec, llvm::toString(parsed.takeError()));
-  NormRow r = *parsed;
+  const llvm::StringRef family = spec.family;
+  const bool layer = family == "layer_norm";
+  const bool norm = family != "quantize_act";
+  const bool quantize = family == "rms_norm_quantize" || family == "quantize_act";
+  const int64_t biasParam = layer ? spec.getInt("bias", 0) : 0;
+  if (biasParam != 0 && biasParam != 1)
+    return gpuKernelError(fn, spec,
+                          "parameter 'bias' must be 0 or 1, got " + llvm::Twine(biasParam));
+  const bool hasBias = biasParam == 1;
+  const int64_t width = spec.getInt("width");
+  if (width <= 0)
+    return gpuKernelError(fn, spec, "parameter 'width' must be positive, got " + llvm::Twine(width));
+  llvm::Expected<FusedNormInput> fused =
+      readFusedNormInput(spec, width, family == "rms_norm" || family == "rms_norm_quantize");
+  if (!fused)
+    return gpuKernelError(fn, spec, llvm::toString(fused.takeError()));
+  const bool gated = fused->gated;
+  const int64_t inStride = fused->inStride;
+  const int r = fused->bindingShift();
+  // The reference takes eps as a float and adds it in double.
+  const double eps = double(float(spec.getFloat("eps")));
+  if (norm && !(eps >= 0))
+    return gpuKernelError(fn, spec, "parameter 'eps' must be a non-negative number");
+
   ImplicitLocOpBuilder b(fn.getLoc(), fn.getContext());
   GpuKernelArgs args = beginGpuKernel(fn, b);
-  bindNormRow(r, args.bindings);
-  const int64_t threads = threadsFor(r.width);
+  Type f32 = b.getF32Type(), f64 = b.getF64Type(), i8 = b.getI8Type();
+  // Bindings: rms_norm (x, [residual | up,] w, y[, sum]); layer_norm (x, w, [b,] y);
+  // rms_norm_quantize (x, [residual | up,] w, q, qscale[, sum]); quantize_act (x, q, qscale).
+  // Gated, x is the gate.
+  Value x = args.bindings[0];
+  Value residual = fused->residual ? args.bindings[1] : Value();
+  Value up = gated ? args.bindings[1] : Value();
+  Value sum = residual ? args.bindings.back() : Value();
+  Value w = norm ? args.bindings[1 + r] : Value();
+  Value bias = hasBias ? args.bindings[2] : Value();
+  Value y = quantize ? Value() : args.bindings[args.bindings.size() - 1 - (sum ? 1 : 0)];
+  Value q = quantize ? args.bindings[norm ? 2 + r : 1] : Value();
+  Value qscale = quantize ? args.bindings[norm ? 3 + r : 2] : Value();
+
+  const int64_t threads = threadsFor(width), warps = threads / 32;
   // sm_90: the weight vector (never written by a dispatch) is asked into this SM's L1 before
   // the wait for the previous dispatch, which may still run (programmatic dependent launch),
   // so the passes that scale the row find it there instead of in device memory.
-  if (r.w && target.computeCapability >= 90)
+  if (w && target.computeCapability >= 90) {
+    const int64_t lines = (width * 4 + 127) / 128;
     emitPrefetchesBeforeWait(fn, b, [&](ImplicitLocOpBuilder &b) {
-      prefetchNormWeights(b, r, threadIdX(b), threads);
+      forLoop(b, toI64(b, threadIdX(b)), constI64(b, lines), constI64(b, threads),
+              [&](ImplicitLocOpBuilder &b, Value line) {
+                prefetchToL1(b, byteAddress(b, w, arith::MulIOp::create(b, line, constI64(b, 128))));
+              });
     });
+  }
+  Value sums = norm ? sharedArray(b, fn, "sums", f64, warps) : Value();
+  // The mean's own array: a warp may still read the mean's partial sums while another
+  // publishes its centered sum of squares.
+  Value meanSums = layer ? sharedArray(b, fn, "mean_sums", f64, warps) : Value();
+  Value maxima = quantize ? sharedArray(b, fn, "maxima", f32, warps) : Value();
+
   Value row = toI64(b, blockIdX(b));
   Value active = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, row, args.rows);
   // The condition is the same for every thread of the block, so the barriers inside are
   // reached by all of them or by none.
-  ifThen(b, active, [&](ImplicitLocOpBuilder &b) { emitNormRow(fn, b, r, row, threads); });
+  ifThen(b, active, [&](ImplicitLocOpBuilder &b) {
+    Value tid = toI64(b, threadIdX(b));
+    Value lane = arith::AndIOp::create(b, tid, constI64(b, 31));
+    Value warp = arith::ShRUIOp::create(b, tid, constI64(b, 5));
+    Value isLane0 = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, constI64(b, 0));
+    Value rowStart = arith::MulIOp::create(b, row, constI64(b, width));
+    // Gate and up rows start at row * in_stride.
+    Value inStart =
+        gated ? Value(arith::MulIOp::create(b, row, constI64(b, inStride))) : rowStart;
+    Value inRow = elementAddress(b, x, f32, inStart);
+    Value upRow = gated ? elementAddress(b, up, f32, inStart) : Value();
+    Value residualRow = residual ? elementAddress(b, residual, f32, rowStart) : Value();
+    // The row the norm reads: the sum with a residual.
+    Value xRow = sum ? elementAddress(b, sum, f32, rowStart) : inRow;
+    Value yRow = y ? elementAddress(b, y, f32, rowStart) : Value();
+    Value qRow = q ? elementAddress(b, q, i8, rowStart) : Value();
+
+    // 16-byte chunks when the width allows and the pointers are aligned (a uniform branch).
+    Value vectorOk;
+    if (width % 4 == 0) {
+      SmallVector<Value> floats = {xRow};
+      if (residualRow)
+        floats.append({inRow, residualRow});
+      if (upRow)
+        floats.push_back(upRow);
+      if (w)
+        floats.push_back(w);
+      if (bias)
+        floats.push_back(bias);
+      if (yRow)
+        floats.push_back(yRow);
+      vectorOk = pointersAligned(b, floats, 16);
+      if (qRow)
+        vectorOk = arith::AndIOp::create(b, vectorOk, pointersAligned(b, {qRow}, 4));
+    }
+    // The passes below re-read the row through loops; with |scalarOnly| one float at a time.
+    bool scalarOnly = false;
+    auto overRow = [&](ImplicitLocOpBuilder &b, ValueRange init, const ChunkBody &body) {
+      auto run = [&](ImplicitLocOpBuilder &b, int64_t vec) {
+        return forLoop(b, tid, constI64(b, width / vec), constI64(b, threads), init,
+                       [&](ImplicitLocOpBuilder &b, Value chunk, ValueRange carried) {
+                         Value element = arith::MulIOp::create(b, chunk, constI64(b, vec));
+                         return body(b, vec, element, carried);
+                       });
+      };
+      if (!vectorOk || scalarOnly)
+        return run(b, 1);
+      return ifThenElse(
+          b, vectorOk, ValueRange(init).getTypes(),
+          [&](ImplicitLocOpBuilder &b) { return run(b, 4); },
+          [&](ImplicitLocOpBuilder &b) { return run(b, 1); });
+    };
+
+    // Every thread gets the block's total: lane 0 of each warp publishes its warp's value, and
+    // after one barrier all threads combine the warps' values in the same order.
+    auto blockCombine = [&](ImplicitLocOpBuilder &b, Value shared, Value mine, bool max) {
+      Type type = mine.getType();
+      ifThen(b, isLane0, [&](ImplicitLocOpBuilder &b) {
+        store(b, mine, elementAddress(b, shared, type, warp), type.getIntOrFloatBitWidth() / 8);
+      });
+      barrier(b);
+      Value total;
+      for (int64_t i = 0; i < warps; ++i) {
+        Value v = load(b, type, elementAddress(b, shared, type, constI64(b, i)),
+                       type.getIntOrFloatBitWidth() / 8);
+        total = !total ? v : max ? maxF(b, total, v) : Value(arith::AddFOp::create(b, total, v));
+      }
+      return total;
+    };
+
+    auto loopPasses = [&](ImplicitLocOpBuilder &b) {
+      // s = x + residual, the add family's f32 addition. The sum may overwrite x or the
+      // residual (plain loads, not the read-only path), and every later pass of this thread
+      // reads back just the elements it stored here: the same chunks, so no barrier.
+      if (residual)
+        overRow(b, {}, [&](ImplicitLocOpBuilder &b, int64_t vec, Value element, ValueRange) {
+          SmallVector<Value> xs = loadF32s(b, inRow, element, vec, false);
+          SmallVector<Value> rs = loadF32s(b, residualRow, element, vec, false);
+          for (int64_t i = 0; i < vec; ++i)
+            xs[i] = arith::AddFOp::create(b, xs[i], rs[i]);
+          storeValues(b, xs, xRow, element);
+          return SmallVector<Value>{};
+        });
+
+      // The row's values at |element|: x (or the sum), or gated relu2(gate) * up, the glu
+      // family's arithmetic (max, then two float multiplies), recomputed in each pass.
+      auto loadRow = [&](ImplicitLocOpBuilder &b, Value element, int64_t vec) {
+        SmallVector<Value> xs = loadF32s(b, xRow, element, vec, false);
+        if (!gated)
+          return xs;
+        SmallVector<Value> us = loadF32s(b, upRow, element, vec, false);
+        for (int64_t i = 0; i < vec; ++i)
+          xs[i] = relu2Times(b, xs[i], us[i]);
+        return xs;
+      };
+
+      // The block's sum over the row of d^2 (|square|) or d, d = x - |center| in double (no
+      // |center|: x widened), published through |shared|.
+      auto sumRow = [&](ImplicitLocOpBuilder &b, Value shared, Value center, bool square) {
+        Value partial = overRow(b, {constF64(b, 0.0)},
+                                [&](ImplicitLocOpBuilder &b, int64_t vec, Value element,
+                                    ValueRange carried) -> SmallVector<Value> {
+                                  Value acc = carried[0];
+                                  for (Value v : loadRow(b, element, vec)) {
+                                    Value d = arith::ExtFOp::create(b, f64, v);
+                                    if (center)
+                                      d = arith::SubFOp::create(b, d, center);
+                                    Value term = square ? Value(arith::MulFOp::create(b, d, d)) : d;
+                                    acc = arith::AddFOp::create(b, acc, term);
+                                  }
+                                  return {acc};
+                                })[0];
+        return blockCombine(b, shared, warpReduceAddF64(b, partial), /*max=*/false);
+      };
+
+      // layer_norm: the mean first, in double; the centered values are then x - mean in double,
+      // rounded once to float, as the reference computes them.
+      Value mean;
+      if (layer)
+        mean = arith::DivFOp::create(b, sumRow(b, meanSums, Value(), /*square=*/false),
+                                     constF64(b, double(width)));
+
+      // rms_norm: inv = float(1 / sqrt(sum(x^2) / width + eps)), the sum in double (layer_norm:
+      // of the centered values). The order of the double additions differs from the
+      // reference's; its rounding error (~width * 2^-53 relative) changes the float inv only
+      // when the exact value lies that close to a rounding boundary of float, about once in
+      // 10^8 rows.
+      Value inv;
+      if (norm) {
+        Value total = sumRow(b, sums, mean, /*square=*/true);
+        Value meanSquare = arith::DivFOp::create(b, total, constF64(b, double(width)));
+        Value shifted = arith::AddFOp::create(b, meanSquare, constF64(b, eps));
+        Value r = arith::DivFOp::create(b, constF64(b, 1.0), sqrtRn(b, shifted));
+        inv = arith::TruncFOp::create(b, f32, r);
+      }
+      // The values to store or quantize: c * inv * w (two float multiplies, in that order, then
+      // the bias's add), with c = x or float(x - mean); or x itself (quantize_act).
+      auto values = [&](ImplicitLocOpBuilder &b, int64_t vec, Value element) {
+        SmallVector<Value> xs = loadRow(b, element, vec);
+        if (!norm)
+          return xs;
+        SmallVector<Value> ws = loadF32s(b, w, element, vec, true);
+        SmallVector<Value> bs = bias ? loadF32s(b, bias, element, vec, true) : SmallVector<Value>();
+        for (int64_t i = 0; i < vec; ++i) {
+          Value c = xs[i];
+          if (mean)
+            c = arith::TruncFOp::create(
+                b, f32, arith::SubFOp::create(b, arith::ExtFOp::create(b, f64, c), mean));
+          xs[i] = arith::MulFOp::create(b, arith::MulFOp::create(b, c, inv), ws[i]);
+          if (bias)
+            xs[i] = arith::AddFOp::create(b, xs[i], bs[i]);
+        }
+        return xs;
+      };
+
+      if (!quantize) {
+        // y may alias x: each thread rewrites exactly the elements it reads.
+        overRow(b, {}, [&](ImplicitLocOpBuilder &b, int64_t vec, Value element, ValueRange) {
+          storeValues(b, values(b, vec, element), yRow, element);
+          return SmallVector<Value>{};
+        });
+        return;
+      }
+
+      Value partialMax = overRow(b, {constF32(b, 0.0)},
+                                 [&](ImplicitLocOpBuilder &b, int64_t vec, Value element,
+                                     ValueRange carried) -> SmallVector<Value> {
+                                   Value m = carried[0];
+                                   for (Value v : values(b, vec, element))
+                                     m = maxF(b, m, absF(b, v));
+                                   return {m};
+                                 })[0];
+      Value absMax = blockCombine(b, maxima, warpReduceMax(b, partialMax), /*max=*/true);
+      Value s = quantizeScale(b, absMax);
+      overRow(b, {}, [&](ImplicitLocOpBuilder &b, int64_t vec, Value element, ValueRange) {
+        SmallVector<Value> codes;
+        for (Value v : values(b, vec, element))
+          codes.push_back(codeOf(b, v, s));
+        storeValues(b, codes, qRow, element);
+        return SmallVector<Value>{};
+      });
+      ifThen(b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, constI64(b, 0)),
+             [&](ImplicitLocOpBuilder &b) {
+               store(b, s, elementAddress(b, qscale, f32, row), 4);
+             });
+    };
+
+    // The same arithmetic with the thread's chunks of the row held in registers: every load of
+    // a pass is issued before the first is used, and the row is read from memory once.
+    auto registerPasses = [&](ImplicitLocOpBuilder &b, int64_t perThread) {
+      const int64_t chunks = width / 4;
+      struct Chunk {
+        Value valid;   // i1, null when every thread has this chunk
+        Value element; // its first element, clamped into the row for threads past the end
+        SmallVector<Value> values;
+      };
+      SmallVector<Chunk> mine;
+      for (int64_t m = 0; m < perThread; ++m) {
+        Chunk c;
+        Value chunk = arith::AddIOp::create(b, tid, constI64(b, m * threads));
+        if ((m + 1) * threads > chunks) {
+          c.valid = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, chunk, constI64(b, chunks));
+          chunk = arith::SelectOp::create(b, c.valid, chunk, constI64(b, 0));
+        }
+        c.element = arith::MulIOp::create(b, chunk, constI64(b, 4));
+        mine.push_back(c);
+      }
+      // Stores of a chunk only by the threads that have it.
+      auto guarded = [&](ImplicitLocOpBuilder &b, const Chunk &c,
+                         const std::function<void(ImplicitLocOpBuilder &)> &body) {
+        if (c.valid)
+          ifThen(b, c.valid, body);
+        else
+          body(b);
+      };
+      // A carried value updated only for the chunks the thread has.
+      auto keep = [&](ImplicitLocOpBuilder &b, const Chunk &c, Value updated, Value old) {
+        return c.valid ? Value(arith::SelectOp::create(b, c.valid, updated, old)) : updated;
+      };
+      // Every load first, then the row's values: x, the sum with the residual (stored; it may
+      // overwrite x or the residual, which this thread has already read), or relu2(gate) * up.
+      SmallVector<SmallVector<Value>> second(perThread);
+      for (int64_t m = 0; m < perThread; ++m) {
+        mine[m].values = loadF32s(b, residual ? inRow : xRow, mine[m].element, 4, false);
+        if (residual)
+          second[m] = loadF32s(b, residualRow, mine[m].element, 4, false);
+        else if (gated)
+          second[m] = loadF32s(b, upRow, mine[m].element, 4, false);
+      }
+      for (int64_t m = 0; m < perThread; ++m) {
+        SmallVector<Value> &xs = mine[m].values;
+        for (int64_t i = 0; i < 4; ++i) {
+          if (residual) {
+            xs[i] = arith::AddFOp::create(b, xs[i], second[m][i]);
+          } else if (gated) {
+            xs[i] = relu2Times(b, xs[i], second[m][i]);
+          }
+        }
+        if (residual)
+          guarded(b, mine[m], [&](ImplicitLocOpBuilder &b) {
+            storeValues(b, mine[m].values, xRow, mine[m].element);
+          });
+      }
+      // The block's sum of d^2 or d, d = x - center in double, as the loop passes add them.
+      auto sumRow = [&](ImplicitLocOpBuilder &b, Value shared, Value center, bool square) {
+        Value acc = constF64(b, 0.0);
+        for (const Chunk &c : mine) {
+          Value updated = acc;
+          for (Value v : c.values) {
+            Value d = arith::ExtFOp::create(b, f64, v);
+            if (center)
+              d = arith::SubFOp::create(b, d, center);
+            updated = arith::AddFOp::create(b, updated,
+                                            square ? Value(arith::MulFOp::create(b, d, d)) : d);
+          }
+          acc = keep(b, c, updated, acc);
+        }
+        return blockCombine(b, shared, warpReduceAddF64(b, acc), /*max=*/false);
+      };
+      Value mean;
+      if (layer)
+        mean = arith::DivFOp::create(b, sumRow(b, meanSums, Value(), /*square=*/false),
+                                     constF64(b, double(width)));
+      SmallVector<SmallVector<Value>> out(perThread);
+      for (int64_t m = 0; m < perThread; ++m)
+        out[m] = mine[m].values;
+      if (norm) {
+        Value total = sumRow(b, sums, mean, /*square=*/true);
+        Value meanSquare = arith::DivFOp::create(b, total, constF64(b, double(width)));
+        Value shifted = arith::AddFOp::create(b, meanSquare, constF64(b, eps));
+        Value inv = arith::TruncFOp::create(
+            b, f32, arith::DivFOp::create(b, constF64(b, 1.0), sqrtRn(b, shifted)));
+        SmallVector<SmallVector<Value>> ws(perThread), bs(perThread);
+        for (int64_t m = 0; m < perThread; ++m) {
+          ws[m] = loadF32s(b, w, mine[m].element, 4, true);
+          if (bias)
+            bs[m] = loadF32s(b, bias, mine[m].element, 4, true);
+        }
+        for (int64_t m = 0; m < perThread; ++m)
+          for (int64_t i = 0; i < 4; ++i) {
+            Value c = out[m][i];
+            if (mean)
+              c = arith::TruncFOp::create(
+                  b, f32, arith::SubFOp::create(b, arith::ExtFOp::create(b, f64, c), mean));
+            out[m][i] = arith::MulFOp::create(b, arith::MulFOp::create(b, c, inv), ws[m][i]);
+            if (bias)
+              out[m][i] = arith::AddFOp::create(b, out[m][i], bs[m][i]);
+          }
+      }
+      if (!quantize) {
+        for (int64_t m = 0; m < perThread; ++m)
+          guarded(b, mine[m], [&](ImplicitLocOpBuilder &b) {
+            storeValues(b, out[m], yRow, mine[m].element);
+          });
+        return;
+      }
+      Value partialMax = constF32(b, 0.0);
+      for (int64_t m = 0; m < perThread; ++m) {
+        Value updated = partialMax;
+        for (Value v : out[m])
+          updated = maxF(b, updated, absF(b, v));
+        partialMax = keep(b, mine[m], updated, partialMax);
+      }
+      Value absMax = blockCombine(b, maxima, warpReduceMax(b, partialMax), /*max=*/true);
+      Value s = quantizeScale(b, absMax);
+      for (int64_t m = 0; m < perThread; ++m) {
+        SmallVector<Value> codes;
+        for (Value v : out[m])
+          codes.push_back(codeOf(b, v, s));
+        guarded(b, mine[m], [&](ImplicitLocOpBuilder &b) {
+          storeValues(b, codes, qRow, mine[m].element);
+        });
+      }
+      ifThen(b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, constI64(b, 0)),
+             [&](ImplicitLocOpBuilder &b) {
+               store(b, s, elementAddress(b, qscale, f32, row), 4);
+             });
+    };
+
+    const int64_t perThread = (width / 4 + threads - 1) / threads;
+    if (width % 4 != 0 || perThread > kMostChunksInRegisters) {
+      loopPasses(b);
+      return;
+    }
+    ifThen(b, vectorOk, [&](ImplicitLocOpBuilder &b) { registerPasses(b, perThread); });
+    ifThen(b, arith::XOrIOp::create(b, vectorOk, arith::ConstantOp::create(b, b.getI1Type(),
+                                                                          b.getBoolAttr(true))),
+           [&](ImplicitLocOpBuilder &b) {
+             scalarOnly = true;
+             loopPasses(b);
+           });
+  });
   return success();
 }
 
