@@ -97,8 +97,6 @@ public:
       // The call record is written before the launches, so rows may be read before the wait.
       emitPrefetchesBeforeWait(fn, b, [&](ImplicitLocOpBuilder &pb) {
         prefetchDecodeRows(pb, decode, mulC(pb, bid, rowsPerDecodeBlock), rowsPerDecodeBlock);
-        if (f.aheadWeights && f.aheadBytes > 0)
-          prefetchAhead(pb, decode, bid);
       });
     }
     ifThen(b, decode, [&](ImplicitLocOpBuilder &nb) {
@@ -145,22 +143,6 @@ private:
     });
   }
 
-  // Thread 0 of each of the decode blocks asks L2 for its share of the next matrix's bytes:
-  // equal 16-byte multiples, so that every block's request is one bulk prefetch.
-  void prefetchAhead(ImplicitLocOpBuilder &b, Value decode, Value bid) {
-    const int64_t share = ceilDiv(ceilDiv(f.aheadBytes, plan.decodeBlocks), 16) * 16;
-    Value start = mulC(b, toI64(b, bid), share);
-    Value first = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, constI32(b, 0));
-    Value go = arith::AndIOp::create(b, decode, first);
-    go = arith::AndIOp::create(b, go, ltC(b, start, f.aheadBytes));
-    go = arith::AndIOp::create(b, go, pointersAligned(b, {f.aheadWeights}, 16));
-    ifThen(b, go, [&](ImplicitLocOpBuilder &pb) {
-      Value bytes = arith::MinSIOp::create(
-          pb, constI64(pb, share), arith::SubIOp::create(pb, constI64(pb, f.aheadBytes), start));
-      prefetchBulkToL2(pb, byteAddress(pb, f.aheadWeights, start), toI32(pb, bytes));
-    });
-  }
-
   // One tile: activation rows t0 .. t0 + T - 1, weight rows j0 + r * groupsPerBlock + (this
   // group's index in the block) for r < R.
   void emitTile(ImplicitLocOpBuilder &b, int64_t T, int64_t R, int64_t slice, Value j0, Value t0,
@@ -176,7 +158,6 @@ private:
     Type accType = f.intAccumulator ? Type(i32) : Type(b.getF32Type());
     llvm::SmallVector<Value> acc(size_t(T * R), zeroOf(b, accType));
     llvm::SmallVector<Value> totals(size_t(T), constI32(b, 0));
-    llvm::SmallVector<Value> loaded; // finish's loads, issued early (decode tiles)
 
     const int64_t S = ceilDiv(C, slice);
     for (int64_t s = 0; s < S; ++s) {
@@ -185,8 +166,6 @@ private:
       const int64_t first = std::min(batch, M);
       // The first loads of the slice go out before staging, so their latency overlaps it.
       auto pre = loadChunks(b, rowLoad, cBegin, Cs, constI32(b, 0), first);
-      if (s == 0 && T == 1 && R == 1 && f.finishLoads)
-        loaded = f.finishLoads(b, t0, rowLoad[0]);
       if (s > 0)
         barrier(b); // everyone is done reading the previous slice
       stage(b, T, slice, cBegin, Cs, t0);
@@ -225,8 +204,7 @@ private:
           Value j = rowIdx[r];
           Value ok = arith::AndIOp::create(lb, ltI(lb, tg, rows32), ltC(lb, j, n));
           ifThen(lb, ok, [&](ImplicitLocOpBuilder &sb) {
-            Value y = f.finish(sb, acc[t * R + r], tg, j, f.activationSums ? totals[t] : Value(),
-                               loaded);
+            Value y = f.finish(sb, acc[t * R + r], tg, j, f.activationSums ? totals[t] : Value());
             Value index = addI(sb, mulC(sb, toI64(sb, tg), n), toI64(sb, j));
             store(sb, y, elementAddress(sb, out, sb.getF32Type(), index), 4);
           });

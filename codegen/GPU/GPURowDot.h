@@ -79,17 +79,10 @@ struct RowDotFormat {
                             llvm::ArrayRef<mlir::Value> act, mlir::Value prepared, int64_t plane)>
       dot;
   // The output y[t][j] (f32) from the group's total (i32 or f32); |sum| is the activation
-  // row's sum (i32) when activationSums, else null. t and j are i32. |loaded| holds what
-  // finishLoads returned for (t, j), or nothing (finish then loads what it needs itself).
+  // row's sum (i32) when activationSums, else null. t and j are i32.
   std::function<mlir::Value(mlir::ImplicitLocOpBuilder &, mlir::Value acc, mlir::Value t,
-                            mlir::Value j, mlir::Value sum, llvm::ArrayRef<mlir::Value> loaded)>
+                            mlir::Value j, mlir::Value sum)>
       finish;
-  // Optional: the values finish reads from memory for output (t, j) (scales). Decode loads
-  // them right after its first weight loads, so that their latency overlaps the dot instead of
-  // following the reduction; j is clamped into the rows.
-  std::function<llvm::SmallVector<mlir::Value>(mlir::ImplicitLocOpBuilder &, mlir::Value t,
-                                               mlir::Value j)>
-      finishLoads;
   // Optional: the weights as rows, row j at weightRows + j * weightRowBytes. On sm_90 a decode
   // block asks L2 for its rows before griddepcontrol.wait, so they stream in while the
   // previous dispatch still runs (weights are never written by a dispatch).
@@ -98,11 +91,6 @@ struct RowDotFormat {
   // Optional, with weightRows: one f32 per weight row that finish() reads (ternary's scales),
   // asked into the block's L1 at the same time.
   mlir::Value rowScales;
-  // Optional: another matrix's first |aheadBytes| bytes (16-byte aligned, a multiple of 16),
-  // the weights of the matmul after this one. At decode on sm_90 the blocks split them and ask
-  // L2 for their share before the wait, so they stream in during the kernels in between.
-  mlir::Value aheadWeights;
-  int64_t aheadBytes = 0;
   // Optional: the whole of a call with more than one row (prefill), emitted in place of the
   // skeleton's tiles for a format with a path of its own (ternary's tensor cores). It gets the
   // block index; the family's launch rule must give it enough blocks of the skeleton's size.

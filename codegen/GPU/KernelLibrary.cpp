@@ -107,17 +107,14 @@ const Family *familyFor(llvm::StringRef name) {
 }
 
 // The bindings of one kernel: its family's, plus layer_norm's bias when it has one, plus the
-// residual and the sum of an rms norm with a fused residual add, plus the up of a gated one,
-// plus the next matmul's codes of a ternary matmul that prefetches them.
+// residual and the sum of an rms norm with a fused residual add, plus the up of a gated one.
 int bindingsOf(const Family &family, const KernelSpec &spec) {
   const llvm::StringRef name = family.name;
   const bool bias = name == "layer_norm" && spec.getInt("bias", 0) == 1;
   const bool rms = name == "rms_norm" || name == "rms_norm_quantize";
   const bool residual = rms && spec.getInt("residual", 0) == 1;
   const bool gated = rms && spec.getInt("gated", 0) == 1; // up, after the gate
-  const bool ahead = name == "ternary_matmul" && spec.getInt("prefetch_bytes", 0) > 0;
-  return family.bindings + (bias ? 1 : 0) + (residual ? 2 : 0) + (gated ? 1 : 0) +
-         (ahead ? 1 : 0);
+  return family.bindings + (bias ? 1 : 0) + (residual ? 2 : 0) + (gated ? 1 : 0);
 }
 
 std::string knownFamilies() {

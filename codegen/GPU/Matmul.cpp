@@ -192,8 +192,7 @@ LogicalResult generateMatmul(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
       acc = LLVM::FMAOp::create(nb, w[e], xs[e], acc);
     return acc;
   };
-  format.finish = [](ImplicitLocOpBuilder &, Value acc, Value, Value, Value,
-                     llvm::ArrayRef<Value>) { return acc; };
+  format.finish = [](ImplicitLocOpBuilder &, Value acc, Value, Value, Value) { return acc; };
   format.weightRows = weights;
   format.weightRowBytes =
       p.dtype == DType::Q8_0 ? p.k / kQ8Block * kQ8BlockBytes : p.k * p.elementBytes;

@@ -197,8 +197,7 @@ LogicalResult generateQuantizedMatmul(mlir::gpu::GPUFuncOp fn, const KernelSpec 
     Value d = halfBitsToF32(nb, raw[4 * (q6 ? 2 : 1) + plane]);
     return LLVM::FMAOp::create(nb, arith::SIToFPOp::create(nb, f32, dot), d, acc).getResult();
   };
-  format.finish = [&](ImplicitLocOpBuilder &nb, Value acc, Value t, Value, Value,
-                      llvm::ArrayRef<Value>) {
+  format.finish = [&](ImplicitLocOpBuilder &nb, Value acc, Value t, Value, Value) {
     Value qs = load(nb, f32, elementAddress(nb, qscale, f32, t), 4);
     return arith::DivFOp::create(nb, acc, qs).getResult();
   };

@@ -35,7 +35,6 @@ constexpr int64_t kChunkWeights = 64;  // a 16-byte chunk: 4 slots x 16 bytes
 struct TernaryParams {
   int64_t n = 0, k = 0, paddedK = 0;
   bool divide = false;
-  int64_t prefetchBytes = 0; // of the next matmul's codes, bound sixth (tern-gpu-prefetch-ahead)
 };
 
 llvm::Expected<TernaryParams> parse(const KernelSpec &spec) {
@@ -60,11 +59,6 @@ llvm::Expected<TernaryParams> parse(const KernelSpec &spec) {
                                    "expected 0 or 1",
                                    (long long)divide);
   p.divide = divide == 1;
-  p.prefetchBytes = spec.getInt("prefetch_bytes", 0);
-  if (p.prefetchBytes < 0 || p.prefetchBytes % 16 != 0)
-    return llvm::createStringError("ternary_matmul: parameter 'prefetch_bytes' is %lld, expected "
-                                   "a non-negative multiple of 16",
-                                   (long long)p.prefetchBytes);
   p.paddedK = (p.k + kBlockWeights - 1) / kBlockWeights * kBlockWeights;
   return p;
 }
@@ -149,19 +143,11 @@ LogicalResult generateTernaryMatmul(mlir::gpu::GPUFuncOp fn, const KernelSpec &s
       acc = dp4a(nb, codes[w], /*aSigned=*/false, act[w], /*bSigned=*/true, acc);
     return acc;
   };
-  // The row's scale and the activation row's scale (written by the dispatch before).
-  format.finishLoads = [&](ImplicitLocOpBuilder &nb, Value t, Value j) {
-    return llvm::SmallVector<Value>{load(nb, f32, elementAddress(nb, wscale, f32, j), 4),
-                                    load(nb, f32, elementAddress(nb, qscale, f32, t), 4)};
-  };
-  format.finish = [&](ImplicitLocOpBuilder &nb, Value acc, Value t, Value j, Value sum,
-                      llvm::ArrayRef<Value> loaded) {
+  format.finish = [&](ImplicitLocOpBuilder &nb, Value acc, Value t, Value j, Value sum) {
     // acc - sum is the exact dot; its conversion is exact too while 127 * k < 2^24.
     Value dot = arith::SIToFPOp::create(nb, f32, arith::SubIOp::create(nb, acc, sum));
-    llvm::SmallVector<Value> scales(loaded);
-    if (scales.empty())
-      scales = format.finishLoads(nb, t, j);
-    Value ws = scales[0], qs = scales[1];
+    Value ws = load(nb, f32, elementAddress(nb, wscale, f32, j), 4);
+    Value qs = load(nb, f32, elementAddress(nb, qscale, f32, t), 4);
     Value scaled = p.divide ? Value(arith::DivFOp::create(nb, dot, ws))
                             : Value(arith::MulFOp::create(nb, dot, ws));
     return arith::DivFOp::create(nb, scaled, qs).getResult();
@@ -169,16 +155,12 @@ LogicalResult generateTernaryMatmul(mlir::gpu::GPUFuncOp fn, const KernelSpec &s
   format.weightRows = weights;
   format.weightRowBytes = rowBytes;
   format.rowScales = wscale;
-  if (p.prefetchBytes > 0) {
-    format.aheadWeights = args.bindings[5];
-    format.aheadBytes = p.prefetchBytes;
-  }
   const TernaryMmaShape mma = mmaShapeOf(p);
   if (ternaryMmaApplies(mma))
     format.prefill = [&](ImplicitLocOpBuilder &nb, Value bid) {
       emitTernaryMmaPrefill(nb, mma, bid, args.rows, q, weights, y,
                             [&](ImplicitLocOpBuilder &fb, Value dot, Value t, Value j) {
-                              return format.finish(fb, dot, t, j, constI32(fb, 0), {});
+                              return format.finish(fb, dot, t, j, constI32(fb, 0));
                             });
     };
   emitRowDotKernel(fn, b, args, format, q, y, target);

@@ -29,9 +29,6 @@ inline constexpr llvm::StringLiteral kArenaBytesAttr = "tern.arena_bytes";
 inline constexpr llvm::StringLiteral kMaxRowsAttr = "tern.max_rows";
 // An op whose kernel runs in the next dispatch, fused with that op's (tern-fuse-gpu-dispatches).
 inline constexpr llvm::StringLiteral kFusedIntoNextAttr = "tern.fused_into_next";
-// A ternary matmul whose kernel also asks L2 for the next ternary matmul's weights, bound after
-// its own bindings (tern-gpu-prefetch-ahead).
-inline constexpr llvm::StringLiteral kPrefetchNextAttr = "tern.prefetch_next";
 
 // Where an activation's row lives inside the buffer that holds it. Views (slice_columns) and
 // in-place results (rope) read their source's storage.

@@ -94,31 +94,4 @@ def FuseGpuDispatchesPass : Pass<"tern-fuse-gpu-dispatches", "::mlir::ModuleOp">
   let dependentDialects = ["::mlir::func::FuncDialect"];
 }
 
-def PrefetchAheadPass : Pass<"tern-gpu-prefetch-ahead", "::mlir::ModuleOp"> {
-  let summary = "GPU: each ternary matmul asks L2 for the next ternary matmul's weights";
-  let description = [{
-    Runs after `tern-outline-kernels`, for GPU targets. A decode step spends most of
-    its time in short kernels (norms, attention) during which device memory is idle,
-    while each matmul's own prefetch (issued before its dependent-launch wait) starts
-    only one kernel ahead. Here every ternary matmul but the last gets a kernel with
-    `prefetch_bytes` set to the size of the next ternary matmul's i2_b128 codes (at
-    most 16 MiB) and the attribute `tern.prefetch_next`; the program builder binds
-    that matmul's code section after the matmul's own bindings, and at decode each
-    block asks L2 for its share of it before the wait (docs/gpu.md). Kernel
-    declarations no op uses any more are erased.
-
-    Before:
-    ```mlir
-    %o = tern.ternary_matmul %q, %s, %w0 {kernel = @tern_k2_ternary_matmul, ...}
-    %p = tern.ternary_matmul %q2, %s2, %w1 {kernel = @tern_k2_ternary_matmul, ...}
-    ```
-    After:
-    ```mlir
-    %o = tern.ternary_matmul %q, %s, %w0 {kernel = @tern_k3_ternary_matmul, tern.prefetch_next, ...}
-    %p = tern.ternary_matmul %q2, %s2, %w1 {kernel = @tern_k2_ternary_matmul, ...}
-    ```
-  }];
-  let dependentDialects = ["::mlir::func::FuncDialect"];
-}
-
 #endif // TERN_PROGRAM_PASSES_TD

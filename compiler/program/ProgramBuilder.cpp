@@ -264,8 +264,6 @@ private:
           sectionOf(sections->first);
           sectionOf(sections->second);
           activation(mm.getResult());
-          if (op.hasAttr(kPrefetchNextAttr)) // the next ternary matmul's codes (prefetch only)
-            bindNextTernaryCodes(mm, sectionOf);
           auto type = cast<T::TernaryType>(mm.getWeight().getType());
           dispatch.grid = {uint32_t(type.getN() / nBlock(op))};
         })
@@ -332,20 +330,6 @@ private:
         })
         .Default([&](Operation *) { error = opError(op, "has no bindings rule"); });
     return error;
-  }
-
-  // tern-gpu-prefetch-ahead: the code section of the ternary matmul after |mm| in @forward.
-  template <typename SectionOf>
-  void bindNextTernaryCodes(T::TernaryMatmulOp mm, SectionOf &sectionOf) {
-    for (Operation *next = mm->getNextNode(); next; next = next->getNextNode())
-      if (auto nextMatmul = dyn_cast<T::TernaryMatmulOp>(next)) {
-        auto sections = weights.ternaryMatrix(nextMatmul.getWeight().getDefiningOp());
-        sectionOf(sections ? llvm::Expected<unsigned>(sections->first)
-                           : llvm::Expected<unsigned>(sections.takeError()));
-        return;
-      }
-    sectionOf(llvm::Expected<unsigned>(llvm::createStringError(
-        "a ternary matmul marked tern.prefetch_next has no ternary matmul after it")));
   }
 
   // matmul (and a float lm_head's logits): x; w; y.
@@ -422,10 +406,8 @@ llvm::Expected<std::vector<KernelSpec>> outlineKernels(ModuleOp module, bool gpu
     return llvm::createStringError("the module has no @forward function");
   PassManager pm(module.getContext(), ModuleOp::getOperationName());
   pm.addPass(createOutlineKernelsPass());
-  if (gpu) {
+  if (gpu)
     pm.addPass(createFuseGpuDispatchesPass());
-    pm.addPass(createPrefetchAheadPass());
-  }
   if (llvm::Error error = runPasses(pm, module, "tern-outline-kernels"))
     return std::move(error);
   std::vector<KernelSpec> kernels;

@@ -98,10 +98,8 @@ void buildCompilePipeline(OpPassManager &pm, const CompileTarget &target,
                           const CompileOptions &options) {
   buildGraphPipeline(pm, target, options);
   pm.addPass(program::createOutlineKernelsPass());
-  if (target.gpu) {
+  if (target.gpu)
     pm.addPass(program::createFuseGpuDispatchesPass());
-    pm.addPass(program::createPrefetchAheadPass());
-  }
   program::PlanMemoryPassOptions plan;
   plan.maxRows = options.maxBatchRows;
   pm.addPass(program::createPlanMemoryPass(plan));

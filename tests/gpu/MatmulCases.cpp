@@ -63,23 +63,6 @@ KernelCase ternaryCase(std::mt19937 &rng, int64_t n, int64_t k, int64_t rows, in
   return c;
 }
 
-// A ternary matmul that also prefetches |aheadBytes| of another matrix (tern-gpu-prefetch-ahead):
-// the sixth binding holds random bytes the kernel must leave alone; its output is unchanged.
-KernelCase prefetchingTernaryCase(std::mt19937 &rng, int64_t n, int64_t k, int64_t rows,
-                                  int64_t maxRows, int64_t aheadBytes) {
-  KernelCase c = ternaryCase(rng, n, k, rows, maxRows, false);
-  c.spec.symbol += "_ahead" + std::to_string(aheadBytes);
-  c.spec.ints["prefetch_bytes"] = aheadBytes;
-  c.name += " prefetching " + std::to_string(aheadBytes) + " bytes ahead";
-  std::uniform_int_distribution<int> byte(0, 255);
-  std::vector<uint8_t> ahead(static_cast<size_t>(aheadBytes));
-  for (uint8_t &v : ahead)
-    v = uint8_t(byte(rng));
-  c.bindings.push_back(ahead);
-  c.outputs.push_back({5, Compare::Exact, 0});
-  return c;
-}
-
 // Random weight bytes of one dtype: f32 / f16 / bf16 values in about [-1, 1], q8_0 blocks with
 // small positive f16 scales and codes in [-127, 127].
 std::vector<uint8_t> floatWeights(std::mt19937 &rng, const std::string &dtype, int64_t n,
@@ -216,13 +199,6 @@ std::vector<KernelCase> matmulCases(std::mt19937 &rng) {
   cases.push_back(ternaryCase(rng, 13824, 2560, 77, 128, false));
   cases.push_back(ternaryCase(rng, 8, 256, 3, 4, true));
   cases.push_back(ternaryCase(rng, 2560, 2560, 1, 64, false));
-  // Decode blocks that also ask L2 for the next matmul's codes (QKV -> O, gate/up -> down,
-  // down -> QKV), a share that does not divide evenly, and a prefill call that ignores them.
-  cases.push_back(prefetchingTernaryCase(rng, 3840, 2560, 1, P, 2560 * 640));
-  cases.push_back(prefetchingTernaryCase(rng, 13824, 2560, 1, P, 2560 * 1728));
-  cases.push_back(prefetchingTernaryCase(rng, 2560, 6912, 1, 1, 3840 * 640));
-  cases.push_back(prefetchingTernaryCase(rng, 37, 100, 1, 8, 48));
-  cases.push_back(prefetchingTernaryCase(rng, 2560, 2560, 64, P, 2560 * 640));
 
   // matmul: the f16 lm_head at decode; prefill tiles; every dtype and the scalar-load tails.
   cases.push_back(matmulCase(rng, "f16", 128256, 2560, 2560, 1, 1));

@@ -96,7 +96,6 @@ constexpr int64_t kQ8BlockBytes = 34; // f16 scale + 32 int8
 struct Parsed {
   Family family = Family::Add;
   int64_t width = 0, vocab = 0, positions = 0, n = 0, k = 0, nBlock = 1, xStride = 0;
-  int64_t prefetchBytes = 0; // ternary_matmul: of a sixth binding the GPU kernel prefetches
   int64_t heads = 0, kvHeads = 0, headDim = 0, stride = 0, kStride = 0, vStride = 0;
   int64_t qStride = 0, inStride = 0, context = 0;
   double eps = 0, scale = 0;
@@ -273,8 +272,6 @@ tern_status_t parse(const KernelSpec &spec, Parsed *p) {
     p->k = r.integer("k");
     p->nBlock = r.integer("n_block");
     p->divideByScale = r.integer("divide_by_scale", 0) != 0;
-    // GPU kernels may also be bound the next matmul's codes, which they only prefetch.
-    p->prefetchBytes = spec.ints.count("prefetch_bytes") ? r.integer("prefetch_bytes", 0) : 0;
     auto it = spec.strings.find("packing");
     if (it == spec.strings.end())
       r.note("missing string parameter 'packing'");
@@ -411,9 +408,6 @@ std::vector<uint64_t> bindingBytes(const Parsed &p, int64_t rows) {
   case Family::QuantizeAct:
     return {act, r * p.width, r * 4};
   case Family::TernaryMatmul:
-    if (p.prefetchBytes > 0)
-      return {r * p.k, r * 4, uint64_t(packing::packedBytes(p.packing, p.n, p.k)),
-              uint64_t(p.n) * 4, r * p.n * 4, uint64_t(p.prefetchBytes)};
     return {r * p.k, r * 4, uint64_t(packing::packedBytes(p.packing, p.n, p.k)),
             uint64_t(p.n) * 4, r * p.n * 4};
   case Family::Matmul:
