@@ -65,6 +65,30 @@ Value codeOf(ImplicitLocOpBuilder &b, Value v, Value s) {
                                  arith::FPToSIOp::create(b, b.getI32Type(), r));
 }
 
+// rms_norm: inv = float(1 / sqrt(total / width + eps)) in double, total the row's sum of
+// squares (layer_norm: of the centered values). The order of the double additions differs
+// from the reference's; its rounding error (~width * 2^-53 relative) changes the float inv
+// only when the exact value lies that close to a rounding boundary of float, about once in
+// 10^8 rows.
+Value inverseRms(ImplicitLocOpBuilder &b, Value total, int64_t width, double eps) {
+  Value meanSquare = arith::DivFOp::create(b, total, constF64(b, double(width)));
+  Value shifted = arith::AddFOp::create(b, meanSquare, constF64(b, eps));
+  Value r = arith::DivFOp::create(b, constF64(b, 1.0), sqrtRn(b, shifted));
+  return arith::TruncFOp::create(b, b.getF32Type(), r);
+}
+
+// One normalized value: c * inv * w (two float multiplies, in that order, then the bias's
+// add when |bias| is set), with c = x or float(x - mean) in double when |mean| is set.
+Value normalized(ImplicitLocOpBuilder &b, Value x, Value mean, Value inv, Value w, Value bias) {
+  Value c = x;
+  if (mean)
+    c = arith::TruncFOp::create(
+        b, b.getF32Type(),
+        arith::SubFOp::create(b, arith::ExtFOp::create(b, b.getF64Type(), c), mean));
+  Value v = arith::MulFOp::create(b, arith::MulFOp::create(b, c, inv), w);
+  return bias ? Value(arith::AddFOp::create(b, v, bias)) : v;
+}
+
 // This thread's elements of one row, |vec| (4 or 1) consecutive floats at a time.
 using ChunkBody = std::function<SmallVector<Value>(ImplicitLocOpBuilder &, int64_t vec,
                                                    Value element, ValueRange carried)>;
@@ -293,36 +317,17 @@ LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
         mean = arith::DivFOp::create(b, sumRow(b, meanSums, Value(), /*square=*/false),
                                      constF64(b, double(width)));
 
-      // rms_norm: inv = float(1 / sqrt(sum(x^2) / width + eps)), the sum in double (layer_norm:
-      // of the centered values). The order of the double additions differs from the
-      // reference's; its rounding error (~width * 2^-53 relative) changes the float inv only
-      // when the exact value lies that close to a rounding boundary of float, about once in
-      // 10^8 rows.
-      Value inv;
-      if (norm) {
-        Value total = sumRow(b, sums, mean, /*square=*/true);
-        Value meanSquare = arith::DivFOp::create(b, total, constF64(b, double(width)));
-        Value shifted = arith::AddFOp::create(b, meanSquare, constF64(b, eps));
-        Value r = arith::DivFOp::create(b, constF64(b, 1.0), sqrtRn(b, shifted));
-        inv = arith::TruncFOp::create(b, f32, r);
-      }
-      // The values to store or quantize: c * inv * w (two float multiplies, in that order, then
-      // the bias's add), with c = x or float(x - mean); or x itself (quantize_act).
+      Value inv = norm ? inverseRms(b, sumRow(b, sums, mean, /*square=*/true), width, eps)
+                       : Value();
+      // The values to store or quantize: the normalized row, or x itself (quantize_act).
       auto values = [&](ImplicitLocOpBuilder &b, int64_t vec, Value element) {
         SmallVector<Value> xs = loadRow(b, element, vec);
         if (!norm)
           return xs;
         SmallVector<Value> ws = loadF32s(b, w, element, vec, true);
         SmallVector<Value> bs = bias ? loadF32s(b, bias, element, vec, true) : SmallVector<Value>();
-        for (int64_t i = 0; i < vec; ++i) {
-          Value c = xs[i];
-          if (mean)
-            c = arith::TruncFOp::create(
-                b, f32, arith::SubFOp::create(b, arith::ExtFOp::create(b, f64, c), mean));
-          xs[i] = arith::MulFOp::create(b, arith::MulFOp::create(b, c, inv), ws[i]);
-          if (bias)
-            xs[i] = arith::AddFOp::create(b, xs[i], bs[i]);
-        }
+        for (int64_t i = 0; i < vec; ++i)
+          xs[i] = normalized(b, xs[i], mean, inv, ws[i], bias ? bs[i] : Value());
         return xs;
       };
 
@@ -438,11 +443,7 @@ LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
       for (int64_t m = 0; m < perThread; ++m)
         out[m] = mine[m].values;
       if (norm) {
-        Value total = sumRow(b, sums, mean, /*square=*/true);
-        Value meanSquare = arith::DivFOp::create(b, total, constF64(b, double(width)));
-        Value shifted = arith::AddFOp::create(b, meanSquare, constF64(b, eps));
-        Value inv = arith::TruncFOp::create(
-            b, f32, arith::DivFOp::create(b, constF64(b, 1.0), sqrtRn(b, shifted)));
+        Value inv = inverseRms(b, sumRow(b, sums, mean, /*square=*/true), width, eps);
         SmallVector<SmallVector<Value>> ws(perThread), bs(perThread);
         for (int64_t m = 0; m < perThread; ++m) {
           ws[m] = loadF32s(b, w, mine[m].element, 4, true);
@@ -450,15 +451,8 @@ LogicalResult generateRmsNorm(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
             bs[m] = loadF32s(b, bias, mine[m].element, 4, true);
         }
         for (int64_t m = 0; m < perThread; ++m)
-          for (int64_t i = 0; i < 4; ++i) {
-            Value c = out[m][i];
-            if (mean)
-              c = arith::TruncFOp::create(
-                  b, f32, arith::SubFOp::create(b, arith::ExtFOp::create(b, f64, c), mean));
-            out[m][i] = arith::MulFOp::create(b, arith::MulFOp::create(b, c, inv), ws[m][i]);
-            if (bias)
-              out[m][i] = arith::AddFOp::create(b, out[m][i], bs[m][i]);
-          }
+          for (int64_t i = 0; i < 4; ++i)
+            out[m][i] = normalized(b, out[m][i], mean, inv, ws[m][i], bias ? bs[m][i] : Value());
       }
       if (!quantize) {
         for (int64_t m = 0; m < perThread; ++m)
