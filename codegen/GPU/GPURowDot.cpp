@@ -97,14 +97,20 @@ public:
       // The call record is written before the launches, so rows may be read before the wait.
       emitPrefetchesBeforeWait(fn, b, [&](ImplicitLocOpBuilder &pb) {
         prefetchDecodeRows(pb, decode, mulC(pb, bid, rowsPerDecodeBlock), rowsPerDecodeBlock);
+        if (f.extraPrefetches)
+          f.extraPrefetches(pb);
       });
     }
     ifThen(b, decode, [&](ImplicitLocOpBuilder &nb) {
       Value j0 = mulC(nb, bid, rowsPerDecodeBlock);
       ifThen(nb, ltC(nb, j0, n), [&](ImplicitLocOpBuilder &tb) {
+        if (f.decodePrologue)
+          f.decodePrologue(tb);
         emitTile(tb, /*T=*/1, /*R=*/1, plan.decodeSlice, j0, constI32(tb, 0), kDecodeBatch);
       });
     });
+    if (f.decodeOnly)
+      return;
     Value prefill = arith::XOrIOp::create(b, decode, arith::ConstantOp::create(
                                                          b, b.getI1Type(), b.getBoolAttr(true)));
     if (f.prefill) {
@@ -196,6 +202,20 @@ private:
 
     for (Value &a : acc)
       a = warpReduceAdd(b, a, int32_t(G));
+    if (f.decodeEpilogue && T == 1 && R == 1) {
+      // Every lane finishes its group's row (rows past n finish row n - 1 and store nothing).
+      Value j = rowIdx[0];
+      Value y = f.finish(b, acc[0], t0, rowLoad[0], f.activationSums ? totals[0] : Value());
+      Value owner = arith::AndIOp::create(
+          b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, inGroup, constI32(b, 0)),
+          ltC(b, j, n));
+      ifThen(b, owner, [&](ImplicitLocOpBuilder &sb) {
+        Value index = addI(sb, mulC(sb, toI64(sb, t0), n), toI64(sb, j));
+        store(sb, y, elementAddress(sb, out, sb.getF32Type(), index), 4);
+      });
+      f.decodeEpilogue(b, y, j, owner);
+      return;
+    }
     Value leader = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, inGroup, constI32(b, 0));
     ifThen(b, leader, [&](ImplicitLocOpBuilder &lb) {
       for (int64_t t = 0; t < T; ++t)
@@ -324,7 +344,9 @@ private:
             }
             auto words = VectorType::get({4}, i32);
             Value v;
-            if (f.actAligned16) {
+            if (f.stagePiece) {
+              v = f.stagePiece(lb, rowStart, e, rowValid);
+            } else if (f.actAligned16) {
               // Pieces start at multiples of 16 and k % 16 == 0: a piece is all in or all out.
               Value ok = elementValid(e);
               v = loadReadOnly(lb, words, source(e, ok, lb.getI8Type()), 16);

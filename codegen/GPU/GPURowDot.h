@@ -91,6 +91,26 @@ struct RowDotFormat {
   // Optional, with weightRows: one f32 per weight row that finish() reads (ternary's scales),
   // asked into the block's L1 at the same time.
   mlir::Value rowScales;
+  // Optional, with weightRows: more prefetches of data no dispatch writes, emitted with the
+  // weight rows' before the wait (a fused norm's weight vector).
+  std::function<void(mlir::ImplicitLocOpBuilder &)> extraPrefetches;
+  // A format for decode only (one activation row): no prefill path is emitted at all.
+  bool decodeOnly = false;
+  // Optional (decode): emitted once per block, after the wait and before the tile.
+  std::function<void(mlir::ImplicitLocOpBuilder &)> decodePrologue;
+  // Optional (int8 activations): the 16 codes (4 words) of activation elements e .. e + 15 of
+  // the row starting at element |rowStart| (i64), made by the format instead of loaded;
+  // elements at or past k, or of a row that is not there (|rowValid| false), must be zero.
+  std::function<mlir::Value(mlir::ImplicitLocOpBuilder &, mlir::Value rowStart, mlir::Value e,
+                            mlir::Value rowValid)>
+      stagePiece;
+  // Optional (decode): run by every thread of the block after the outputs are stored, with
+  // its group's output |y| (f32, the same in every lane of the group), its weight row |j|
+  // (i32) and whether this lane stored it (|owner|: the group's first lane, j < n). Every
+  // thread reaches it, so it may use barriers.
+  std::function<void(mlir::ImplicitLocOpBuilder &, mlir::Value y, mlir::Value j,
+                     mlir::Value owner)>
+      decodeEpilogue;
   // Optional: the whole of a call with more than one row (prefill), emitted in place of the
   // skeleton's tiles for a format with a path of its own (ternary's tensor cores). It gets the
   // block index; the family's launch rule must give it enough blocks of the skeleton's size.

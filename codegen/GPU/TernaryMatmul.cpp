@@ -14,6 +14,7 @@
 // exact in int32; the scales apply once.
 #include "codegen/GPU/GPURowDot.h"
 #include "codegen/GPU/GPUKernelGenerators.h"
+#include "codegen/GPU/NormMath.h"
 #include "codegen/GPU/TernaryMma.h"
 
 #include "packing/TernaryPacking.h"
@@ -92,19 +93,14 @@ llvm::Expected<LaunchShape> launchTernaryMatmul(const KernelSpec &spec, int64_t 
   return launch;
 }
 
-LogicalResult generateTernaryMatmul(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
-                                    const GpuTarget &target) {
-  auto parsed = parse(spec);
-  if (!parsed)
-    return gpuKernelError(fn, spec, llvm::toString(parsed.takeError()));
-  const TernaryParams p = *parsed;
-  ImplicitLocOpBuilder b(fn.getLoc(), fn.getContext());
-  GpuKernelArgs args = beginGpuKernel(fn, b);
-  Value q = args.bindings[0], qscale = args.bindings[1], weights = args.bindings[2],
-        wscale = args.bindings[3], y = args.bindings[4];
-  Type i32 = b.getI32Type(), f32 = b.getF32Type();
-  const int64_t rowBytes = packing::packedRowBytes(packing::TernaryLayout::I2B128, p.k);
+namespace {
 
+// What every ternary_matmul kernel shares: the i2_b128 chunk loads, the code planes and the
+// dp4a dots; finish() scales the exact dot by the row's weight scale and the activation scale
+// |activationScale| returns for activation row t.
+RowDotFormat ternaryFormat(const TernaryParams &p, Value weights, Value wscale,
+                           std::function<Value(ImplicitLocOpBuilder &, Value t)> activationScale) {
+  const int64_t rowBytes = packing::packedRowBytes(packing::TernaryLayout::I2B128, p.k);
   RowDotFormat format;
   format.shape = shapeOf(p);
   format.k = p.k;
@@ -121,11 +117,12 @@ LogicalResult generateTernaryMatmul(mlir::gpu::GPUFuncOp fn, const KernelSpec &s
                                  shlI(nb, plane, 5))
         .getResult();
   };
-  format.loadChunk = [&](ImplicitLocOpBuilder &nb, Value row, Value chunk) {
+  format.loadChunk = [weights, rowBytes](ImplicitLocOpBuilder &nb, Value row, Value chunk) {
     Value offset = arith::AddIOp::create(
         nb, arith::MulIOp::create(nb, toI64(nb, row), constI64(nb, rowBytes)),
         toI64(nb, shlI(nb, chunk, 4)));
-    Value v = loadReadOnly(nb, VectorType::get({4}, i32), byteAddress(nb, weights, offset), 16);
+    Value v = loadReadOnly(nb, VectorType::get({4}, nb.getI32Type()),
+                           byteAddress(nb, weights, offset), 16);
     llvm::SmallVector<Value> words;
     for (int64_t w = 0; w < 4; ++w)
       words.push_back(LLVM::ExtractElementOp::create(nb, v, constI32(nb, w)));
@@ -143,18 +140,182 @@ LogicalResult generateTernaryMatmul(mlir::gpu::GPUFuncOp fn, const KernelSpec &s
       acc = dp4a(nb, codes[w], /*aSigned=*/false, act[w], /*bSigned=*/true, acc);
     return acc;
   };
-  format.finish = [&](ImplicitLocOpBuilder &nb, Value acc, Value t, Value j, Value sum) {
+  const bool divide = p.divide;
+  format.finish = [wscale, divide, activationScale](ImplicitLocOpBuilder &nb, Value acc, Value t,
+                                                    Value j, Value sum) {
     // acc - sum is the exact dot; its conversion is exact too while 127 * k < 2^24.
+    Type f32 = nb.getF32Type();
     Value dot = arith::SIToFPOp::create(nb, f32, arith::SubIOp::create(nb, acc, sum));
     Value ws = load(nb, f32, elementAddress(nb, wscale, f32, j), 4);
-    Value qs = load(nb, f32, elementAddress(nb, qscale, f32, t), 4);
-    Value scaled = p.divide ? Value(arith::DivFOp::create(nb, dot, ws))
-                            : Value(arith::MulFOp::create(nb, dot, ws));
+    Value qs = activationScale(nb, t);
+    Value scaled = divide ? Value(arith::DivFOp::create(nb, dot, ws))
+                          : Value(arith::MulFOp::create(nb, dot, ws));
     return arith::DivFOp::create(nb, scaled, qs).getResult();
   };
   format.weightRows = weights;
   format.weightRowBytes = rowBytes;
   format.rowScales = wscale;
+  return format;
+}
+
+Value loadF32(ImplicitLocOpBuilder &b, Value base, Value index) {
+  return load(b, b.getF32Type(), elementAddress(b, base, b.getF32Type(), index), 4);
+}
+
+// ternary_matmul_residual_stats's work after the outputs (NormStatsKernelSpecs.h): each
+// row's owner adds the residual and stores the sum; the block sums the squares (f64) and
+// takes max |sum * w| over its rows, and one thread adds them to the record with reductions
+// in L2. Block 0 also zeroes the record of the previous site, whose consumer is done.
+void emitResidualStats(mlir::gpu::GPUFuncOp fn, ImplicitLocOpBuilder &b, int64_t n, int64_t warps,
+                       Value y, Value j, Value owner, Value residual, Value normWeight, Value sum,
+                       Value stats, Value clear) {
+  Type f32 = b.getF32Type(), f64 = b.getF64Type(), i32 = b.getI32Type();
+  Value row = toI64(b, arith::MinSIOp::create(b, j, constI32(b, n - 1)));
+  // The residual may be the sum's own storage: each element is read before its owner writes.
+  Value s = arith::AddFOp::create(b, y, loadF32(b, residual, row));
+  ifThen(b, owner, [&](ImplicitLocOpBuilder &sb) {
+    store(sb, s, elementAddress(sb, sum, f32, row), 4);
+  });
+  Value wide = arith::ExtFOp::create(b, f64, s);
+  Value square = arith::SelectOp::create(b, owner, arith::MulFOp::create(b, wide, wide),
+                                         constF64(b, 0.0));
+  Value weighted = absF(b, arith::MulFOp::create(
+                               b, s, loadReadOnly(b, f32, elementAddress(b, normWeight, f32, row), 4)));
+  Value largest = arith::SelectOp::create(b, owner, weighted, constF32(b, 0.0));
+  square = warpReduceAddF64(b, square);
+  largest = warpReduceMax(b, largest);
+
+  Value squares = sharedArray(b, fn, "stats_squares", f64, warps);
+  Value maxima = sharedArray(b, fn, "stats_maxima", f32, warps);
+  Value tid = threadIdX(b);
+  Value warp = shrU(b, tid, 5);
+  Value laneZero = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, andI(b, tid, 31),
+                                         constI32(b, 0));
+  ifThen(b, laneZero, [&](ImplicitLocOpBuilder &wb) {
+    store(wb, square, elementAddress(wb, squares, f64, warp), 8);
+    store(wb, largest, elementAddress(wb, maxima, f32, warp), 4);
+  });
+  barrier(b);
+  Value first = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, constI32(b, 0));
+  ifThen(b, first, [&](ImplicitLocOpBuilder &tb) {
+    Value total = constF64(tb, 0.0), most = constF32(tb, 0.0);
+    for (int64_t w = 0; w < warps; ++w) {
+      total = arith::AddFOp::create(
+          tb, total, load(tb, f64, elementAddress(tb, squares, f64, constI32(tb, w)), 8));
+      most = maxF(tb, most, load(tb, f32, elementAddress(tb, maxima, f32, constI32(tb, w)), 4));
+    }
+    reduceAddF64(tb, stats, total);
+    reduceMaxU32(tb, byteAddress(tb, stats, constI64(tb, 8)),
+                 arith::BitcastOp::create(tb, i32, most));
+    Value blockZero =
+        arith::CmpIOp::create(tb, arith::CmpIPredicate::eq, blockIdX(tb), constI32(tb, 0));
+    ifThen(tb, blockZero, [&](ImplicitLocOpBuilder &cb) {
+      store(cb, constI64(cb, 0), clear, 8);
+      store(cb, constI64(cb, 0), byteAddress(cb, clear, constI64(cb, 8)), 8);
+    });
+  });
+}
+
+// Four codes packed in a word, code 0 in the low byte.
+Value packCodes(ImplicitLocOpBuilder &b, llvm::ArrayRef<Value> codes) {
+  Value word = constI32(b, 0);
+  for (size_t i = 0; i < codes.size(); ++i)
+    word = arith::OrIOp::create(
+        b, word, shlI(b, arith::ExtUIOp::create(b, b.getI32Type(), codes[i]), int64_t(8 * i)));
+  return word;
+}
+
+// The 16 codes (4 words) of x[e .. e + 15] of the row at |rowStart|, normalized by |inv| and
+// w at scale |s|; zero past k or for a missing row. With |aligned| (k % 16 == 0 and 16-byte
+// aligned x and w: a piece is all in or all out) four 16-byte loads of each, else one float at
+// a time.
+Value quantizePiece(ImplicitLocOpBuilder &b, int64_t k, Value x, Value w, Value rowStart,
+                    Value e, Value rowValid, Value inv, Value s, Value aligned) {
+  Type f32 = b.getF32Type(), i32 = b.getI32Type();
+  auto words = VectorType::get({4}, i32);
+  auto quads = [&](ImplicitLocOpBuilder &qb) -> llvm::SmallVector<Value> {
+    Value ok = arith::AndIOp::create(
+        qb, rowValid, arith::CmpIOp::create(qb, arith::CmpIPredicate::slt, e, constI32(qb, k)));
+    Value at = arith::SelectOp::create(qb, ok, e, constI32(qb, 0));
+    auto quad = VectorType::get({4}, f32);
+    Value v = LLVM::PoisonOp::create(qb, words);
+    for (int64_t word = 0; word < 4; ++word) {
+      Value index = arith::AddIOp::create(qb, at, constI32(qb, 4 * word));
+      Value xs = load(qb, quad, elementAddress(qb, x, f32, arith::AddIOp::create(qb, rowStart, toI64(qb, index))), 16);
+      Value ws = loadReadOnly(qb, quad, elementAddress(qb, w, f32, index), 16);
+      llvm::SmallVector<Value> codes;
+      for (int64_t i = 0; i < 4; ++i)
+        codes.push_back(codeOf(qb, normalized(qb, extractLane(qb, xs, i), Value(), inv,
+                                              extractLane(qb, ws, i), Value()),
+                               s));
+      v = LLVM::InsertElementOp::create(qb, v, packCodes(qb, codes), constI32(qb, word));
+    }
+    return {arith::SelectOp::create(qb, ok, v, arith::ConstantOp::create(qb, words, qb.getZeroAttr(words)))};
+  };
+  auto singles = [&](ImplicitLocOpBuilder &sb) -> llvm::SmallVector<Value> {
+    Value v = LLVM::PoisonOp::create(sb, words);
+    for (int64_t word = 0; word < 4; ++word) {
+      llvm::SmallVector<Value> codes;
+      for (int64_t byte = 0; byte < 4; ++byte) {
+        Value index = arith::AddIOp::create(sb, e, constI32(sb, 4 * word + byte));
+        Value ok = arith::AndIOp::create(
+            sb, rowValid,
+            arith::CmpIOp::create(sb, arith::CmpIPredicate::slt, index, constI32(sb, k)));
+        Value at = arith::SelectOp::create(sb, ok, index, constI32(sb, 0));
+        Value xv = load(sb, f32, elementAddress(sb, x, f32, arith::AddIOp::create(sb, rowStart, toI64(sb, at))), 4);
+        Value wv = loadReadOnly(sb, f32, elementAddress(sb, w, f32, at), 4);
+        Value code = codeOf(sb, normalized(sb, xv, Value(), inv, wv, Value()), s);
+        codes.push_back(arith::SelectOp::create(
+            sb, ok, code, arith::ConstantOp::create(sb, sb.getI8Type(), sb.getI8IntegerAttr(0))));
+      }
+      v = LLVM::InsertElementOp::create(sb, v, packCodes(sb, codes), constI32(sb, word));
+    }
+    return {v};
+  };
+  if (k % 16 != 0)
+    return singles(b).front();
+  return ifThenElse(b, aligned, {words}, quads, singles).front();
+}
+
+} // namespace
+
+namespace {
+// The decode-only families run one row: the decode blocks of ternary_matmul.
+llvm::Expected<LaunchShape> launchDecodeOnly(const KernelSpec &spec, int64_t maxRows,
+                                             const GpuTarget &target) {
+  if (maxRows > 1)
+    return llvm::createStringError("%s runs one row (a decode step); its entry point has up "
+                                   "to %lld",
+                                   spec.family.c_str(), (long long)maxRows);
+  return launchTernaryMatmul(spec, 1, target);
+}
+} // namespace
+
+llvm::Expected<LaunchShape> launchTernaryMatmulResidualStats(const KernelSpec &spec,
+                                                             int64_t maxRows,
+                                                             const GpuTarget &target) {
+  return launchDecodeOnly(spec, maxRows, target);
+}
+
+llvm::Expected<LaunchShape> launchRmsNormStatsTernaryMatmul(const KernelSpec &spec,
+                                                            int64_t maxRows,
+                                                            const GpuTarget &target) {
+  return launchDecodeOnly(spec, maxRows, target);
+}
+
+LogicalResult generateTernaryMatmul(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
+                                    const GpuTarget &target) {
+  auto parsed = parse(spec);
+  if (!parsed)
+    return gpuKernelError(fn, spec, llvm::toString(parsed.takeError()));
+  const TernaryParams p = *parsed;
+  ImplicitLocOpBuilder b(fn.getLoc(), fn.getContext());
+  GpuKernelArgs args = beginGpuKernel(fn, b);
+  Value q = args.bindings[0], qscale = args.bindings[1], weights = args.bindings[2],
+        wscale = args.bindings[3], y = args.bindings[4];
+  RowDotFormat format = ternaryFormat(p, weights, wscale, [qscale](ImplicitLocOpBuilder &nb, Value t) {
+    return loadF32(nb, qscale, t);
+  });
   const TernaryMmaShape mma = mmaShapeOf(p);
   if (ternaryMmaApplies(mma))
     format.prefill = [&](ImplicitLocOpBuilder &nb, Value bid) {
@@ -164,6 +325,74 @@ LogicalResult generateTernaryMatmul(mlir::gpu::GPUFuncOp fn, const KernelSpec &s
                             });
     };
   emitRowDotKernel(fn, b, args, format, q, y, target);
+  return success();
+}
+
+LogicalResult generateTernaryMatmulResidualStats(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
+                                                 const GpuTarget &target) {
+  auto parsed = parse(spec);
+  if (!parsed)
+    return gpuKernelError(fn, spec, llvm::toString(parsed.takeError()));
+  const TernaryParams p = *parsed;
+  ImplicitLocOpBuilder b(fn.getLoc(), fn.getContext());
+  GpuKernelArgs args = beginGpuKernel(fn, b);
+  llvm::ArrayRef<Value> in = args.bindings;
+  Value q = in[0], qscale = in[1], y = in[4];
+  RowDotFormat format = ternaryFormat(p, in[2], in[3], [qscale](ImplicitLocOpBuilder &nb, Value t) {
+    return loadF32(nb, qscale, t);
+  });
+  format.decodeOnly = true;
+  const int64_t warps = planRowDot(format.shape).warps;
+  format.decodeEpilogue = [&](ImplicitLocOpBuilder &nb, Value out, Value j, Value owner) {
+    // Bindings 5..10: residual, w, sum, stats, clear.
+    emitResidualStats(fn, nb, p.n, warps, out, j, owner, in[5], in[6], in[7], in[8], in[9]);
+  };
+  emitRowDotKernel(fn, b, args, format, q, y, target);
+  return success();
+}
+
+LogicalResult generateRmsNormStatsTernaryMatmul(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
+                                                const GpuTarget &target) {
+  auto parsed = parse(spec);
+  if (!parsed)
+    return gpuKernelError(fn, spec, llvm::toString(parsed.takeError()));
+  const TernaryParams p = *parsed;
+  // The reference takes eps as a float and adds it in double.
+  const double eps = double(float(spec.getFloat("eps")));
+  if (!(eps >= 0))
+    return gpuKernelError(fn, spec, "parameter 'eps' must be a non-negative number");
+  ImplicitLocOpBuilder b(fn.getLoc(), fn.getContext());
+  GpuKernelArgs args = beginGpuKernel(fn, b);
+  Value x = args.bindings[0], normWeight = args.bindings[1], stats = args.bindings[2],
+        y = args.bindings[5];
+  // Set by the decode prologue (after the wait), read by the staging and finish() nested in it.
+  Value inv, scale, aligned;
+  RowDotFormat format = ternaryFormat(p, args.bindings[3], args.bindings[4],
+                                      [&scale](ImplicitLocOpBuilder &, Value) { return scale; });
+  format.decodeOnly = true;
+  const int64_t threads = planRowDot(format.shape).warps * 32;
+  format.extraPrefetches = [&](ImplicitLocOpBuilder &pb) {
+    // The norm's weight vector into L1: every block reads all of it while staging.
+    const int64_t lines = (p.k * 4 + 127) / 128;
+    forLoop(pb, threadIdX(pb), constI32(pb, lines), constI32(pb, int64_t(threads)), {},
+            [&](ImplicitLocOpBuilder &lb, Value line, ValueRange) -> llvm::SmallVector<Value> {
+              prefetchToL1(lb, byteAddress(lb, normWeight, toI64(lb, shlI(lb, line, 7))));
+              return {};
+            });
+  };
+  format.decodePrologue = [&](ImplicitLocOpBuilder &nb) {
+    Type f32 = nb.getF32Type(), f64 = nb.getF64Type();
+    Value sumSquares = load(nb, f64, stats, 8);
+    Value maxAbs = arith::BitcastOp::create(
+        nb, f32, load(nb, nb.getI32Type(), byteAddress(nb, stats, constI64(nb, 8)), 4));
+    inv = inverseRms(nb, sumSquares, p.k, eps);
+    scale = quantizeScale(nb, arith::MulFOp::create(nb, maxAbs, inv));
+    aligned = pointersAligned(nb, {x, normWeight}, 16);
+  };
+  format.stagePiece = [&](ImplicitLocOpBuilder &lb, Value rowStart, Value e, Value rowValid) {
+    return quantizePiece(lb, p.k, x, normWeight, rowStart, e, rowValid, inv, scale, aligned);
+  };
+  emitRowDotKernel(fn, b, args, format, x, y, target);
   return success();
 }
 
