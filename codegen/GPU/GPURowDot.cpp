@@ -302,6 +302,8 @@ private:
   // cBegin + Cs - 1, into shared memory; with activationSums also each row's sum over them.
   void stage(ImplicitLocOpBuilder &b, int64_t T, int64_t slice, int64_t cBegin, int64_t Cs,
              Value t0) {
+    if (f.loadPiece && T == 1)
+      return stageCoded(b, slice, cBegin, Cs, t0);
     const int64_t pieces = Cs * planes, threads = W * 32;
     Type f32 = b.getF32Type();
     for (int64_t t = 0; t < T; ++t) {
@@ -344,9 +346,7 @@ private:
             }
             auto words = VectorType::get({4}, i32);
             Value v;
-            if (f.stagePiece) {
-              v = f.stagePiece(lb, rowStart, e, rowValid);
-            } else if (f.actAligned16) {
+            if (f.actAligned16) {
               // Pieces start at multiples of 16 and k % 16 == 0: a piece is all in or all out.
               Value ok = elementValid(e);
               v = loadReadOnly(lb, words, source(e, ok, lb.getI8Type()), 16);
@@ -375,16 +375,68 @@ private:
                          constI32(lb, 0x01010101), false, sum);
             return {sum};
           });
-      if (f.activationSums) {
-        Value total = warpReduceAdd(b, partial[0], 32);
-        Value first = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, constI32(b, 0));
-        ifThen(b, first, [&](ImplicitLocOpBuilder &lb) {
-          Value slot = addC(lb, warp, t * W);
-          store(lb, total, elementAddress(lb, sums, i32, slot), 4);
-        });
-      }
+      if (f.activationSums)
+        publishActivationSum(b, partial[0], t);
     }
   }
+
+  // Each warp's share of activation row t's sum, for the tile to add up after the barrier.
+  void publishActivationSum(ImplicitLocOpBuilder &b, Value partial, int64_t t) {
+    Value total = warpReduceAdd(b, partial, 32);
+    Value first = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, constI32(b, 0));
+    ifThen(b, first, [&](ImplicitLocOpBuilder &lb) {
+      Value slot = addC(lb, warp, t * W);
+      store(lb, total, elementAddress(lb, sums, i32, slot), 4);
+    });
+  }
+
+  // stage() for a format that codes one activation row itself (loadPiece): each thread's
+  // pieces, two at a time, unrolled, their loads first, then their codes.
+  void stageCoded(ImplicitLocOpBuilder &b, int64_t slice, int64_t cBegin, int64_t Cs, Value t0) {
+    const int64_t pieces = Cs * planes, threads = W * 32, perThread = ceilDiv(pieces, threads);
+    constexpr int64_t kPiecesAtOnce = 2; // 32 floats each in registers
+    Value rowValid = ltI(b, t0, rows32);
+    Value rowStart =
+        mulC(b, toI64(b, selectV(b, rowValid, t0, constI32(b, 0))), f.actRowStride);
+    Value sum = constI32(b, 0);
+    for (int64_t m0 = 0; m0 < perThread; m0 += kPiecesAtOnce) {
+      struct Piece {
+        Value inRange, valid, e, dst;
+        llvm::SmallVector<Value> raw;
+      };
+      llvm::SmallVector<Piece> batch;
+      for (int64_t m = m0; m < std::min(perThread, m0 + kPiecesAtOnce); ++m) {
+        Piece piece;
+        Value p = addC(b, tid, m * threads);
+        piece.inRange = ltC(b, p, pieces);
+        p = selectV(b, piece.inRange, p, constI32(b, 0));
+        Value rel = arith::RemUIOp::create(b, p, constI32(b, Cs));
+        Value plane = arith::DivUIOp::create(b, p, constI32(b, Cs));
+        piece.e = f.pieceStart(b, addC(b, rel, cBegin), plane);
+        piece.dst = byteAddress(b, smem, mulC(b, addI(b, mulC(b, plane, slice), rel), planeBytes));
+        piece.valid = arith::AndIOp::create(b, piece.inRange, rowValid);
+        piece.raw = f.loadPiece(b, rowStart, piece.e, piece.valid);
+        batch.push_back(std::move(piece));
+      }
+      if (!codingReady) {
+        f.beforeCoding(b);
+        codingReady = true;
+      }
+      for (Piece &piece : batch) {
+        Value words = f.codePiece(b, piece.raw, piece.e, piece.valid);
+        ifThen(b, piece.inRange,
+               [&](ImplicitLocOpBuilder &sb) { store(sb, words, piece.dst, 16); });
+        if (f.activationSums)
+          for (int64_t w = 0; w < 4; ++w)
+            sum = dp4a(b, LLVM::ExtractElementOp::create(b, words, constI32(b, w)), true,
+                       constI32(b, 0x01010101), false, sum);
+      }
+    }
+    if (f.activationSums)
+      publishActivationSum(b, sum, 0);
+  }
+
+  bool codingReady = false; // beforeCoding was emitted (stageCoded)
 
   mlir::gpu::GPUFuncOp fn;
   const GpuKernelArgs &args;

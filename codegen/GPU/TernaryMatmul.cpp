@@ -225,56 +225,49 @@ Value packCodes(ImplicitLocOpBuilder &b, llvm::ArrayRef<Value> codes) {
   return word;
 }
 
-// The 16 codes (4 words) of x[e .. e + 15] of the row at |rowStart|, normalized by |inv| and
-// w at scale |s|; zero past k or for a missing row. With |aligned| (k % 16 == 0 and 16-byte
-// aligned x and w: a piece is all in or all out) four 16-byte loads of each, else one float at
-// a time.
-Value quantizePiece(ImplicitLocOpBuilder &b, int64_t k, Value x, Value w, Value rowStart,
-                    Value e, Value rowValid, Value inv, Value s, Value aligned) {
-  Type f32 = b.getF32Type(), i32 = b.getI32Type();
-  auto words = VectorType::get({4}, i32);
-  auto quads = [&](ImplicitLocOpBuilder &qb) -> llvm::SmallVector<Value> {
+// The 32 values a piece of 16 activations is coded from: x[e .. e + 15] of the row at
+// |rowStart|, then w[e .. e + 15], one float at a time (a row needs no alignment; the loads of
+// a piece are contiguous and all in flight together); elements past k or of an invalid piece
+// read element 0.
+llvm::SmallVector<Value> loadPieceValues(ImplicitLocOpBuilder &b, int64_t k, Value x, Value w,
+                                         Value rowStart, Value e, Value valid) {
+  Type f32 = b.getF32Type();
+  llvm::SmallVector<Value> xs, ws;
+  for (int64_t i = 0; i < 16; ++i) {
+    Value index = arith::AddIOp::create(b, e, constI32(b, i));
     Value ok = arith::AndIOp::create(
-        qb, rowValid, arith::CmpIOp::create(qb, arith::CmpIPredicate::slt, e, constI32(qb, k)));
-    Value at = arith::SelectOp::create(qb, ok, e, constI32(qb, 0));
-    auto quad = VectorType::get({4}, f32);
-    Value v = LLVM::PoisonOp::create(qb, words);
-    for (int64_t word = 0; word < 4; ++word) {
-      Value index = arith::AddIOp::create(qb, at, constI32(qb, 4 * word));
-      Value xs = load(qb, quad, elementAddress(qb, x, f32, arith::AddIOp::create(qb, rowStart, toI64(qb, index))), 16);
-      Value ws = loadReadOnly(qb, quad, elementAddress(qb, w, f32, index), 16);
-      llvm::SmallVector<Value> codes;
-      for (int64_t i = 0; i < 4; ++i)
-        codes.push_back(codeOf(qb, normalized(qb, extractLane(qb, xs, i), Value(), inv,
-                                              extractLane(qb, ws, i), Value()),
-                               s));
-      v = LLVM::InsertElementOp::create(qb, v, packCodes(qb, codes), constI32(qb, word));
+        b, valid, arith::CmpIOp::create(b, arith::CmpIPredicate::slt, index, constI32(b, k)));
+    Value at = arith::SelectOp::create(b, ok, index, constI32(b, 0));
+    xs.push_back(load(b, f32, elementAddress(b, x, f32, arith::AddIOp::create(b, rowStart, toI64(b, at))), 4));
+    ws.push_back(loadReadOnly(b, f32, elementAddress(b, w, f32, at), 4));
+  }
+  xs.append(ws.begin(), ws.end());
+  return xs;
+}
+
+// The 16 codes (4 words) of a piece from its values (loadPieceValues): x * inv * w at scale
+// |s|, zero past k or for an invalid piece.
+Value codePieceValues(ImplicitLocOpBuilder &b, int64_t k, llvm::ArrayRef<Value> raw, Value e,
+                      Value valid, Value inv, Value s) {
+  auto words = VectorType::get({4}, b.getI32Type());
+  Value zero = arith::ConstantOp::create(b, b.getI8Type(), b.getI8IntegerAttr(0));
+  Value v = LLVM::PoisonOp::create(b, words);
+  for (int64_t word = 0; word < 4; ++word) {
+    llvm::SmallVector<Value> codes;
+    for (int64_t byte = 0; byte < 4; ++byte) {
+      const int64_t i = 4 * word + byte;
+      Value ok = valid;
+      if (k % 16 != 0)
+        ok = arith::AndIOp::create(
+            b, ok,
+            arith::CmpIOp::create(b, arith::CmpIPredicate::slt,
+                                  arith::AddIOp::create(b, e, constI32(b, i)), constI32(b, k)));
+      Value code = codeOf(b, normalized(b, raw[size_t(i)], Value(), inv, raw[size_t(16 + i)], Value()), s);
+      codes.push_back(arith::SelectOp::create(b, ok, code, zero));
     }
-    return {arith::SelectOp::create(qb, ok, v, arith::ConstantOp::create(qb, words, qb.getZeroAttr(words)))};
-  };
-  auto singles = [&](ImplicitLocOpBuilder &sb) -> llvm::SmallVector<Value> {
-    Value v = LLVM::PoisonOp::create(sb, words);
-    for (int64_t word = 0; word < 4; ++word) {
-      llvm::SmallVector<Value> codes;
-      for (int64_t byte = 0; byte < 4; ++byte) {
-        Value index = arith::AddIOp::create(sb, e, constI32(sb, 4 * word + byte));
-        Value ok = arith::AndIOp::create(
-            sb, rowValid,
-            arith::CmpIOp::create(sb, arith::CmpIPredicate::slt, index, constI32(sb, k)));
-        Value at = arith::SelectOp::create(sb, ok, index, constI32(sb, 0));
-        Value xv = load(sb, f32, elementAddress(sb, x, f32, arith::AddIOp::create(sb, rowStart, toI64(sb, at))), 4);
-        Value wv = loadReadOnly(sb, f32, elementAddress(sb, w, f32, at), 4);
-        Value code = codeOf(sb, normalized(sb, xv, Value(), inv, wv, Value()), s);
-        codes.push_back(arith::SelectOp::create(
-            sb, ok, code, arith::ConstantOp::create(sb, sb.getI8Type(), sb.getI8IntegerAttr(0))));
-      }
-      v = LLVM::InsertElementOp::create(sb, v, packCodes(sb, codes), constI32(sb, word));
-    }
-    return {v};
-  };
-  if (k % 16 != 0)
-    return singles(b).front();
-  return ifThenElse(b, aligned, {words}, quads, singles).front();
+    v = LLVM::InsertElementOp::create(b, v, packCodes(b, codes), constI32(b, word));
+  }
+  return v;
 }
 
 } // namespace
@@ -365,8 +358,8 @@ LogicalResult generateRmsNormStatsTernaryMatmul(mlir::gpu::GPUFuncOp fn, const K
   GpuKernelArgs args = beginGpuKernel(fn, b);
   Value x = args.bindings[0], normWeight = args.bindings[1], stats = args.bindings[2],
         y = args.bindings[5];
-  // Set by the decode prologue (after the wait), read by the staging and finish() nested in it.
-  Value inv, scale, aligned;
+  // Set by the decode prologue (after the wait) and the staging, read by what follows them.
+  Value sumSquares, maxAbs, inv, scale;
   RowDotFormat format = ternaryFormat(p, args.bindings[3], args.bindings[4],
                                       [&scale](ImplicitLocOpBuilder &, Value) { return scale; });
   format.decodeOnly = true;
@@ -381,17 +374,20 @@ LogicalResult generateRmsNormStatsTernaryMatmul(mlir::gpu::GPUFuncOp fn, const K
             });
   };
   format.decodePrologue = [&](ImplicitLocOpBuilder &nb) {
-    Type f32 = nb.getF32Type(), f64 = nb.getF64Type();
-    Value sumSquares = load(nb, f64, stats, 8);
-    Value maxAbs = arith::BitcastOp::create(
-        nb, f32, load(nb, nb.getI32Type(), byteAddress(nb, stats, constI64(nb, 8)), 4));
+    // The record's loads go out first; their arithmetic waits until the row's loads are out.
+    sumSquares = load(nb, nb.getF64Type(), stats, 8);
+    maxAbs = arith::BitcastOp::create(
+        nb, nb.getF32Type(), load(nb, nb.getI32Type(), byteAddress(nb, stats, constI64(nb, 8)), 4));
+  };
+  format.loadPiece = [&](ImplicitLocOpBuilder &lb, Value rowStart, Value e, Value valid) {
+    return loadPieceValues(lb, p.k, x, normWeight, rowStart, e, valid);
+  };
+  format.beforeCoding = [&](ImplicitLocOpBuilder &nb) {
     inv = inverseRms(nb, sumSquares, p.k, eps);
     scale = quantizeScale(nb, arith::MulFOp::create(nb, maxAbs, inv));
-    aligned = pointersAligned(nb, {x, normWeight}, 16);
   };
-  format.stagePiece = [&](ImplicitLocOpBuilder &lb, Value rowStart, Value e, Value rowValid) {
-    return quantizePiece(lb, p.k, x, normWeight, rowStart, e, rowValid, inv, scale, aligned);
-  };
+  format.codePiece = [&](ImplicitLocOpBuilder &lb, llvm::ArrayRef<Value> raw, Value e,
+                         Value valid) { return codePieceValues(lb, p.k, raw, e, valid, inv, scale); };
   emitRowDotKernel(fn, b, args, format, x, y, target);
   return success();
 }
