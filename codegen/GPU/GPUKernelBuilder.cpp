@@ -212,6 +212,8 @@ void prefetchToL2(ImplicitLocOpBuilder &b, Value address) {
   sideEffectPtx(b, "prefetch.global.L2 [$0];", "l", {globalPointer(b, address)});
 }
 
+void emitTrap(ImplicitLocOpBuilder &b) { sideEffectPtx(b, "trap;", "", {}); }
+
 void reduceAddF64(ImplicitLocOpBuilder &b, Value address, Value v) {
   sideEffectPtx(b, "red.relaxed.gpu.global.add.f64 [$0], $1;", "l,d", {globalPointer(b, address), v});
 }

@@ -8,6 +8,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
 #include <algorithm>
+#include <cassert>
 
 namespace tern::gpu {
 
@@ -302,8 +303,8 @@ private:
   // cBegin + Cs - 1, into shared memory; with activationSums also each row's sum over them.
   void stage(ImplicitLocOpBuilder &b, int64_t T, int64_t slice, int64_t cBegin, int64_t Cs,
              Value t0) {
-    if (f.loadPiece && T == 1)
-      return stageCoded(b, slice, cBegin, Cs, t0);
+    if (f.loadQuad && T == 1)
+      return stageCoded(b, slice, Cs, t0);
     const int64_t pieces = Cs * planes, threads = W * 32;
     Type f32 = b.getF32Type();
     for (int64_t t = 0; t < T; ++t) {
@@ -390,46 +391,44 @@ private:
     });
   }
 
-  // stage() for a format that codes one activation row itself (loadPiece): each thread's
-  // pieces, two at a time, unrolled, their loads first, then their codes.
-  void stageCoded(ImplicitLocOpBuilder &b, int64_t slice, int64_t cBegin, int64_t Cs, Value t0) {
-    const int64_t pieces = Cs * planes, threads = W * 32, perThread = ceilDiv(pieces, threads);
-    constexpr int64_t kPiecesAtOnce = 2; // 32 floats each in registers
+  // stage() for a format that codes one activation row itself (loadQuad): the whole row in
+  // one slice, word w of codes (activations 4w .. 4w + 3) by thread w % threads, a few words
+  // at a time, their loads first.
+  void stageCoded(ImplicitLocOpBuilder &b, int64_t slice, int64_t Cs, Value t0) {
+    assert(Cs == C && "a coded row is staged in one slice");
+    const int64_t threads = W * 32, words = Cs * planes * planeBytes / 4;
+    constexpr int64_t kWordsAtOnce = 2; // 8 floats each in registers
     Value rowValid = ltI(b, t0, rows32);
     Value rowStart =
         mulC(b, toI64(b, selectV(b, rowValid, t0, constI32(b, 0))), f.actRowStride);
     Value sum = constI32(b, 0);
-    for (int64_t m0 = 0; m0 < perThread; m0 += kPiecesAtOnce) {
-      struct Piece {
-        Value inRange, valid, e, dst;
+    const int64_t perThread = ceilDiv(words, threads);
+    for (int64_t m0 = 0; m0 < perThread; m0 += kWordsAtOnce) {
+      struct Quad {
+        Value inRange, valid, e;
         llvm::SmallVector<Value> raw;
       };
-      llvm::SmallVector<Piece> batch;
-      for (int64_t m = m0; m < std::min(perThread, m0 + kPiecesAtOnce); ++m) {
-        Piece piece;
-        Value p = addC(b, tid, m * threads);
-        piece.inRange = ltC(b, p, pieces);
-        p = selectV(b, piece.inRange, p, constI32(b, 0));
-        Value rel = arith::RemUIOp::create(b, p, constI32(b, Cs));
-        Value plane = arith::DivUIOp::create(b, p, constI32(b, Cs));
-        piece.e = f.pieceStart(b, addC(b, rel, cBegin), plane);
-        piece.dst = byteAddress(b, smem, mulC(b, addI(b, mulC(b, plane, slice), rel), planeBytes));
-        piece.valid = arith::AndIOp::create(b, piece.inRange, rowValid);
-        piece.raw = f.loadPiece(b, rowStart, piece.e, piece.valid);
-        batch.push_back(std::move(piece));
+      llvm::SmallVector<Quad> batch;
+      for (int64_t m = m0; m < std::min(perThread, m0 + kWordsAtOnce); ++m) {
+        Quad quad;
+        Value w = addC(b, tid, m * threads);
+        quad.inRange = ltC(b, w, words);
+        quad.e = shlI(b, selectV(b, quad.inRange, w, constI32(b, 0)), 2);
+        quad.valid = arith::AndIOp::create(
+            b, arith::AndIOp::create(b, quad.inRange, rowValid), ltC(b, quad.e, f.k));
+        quad.raw = f.loadQuad(b, rowStart, quad.e, quad.valid);
+        batch.push_back(std::move(quad));
       }
       if (!codingReady) {
         f.beforeCoding(b);
         codingReady = true;
       }
-      for (Piece &piece : batch) {
-        Value words = f.codePiece(b, piece.raw, piece.e, piece.valid);
-        ifThen(b, piece.inRange,
-               [&](ImplicitLocOpBuilder &sb) { store(sb, words, piece.dst, 16); });
+      for (Quad &quad : batch) {
+        Value word = f.codeQuad(b, quad.raw, quad.valid);
+        Value dst = byteAddress(b, smem, f.stagedByte(b, quad.e, slice));
+        ifThen(b, quad.inRange, [&](ImplicitLocOpBuilder &sb) { store(sb, word, dst, 4); });
         if (f.activationSums)
-          for (int64_t w = 0; w < 4; ++w)
-            sum = dp4a(b, LLVM::ExtractElementOp::create(b, words, constI32(b, w)), true,
-                       constI32(b, 0x01010101), false, sum);
+          sum = dp4a(b, word, true, constI32(b, 0x01010101), false, sum);
       }
     }
     if (f.activationSums)

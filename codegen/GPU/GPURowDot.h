@@ -98,20 +98,24 @@ struct RowDotFormat {
   bool decodeOnly = false;
   // Optional (decode): emitted once per block, after the wait and before the tile.
   std::function<void(mlir::ImplicitLocOpBuilder &)> decodePrologue;
-  // Optional (int8 activations, decode): the format makes the codes of the staged activations
-  // itself, in two phases so that every load is issued before the arithmetic that waits on
-  // it. loadPiece issues the loads of activation elements e .. e + 15 of the row starting at
-  // element |rowStart| (i64) and returns the raw values (|valid| false: a piece or row that is
-  // not there; load something harmless); beforeCoding is emitted once, after the first
-  // pieces' loads; codePiece turns a piece's raw values into its 16 codes (4 words), zero
-  // for elements at or past k and for a piece that is not valid.
+  // Optional (int8 activations, decode, a row that fits one slice): the format makes the
+  // codes of the staged row itself from float data. Threads take 4 consecutive activations
+  // (a word of codes) each, consecutive threads consecutive words, so every load is
+  // coalesced; a few words at a time, all their loads issued before the arithmetic that waits
+  // on them. loadQuad issues the loads for activations e .. e + 3 of the row starting at
+  // element |rowStart| (i64) and returns the raw values (|valid| false: past k or no row;
+  // load something harmless); beforeCoding is emitted once, after the first words' loads;
+  // codeQuad makes the word of codes (zero when not valid); stagedByte is the byte of
+  // activation e (a multiple of 4) in a tile of |slice| chunks.
   std::function<llvm::SmallVector<mlir::Value>(mlir::ImplicitLocOpBuilder &, mlir::Value rowStart,
                                                mlir::Value e, mlir::Value valid)>
-      loadPiece;
+      loadQuad;
   std::function<void(mlir::ImplicitLocOpBuilder &)> beforeCoding;
   std::function<mlir::Value(mlir::ImplicitLocOpBuilder &, llvm::ArrayRef<mlir::Value> raw,
-                            mlir::Value e, mlir::Value valid)>
-      codePiece;
+                            mlir::Value valid)>
+      codeQuad;
+  std::function<mlir::Value(mlir::ImplicitLocOpBuilder &, mlir::Value e, int64_t slice)>
+      stagedByte;
   // Optional (decode): run by every thread of the block after the outputs are stored, with
   // its group's output |y| (f32, the same in every lane of the group), its weight row |j|
   // (i32) and whether this lane stored it (|owner|: the group's first lane, j < n). Every

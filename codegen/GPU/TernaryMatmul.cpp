@@ -225,49 +225,43 @@ Value packCodes(ImplicitLocOpBuilder &b, llvm::ArrayRef<Value> codes) {
   return word;
 }
 
-// The 32 values a piece of 16 activations is coded from: x[e .. e + 15] of the row at
-// |rowStart|, then w[e .. e + 15], one float at a time (a row needs no alignment; the loads of
-// a piece are contiguous and all in flight together); elements past k or of an invalid piece
-// read element 0.
-llvm::SmallVector<Value> loadPieceValues(ImplicitLocOpBuilder &b, int64_t k, Value x, Value w,
-                                         Value rowStart, Value e, Value valid) {
+// The 8 values a word of codes is made from: x[e .. e + 3] of the row at |rowStart|, then
+// w[e .. e + 3], one 16-byte load each (x and w are 16-byte aligned and k a multiple of 4;
+// the kernel checks the pointers); an invalid word reads element 0.
+llvm::SmallVector<Value> loadQuadValues(ImplicitLocOpBuilder &b, Value x, Value w,
+                                        Value rowStart, Value e, Value valid) {
   Type f32 = b.getF32Type();
-  llvm::SmallVector<Value> xs, ws;
-  for (int64_t i = 0; i < 16; ++i) {
-    Value index = arith::AddIOp::create(b, e, constI32(b, i));
-    Value ok = arith::AndIOp::create(
-        b, valid, arith::CmpIOp::create(b, arith::CmpIPredicate::slt, index, constI32(b, k)));
-    Value at = arith::SelectOp::create(b, ok, index, constI32(b, 0));
-    xs.push_back(load(b, f32, elementAddress(b, x, f32, arith::AddIOp::create(b, rowStart, toI64(b, at))), 4));
-    ws.push_back(loadReadOnly(b, f32, elementAddress(b, w, f32, at), 4));
-  }
-  xs.append(ws.begin(), ws.end());
-  return xs;
+  auto quad = VectorType::get({4}, f32);
+  Value at = arith::SelectOp::create(b, valid, e, constI32(b, 0));
+  Value xs = load(b, quad, elementAddress(b, x, f32, arith::AddIOp::create(b, rowStart, toI64(b, at))), 16);
+  Value ws = loadReadOnly(b, quad, elementAddress(b, w, f32, at), 16);
+  llvm::SmallVector<Value> raw;
+  for (Value v : {xs, ws})
+    for (int64_t i = 0; i < 4; ++i)
+      raw.push_back(extractLane(b, v, i));
+  return raw;
 }
 
-// The 16 codes (4 words) of a piece from its values (loadPieceValues): x * inv * w at scale
-// |s|, zero past k or for an invalid piece.
-Value codePieceValues(ImplicitLocOpBuilder &b, int64_t k, llvm::ArrayRef<Value> raw, Value e,
-                      Value valid, Value inv, Value s) {
-  auto words = VectorType::get({4}, b.getI32Type());
-  Value zero = arith::ConstantOp::create(b, b.getI8Type(), b.getI8IntegerAttr(0));
-  Value v = LLVM::PoisonOp::create(b, words);
-  for (int64_t word = 0; word < 4; ++word) {
-    llvm::SmallVector<Value> codes;
-    for (int64_t byte = 0; byte < 4; ++byte) {
-      const int64_t i = 4 * word + byte;
-      Value ok = valid;
-      if (k % 16 != 0)
-        ok = arith::AndIOp::create(
-            b, ok,
-            arith::CmpIOp::create(b, arith::CmpIPredicate::slt,
-                                  arith::AddIOp::create(b, e, constI32(b, i)), constI32(b, k)));
-      Value code = codeOf(b, normalized(b, raw[size_t(i)], Value(), inv, raw[size_t(16 + i)], Value()), s);
-      codes.push_back(arith::SelectOp::create(b, ok, code, zero));
-    }
-    v = LLVM::InsertElementOp::create(b, v, packCodes(b, codes), constI32(b, word));
-  }
-  return v;
+// The word of 4 codes from its values (loadQuadValues): x * inv * w at scale |s|, or zero.
+Value codeQuadValues(ImplicitLocOpBuilder &b, llvm::ArrayRef<Value> raw, Value valid, Value inv,
+                     Value s) {
+  llvm::SmallVector<Value> codes;
+  for (int64_t i = 0; i < 4; ++i)
+    codes.push_back(codeOf(b, normalized(b, raw[size_t(i)], Value(), inv, raw[size_t(4 + i)], Value()), s));
+  return arith::SelectOp::create(b, valid, packCodes(b, codes), constI32(b, 0));
+}
+
+// Where activation e (a multiple of 4) is staged in a tile of |slice| chunks: plane s of chunk
+// c (half c % 2 of 128-weight block c / 2) holds activations 128 (c / 2) + 32 s + 16 (c % 2)
+// .. + 15, at byte 16 (s * slice + c) of the tile (the inverse of pieceStart).
+Value stagedByteOf(ImplicitLocOpBuilder &b, Value e, int64_t slice) {
+  Value block = shrU(b, e, 7);
+  Value plane = andI(b, shrU(b, e, 5), 3);
+  Value half = andI(b, shrU(b, e, 4), 1);
+  Value chunk = arith::AddIOp::create(b, shlI(b, block, 1), half);
+  Value piece = arith::AddIOp::create(
+      b, arith::MulIOp::create(b, plane, constI32(b, slice)), chunk);
+  return arith::AddIOp::create(b, shlI(b, piece, 4), andI(b, e, 15));
 }
 
 } // namespace
@@ -354,6 +348,9 @@ LogicalResult generateRmsNormStatsTernaryMatmul(mlir::gpu::GPUFuncOp fn, const K
   const double eps = double(float(spec.getFloat("eps")));
   if (!(eps >= 0))
     return gpuKernelError(fn, spec, "parameter 'eps' must be a non-negative number");
+  if (p.k % 4 != 0 || planRowDot(shapeOf(p)).decodeSlice != shapeOf(p).chunks)
+    return gpuKernelError(fn, spec, "quantizes rows whose k is a multiple of 4 and that fit one "
+                                    "staging slice, got k = " + llvm::Twine(p.k));
   ImplicitLocOpBuilder b(fn.getLoc(), fn.getContext());
   GpuKernelArgs args = beginGpuKernel(fn, b);
   Value x = args.bindings[0], normWeight = args.bindings[1], stats = args.bindings[2],
@@ -375,19 +372,26 @@ LogicalResult generateRmsNormStatsTernaryMatmul(mlir::gpu::GPUFuncOp fn, const K
   };
   format.decodePrologue = [&](ImplicitLocOpBuilder &nb) {
     // The record's loads go out first; their arithmetic waits until the row's loads are out.
+    // The words are read 16 bytes at a time: a misaligned row stops the kernel rather than
+    // read wrong data (the program builder's rows and weight sections are aligned).
+    ifThen(nb, arith::XOrIOp::create(nb, pointersAligned(nb, {x, normWeight}, 16),
+                                     arith::ConstantOp::create(nb, nb.getI1Type(), nb.getBoolAttr(true))),
+           [](ImplicitLocOpBuilder &tb) { emitTrap(tb); });
     sumSquares = load(nb, nb.getF64Type(), stats, 8);
     maxAbs = arith::BitcastOp::create(
         nb, nb.getF32Type(), load(nb, nb.getI32Type(), byteAddress(nb, stats, constI64(nb, 8)), 4));
   };
-  format.loadPiece = [&](ImplicitLocOpBuilder &lb, Value rowStart, Value e, Value valid) {
-    return loadPieceValues(lb, p.k, x, normWeight, rowStart, e, valid);
+  format.loadQuad = [&](ImplicitLocOpBuilder &lb, Value rowStart, Value e, Value valid) {
+    return loadQuadValues(lb, x, normWeight, rowStart, e, valid);
   };
   format.beforeCoding = [&](ImplicitLocOpBuilder &nb) {
     inv = inverseRms(nb, sumSquares, p.k, eps);
     scale = quantizeScale(nb, arith::MulFOp::create(nb, maxAbs, inv));
   };
-  format.codePiece = [&](ImplicitLocOpBuilder &lb, llvm::ArrayRef<Value> raw, Value e,
-                         Value valid) { return codePieceValues(lb, p.k, raw, e, valid, inv, scale); };
+  format.codeQuad = [&](ImplicitLocOpBuilder &lb, llvm::ArrayRef<Value> raw, Value valid) {
+    return codeQuadValues(lb, raw, valid, inv, scale);
+  };
+  format.stagedByte = stagedByteOf;
   emitRowDotKernel(fn, b, args, format, x, y, target);
   return success();
 }

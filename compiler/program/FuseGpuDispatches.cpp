@@ -70,6 +70,9 @@ struct NormSplit {
   T::TernaryMatmulOp consumer;
 };
 
+// The widest row a split norm's consumer stages at once (its shared-memory tile holds 24576).
+constexpr int64_t kMostSplitNormWidth = 16384;
+
 bool isUsedAfter(Value value, Operation *op) {
   for (Operation *user : value.getUsers())
     if (op->isBeforeInBlock(user))
@@ -97,8 +100,10 @@ bool canSplitNorm(T::TernaryMatmulOp producer, T::RmsNormQuantizeOp norm,
     if (op->hasAttr(kLastRowAttr) || op->hasAttr(kFusedIntoNextAttr) ||
         op->hasAttr(kDecodeKernelAttr))
       return false;
-  return widthOf(y) == widthOf(norm.getSum()) &&
-         cast<T::TernaryType>(consumer.getWeight().getType()).getK() == widthOf(norm.getSum());
+  // The consumer stages the whole row at once, a word of 4 codes per thread at a time.
+  const int64_t k = cast<T::TernaryType>(consumer.getWeight().getType()).getK();
+  return widthOf(y) == widthOf(norm.getSum()) && k == widthOf(norm.getSum()) && k % 4 == 0 &&
+         k <= kMostSplitNormWidth;
 }
 
 struct FuseGpuDispatchesPass
