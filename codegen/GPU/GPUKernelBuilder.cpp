@@ -212,16 +212,6 @@ void prefetchToL2(ImplicitLocOpBuilder &b, Value address) {
   sideEffectPtx(b, "prefetch.global.L2 [$0];", "l", {globalPointer(b, address)});
 }
 
-void emitTrap(ImplicitLocOpBuilder &b) { sideEffectPtx(b, "trap;", "", {}); }
-
-void reduceAddF64(ImplicitLocOpBuilder &b, Value address, Value v) {
-  sideEffectPtx(b, "red.relaxed.gpu.global.add.f64 [$0], $1;", "l,d", {globalPointer(b, address), v});
-}
-
-void reduceMaxU32(ImplicitLocOpBuilder &b, Value address, Value v) {
-  sideEffectPtx(b, "red.relaxed.gpu.global.max.u32 [$0], $1;", "l,r", {globalPointer(b, address), v});
-}
-
 Value exp2Approx(ImplicitLocOpBuilder &b, Value x) {
   return inlinePtx(b, x.getType(), "ex2.approx.ftz.f32 $0, $1;", "=f,f", {x});
 }

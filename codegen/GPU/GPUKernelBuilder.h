@@ -128,12 +128,6 @@ void prefetchBulkToL2(mlir::ImplicitLocOpBuilder &b, mlir::Value address, mlir::
 void prefetchToL1(mlir::ImplicitLocOpBuilder &b, mlir::Value address);
 // prefetch.global.L2: the same into L2, the device's point of coherence.
 void prefetchToL2(mlir::ImplicitLocOpBuilder &b, mlir::Value address);
-// trap: stops the kernel, and the launch fails (an invariant the compiler guarantees broke).
-void emitTrap(mlir::ImplicitLocOpBuilder &b);
-// red.global.add.f64 / red.global.max.u32 (relaxed, device scope): |v| added to, or the
-// unsigned max taken with, the value at |address| (global) in L2, with no result to wait for.
-void reduceAddF64(mlir::ImplicitLocOpBuilder &b, mlir::Value address, mlir::Value v);
-void reduceMaxU32(mlir::ImplicitLocOpBuilder &b, mlir::Value address, mlir::Value v);
 
 // dp4a: |acc| + the dot product of the four bytes of |a| and |bv| (i32 each), each signed or
 // unsigned as told.

@@ -35,9 +35,6 @@ TERN_GPU_FAMILY(KVCacheWrite)    // KVCacheWrite.cpp
 TERN_GPU_FAMILY(RopeKVCacheWrite) // RopeKVCacheWrite.cpp
 TERN_GPU_FAMILY(Attention)       // Attention.cpp
 TERN_GPU_FAMILY(TernaryMatmul)   // TernaryMatmul.cpp
-// The decode kernels around a residual norm (NormStatsKernelSpecs.h), TernaryMatmul.cpp.
-TERN_GPU_FAMILY(TernaryMatmulResidualStats)
-TERN_GPU_FAMILY(RmsNormStatsTernaryMatmul)
 TERN_GPU_FAMILY(Matmul)          // Matmul.cpp (f32, f16, bf16, q8_0 weights)
 TERN_GPU_FAMILY(QuantizedMatmul) // QuantizedMatmul.cpp (q8_b32, q6_b32, q4_b32)
 

@@ -8,7 +8,6 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
 #include <algorithm>
-#include <cassert>
 
 namespace tern::gpu {
 
@@ -98,20 +97,14 @@ public:
       // The call record is written before the launches, so rows may be read before the wait.
       emitPrefetchesBeforeWait(fn, b, [&](ImplicitLocOpBuilder &pb) {
         prefetchDecodeRows(pb, decode, mulC(pb, bid, rowsPerDecodeBlock), rowsPerDecodeBlock);
-        if (f.extraPrefetches)
-          f.extraPrefetches(pb);
       });
     }
     ifThen(b, decode, [&](ImplicitLocOpBuilder &nb) {
       Value j0 = mulC(nb, bid, rowsPerDecodeBlock);
       ifThen(nb, ltC(nb, j0, n), [&](ImplicitLocOpBuilder &tb) {
-        if (f.decodePrologue)
-          f.decodePrologue(tb);
         emitTile(tb, /*T=*/1, /*R=*/1, plan.decodeSlice, j0, constI32(tb, 0), kDecodeBatch);
       });
     });
-    if (f.decodeOnly)
-      return;
     Value prefill = arith::XOrIOp::create(b, decode, arith::ConstantOp::create(
                                                          b, b.getI1Type(), b.getBoolAttr(true)));
     if (f.prefill) {
@@ -203,20 +196,6 @@ private:
 
     for (Value &a : acc)
       a = warpReduceAdd(b, a, int32_t(G));
-    if (f.decodeEpilogue && T == 1 && R == 1) {
-      // Every lane finishes its group's row (rows past n finish row n - 1 and store nothing).
-      Value j = rowIdx[0];
-      Value y = f.finish(b, acc[0], t0, rowLoad[0], f.activationSums ? totals[0] : Value());
-      Value owner = arith::AndIOp::create(
-          b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, inGroup, constI32(b, 0)),
-          ltC(b, j, n));
-      ifThen(b, owner, [&](ImplicitLocOpBuilder &sb) {
-        Value index = addI(sb, mulC(sb, toI64(sb, t0), n), toI64(sb, j));
-        store(sb, y, elementAddress(sb, out, sb.getF32Type(), index), 4);
-      });
-      f.decodeEpilogue(b, y, j, owner);
-      return;
-    }
     Value leader = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, inGroup, constI32(b, 0));
     ifThen(b, leader, [&](ImplicitLocOpBuilder &lb) {
       for (int64_t t = 0; t < T; ++t)
@@ -303,8 +282,6 @@ private:
   // cBegin + Cs - 1, into shared memory; with activationSums also each row's sum over them.
   void stage(ImplicitLocOpBuilder &b, int64_t T, int64_t slice, int64_t cBegin, int64_t Cs,
              Value t0) {
-    if (f.loadQuad && T == 1)
-      return stageCoded(b, slice, Cs, t0);
     const int64_t pieces = Cs * planes, threads = W * 32;
     Type f32 = b.getF32Type();
     for (int64_t t = 0; t < T; ++t) {
@@ -376,66 +353,16 @@ private:
                          constI32(lb, 0x01010101), false, sum);
             return {sum};
           });
-      if (f.activationSums)
-        publishActivationSum(b, partial[0], t);
-    }
-  }
-
-  // Each warp's share of activation row t's sum, for the tile to add up after the barrier.
-  void publishActivationSum(ImplicitLocOpBuilder &b, Value partial, int64_t t) {
-    Value total = warpReduceAdd(b, partial, 32);
-    Value first = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, constI32(b, 0));
-    ifThen(b, first, [&](ImplicitLocOpBuilder &lb) {
-      Value slot = addC(lb, warp, t * W);
-      store(lb, total, elementAddress(lb, sums, i32, slot), 4);
-    });
-  }
-
-  // stage() for a format that codes one activation row itself (loadQuad): the whole row in
-  // one slice, word w of codes (activations 4w .. 4w + 3) by thread w % threads, a few words
-  // at a time, their loads first.
-  void stageCoded(ImplicitLocOpBuilder &b, int64_t slice, int64_t Cs, Value t0) {
-    assert(Cs == C && "a coded row is staged in one slice");
-    const int64_t threads = W * 32, words = Cs * planes * planeBytes / 4;
-    constexpr int64_t kWordsAtOnce = 2; // 8 floats each in registers
-    Value rowValid = ltI(b, t0, rows32);
-    Value rowStart =
-        mulC(b, toI64(b, selectV(b, rowValid, t0, constI32(b, 0))), f.actRowStride);
-    Value sum = constI32(b, 0);
-    const int64_t perThread = ceilDiv(words, threads);
-    for (int64_t m0 = 0; m0 < perThread; m0 += kWordsAtOnce) {
-      struct Quad {
-        Value inRange, valid, e;
-        llvm::SmallVector<Value> raw;
-      };
-      llvm::SmallVector<Quad> batch;
-      for (int64_t m = m0; m < std::min(perThread, m0 + kWordsAtOnce); ++m) {
-        Quad quad;
-        Value w = addC(b, tid, m * threads);
-        quad.inRange = ltC(b, w, words);
-        quad.e = shlI(b, selectV(b, quad.inRange, w, constI32(b, 0)), 2);
-        quad.valid = arith::AndIOp::create(
-            b, arith::AndIOp::create(b, quad.inRange, rowValid), ltC(b, quad.e, f.k));
-        quad.raw = f.loadQuad(b, rowStart, quad.e, quad.valid);
-        batch.push_back(std::move(quad));
-      }
-      if (!codingReady) {
-        f.beforeCoding(b);
-        codingReady = true;
-      }
-      for (Quad &quad : batch) {
-        Value word = f.codeQuad(b, quad.raw, quad.valid);
-        Value dst = byteAddress(b, smem, f.stagedByte(b, quad.e, slice));
-        ifThen(b, quad.inRange, [&](ImplicitLocOpBuilder &sb) { store(sb, word, dst, 4); });
-        if (f.activationSums)
-          sum = dp4a(b, word, true, constI32(b, 0x01010101), false, sum);
+      if (f.activationSums) {
+        Value total = warpReduceAdd(b, partial[0], 32);
+        Value first = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, constI32(b, 0));
+        ifThen(b, first, [&](ImplicitLocOpBuilder &lb) {
+          Value slot = addC(lb, warp, t * W);
+          store(lb, total, elementAddress(lb, sums, i32, slot), 4);
+        });
       }
     }
-    if (f.activationSums)
-      publishActivationSum(b, sum, 0);
   }
-
-  bool codingReady = false; // beforeCoding was emitted (stageCoded)
 
   mlir::gpu::GPUFuncOp fn;
   const GpuKernelArgs &args;

@@ -91,38 +91,6 @@ struct RowDotFormat {
   // Optional, with weightRows: one f32 per weight row that finish() reads (ternary's scales),
   // asked into the block's L1 at the same time.
   mlir::Value rowScales;
-  // Optional, with weightRows: more prefetches of data no dispatch writes, emitted with the
-  // weight rows' before the wait (a fused norm's weight vector).
-  std::function<void(mlir::ImplicitLocOpBuilder &)> extraPrefetches;
-  // A format for decode only (one activation row): no prefill path is emitted at all.
-  bool decodeOnly = false;
-  // Optional (decode): emitted once per block, after the wait and before the tile.
-  std::function<void(mlir::ImplicitLocOpBuilder &)> decodePrologue;
-  // Optional (int8 activations, decode, a row that fits one slice): the format makes the
-  // codes of the staged row itself from float data. Threads take 4 consecutive activations
-  // (a word of codes) each, consecutive threads consecutive words, so every load is
-  // coalesced; a few words at a time, all their loads issued before the arithmetic that waits
-  // on them. loadQuad issues the loads for activations e .. e + 3 of the row starting at
-  // element |rowStart| (i64) and returns the raw values (|valid| false: past k or no row;
-  // load something harmless); beforeCoding is emitted once, after the first words' loads;
-  // codeQuad makes the word of codes (zero when not valid); stagedByte is the byte of
-  // activation e (a multiple of 4) in a tile of |slice| chunks.
-  std::function<llvm::SmallVector<mlir::Value>(mlir::ImplicitLocOpBuilder &, mlir::Value rowStart,
-                                               mlir::Value e, mlir::Value valid)>
-      loadQuad;
-  std::function<void(mlir::ImplicitLocOpBuilder &)> beforeCoding;
-  std::function<mlir::Value(mlir::ImplicitLocOpBuilder &, llvm::ArrayRef<mlir::Value> raw,
-                            mlir::Value valid)>
-      codeQuad;
-  std::function<mlir::Value(mlir::ImplicitLocOpBuilder &, mlir::Value e, int64_t slice)>
-      stagedByte;
-  // Optional (decode): run by every thread of the block after the outputs are stored, with
-  // its group's output |y| (f32, the same in every lane of the group), its weight row |j|
-  // (i32) and whether this lane stored it (|owner|: the group's first lane, j < n). Every
-  // thread reaches it, so it may use barriers.
-  std::function<void(mlir::ImplicitLocOpBuilder &, mlir::Value y, mlir::Value j,
-                     mlir::Value owner)>
-      decodeEpilogue;
   // Optional: the whole of a call with more than one row (prefill), emitted in place of the
   // skeleton's tiles for a format with a path of its own (ternary's tensor cores). It gets the
   // block index; the family's launch rule must give it enough blocks of the skeleton's size.

@@ -4,8 +4,6 @@
 #include "codegen/GPU/GPUKernelBuilder.h"
 #include "codegen/GPU/GPUKernelGenerators.h"
 
-#include "NormStatsKernelSpecs.h"
-
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
 #include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
@@ -92,10 +90,6 @@ const Family kFamilies[] = {
 #endif
 #ifdef TERN_GPU_HAS_TERNARYMATMUL
     {"ternary_matmul", 5, generateTernaryMatmul, launchTernaryMatmul},
-    {kTernaryMatmulResidualStatsFamily, 10, generateTernaryMatmulResidualStats,
-     launchTernaryMatmulResidualStats},
-    {kRmsNormStatsTernaryMatmulFamily, 6, generateRmsNormStatsTernaryMatmul,
-     launchRmsNormStatsTernaryMatmul},
 #endif
 #ifdef TERN_GPU_HAS_MATMUL
     {"matmul", 3, generateMatmul, launchMatmul},

@@ -15,7 +15,6 @@
 #include "codegen/Common/CodegenSupport.h"
 #include "codegen/GPU/GPUKernelBuilder.h"
 #include "codegen/GPU/GPUKernelGenerators.h"
-#include "codegen/GPU/NormMath.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -47,6 +46,47 @@ constexpr int64_t kMostChunksInRegisters = 16;
 Value relu2Times(ImplicitLocOpBuilder &b, Value gate, Value up) {
   Value g = maxF(b, gate, constF32(b, 0.0));
   return arith::MulFOp::create(b, arith::MulFOp::create(b, g, g), up);
+}
+
+Value constF64(ImplicitLocOpBuilder &b, double v) {
+  return arith::ConstantOp::create(b, b.getF64Type(), b.getF64FloatAttr(v));
+}
+
+// s = 127 / max(absmax, 1e-5) in float (div.rn), as quantize_act computes it.
+Value quantizeScale(ImplicitLocOpBuilder &b, Value absMax) {
+  return arith::DivFOp::create(b, constF32(b, 127.0), maxF(b, absMax, constF32(b, 1e-5)));
+}
+
+// The int8 code of |v| at scale |s|: clamp(round_half_even(v * s), -128, 127).
+Value codeOf(ImplicitLocOpBuilder &b, Value v, Value s) {
+  Value r = roundHalfEven(b, arith::MulFOp::create(b, v, s));
+  r = minF(b, maxF(b, r, constF32(b, -128.0)), constF32(b, 127.0));
+  return arith::TruncIOp::create(b, b.getI8Type(),
+                                 arith::FPToSIOp::create(b, b.getI32Type(), r));
+}
+
+// rms_norm: inv = float(1 / sqrt(total / width + eps)) in double, total the row's sum of
+// squares (layer_norm: of the centered values). The order of the double additions differs
+// from the reference's; its rounding error (~width * 2^-53 relative) changes the float inv
+// only when the exact value lies that close to a rounding boundary of float, about once in
+// 10^8 rows.
+Value inverseRms(ImplicitLocOpBuilder &b, Value total, int64_t width, double eps) {
+  Value meanSquare = arith::DivFOp::create(b, total, constF64(b, double(width)));
+  Value shifted = arith::AddFOp::create(b, meanSquare, constF64(b, eps));
+  Value r = arith::DivFOp::create(b, constF64(b, 1.0), sqrtRn(b, shifted));
+  return arith::TruncFOp::create(b, b.getF32Type(), r);
+}
+
+// One normalized value: c * inv * w (two float multiplies, in that order, then the bias's
+// add when |bias| is set), with c = x or float(x - mean) in double when |mean| is set.
+Value normalized(ImplicitLocOpBuilder &b, Value x, Value mean, Value inv, Value w, Value bias) {
+  Value c = x;
+  if (mean)
+    c = arith::TruncFOp::create(
+        b, b.getF32Type(),
+        arith::SubFOp::create(b, arith::ExtFOp::create(b, b.getF64Type(), c), mean));
+  Value v = arith::MulFOp::create(b, arith::MulFOp::create(b, c, inv), w);
+  return bias ? Value(arith::AddFOp::create(b, v, bias)) : v;
 }
 
 // This thread's elements of one row, |vec| (4 or 1) consecutive floats at a time.

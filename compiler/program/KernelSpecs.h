@@ -29,13 +29,6 @@ inline constexpr llvm::StringLiteral kArenaBytesAttr = "tern.arena_bytes";
 inline constexpr llvm::StringLiteral kMaxRowsAttr = "tern.max_rows";
 // An op whose kernel runs in the next dispatch, fused with that op's (tern-fuse-gpu-dispatches).
 inline constexpr llvm::StringLiteral kFusedIntoNextAttr = "tern.fused_into_next";
-// The kernel the decode entry point dispatches for an op instead of its `kernel`
-// (tern-fuse-gpu-dispatches): a ternary matmul that does part of a norm's work.
-inline constexpr llvm::StringLiteral kDecodeKernelAttr = "tern.decode_kernel";
-// On a residual rms_norm_quantize whose work the decode entry point splits between the
-// ternary matmuls before and after it: [its statistics record, the record its producer
-// zeroes]. The norm has no decode dispatch of its own.
-inline constexpr llvm::StringLiteral kDecodeNormStatsAttr = "tern.decode_norm_stats";
 
 // Where an activation's row lives inside the buffer that holds it. Views (slice_columns) and
 // in-place results (rope) read their source's storage.

@@ -66,8 +66,7 @@ def PlanMemoryPass : Pass<"tern-plan-memory", "::mlir::ModuleOp"> {
 }
 
 def FuseGpuDispatchesPass : Pass<"tern-fuse-gpu-dispatches", "::mlir::ModuleOp"> {
-  let summary = "GPU: one dispatch for each rope and the KV-cache write of its keys; at "
-                "decode, residual norms split between the ternary matmuls around them";
+  let summary = "GPU: one dispatch for each rope and the KV-cache write of its keys";
   let description = [{
     Runs after `tern-outline-kernels`, for GPU targets, where every launch costs a
     decode step about a microsecond. Where the dispatch after a `tern.rope` is the
@@ -91,16 +90,6 @@ def FuseGpuDispatchesPass : Pass<"tern-fuse-gpu-dispatches", "::mlir::ModuleOp">
     %k = tern.slice_columns %r {offset = 64 : i64} : tensor<?x96xf32> -> tensor<?x32xf32>
     %c = tern.kv_cache_write %kv, %k, %v, %pos {kernel = @tern_k5_rope_kv_cache_write, ...}
     ```
-
-    Where a `tern.rms_norm_quantize` with a residual is dispatched between two
-    `tern.ternary_matmul`s, adds the first one's result, feeds its codes to the
-    second alone and its sum to a later op, the decode entry point splits it
-    between them (when two or more such norms exist): the first matmul gets
-    `tern.decode_kernel` = `ternary_matmul_residual_stats` (adds the residual,
-    accumulates the row's statistics in a record), the second
-    `rms_norm_stats_ternary_matmul` (quantizes from them), and the norm
-    `tern.decode_norm_stats` = [its record, the record its producer zeroes]
-    (docs/kernels.md). Prefill keeps all three kernels.
   }];
   let dependentDialects = ["::mlir::func::FuncDialect"];
 }

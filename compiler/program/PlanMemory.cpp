@@ -77,27 +77,8 @@ struct PlanMemoryPass : public ::tern::program::impl::PlanMemoryPassBase<PlanMem
         fused.clear();
       }
     }
-    // A norm the decode entry point splits (tern-fuse-gpu-dispatches): the ternary matmul
-    // before it writes its sum, so its results are born at that dispatch, and the one after
-    // it reads the sum.
-    llvm::DenseMap<Operation *, int64_t> bornAt;
-    llvm::DenseMap<Value, int64_t> alsoReadAt;
-    Operation *previousDispatch = nullptr, *splitNorm = nullptr;
-    for (Operation &op : body) {
-      if (!op.hasAttr(kKernelAttr))
-        continue;
-      if (splitNorm)
-        alsoReadAt[cast<T::RmsNormQuantizeOp>(splitNorm).getSum()] = index[&op];
-      splitNorm = nullptr;
-      if (isa<T::RmsNormQuantizeOp>(op) && op.hasAttr(kDecodeNormStatsAttr)) {
-        if (previousDispatch)
-          bornAt[&op] = index[previousDispatch];
-        splitNorm = &op;
-      }
-      previousDispatch = &op;
-    }
     auto lastUse = [&](Value v) {
-      int64_t last = std::max(index[v.getDefiningOp()], alsoReadAt.lookup_or(v, 0));
+      int64_t last = index[v.getDefiningOp()];
       for (Operation *user : v.getUsers())
         last = std::max(last, readsAt.lookup_or(user, index[user]));
       return last;
@@ -132,7 +113,7 @@ struct PlanMemoryPass : public ::tern::program::impl::PlanMemoryPassBase<PlanMem
           s.singleRow = lastRow.contains(&op);
           s.size = alignUp((s.singleRow ? 1 : int64_t(maxRows)) * rowWidth(result) *
                            elementBytes(result));
-          s.start = s.end = bornAt.lookup_or(&op, i);
+          s.start = s.end = i;
           storage = storages.size();
           storages.push_back(s);
         }

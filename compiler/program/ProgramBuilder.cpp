@@ -10,8 +10,6 @@
 #include "tern/Dialect/TernOps.h"
 #include "tern/kernel_abi.h"
 
-#include "NormStatsKernelSpecs.h"
-
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/StringMap.h"
@@ -78,24 +76,9 @@ public:
           return std::move(error);
         continue;
       }
-      if (decodeFusions && op.hasAttr(kDecodeNormStatsAttr)) {
-        // The residual, the weight, the sum and the records, after the producer's bindings.
-        if (!pendingProducer || entry->dispatches.empty())
-          return opError(op, "is split at decode, but the dispatch before it is not its "
-                             "producer's");
-        splitNorm = cast<T::RmsNormQuantizeOp>(op);
-        if (llvm::Error error = bind(op, *entry->dispatches.back()))
-          return std::move(error);
-        pendingProducer = false;
-        continue;
-      }
       auto symbol = op.getAttrOfType<FlatSymbolRefAttr>(kKernelAttr);
       if (!symbol)
         continue;
-      pendingProducer = false;
-      if (decodeFusions)
-        if (auto decodeSymbol = op.getAttrOfType<FlatSymbolRefAttr>(kDecodeKernelAttr))
-          symbol = decodeSymbol;
       auto dispatch =
           fusedInto ? std::move(fusedInto) : std::make_unique<schema::KernelDispatchT>();
       dispatch->kernel_library = 0;
@@ -107,14 +90,6 @@ public:
       dispatch->grid = {1};
       if (llvm::Error error = bind(op, *dispatch))
         return std::move(error);
-      const std::string &family = kernels[found->second].family;
-      pendingProducer = family == kTernaryMatmulResidualStatsFamily;
-      if (family == kRmsNormStatsTernaryMatmulFamily) {
-        if (!splitNorm)
-          return opError(op, "runs a decode kernel that reads a split norm's statistics, but "
-                             "no split norm comes before it");
-        splitNorm = nullptr;
-      }
       if (gpu) {
         // GPU dispatches carry the launch shape instead of CPU work items. A last-row
         // dispatch always runs one row: a shape for the entry's rows would launch mostly idle
@@ -130,9 +105,6 @@ public:
     }
     if (fusedInto)
       return llvm::createStringError("@forward ends with an op fused into a next dispatch");
-    if (splitNorm)
-      return opError(*splitNorm, "is split at decode, but no dispatch after it reads its "
-                                 "statistics");
     if (!entry->logits)
       return llvm::createStringError("@forward returns no logits");
     entry->logits_only_dispatches = logitsOnlyDispatches(*entry);
@@ -270,22 +242,6 @@ private:
           activation(n.getResult());
         })
         .Case([&](T::RmsNormQuantizeOp n) {
-          if (decodeFusions && n->hasAttr(kDecodeNormStatsAttr)) {
-            // Into its producer's dispatch: the addend that is not the producer's result, w,
-            // the sum, its statistics record and the record to zero.
-            Value produced = dispatchedBefore(n);
-            activation(n.getInput() == produced ? n.getResidual() : n.getInput());
-            sectionOf(weights.f32Vector(n.getWeight().getDefiningOp()));
-            activation(n.getSum());
-            auto sites = n->getAttrOfType<DenseI64ArrayAttr>(kDecodeNormStatsAttr);
-            if (!sites || sites.size() != 2) {
-              error = opError(*n, "has a malformed tern.decode_norm_stats");
-              return;
-            }
-            plain(statsRecord(sites[0]));
-            plain(statsRecord(sites[1]));
-            return;
-          }
           normInputs(n);
           activation(n.getQuantized());
           activation(n.getScale());
@@ -298,16 +254,8 @@ private:
           activation(q.getScale());
         })
         .Case([&](T::TernaryMatmulOp mm) {
-          if (splitNorm && mm.getInput() == splitNorm.getQuantized()) {
-            // rms_norm_stats_ternary_matmul: the norm's sum, its weight and its record.
-            activation(splitNorm.getSum());
-            sectionOf(weights.f32Vector(splitNorm.getWeight().getDefiningOp()));
-            plain(statsRecord(
-                splitNorm->getAttrOfType<DenseI64ArrayAttr>(kDecodeNormStatsAttr)[0]));
-          } else {
-            activation(mm.getInput());
-            activation(mm.getInputScale());
-          }
+          activation(mm.getInput());
+          activation(mm.getInputScale());
           auto sections = weights.ternaryMatrix(mm.getWeight().getDefiningOp());
           if (!sections) {
             error = sections.takeError();
@@ -417,38 +365,8 @@ private:
   const gpu::GpuTarget *gpu = nullptr; // null for CPU targets
   int64_t maxRows = 1;
 
-  // The result of the ternary matmul dispatched right before |norm|.
-  Value dispatchedBefore(T::RmsNormQuantizeOp norm) {
-    for (Operation *op = norm->getPrevNode(); op; op = op->getPrevNode())
-      if (op->hasAttr(kKernelAttr))
-        return isa<T::TernaryMatmulOp>(op) ? op->getResult(0) : Value();
-    return Value();
-  }
-
-  // Statistics record |site|, numbered from 0; the caller moves the records past every
-  // memory plan.
-  schema::BindingT statsRecord(int64_t site) {
-    schema::BindingT binding;
-    binding.kind = schema::BindingKind::ArenaSlice;
-    binding.offset = uint64_t(site) * kNormStatsRecordBytes;
-    binding.size = kNormStatsRecordBytes;
-    statsSites = std::max<int64_t>(statsSites, site + 1);
-    return binding;
-  }
-
-  // Inside build(): the last dispatch is a ternary_matmul_residual_stats whose norm comes
-  // next; the split norm whose consumer comes next.
-  bool pendingProducer = false;
-  T::RmsNormQuantizeOp splitNorm;
-
 public:
   std::vector<ArtifactSection> *sections = nullptr;
-  // The decode entry point: dispatch tern.decode_kernel kernels and split the norms between
-  // them (tern-fuse-gpu-dispatches).
-  bool decodeFusions = false;
-  // Statistics records the entry point binds (their offsets are relative to the records'
-  // region).
-  int64_t statsSites = 0;
 };
 
 uint64_t EntryPointBuilder::sizeOf(unsigned sectionIndex) {
@@ -549,7 +467,6 @@ llvm::Expected<std::unique_ptr<Program>> buildProgram(ModuleOp module,
                                {"prefill_logits", options.maxBatchRows, false}};
   WeightSections weights(model, contents.sections, program->ownedBytes);
   uint64_t arenaBytes = 0;
-  int64_t statsSites = 0;
   progress("planning memory");
   for (const EntrySpec &spec : entries) {
     // Planning again replaces the previous entry point's plan; the weight ops the sections
@@ -566,35 +483,10 @@ llvm::Expected<std::unique_ptr<Program>> buildProgram(ModuleOp module,
     EntryPointBuilder builder(forward, weights, kernelIndex, *kernels,
                               options.gpuTarget ? &*options.gpuTarget : nullptr);
     builder.sections = &contents.sections;
-    builder.decodeFusions = llvm::StringRef(spec.name) == "decode";
     auto entry = builder.build(spec.name);
     if (!entry)
       return entry.takeError();
-    statsSites = std::max(statsSites, builder.statsSites);
     contents.entryPoints.push_back(std::move(*entry));
-  }
-  // The split norms' statistics records sit past every plan, so that no activation (of any
-  // entry point) overwrites them: the session zeroes its memory once, and after every decode
-  // step each record but the last split's is zero again (NormStatsKernelSpecs.h).
-  if (statsSites > 0) {
-    arenaBytes = (arenaBytes + 255) / 256 * 256;
-    for (auto &entry : contents.entryPoints)
-      for (auto &dispatch : entry->dispatches) {
-        const KernelSpec &spec = (*kernels)[dispatch->kernel];
-        const bool producer = spec.family == kTernaryMatmulResidualStatsFamily;
-        const bool consumer = spec.family == kRmsNormStatsTernaryMatmulFamily;
-        if (!producer && !consumer)
-          continue;
-        // The producer's last two bindings and the consumer's third are records.
-        llvm::SmallVector<size_t, 2> records;
-        if (producer)
-          records = {dispatch->bindings.size() - 2, dispatch->bindings.size() - 1};
-        else
-          records = {2};
-        for (size_t r : records)
-          dispatch->bindings[r]->offset += arenaBytes;
-      }
-    arenaBytes += uint64_t(statsSites) * kNormStatsRecordBytes;
   }
 
   auto kvLayout = std::make_unique<schema::KVCacheLayoutT>();

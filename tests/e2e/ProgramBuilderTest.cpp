@@ -4,7 +4,6 @@
 #include "codegen/GPU/GPUCodegen.h"
 #include "compiler/artifact/ArtifactWriter.h"
 #include "compiler/program/ProgramBuilder.h"
-#include "NormStatsKernelSpecs.h"
 #include "frontends/common/ModelFormats.h"
 #include "frontends/common/TensorDecode.h"
 #include "frontends/import/ImportModel.h"
@@ -21,7 +20,6 @@
 
 #include <cmath>
 #include <cstring>
-#include <set>
 #include <string>
 
 namespace tern {
@@ -232,57 +230,6 @@ TEST(ProgramBuilder, GpuDispatchesFuseRopeAndLaunchLastRowsForOneRow) {
     }
     EXPECT_EQ(fused, int(root.memory_plan()->kv_cache()->layers()));
     EXPECT_EQ(lastRow, entry->name()->str() == "prefill" ? 2 : 0); // final norm and lm_head
-  }
-}
-
-// A GPU artifact's decode entry point splits each residual norm between two ternary matmuls
-// (tern-fuse-gpu-dispatches): the O and down projections add the residual and leave its
-// statistics in a record past every memory plan, the gate/up and QKV projections quantize
-// from them. That is every norm but layer 0's input norm (after the embedding) and the final
-// one; the prefill entry points keep every norm.
-TEST(ProgramBuilder, GpuDecodeSplitsResidualNormsBetweenTernaryMatmuls) {
-  const std::string dir = kDataDir + "/hf-bitnet/tiny_b_offline_bitlinear";
-  if (!llvm::sys::fs::exists(dir))
-    GTEST_SKIP() << dir << " not present";
-  std::vector<KernelSpec> kernels;
-  auto artifact = compileAndOpen(dir, /*maxBatchRows=*/64, "source", false, "sm_90", &kernels);
-  ASSERT_TRUE(artifact);
-  const schema::Artifact &root = artifact->root();
-  const int layers = int(root.memory_plan()->kv_cache()->layers());
-  ASSERT_GE(layers, 2);
-  const uint64_t arenaBytes = root.memory_plan()->arena_bytes();
-  for (const schema::EntryPoint *entry : *root.entry_points()) {
-    SCOPED_TRACE(entry->name()->str());
-    const bool decode = entry->name()->str() == "decode";
-    int producers = 0, consumers = 0, norms = 0;
-    std::set<uint64_t> records;
-    uint64_t produced = 0; // the record the last producer added to
-    for (const schema::KernelDispatch *d : *entry->dispatches()) {
-      const KernelSpec &spec = kernels[d->kernel()];
-      const auto *bindings = d->bindings();
-      norms += spec.family == "rms_norm_quantize";
-      if (spec.family == kTernaryMatmulResidualStatsFamily) {
-        ++producers;
-        ASSERT_EQ(bindings->size(), 10u);
-        produced = bindings->Get(8)->offset();
-        records.insert(produced);
-        EXPECT_NE(bindings->Get(9)->offset(), produced);
-        for (unsigned r : {8u, 9u}) {
-          EXPECT_EQ(bindings->Get(r)->size(), kNormStatsRecordBytes);
-          EXPECT_LE(bindings->Get(r)->offset() + kNormStatsRecordBytes, arenaBytes);
-        }
-      }
-      if (spec.family == kRmsNormStatsTernaryMatmulFamily) {
-        ++consumers;
-        ASSERT_EQ(bindings->size(), 6u);
-        EXPECT_EQ(bindings->Get(2)->offset(), produced) << "reads its producer's record";
-        EXPECT_GT(spec.getFloat("eps"), 0.0);
-      }
-    }
-    EXPECT_EQ(producers, decode ? 2 * layers - 1 : 0);
-    EXPECT_EQ(consumers, producers);
-    EXPECT_EQ(int(records.size()), producers);
-    EXPECT_EQ(norms, decode ? 2 * layers + 1 : 4 * layers);
   }
 }
 

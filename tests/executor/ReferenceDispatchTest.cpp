@@ -1,5 +1,4 @@
 // Every kernel family run through runReferenceKernel against direct tern::ref calls.
-#include "NormStatsKernelSpecs.h"
 #include "packing/TernaryPacking.h"
 #include "reference/ReferenceDispatch.h"
 #include "reference/ReferenceKernels.h"
@@ -413,89 +412,6 @@ TEST(ReferenceDispatch, RopeKVCacheWriteIsRopeThenTheWrite) {
   Status status{describeReferenceKernel(fused, rows, &shape)};
   EXPECT_EQ(status.code(), TERN_STATUS_INVALID_ARGUMENT);
   EXPECT_NE(status.message().find("kv_heads"), std::string::npos) << status.message();
-}
-
-// The decode split of a residual norm (NormStatsKernelSpecs.h) against the three kernels it
-// replaces: ternary_matmul, rms_norm_quantize with the residual, ternary_matmul. The sum is
-// the same; the codes come from max |x * w| * inv instead of max |x * inv * w|, so the
-// consumer's output agrees to float rounding. The producer's sum overwrites the residual in
-// place, as a memory plan may place it.
-TEST(ReferenceDispatch, SplitResidualNormMatchesTheNormBetweenTwoMatmuls) {
-  const int64_t k0 = 96, n = 64, n2 = 40;
-  std::mt19937 rng(21);
-  std::uniform_int_distribution<int> code(-127, 127), ternary(-1, 1);
-  std::vector<int8_t> q0(k0), w0(n * k0), w1(n2 * n);
-  for (int8_t &v : q0)
-    v = int8_t(code(rng));
-  for (int8_t &v : w0)
-    v = int8_t(ternary(rng));
-  for (int8_t &v : w1)
-    v = int8_t(ternary(rng));
-  auto pack = [](const std::vector<int8_t> &w, int64_t rows, int64_t cols) {
-    std::vector<uint8_t> packed(size_t(packing::packedBytes(packing::TernaryLayout::I2B128, rows, cols)));
-    packing::packTernary(packing::TernaryLayout::I2B128, w.data(), rows, cols, packed.data());
-    return packed;
-  };
-  std::vector<uint8_t> p0 = pack(w0, n, k0), p1 = pack(w1, n2, n);
-  std::vector<float> qscale0 = {37.0f}, ws0 = randomFloats(n, 22, 2), ws1 = randomFloats(n2, 23, 2);
-  for (float &v : ws0)
-    v = std::fabs(v) + 0.5f;
-  for (float &v : ws1)
-    v = std::fabs(v) + 0.5f;
-  std::vector<float> residual = randomFloats(n, 24, 3), normW = randomFloats(n, 25, 1);
-  for (float &v : normW)
-    v = std::fabs(v) + 0.5f;
-  auto matmulSpec = [](const char *family, int64_t rows, int64_t cols) {
-    return makeSpec(family, {{"n", rows}, {"k", cols}, {"n_block", 1}, {"divide_by_scale", 0}},
-                    {}, {{"packing", "i2_b128"}});
-  };
-
-  // The three kernels.
-  std::vector<float> y0(n), sum(n), qscale1(1), want(n2);
-  std::vector<int8_t> q1(n);
-  runSliced(matmulSpec("ternary_matmul", n, k0), {q0.data(), qscale0.data(), p0.data(), ws0.data(), y0.data()}, 1, 0);
-  runSliced(makeSpec("rms_norm_quantize", {{"width", n}, {"residual", 1}}, {{"eps", 1e-5}}),
-            {y0.data(), residual.data(), normW.data(), q1.data(), qscale1.data(), sum.data()}, 1, 0);
-  runSliced(matmulSpec("ternary_matmul", n2, n), {q1.data(), qscale1.data(), p1.data(), ws1.data(), want.data()}, 1, 0);
-
-  // The split: the producer adds to a record holding a smaller earlier max and clears another.
-  std::vector<float> y(n), inPlace = residual, got(n2);
-  std::vector<uint8_t> record(kNormStatsRecordBytes, 0), other(kNormStatsRecordBytes, 0xab);
-  runSliced(matmulSpec(kTernaryMatmulResidualStatsFamily, n, k0),
-            {q0.data(), qscale0.data(), p0.data(), ws0.data(), y.data(), inPlace.data(),
-             normW.data(), inPlace.data(), record.data(), other.data()},
-            1, 0);
-  EXPECT_EQ(y, y0);
-  EXPECT_EQ(inPlace, sum);
-  EXPECT_EQ(other, std::vector<uint8_t>(kNormStatsRecordBytes, 0));
-  const NormStats stats = readNormStats(record.data());
-  double sumSquares = 0;
-  float maxAbs = 0;
-  for (int64_t j = 0; j < n; ++j) {
-    sumSquares += double(sum[j]) * sum[j];
-    maxAbs = std::max(maxAbs, std::fabs(sum[j] * normW[j]));
-  }
-  EXPECT_EQ(stats.sumSquares, sumSquares);
-  uint32_t maxBits;
-  std::memcpy(&maxBits, &maxAbs, 4);
-  EXPECT_EQ(stats.maxBits, maxBits);
-
-  KernelSpec consumer = matmulSpec(kRmsNormStatsTernaryMatmulFamily, n2, n);
-  consumer.floats["eps"] = 1e-5;
-  runSliced(consumer, {inPlace.data(), normW.data(), record.data(), p1.data(), ws1.data(), got.data()}, 1, 0);
-  double diff = 0, norm = 0;
-  for (int64_t j = 0; j < n2; ++j) {
-    diff += (double(got[j]) - want[j]) * (double(got[j]) - want[j]);
-    norm += double(want[j]) * want[j];
-  }
-  EXPECT_LE(std::sqrt(diff / norm), 1e-6);
-
-  // One row only: the record holds one row's statistics.
-  ReferenceKernelShape shape;
-  ASSERT_EQ(describeReferenceKernel(consumer, 2, &shape), nullptr);
-  Status status{runReferenceKernel(consumer, std::vector<void *>(6, got.data()).data(), 2, 0, 0, 1)};
-  EXPECT_EQ(status.code(), TERN_STATUS_INVALID_ARGUMENT);
-  EXPECT_NE(status.message().find("one row"), std::string::npos) << status.message();
 }
 
 TEST(ReferenceDispatch, ElementwiseAndGluMatchTwins) {

@@ -1,15 +1,11 @@
-// Cases for ternary_matmul (and its decode kernels around a split norm), matmul and
-// quantized_matmul: the 2B-4T shapes (fused QKV, o_proj,
+// Cases for ternary_matmul, matmul and quantized_matmul: the 2B-4T shapes (fused QKV, o_proj,
 // fused gate/up, down_proj, the lm_head) at decode, some at prefill, and small odd shapes that
 // exercise the tails (k not a multiple of 128 / 16 / 64, n not a multiple of a block's rows).
 #include "tests/gpu/KernelCases.h"
 
-#include "NormStatsKernelSpecs.h"
 #include "packing/QuantizedPacking.h"
 #include "packing/TernaryPacking.h"
 
-#include <algorithm>
-#include <cmath>
 #include <cstring>
 
 namespace tern::gpu::test {
@@ -64,78 +60,6 @@ KernelCase ternaryCase(std::mt19937 &rng, int64_t n, int64_t k, int64_t rows, in
   c.bindings.push_back(poisonedBytes(size_t(rows * n * 4)));
   // The dot is exact; only the two scale operations round (the reference rounds once).
   c.outputs = {{4, Compare::Float32, 1e-6}};
-  return c;
-}
-
-// Norm weights as a checkpoint has them: positive, around 1.
-std::vector<float> normWeights(std::mt19937 &rng, int64_t width) {
-  std::uniform_real_distribution<float> value(0.5f, 1.5f);
-  std::vector<float> w(static_cast<size_t>(width));
-  for (float &v : w)
-    v = value(rng);
-  return w;
-}
-
-std::vector<uint8_t> statsRecord(double sumSquares, float maxAbs) {
-  NormStats stats;
-  stats.sumSquares = sumSquares;
-  std::memcpy(&stats.maxBits, &maxAbs, 4);
-  std::vector<uint8_t> record(kNormStatsRecordBytes);
-  writeNormStats(record.data(), stats);
-  return record;
-}
-
-// ternary_matmul_residual_stats at decode: the matmul's case, then the residual, the next
-// norm's weight, the sum and two records. The record it adds to holds earlier statistics
-// (|priorMax| below or above this row's); the record it clears holds garbage.
-KernelCase residualStatsCase(std::mt19937 &rng, int64_t n, int64_t k, bool divide,
-                             float priorMax) {
-  KernelCase c = ternaryCase(rng, n, k, 1, 1, divide);
-  c.spec.family = kTernaryMatmulResidualStatsFamily;
-  c.spec.symbol = "tmm_stats_" + shapeName(n, k) + (priorMax > 1e3f ? "_max" : "");
-  c.name = std::string(kTernaryMatmulResidualStatsFamily) + " " + shapeName(n, k) +
-           (divide ? " divide_by_scale" : "") + " prior max " + std::to_string(priorMax);
-  c.bindings.push_back(randomF32Bytes(rng, size_t(n), 2.0f)); // residual
-  c.bindings.push_back(bytesOf(normWeights(rng, n)));
-  c.bindings.push_back(poisonedBytes(size_t(n * 4)));         // sum
-  c.bindings.push_back(statsRecord(1234.5, priorMax));
-  std::vector<uint8_t> garbage(kNormStatsRecordBytes);
-  for (uint8_t &byte : garbage)
-    byte = uint8_t(rng() | 1);
-  c.bindings.push_back(std::move(garbage));
-  // The block sums of squares add up in another order than the reference's (f64).
-  c.outputs = {{4, Compare::Float32, 1e-6},
-               {7, Compare::Float32, 1e-6},
-               {8, Compare::NormStats, 1e-6},
-               {9, Compare::Exact, 0}};
-  return c;
-}
-
-// rms_norm_stats_ternary_matmul at decode: a row x, its norm weight and the statistics its
-// producer would have left, then the matmul's weights.
-KernelCase statsNormCase(std::mt19937 &rng, int64_t n, int64_t k, bool divide) {
-  KernelCase c = ternaryCase(rng, n, k, 1, 1, divide);
-  c.spec.family = kRmsNormStatsTernaryMatmulFamily;
-  c.spec.symbol = "stats_tmm_" + shapeName(n, k);
-  c.spec.floats["eps"] = 1e-5;
-  c.name = std::string(kRmsNormStatsTernaryMatmulFamily) + " " + shapeName(n, k) +
-           (divide ? " divide_by_scale" : "");
-  std::normal_distribution<float> value(0.0f, 3.0f);
-  std::vector<float> x(static_cast<size_t>(k));
-  for (float &v : x)
-    v = value(rng);
-  std::vector<float> w = normWeights(rng, k);
-  double sumSquares = 0;
-  float maxAbs = 0;
-  for (int64_t i = 0; i < k; ++i) {
-    sumSquares += double(x[size_t(i)]) * x[size_t(i)];
-    maxAbs = std::max(maxAbs, std::fabs(x[size_t(i)] * w[size_t(i)]));
-  }
-  std::vector<std::vector<uint8_t>> bindings = {bytesOf(x), bytesOf(w),
-                                                statsRecord(sumSquares, maxAbs)};
-  bindings.insert(bindings.end(), c.bindings.begin() + 2, c.bindings.end());
-  c.bindings = std::move(bindings);
-  c.outputs = {{5, Compare::Float32, 1e-6}};
   return c;
 }
 
@@ -275,17 +199,6 @@ std::vector<KernelCase> matmulCases(std::mt19937 &rng) {
   cases.push_back(ternaryCase(rng, 13824, 2560, 77, 128, false));
   cases.push_back(ternaryCase(rng, 8, 256, 3, 4, true));
   cases.push_back(ternaryCase(rng, 2560, 2560, 1, 64, false));
-
-  // The decode kernels around a split residual norm: the 2B-4T shapes (o_proj and down_proj
-  // produce, QKV and gate/up consume) and odd ones (k % 16 != 0: codes made one by one).
-  cases.push_back(residualStatsCase(rng, 2560, 2560, false, 0.25f));
-  cases.push_back(residualStatsCase(rng, 2560, 6912, true, 1e6f));
-  cases.push_back(residualStatsCase(rng, 37, 100, false, 0.0f));
-  cases.push_back(residualStatsCase(rng, 130, 384, true, 0.5f));
-  cases.push_back(statsNormCase(rng, 3840, 2560, false));
-  cases.push_back(statsNormCase(rng, 13824, 2560, true));
-  cases.push_back(statsNormCase(rng, 37, 100, false));
-  cases.push_back(statsNormCase(rng, 200, 1408, true));
 
   // matmul: the f16 lm_head at decode; prefill tiles; every dtype and the scalar-load tails.
   cases.push_back(matmulCase(rng, "f16", 128256, 2560, 2560, 1, 1));

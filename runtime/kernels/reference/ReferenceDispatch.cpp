@@ -1,14 +1,11 @@
 // Maps each kernel family's descriptor and bindings onto the reference twins.
 #include "reference/ReferenceDispatch.h"
 
-#include "NormStatsKernelSpecs.h"
-
 #include "packing/QuantizedPacking.h"
 #include "packing/TernaryPacking.h"
 #include "reference/ReferenceKernels.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -25,8 +22,6 @@ enum class Family {
   RmsNormQuantize,
   QuantizeAct,
   TernaryMatmul,
-  TernaryMatmulResidualStats,
-  RmsNormStatsTernaryMatmul,
   Matmul,
   QuantizedMatmul,
   Rope,
@@ -55,8 +50,6 @@ constexpr FamilyName kFamilies[] = {
     {"rms_norm_quantize", Family::RmsNormQuantize},
     {"quantize_act", Family::QuantizeAct},
     {"ternary_matmul", Family::TernaryMatmul},
-    {kTernaryMatmulResidualStatsFamily, Family::TernaryMatmulResidualStats},
-    {kRmsNormStatsTernaryMatmulFamily, Family::RmsNormStatsTernaryMatmul},
     {"matmul", Family::Matmul},
     {"quantized_matmul", Family::QuantizedMatmul},
     {"rope", Family::Rope},
@@ -274,11 +267,7 @@ tern_status_t parse(const KernelSpec &spec, Parsed *p) {
     p->activation = Act(r.choice("activation", kActivations));
     p->inStride = r.integer("in_stride", p->width);
     break;
-  case Family::TernaryMatmul:
-  case Family::TernaryMatmulResidualStats:
-  case Family::RmsNormStatsTernaryMatmul: {
-    if (p->family == Family::RmsNormStatsTernaryMatmul)
-      p->eps = r.real("eps");
+  case Family::TernaryMatmul: {
     p->n = r.integer("n");
     p->k = r.integer("k");
     p->nBlock = r.integer("n_block");
@@ -349,16 +338,12 @@ tern_status_t parse(const KernelSpec &spec, Parsed *p) {
     break;
   }
   if (p->family == Family::TernaryMatmul || p->family == Family::Matmul ||
-      p->family == Family::QuantizedMatmul || p->family == Family::TernaryMatmulResidualStats ||
-      p->family == Family::RmsNormStatsTernaryMatmul) {
+      p->family == Family::QuantizedMatmul) {
     if (p->n % p->nBlock)
       r.note("parameter 'n' (%lld) is not a multiple of 'n_block' (%lld)", (long long)p->n,
              (long long)p->nBlock);
     p->grid = p->n / p->nBlock;
   }
-  // The statistics of the whole row go into one record: a single work item.
-  if (p->family == Family::TernaryMatmulResidualStats)
-    p->grid = 1;
   if (!r.problem().empty())
     return fail(TERN_STATUS_INVALID_ARGUMENT, spec, "%s", r.problem().c_str());
   return nullptr;
@@ -425,15 +410,6 @@ std::vector<uint64_t> bindingBytes(const Parsed &p, int64_t rows) {
   case Family::TernaryMatmul:
     return {r * p.k, r * 4, uint64_t(packing::packedBytes(p.packing, p.n, p.k)),
             uint64_t(p.n) * 4, r * p.n * 4};
-  case Family::TernaryMatmulResidualStats: {
-    const uint64_t row = r * p.n * 4;
-    return {r * p.k, r * 4, uint64_t(packing::packedBytes(p.packing, p.n, p.k)),
-            uint64_t(p.n) * 4, row, row, uint64_t(p.n) * 4, row, kNormStatsRecordBytes,
-            kNormStatsRecordBytes};
-  }
-  case Family::RmsNormStatsTernaryMatmul:
-    return {r * p.k * 4, uint64_t(p.k) * 4, kNormStatsRecordBytes,
-            uint64_t(packing::packedBytes(p.packing, p.n, p.k)), uint64_t(p.n) * 4, r * p.n * 4};
   case Family::Matmul:
     return {strided(rows, p.k, p.xStride), uint64_t(p.n) * rowBytes(p.dtype, p.k), r * p.n * 4};
   case Family::QuantizedMatmul:
@@ -578,39 +554,6 @@ std::vector<float> gluRows(const Parsed &p, const float *gate, const float *up, 
   return product;
 }
 
-// Columns [c0, c1) of ternary_matmul: q (rows, k) and qscale (rows) against the packed
-// weights and their per-row scales, into y (rows, n).
-void ternaryColumns(const Parsed &p, const int8_t *q, const float *qscale, const void *packed,
-                    const float *wscale, int64_t rows, int64_t c0, int64_t c1, float *y) {
-  const int64_t cols = c1 - c0;
-  std::vector<int8_t> weights(size_t(cols * p.k));
-  packing::unpackTernary(p.packing, static_cast<const uint8_t *>(packed), p.k, c0, c1,
-                         weights.data());
-  std::vector<float> out(size_t(rows * cols));
-  // A scale group of k weights is exactly one output row: the per-row wscale array.
-  ref::ternaryMatmul(q, qscale, weights.data(), wscale + c0, p.k, p.divideByScale, rows, cols,
-                     p.k, out.data());
-  for (int64_t t = 0; t < rows; ++t)
-    std::memcpy(y + t * p.n + c0, out.data() + t * cols, sizeof(float) * cols);
-}
-
-// rms_norm_quantize of one row x of |width| from its statistics: inv = float(1 / sqrt(sum of
-// squares / width + eps)) in double, as rms_norm; the row's largest |normalized value| is taken
-// as max |x * w| * inv (the producer cannot know inv), s = 127 / max(that, 1e-5), and code i is
-// clamp(round_half_even(x[i] * inv * w[i] * s)), the products in that order.
-void quantizeFromStats(const NormStats &stats, const float *x, const float *w, int64_t width,
-                       float eps, int8_t *q, float *scale) {
-  const float inv = float(1.0 / std::sqrt(stats.sumSquares / double(width) + double(eps)));
-  float maxAbs;
-  std::memcpy(&maxAbs, &stats.maxBits, 4);
-  const float s = 127.0f / std::max(maxAbs * inv, 1e-5f);
-  *scale = s;
-  for (int64_t i = 0; i < width; ++i) {
-    const float r = std::nearbyint(x[i] * inv * w[i] * s);
-    q[i] = int8_t(std::min(127.0f, std::max(-128.0f, r)));
-  }
-}
-
 } // namespace
 
 tern_status_t describeReferenceKernel(const KernelSpec &spec, int64_t rows,
@@ -631,12 +574,6 @@ tern_status_t runReferenceKernel(const KernelSpec &spec, void *const *bindings, 
   if (rows < 1 || pos < 0)
     return fail(TERN_STATUS_INVALID_ARGUMENT, spec, "rows %lld and pos %lld: expected rows >= 1 "
                 "and pos >= 0", (long long)rows, (long long)pos);
-  if ((p.family == Family::TernaryMatmulResidualStats ||
-       p.family == Family::RmsNormStatsTernaryMatmul) &&
-      rows != 1)
-    return fail(TERN_STATUS_INVALID_ARGUMENT, spec,
-                "runs one row (a decode step), got %lld: its statistics record holds one row",
-                (long long)rows);
   if (begin < 0 || begin > end || end > p.grid)
     return fail(TERN_STATUS_INVALID_ARGUMENT, spec,
                 "work items [%lld, %lld) are not a slice of the grid's %lld", (long long)begin,
@@ -715,40 +652,17 @@ tern_status_t runReferenceKernel(const KernelSpec &spec, void *const *bindings, 
   case Family::QuantizeAct:
     ref::quantizeActivations(in(0), rows, w, static_cast<int8_t *>(bindings[1]), outF(2));
     break;
-  case Family::TernaryMatmul:
-    ternaryColumns(p, static_cast<const int8_t *>(bindings[0]), in(1), bindings[2], in(3), rows,
-                   begin * p.nBlock, end * p.nBlock, outF(4));
-    break;
-  case Family::TernaryMatmulResidualStats: {
-    // The matmul, then sum = y + r (sum may alias y or r), then the statistics of sum;
-    // `clear` is another split's record.
-    ternaryColumns(p, static_cast<const int8_t *>(bindings[0]), in(1), bindings[2], in(3), 1, 0,
-                   p.n, outF(4));
-    ref::add(in(4), in(5), p.n, outF(7));
-    const float *sum = in(7), *w = in(6);
-    double sumSquares = 0;
-    float maxAbs = 0;
-    for (int64_t j = 0; j < p.n; ++j) {
-      sumSquares += double(sum[j]) * sum[j];
-      maxAbs = std::max(maxAbs, std::fabs(sum[j] * w[j]));
-    }
-    NormStats stats = readNormStats(bindings[8]);
-    stats.sumSquares += sumSquares;
-    uint32_t bits;
-    std::memcpy(&bits, &maxAbs, 4);
-    stats.maxBits = std::max(stats.maxBits, bits);
-    writeNormStats(bindings[8], stats);
-    writeNormStats(bindings[9], NormStats());
-    break;
-  }
-  case Family::RmsNormStatsTernaryMatmul: {
-    // x, w, stats, weights, wscale, y: the codes of the whole row, then this slice's columns.
-    const NormStats stats = readNormStats(bindings[2]);
-    float qscale = 0;
-    std::vector<int8_t> q(size_t(p.k));
-    quantizeFromStats(stats, in(0), in(1), p.k, float(p.eps), q.data(), &qscale);
-    ternaryColumns(p, q.data(), &qscale, bindings[3], in(4), 1, begin * p.nBlock,
-                   end * p.nBlock, outF(5));
+  case Family::TernaryMatmul: {
+    const int64_t c0 = begin * p.nBlock, c1 = end * p.nBlock, cols = c1 - c0;
+    std::vector<int8_t> weights(size_t(cols * p.k));
+    packing::unpackTernary(p.packing, static_cast<const uint8_t *>(bindings[2]), p.k, c0, c1,
+                           weights.data());
+    std::vector<float> y(size_t(rows * cols));
+    // A scale group of k weights is exactly one output row: the per-row wscale array.
+    ref::ternaryMatmul(static_cast<const int8_t *>(bindings[0]), in(1), weights.data(),
+                       in(3) + c0, p.k, p.divideByScale, rows, cols, p.k, y.data());
+    for (int64_t t = 0; t < rows; ++t)
+      std::memcpy(outF(4) + t * p.n + c0, y.data() + t * cols, sizeof(float) * cols);
     break;
   }
   case Family::Matmul: {
