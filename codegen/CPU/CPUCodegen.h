@@ -25,11 +25,17 @@ struct CpuTarget {
   std::vector<std::string> features;
   bool hasAVX512 = false; // AVX-512 F/BW/VL (+ VNNI on x86-64-v4)
   bool hasAVX2 = false;   // AVX2 + FMA + F16C
+  bool hasVBMI = false;   // AVX-512 VBMI (vpermb): the tl2_t64 lookup-table kernels
 };
 
 // Resolves `x86-64-v4`, `x86-64-v3`, `generic` or `native` (the build machine, mapped to the
 // best of those it supports). Unknown names give an error listing the known ones.
 llvm::Expected<CpuTarget> resolveCpuTarget(llvm::StringRef name);
+
+// Adds AVX-512 VBMI to |target| for the tl2_t64 kernels (`--ternary-packing=tl2`, named
+// |name| by the user); the artifact then needs it on the host. An error for GPU targets, for
+// targets without AVX-512 and for `native` on a build machine without VBMI.
+llvm::Error enableLookupTableKernels(CpuTarget &target, llvm::StringRef name, bool isGpu);
 
 // Generates every kernel of |kernels| for |target| through MLIR (vector, x86vector, scf,
 // arith, memref -> LLVM dialect -> LLVM IR), compiles it in process with an LLVM TargetMachine

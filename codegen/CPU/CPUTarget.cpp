@@ -71,4 +71,30 @@ llvm::Expected<CpuTarget> resolveCpuTarget(llvm::StringRef name) {
                                  name.str().c_str());
 }
 
+llvm::Error enableLookupTableKernels(CpuTarget &target, llvm::StringRef name, bool isGpu) {
+  if (isGpu)
+    return llvm::createStringError("--ternary-packing=tl2 is a CPU layout; GPU target '%s' "
+                                   "reads i2 weights",
+                                   name.str().c_str());
+  if (!target.hasAVX512)
+    return llvm::createStringError(
+        "--ternary-packing=tl2 needs AVX-512 with VBMI (vpermb); target '%s' has no AVX-512 "
+        "(use --target=x86-64-v4, or native on such a host)",
+        name.str().c_str());
+  if (name == "native") {
+#if defined(__x86_64__)
+    llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
+    auto vbmi = host.find("avx512vbmi");
+    if (vbmi == host.end() || !vbmi->second)
+      return llvm::createStringError(
+          "--ternary-packing=tl2 needs AVX-512 VBMI (vpermb), which this machine ('native') "
+          "lacks; compile with --ternary-packing=i2, or for another host with "
+          "--target=x86-64-v4");
+#endif
+  }
+  target.features.push_back("avx512vbmi");
+  target.hasVBMI = true;
+  return llvm::Error::success();
+}
+
 } // namespace tern::cpu

@@ -16,6 +16,9 @@ namespace tern::cpu {
 // Unsupported parameters give an error on |fn| naming the family and the parameter.
 mlir::LogicalResult generateTernaryMatmul(mlir::func::FuncOp fn, const KernelSpec &spec,
                                           const CpuTarget &target);
+// The same on tl2_t64 weights (lookup tables, AVX-512 VBMI); generateTernaryMatmul calls it.
+mlir::LogicalResult generateTernaryMatmulTl2(mlir::func::FuncOp fn, const KernelSpec &spec,
+                                             const CpuTarget &target);
 mlir::LogicalResult generateMatmul(mlir::func::FuncOp fn, const KernelSpec &spec,
                                    const CpuTarget &target);
 // int8 activations x block-quantized (q8_b32, q6_b32, q4_b32) weights: the quantized lm_head.

@@ -401,8 +401,11 @@ LogicalResult generateTernaryMatmul(func::FuncOp fn, const KernelSpec &spec,
   p.nBlock = spec.getInt("n_block", p.n);
   p.divideByScale = spec.getInt("divide_by_scale") != 0;
   const std::string packing = spec.getString("packing", "i2_b128");
+  if (packing == "tl2_t64")
+    return generateTernaryMatmulTl2(fn, spec, target);
   if (packing != "i2_b128")
-    return kernelError(fn, spec, "packing '" + packing + "' is not supported (known: i2_b128)");
+    return kernelError(fn, spec,
+                       "packing '" + packing + "' is not supported (known: i2_b128, tl2_t64)");
   if (p.n <= 0 || p.k <= 0)
     return kernelError(fn, spec, "parameters 'n' and 'k' must be positive, got n=" +
                                      llvm::Twine(p.n) + " k=" + llvm::Twine(p.k));

@@ -230,10 +230,11 @@ FailureOr<KernelSpec> kernelSpecFor(Operation *op) {
       })
       .Case([&](T::TernaryMatmulOp mm) {
         auto type = cast<T::TernaryType>(mm.getWeight().getType());
-        if (type.getPacking() != T::PackingKind::i2_b128) {
+        if (type.getPacking() != T::PackingKind::i2_b128 &&
+            type.getPacking() != T::PackingKind::tl2_t64) {
           result = op->emitError()
                    << "ternary weight packing '" << T::stringifyPackingKind(type.getPacking())
-                   << "' has no CPU kernel; run tern-select-packing (expected i2_b128)";
+                   << "' has no kernel; run tern-select-packing (expected i2_b128 or tl2_t64)";
           return;
         }
         spec.family = "ternary_matmul";
@@ -241,7 +242,7 @@ FailureOr<KernelSpec> kernelSpecFor(Operation *op) {
         spec.ints["k"] = type.getK();
         spec.ints["n_block"] = mm.getNBlock().value_or(defaultNBlock(type.getN()));
         spec.ints["divide_by_scale"] = mm.getDivideByScale() ? 1 : 0;
-        spec.strings["packing"] = "i2_b128";
+        spec.strings["packing"] = T::stringifyPackingKind(type.getPacking()).str();
       })
       .Case([&](T::MatmulOp mm) {
         floatMatmul(mm.getInput(), mm.getWeight(), rowWidth(mm.getResult()), mm.getNBlock());

@@ -322,16 +322,27 @@ WeightSections::ternaryMatrix(Operation *weightOrConcat) {
   if (!weights)
     return weights.takeError();
   const std::string names = joinedNames(*weights);
-  std::string key = "i2_b128:" + names;
+  // The layout tern-select-packing chose: the kernels read what the type says (every part of
+  // a concatenation has the same).
+  auto layout = packing::TernaryLayout::I2B128;
+  if (auto type = dyn_cast<T::TernaryType>(weightOrConcat->getResult(0).getType());
+      type && type.getPacking() == T::PackingKind::tl2_t64)
+    layout = packing::TernaryLayout::TL2T64;
+  const std::string layoutName = packing::ternaryLayoutName(layout);
+  std::string key = layoutName + ":" + names;
   if (auto found = byKey.find(key); found != byKey.end())
     return std::make_pair(found->second, byKey.at(key + ":wscale"));
 
-  const auto layout = packing::TernaryLayout::I2B128;
   int64_t n = 0, k = 0;
   for (T::WeightOp w : *weights) {
     auto type = dyn_cast<T::TernaryType>(w.getResult().getType());
     if (!type)
       return weightError(w.getName(), "expected a ternary weight");
+    if (!packing::layoutAcceptsShape(layout, type.getN(), type.getK()))
+      return weightError(w.getName(), llvm::formatv("has shape {0}x{1}, which {2} cannot hold "
+                                                    "(tl2_t64 needs N divisible by 64)",
+                                                    type.getN(), type.getK(), layoutName)
+                                          .str());
     n += type.getN();
     k = type.getK();
   }
@@ -341,7 +352,7 @@ WeightSections::ternaryMatrix(Operation *weightOrConcat) {
   auto scales = std::make_shared<std::vector<float>>();
   std::vector<T::WeightOp> parts = *weights;
   const fe::ModelDescription &source = model;
-  auto decodeAll = [parts, &source, scales](llvm::raw_ostream *packedOut) -> llvm::Error {
+  auto decodeAll = [parts, &source, scales, layout](llvm::raw_ostream *packedOut) -> llvm::Error {
     scales->clear();
     for (T::WeightOp w : parts) {
       auto type = cast<T::TernaryType>(w.getResult().getType());
@@ -371,7 +382,7 @@ WeightSections::ternaryMatrix(Operation *weightOrConcat) {
   info.name = names;
   info.dtype = "ternary";
   info.shape = {n, k};
-  info.packing = "i2_b128";
+  info.packing = layoutName;
   packedSection.tensor = std::move(info);
   packedSection.produce = [decodeAll](llvm::raw_ostream &os) { return decodeAll(&os); };
 

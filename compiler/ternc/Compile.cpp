@@ -91,6 +91,7 @@ void buildGraphPipeline(OpPassManager &pm, const CompileTarget &target,
   graph.target = target.name();
   graph.lmHead = options.lmHead;
   graph.shareEmbedding = options.tiedEmbedding == "shared";
+  graph.ternaryLayout = options.ternaryPacking == "tl2" ? "tl2_t64" : "i2_b128";
   mlir::tern::buildTernGraphPipeline(pm, graph);
 }
 
@@ -154,9 +155,18 @@ int runCompile(const CompileOptions &options) {
     return reportError(
         llvm::createStringError("--emit=artifact writes a file: give its path with -o"));
 
+  if (options.ternaryPacking != "i2" && options.ternaryPacking != "tl2")
+    return reportError(llvm::createStringError(
+        "--ternary-packing=%s is not known; expected one of: i2, tl2",
+        options.ternaryPacking.c_str()));
+
   llvm::Expected<CompileTarget> target = resolveTarget(options.target);
   if (!target)
     return reportError(target.takeError());
+  if (options.ternaryPacking == "tl2")
+    if (llvm::Error error = cpu::enableLookupTableKernels(target->cpu, options.target,
+                                                         target->gpu.has_value()))
+      return reportError(std::move(error));
   if (options.emit == EmitKind::Ptx && !target->gpu)
     return reportError(llvm::createStringError(
         "--emit=ptx needs a GPU target (--target=sm_80, sm_90 or sm_90a), not '%s'",

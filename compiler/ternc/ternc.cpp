@@ -97,6 +97,14 @@ static cl::opt<std::string> lmHead(
              "(6-bit, f16 scale per 32 weights) or q4 (4-bit, f16 scale per 32 weights)"),
     cl::value_desc("source|f16|q8|q6|q4"), cl::init("source"), cl::sub(compileCommand));
 
+static cl::opt<std::string> ternaryPacking(
+    "ternary-packing",
+    cl::desc("Layout of the ternary weights: i2 (2 bits per weight, default, every target) or "
+             "tl2 (1.67 bits, lookup-table kernels with vpermb: faster decode, slower prefill, "
+             "a smaller file; needs AVX-512 VBMI, so x86-64-v4 or native on such a host; "
+             "matrices it cannot hold stay i2; docs/perf/lut.md)"),
+    cl::value_desc("i2|tl2"), cl::init("i2"), cl::sub(compileCommand));
+
 static cl::opt<std::string> tiedEmbedding(
     "tied-embedding",
     cl::desc("When --lm-head changes a tied embedding table: separate (default: the token "
@@ -173,6 +181,7 @@ static int runCompile() {
   options.noTokenizer = noTokenizer;
   options.lmHead = lmHead;
   options.tiedEmbedding = tiedEmbedding;
+  options.ternaryPacking = ternaryPacking;
   return tern::runCompile(options);
 }
 

@@ -25,6 +25,16 @@ std::vector<std::string> runnableTargets() {
   return targets;
 }
 
+bool hostRunsLookupTableKernels() {
+#if defined(__x86_64__)
+  const std::vector<std::string> targets = runnableTargets();
+  return !targets.empty() && targets.front() == "x86-64-v4" &&
+         __builtin_cpu_supports("avx512vbmi");
+#else
+  return false;
+#endif
+}
+
 LoadedLibrary::~LoadedLibrary() {
   if (handle)
     dlclose(handle);
@@ -40,11 +50,22 @@ const void *LoadedLibrary::symbol(const std::string &name) const {
 
 std::unique_ptr<LoadedLibrary> buildAndLoad(const std::vector<KernelSpec> &kernels,
                                             const std::string &targetName, std::string *error) {
-  auto target = resolveCpuTarget(targetName);
+  const std::string suffix = "+tl2";
+  const bool lookupTables = targetName.size() > suffix.size() &&
+                            targetName.compare(targetName.size() - suffix.size(), suffix.size(),
+                                               suffix) == 0;
+  const std::string baseName =
+      lookupTables ? targetName.substr(0, targetName.size() - suffix.size()) : targetName;
+  auto target = resolveCpuTarget(baseName);
   if (!target) {
     *error = llvm::toString(target.takeError());
     return nullptr;
   }
+  if (lookupTables)
+    if (llvm::Error e = enableLookupTableKernels(*target, baseName, false)) {
+      *error = llvm::toString(std::move(e));
+      return nullptr;
+    }
   auto bytes = buildKernelLibrary(kernels, *target);
   if (!bytes) {
     *error = llvm::toString(bytes.takeError());

@@ -31,7 +31,11 @@ private:
   void *handle = nullptr;
 };
 
+// Whether this host runs the tl2_t64 kernels (AVX-512 with VNNI and VBMI).
+bool hostRunsLookupTableKernels();
+
 // Generates |kernels| for |target|, loads the shared object; null with |error| set on failure.
+// "x86-64-v4+tl2" is x86-64-v4 with the tl2_t64 kernels' VBMI (ternc --ternary-packing=tl2).
 std::unique_ptr<LoadedLibrary> buildAndLoad(const std::vector<KernelSpec> &kernels,
                                             const std::string &target, std::string *error);
 

@@ -2,6 +2,7 @@
 // decode GEMV (rows = 1) against the machine's read bandwidth measured in the same run, and
 // prefill GEMM (rows = 64, 128). Disabled in ctest (timing, not correctness); run with
 //   CodegenTests --gtest_also_run_disabled_tests --gtest_filter='TernaryMatmulPerf.*'
+// x86-64-v4+tl2 (the tl2_t64 lookup-table kernels) joins the targets on AVX-512 VBMI hosts.
 // TERN_PERF_TARGETS=x86-64-v4,generic limits the targets; TERN_PERF_ASM=DIR writes each
 // measured kernel's assembly to DIR/ternary_matmul_<target>_<n>x<k>.s.
 #include "CodegenTestUtil.h"
@@ -84,6 +85,8 @@ Rate rate(double bytes, const Timing &t) { return {bytes / t.wall / 1e9, bytes /
 
 std::vector<std::string> perfTargets() {
   std::vector<std::string> targets = runnableTargets();
+  if (hostRunsLookupTableKernels())
+    targets.insert(targets.begin(), "x86-64-v4+tl2");
   if (const char *only = std::getenv("TERN_PERF_TARGETS")) {
     std::string list = std::string(",") + only + ",";
     std::erase_if(targets, [&](const std::string &t) {
@@ -98,11 +101,31 @@ struct Kernel {
   tern_cpu_kernel_fn fn = nullptr;
 };
 
+packing::TernaryLayout layoutOf(const std::string &target) {
+  return target.ends_with("+tl2") ? packing::TernaryLayout::TL2T64
+                                  : packing::TernaryLayout::I2B128;
+}
+
+// |copies| packed copies of an all-zero (n, k) matrix in |target|'s layout: the outputs are
+// exactly 0, which checks each run.
+void fillZeroWeights(const std::string &target, const Shape &s, uint8_t *out, int64_t copies) {
+  const auto layout = layoutOf(target);
+  const int64_t bytes = packing::packedBytes(layout, s.n, s.k);
+  std::vector<int8_t> zeros(size_t(s.n * s.k), 0);
+  ASSERT_TRUE(packing::packTernary(layout, zeros.data(), s.n, s.k, out));
+  for (int64_t c = 1; c < copies; ++c)
+    std::memcpy(out + c * bytes, out, size_t(bytes));
+}
+
 Kernel buildKernel(const std::string &target, const Shape &s) {
   KernelSpec spec{"tmm", "ternary_matmul", {{"n", s.n}, {"k", s.k}, {"n_block", kNBlock}}, {},
-                  {{"packing", "i2_b128"}}};
+                  {{"packing", packing::ternaryLayoutName(layoutOf(target))}}};
   if (const char *dir = std::getenv("TERN_PERF_ASM")) {
-    auto resolved = resolveCpuTarget(target);
+    std::string base = target.substr(0, target.find('+'));
+    auto resolved = resolveCpuTarget(base);
+    if (resolved && target != base)
+      if (llvm::Error e = enableLookupTableKernels(*resolved, base, false))
+        llvm::consumeError(std::move(e));
     auto text = resolved ? emitKernels({spec}, *resolved, "asm")
                          : llvm::Expected<std::string>(resolved.takeError());
     if (text)
@@ -148,15 +171,14 @@ template <typename Call> Timing secondsPerCall(Call &&call, int64_t minCalls) {
 void measureDecode(const std::string &target, const Shape &s, const Rate &bandwidth) {
   Kernel kernel = buildKernel(target, s);
   ASSERT_NE(kernel.fn, nullptr);
-  const int64_t bytes = packing::packedBytes(packing::TernaryLayout::I2B128, s.n, s.k);
+  const int64_t bytes = packing::packedBytes(layoutOf(target), s.n, s.k);
   std::vector<int8_t> q(s.k, 3);
   std::vector<float> qscale(1, 1.0f), wscale(s.n, 1.0f), y(s.n);
   Timing perCall[2];
   for (bool streaming : {false, true}) {
     const int64_t copies = streaming ? std::max<int64_t>(2, kStreamingBytes / bytes + 1) : 1;
     AlignedBuffer weights(size_t(bytes * copies));
-    // Code 1 (weight 0) everywhere: the outputs are exactly 0, which checks the run.
-    std::memset(weights.data, 0x55, size_t(bytes * copies));
+    fillZeroWeights(target, s, weights.data, copies);
     auto call = [&](int64_t i) {
       std::vector<void *> bindings = {q.data(), qscale.data(), weights.data + (i % copies) * bytes,
                                       wscale.data(), y.data()};
@@ -168,7 +190,7 @@ void measureDecode(const std::string &target, const Shape &s, const Rate &bandwi
   }
   const Rate cached = rate(double(bytes), perCall[0]);
   const Rate stream = rate(double(bytes), perCall[1]);
-  std::printf("decode  %-9s %-8s %5lldx%-5lld | cached %7.1f us %6.2f GB/s | streaming %7.1f us "
+  std::printf("decode  %-13s %-8s %5lldx%-5lld | cached %7.1f us %6.2f GB/s | streaming %7.1f us "
               "%6.2f GB/s = %3.0f%% of probe (cpu time: %6.2f GB/s = %3.0f%%)\n",
               target.c_str(), s.name, (long long)s.n, (long long)s.k, perCall[0].wall * 1e6,
               cached.wall, perCall[1].wall * 1e6, stream.wall, 100.0 * stream.wall / bandwidth.wall,
@@ -180,10 +202,10 @@ void measureDecode(const std::string &target, const Shape &s, const Rate &bandwi
 void measurePrefill(const std::string &target, const Shape &s) {
   Kernel kernel = buildKernel(target, s);
   ASSERT_NE(kernel.fn, nullptr);
-  const int64_t bytes = packing::packedBytes(packing::TernaryLayout::I2B128, s.n, s.k);
+  const int64_t bytes = packing::packedBytes(layoutOf(target), s.n, s.k);
   AlignedBuffer weights{size_t(bytes)};
-  std::memset(weights.data, 0x55, size_t(bytes));
-  std::printf("prefill %-9s %-8s %5lldx%-5lld", target.c_str(), s.name, (long long)s.n,
+  fillZeroWeights(target, s, weights.data, 1);
+  std::printf("prefill %-13s %-8s %5lldx%-5lld", target.c_str(), s.name, (long long)s.n,
               (long long)s.k);
   for (int64_t rows : {64, 128}) {
     std::vector<int8_t> q(rows * s.k, 3);

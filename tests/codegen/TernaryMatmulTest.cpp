@@ -17,14 +17,16 @@ struct TernaryCase {
 class TernaryMatmulTest : public ::testing::TestWithParam<std::string> {};
 
 void checkTernary(const std::string &target, const TernaryCase &c,
-                  const std::vector<int64_t> &rowCounts, uint32_t seed) {
+                  const std::vector<int64_t> &rowCounts, uint32_t seed,
+                  packing::TernaryLayout layout = packing::TernaryLayout::I2B128) {
   SCOPED_TRACE("target " + target + " n=" + std::to_string(c.n) + " k=" + std::to_string(c.k) +
-               " n_block=" + std::to_string(c.nBlock));
+               " n_block=" + std::to_string(c.nBlock) + " " +
+               packing::ternaryLayoutName(layout));
   KernelSpec spec;
   spec.symbol = "tmm";
   spec.family = "ternary_matmul";
   spec.ints = {{"n", c.n}, {"k", c.k}, {"n_block", c.nBlock}, {"divide_by_scale", c.divide}};
-  spec.strings = {{"packing", "i2_b128"}};
+  spec.strings = {{"packing", packing::ternaryLayoutName(layout)}};
   std::string error;
   auto library = buildAndLoad({spec}, target, &error);
   ASSERT_TRUE(library) << error;
@@ -36,7 +38,6 @@ void checkTernary(const std::string &target, const TernaryCase &c,
   std::vector<int8_t> w(c.n * c.k);
   for (int8_t &v : w)
     v = int8_t(weight(rng));
-  const auto layout = packing::TernaryLayout::I2B128;
   // 64-byte aligned like the artifact's weight sections.
   size_t packedSize = packing::packedBytes(layout, c.n, c.k);
   std::vector<uint8_t, std::allocator<uint8_t>> packedStorage(packedSize + 64);
@@ -114,6 +115,83 @@ TEST_P(TernaryMatmulTest, MatchesReferenceWithVeryLongRows) {
   // Past ~2.8M weights per row the v4 decode tile's per-slot sums (codes kept in place, so
   // scaled by up to 64) could leave i32, and it falls back to shifting the codes down.
   checkTernary(GetParam(), {4, 2800037, 4, false}, {1, 5}, 7);
+}
+
+// tl2_t64 (lookup tables, x86-64-v4 + VBMI): 64-row tiles, so n and n_block are multiples of
+// 64. k covers no quad at all (5, 11), quads only (12, 2556 = 213 quads), every leftover count
+// (1..11 weights: 2 and 3 chunks, a partial last chunk) and the 2B model's shapes; rows cover
+// decode, the prefill pairs and an odd row after them; 3 slices split the tiles between calls.
+TEST(TernaryMatmulTl2Test, MatchesReference) {
+  if (!hostRunsLookupTableKernels())
+    GTEST_SKIP() << "this host lacks AVX-512 VBMI: the tl2_t64 kernels cannot run here";
+  const auto tl2 = packing::TernaryLayout::TL2T64;
+  const std::vector<TernaryCase> cases = {
+      {64, 5, 64, false},    {128, 11, 64, true},   {64, 12, 64, false},  {192, 13, 64, false},
+      {128, 2556, 64, true}, {64, 2557, 64, false}, {128, 2563, 128, false}, {64, 130, 64, true},
+      {256, 6912, 64, false}, {64, 383, 64, true},
+  };
+  uint32_t seed = 300;
+  for (const TernaryCase &c : cases)
+    checkTernary("x86-64-v4+tl2", c, {1, 2, 3, 5}, seed++, tl2);
+}
+
+TEST(TernaryMatmulTl2Test, MatchesReferenceAtModelShape) {
+  if (!hostRunsLookupTableKernels())
+    GTEST_SKIP() << "this host lacks AVX-512 VBMI: the tl2_t64 kernels cannot run here";
+  const auto tl2 = packing::TernaryLayout::TL2T64;
+  checkTernary("x86-64-v4+tl2", {3840, 2560, 64, true}, {1, 4}, 301, tl2);
+  checkTernary("x86-64-v4+tl2", {2560, 6912, 64, false}, {1, 3}, 302, tl2);
+}
+
+TEST(TernaryMatmulTl2Test, RejectsShapesTheLayoutCannotHold) {
+  KernelSpec spec;
+  spec.symbol = "tmm";
+  spec.family = "ternary_matmul";
+  spec.strings = {{"packing", "tl2_t64"}};
+  std::string error;
+  spec.ints = {{"n", 96}, {"k", 256}, {"n_block", 32}, {"divide_by_scale", 0}};
+  EXPECT_EQ(buildAndLoad({spec}, "x86-64-v4+tl2", &error), nullptr);
+  EXPECT_NE(error.find("n a positive multiple of 64"), std::string::npos) << error;
+  spec.ints = {{"n", 128}, {"k", 256}, {"n_block", 32}, {"divide_by_scale", 0}};
+  EXPECT_EQ(buildAndLoad({spec}, "x86-64-v4+tl2", &error), nullptr);
+  EXPECT_NE(error.find("'n_block' (32) must be a multiple of 64"), std::string::npos) << error;
+  spec.ints = {{"n", 64}, {"k", 30000}, {"n_block", 64}, {"divide_by_scale", 0}};
+  EXPECT_EQ(buildAndLoad({spec}, "x86-64-v4+tl2", &error), nullptr);
+  EXPECT_NE(error.find("k up to 24576"), std::string::npos) << error;
+  spec.ints = {{"n", 64}, {"k", 256}, {"n_block", 64}, {"divide_by_scale", 0}};
+  EXPECT_EQ(buildAndLoad({spec}, "x86-64-v4", &error), nullptr);
+  EXPECT_NE(error.find("needs AVX-512 VBMI"), std::string::npos) << error;
+}
+
+TEST(TernaryPackingTl2Test, RoundTripsAndSizes) {
+  const auto tl2 = packing::TernaryLayout::TL2T64;
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> weight(-1, 1);
+  for (int64_t k : {1, 3, 12, 25, 2560, 6912}) {
+    const int64_t n = 128;
+    std::vector<int8_t> w(n * k);
+    for (int8_t &v : w)
+      v = int8_t(weight(rng));
+    std::vector<uint8_t> packed(packing::packedBytes(tl2, n, k));
+    ASSERT_TRUE(packing::packTernary(tl2, w.data(), n, k, packed.data()));
+    std::vector<int8_t> back(n * k);
+    packing::unpackTernary(tl2, packed.data(), k, 0, n, back.data());
+    EXPECT_EQ(back, w) << "k=" << k;
+    // Rows 70..99 alone, as the reference twin asks for a work item's rows.
+    std::vector<int8_t> part(30 * k);
+    packing::unpackTernary(tl2, packed.data(), k, 70, 100, part.data());
+    EXPECT_TRUE(std::equal(part.begin(), part.end(), w.begin() + 70 * k)) << "k=" << k;
+  }
+  // 2560 weights: 213 quads of 160 bytes and one chunk for the 4 left over, plus the sign sums:
+  // 1.67 bits per weight against i2_b128's 2; tiles padded to 64 bytes.
+  EXPECT_EQ(packing::packedBytes(tl2, 64, 2560), 34304); // 128 + 213 * 160 + 64 = 34272
+  EXPECT_EQ(packing::packedBytes(packing::TernaryLayout::I2B128, 64, 2560), 40960);
+  std::vector<int8_t> w(96 * 12, 0);
+  std::vector<uint8_t> out(packing::packedBytes(tl2, 128, 12));
+  EXPECT_FALSE(packing::packTernary(tl2, w.data(), 96, 12, out.data())); // n not a multiple of 64
+  std::vector<int8_t> bad(64 * 12, 0);
+  bad[7] = 2;
+  EXPECT_FALSE(packing::packTernary(tl2, bad.data(), 64, 12, out.data()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, TernaryMatmulTest, ::testing::ValuesIn(runnableTargets()));

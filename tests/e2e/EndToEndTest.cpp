@@ -86,11 +86,20 @@ std::string compiled(const std::string &model, const std::string &targetName,
   // A GPU target's artifact carries PTX; without a GPU its dispatches run on the reference
   // twins, which checks everything but the kernels (those: tests/gpu on a GPU).
   const bool gpuTarget = gpu::isGpuTargetName(targetName);
-  auto target = cpu::resolveCpuTarget(gpuTarget ? "generic" : targetName);
+  // "<target>+tl2": the lookup-table layout for the ternary weights (--ternary-packing=tl2).
+  const bool lookupTables = llvm::StringRef(targetName).ends_with("+tl2");
+  const std::string cpuName =
+      gpuTarget ? "generic" : llvm::StringRef(targetName).split('+').first.str();
+  auto target = cpu::resolveCpuTarget(cpuName);
   if (!target) {
     ADD_FAILURE() << llvm::toString(target.takeError());
     return "";
   }
+  if (lookupTables)
+    if (llvm::Error error = cpu::enableLookupTableKernels(*target, cpuName, false)) {
+      ADD_FAILURE() << llvm::toString(std::move(error));
+      return "";
+    }
   auto description = fe::describeModel(model);
   if (!description) {
     ADD_FAILURE() << llvm::toString(description.takeError());
@@ -107,6 +116,7 @@ std::string compiled(const std::string &model, const std::string &targetName,
   graph.target = gpuTarget ? targetName : target->name;
   graph.lmHead = llvm::StringRef(lmHead).split(':').first.str();
   graph.shareEmbedding = llvm::StringRef(lmHead).ends_with(":shared");
+  graph.ternaryLayout = lookupTables ? "tl2_t64" : "i2_b128";
   mlir::tern::buildTernGraphPipeline(pm, graph);
   if (mlir::failed(pm.run(**module))) {
     ADD_FAILURE() << model << ": graph pipeline failed";
@@ -347,6 +357,21 @@ const std::vector<std::string> kHFCheckpoints = {
 
 INSTANTIATE_TEST_SUITE_P(AllCheckpoints, HFBitNetEndToEnd,
                          ::testing::ValuesIn(variantsOf(kHFCheckpoints)), variantName);
+
+// The lookup-table layout (--ternary-packing=tl2) where the matrices take it: tiny_a's O and
+// FFN matrices, tiny_b's O and down projections (QKV and tiny_b's gate/up stay i2_b128: parts
+// of 32 and 352 rows). The generated kernels are skipped on hosts without AVX-512 VBMI; the
+// reference twins (which unpack tl2_t64 the same way) run everywhere.
+std::vector<Variant> lookupTableVariants() {
+  std::vector<Variant> variants;
+  for (const std::string &model : kHFCheckpoints) {
+    variants.push_back({model, "x86-64-v4+tl2", false, "source"});
+    variants.push_back({model, "x86-64-v4+tl2", true, "source"});
+  }
+  return variants;
+}
+INSTANTIATE_TEST_SUITE_P(TernaryPackingTl2, HFBitNetEndToEnd,
+                         ::testing::ValuesIn(lookupTableVariants()), variantName);
 
 // The same goldens with the lm_head (the tied F32 embedding) block-quantized by the compiler.
 INSTANTIATE_TEST_SUITE_P(LmHeadF16, HFBitNetEndToEnd,

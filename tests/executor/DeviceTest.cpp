@@ -235,6 +235,15 @@ TEST_F(Device, CpuArtifactsStillNeedTheirTargetOnThisHost) {
                                 file2, TERN_KERNELS_GENERATED, TERN_DEVICE_CPU, &m.model)};
   EXPECT_EQ(open2.code(), TERN_STATUS_UNAVAILABLE) << open2.message();
   EXPECT_TRUE(open2.contains("target needs CPU feature 'no-such-feature'")) << open2.message();
+
+  // The reference twins need none of the target's features (only its architecture).
+  schema::ArtifactT twins = cpuTiny().root();
+  twins.target->cpu_features = {"no-such-feature"};
+  TempFile file3;
+  Model m3;
+  Status open3{tern::test::open(buildArtifactBytes(std::move(twins), cpuTiny().sections()), file3,
+                                TERN_KERNELS_REFERENCE, TERN_DEVICE_CPU, &m3.model)};
+  EXPECT_EQ(open3.code(), TERN_STATUS_OK) << open3.message();
 }
 
 TEST_F(Device, MixedCpuAndGpuLibrariesAreRejected) {

@@ -102,6 +102,9 @@ LogicalResult TernaryType::verify(function_ref<InFlightDiagnostic()> emitError,
   // Hugging Face packs four output rows into each byte: uint8 [N/4, K].
   if (packing == PackingKind::hf_packed && n % 4 != 0)
     return emitError() << "hf_packed weight needs N divisible by 4, got N = " << n;
+  // The lookup-table layout stores rows in tiles of 64.
+  if (packing == PackingKind::tl2_t64 && n % 64 != 0)
+    return emitError() << "tl2_t64 weight needs N divisible by 64, got N = " << n;
   switch (scale) {
   case ScaleKind::per_tensor:
     if (scaleGroup != 0)

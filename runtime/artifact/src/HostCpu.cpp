@@ -24,6 +24,7 @@ HostFeature hostHasCpuFeature(std::string_view feature) {
       {"avx512dq", static_cast<bool>(__builtin_cpu_supports("avx512dq"))},
       {"avx512cd", static_cast<bool>(__builtin_cpu_supports("avx512cd"))},
       {"avx512vnni", static_cast<bool>(__builtin_cpu_supports("avx512vnni"))},
+      {"avx512vbmi", static_cast<bool>(__builtin_cpu_supports("avx512vbmi"))},
   };
   for (const Entry &entry : entries)
     if (entry.name == feature)

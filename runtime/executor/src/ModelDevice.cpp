@@ -45,9 +45,9 @@ std::string cpuTarget(const Artifact &artifact) {
   return cpu + " (" + triple + ")";
 }
 
-// The artifact's target triple and CPU features against this host, as the artifact loader
-// checks them for CPU artifacts (docs/artifact.md).
-tern_status_t checkHostCpu(const Artifact &artifact) {
+// The artifact's target triple and (with |features|) CPU features against this host, as the
+// artifact loader checks them for CPU artifacts (docs/artifact.md).
+tern_status_t checkHostCpu(const Artifact &artifact, bool features) {
   const schema::Target *target = artifact.target();
   if (!target)
     return nullptr;
@@ -55,8 +55,8 @@ tern_status_t checkHostCpu(const Artifact &artifact) {
   if (!hostRunsTriple(triple))
     return fail(TERN_STATUS_UNAVAILABLE, artifact, "compiled for target %.*s, but this host is %s",
                 int(triple.size()), triple.data(), hostArchitecture());
-  if (const auto *features = target->cpu_features())
-    for (const flatbuffers::String *feature : *features) {
+  if (const auto *list = features ? target->cpu_features() : nullptr)
+    for (const flatbuffers::String *feature : *list) {
       const HostFeature present = hostHasCpuFeature(feature->string_view());
       if (present != HostFeature::Present)
         return fail(TERN_STATUS_UNAVAILABLE, artifact,
@@ -110,8 +110,9 @@ tern_status_t chooseDevice(const Artifact &artifact, const tern_model_options_t 
     out->device = TERN_DEVICE_CUDA;
     break;
   }
-  // A GPU artifact's triple names the GPU, and its reference twins need no CPU feature.
-  return gpuCode ? nullptr : checkHostCpu(artifact);
+  // A GPU artifact's triple names the GPU. The reference twins are portable C++ that need no
+  // CPU feature of the target (they run an x86-64-v4 artifact on any x86-64 host, to check it).
+  return gpuCode ? nullptr : checkHostCpu(artifact, /*features=*/!reference);
 }
 
 } // namespace tern

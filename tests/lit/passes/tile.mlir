@@ -33,3 +33,17 @@ func.func @tiles(%q8: tensor<?x64xi8>, %s: tensor<?xf32>, %x: tensor<?x64xf32>,
   %e = tern.matmul %x, %w7 : tensor<?x64xf32>, tensor<7x64xf32> -> tensor<?x7xf32>
   return %a, %b, %c, %d, %e : tensor<?x2560xf32>, tensor<?x128xf32>, tensor<?x172xf32>, tensor<?x24xf32>, tensor<?x7xf32>
 }
+
+// -----
+
+// A tl2_t64 matmul computes whole 64-row tiles: n_block is 64 even where the rule above
+// would give 4 (N = 128, 8 threads).
+// T1-LABEL: func.func @lookup_table_tiles(
+// T8-LABEL: func.func @lookup_table_tiles(
+func.func @lookup_table_tiles(%q8: tensor<?x64xi8>, %s: tensor<?xf32>,
+                              %w: !tern.ternary<128x64, tl2_t64, per_row>) -> tensor<?x128xf32> {
+  // T1: tern.ternary_matmul %{{.+}}, %{{.+}}, %{{.+}} {n_block = 64 : i64} : {{.*}}tl2_t64
+  // T8: tern.ternary_matmul %{{.+}}, %{{.+}}, %{{.+}} {n_block = 64 : i64} : {{.*}}tl2_t64
+  %a = tern.ternary_matmul %q8, %s, %w : tensor<?x64xi8>, tensor<?xf32>, !tern.ternary<128x64, tl2_t64, per_row> -> tensor<?x128xf32>
+  return %a : tensor<?x128xf32>
+}

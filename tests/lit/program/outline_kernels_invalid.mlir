@@ -6,7 +6,7 @@ func.func @forward(%tok: tensor<?xi32>, %pos: index, %kv: !tern.kv_cache<1x16x1x
   %x = tern.embedding %emb, %tok : tensor<32x256xf32>, tensor<?xi32> -> tensor<?x256xf32>
   %q, %s = tern.quantize_act %x : tensor<?x256xf32> -> tensor<?x256xi8>, tensor<?xf32>
   %w = tern.weight "w" {dtype = "tq2_0", offset = 0 : i64, size = 1056 : i64} : !tern.ternary<16x256, tq2_0, per_block 256>
-  // expected-error @below {{ternary weight packing 'tq2_0' has no CPU kernel; run tern-select-packing (expected i2_b128)}}
+  // expected-error @below {{ternary weight packing 'tq2_0' has no kernel; run tern-select-packing (expected i2_b128 or tl2_t64)}}
   %y = tern.ternary_matmul %q, %s, %w : tensor<?x256xi8>, tensor<?xf32>, !tern.ternary<16x256, tq2_0, per_block 256> -> tensor<?x16xf32>
   return %y, %kv : tensor<?x16xf32>, !tern.kv_cache<1x16x1x8xf32>
 }

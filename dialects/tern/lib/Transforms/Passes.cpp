@@ -45,6 +45,7 @@ void mlir::tern::buildTernGraphPipeline(OpPassManager &pm,
   // Packing after fusion so concatenations are repacked together with their parts.
   SelectPackingPassOptions packing;
   packing.target = options.target;
+  packing.layout = options.ternaryLayout;
   pm.addNestedPass<func::FuncOp>(createSelectPackingPass(packing));
   TilePassOptions tile;
   tile.target = options.target;

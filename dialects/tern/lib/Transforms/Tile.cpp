@@ -39,9 +39,15 @@ struct TilePass : public tern::impl::TilePassBase<TilePass> {
     Builder b(&getContext());
     func.walk([&](Operation *op) {
       int64_t n;
-      if (auto ternary = dyn_cast<TernaryMatmulOp>(op))
-        n = cast<TernaryType>(ternary.getWeight().getType()).getN();
-      else if (auto matmul = dyn_cast<MatmulOp>(op))
+      if (auto ternary = dyn_cast<TernaryMatmulOp>(op)) {
+        auto type = cast<TernaryType>(ternary.getWeight().getType());
+        // A tl2_t64 kernel computes whole 64-row tiles: its work items are one tile each.
+        if (type.getPacking() == PackingKind::tl2_t64) {
+          op->setAttr("n_block", b.getI64IntegerAttr(64));
+          return;
+        }
+        n = type.getN();
+      } else if (auto matmul = dyn_cast<MatmulOp>(op))
         n = cast<RankedTensorType>(matmul.getWeight().getType()).getDimSize(0);
       else
         return;

@@ -35,8 +35,10 @@ def Tern_PackingKind : I32EnumAttr<"PackingKind",
       I32EnumAttrCase<"tq1_0", 2>,      // llama.cpp TQ1_0: base-3 packing, f16 scale per 256
       I32EnumAttrCase<"tq2_0", 3>,      // llama.cpp TQ2_0: 2-bit codes, f16 scale per 256
       I32EnumAttrCase<"hf_packed", 4>,  // Hugging Face BitNet: uint8 [N/4, K], codes w+1
-      I32EnumAttrCase<"i2_b128", 5>     // CPU kernels: rows padded to 128, 2-bit codes w+1
+      I32EnumAttrCase<"i2_b128", 5>,    // CPU kernels: rows padded to 128, 2-bit codes w+1
                                         // interleaved in 32-byte blocks (docs/kernels.md)
+      I32EnumAttrCase<"tl2_t64", 6>     // x86 lookup-table decode: 3 weights -> 4-bit index
+                                        // + sign, 64-row tiles (docs/kernels.md)
     ]> {
   let cppNamespace = "::mlir::tern";
   let genSpecializedAttr = 0;

@@ -28,6 +28,10 @@ struct GraphPipelineOptions : public PassPipelineOptions<GraphPipelineOptions> {
   Option<std::string> lmHead{*this, "lm-head",
                              llvm::cl::desc("lm_head precision: source, f16, q8, q6 or q4"),
                              llvm::cl::init("source")};
+  Option<std::string> ternaryLayout{
+      *this, "ternary-layout",
+      llvm::cl::desc("ternary weight layout where it fits: i2_b128 or tl2_t64 (AVX-512 CPUs)"),
+      llvm::cl::init("i2_b128")};
   Option<bool> shareEmbedding{
       *this, "share-embedding",
       llvm::cl::desc("a tied token embedding shares the lm_head's new precision (one table)"),

@@ -248,6 +248,11 @@ def SelectPackingPass : Pass<"tern-select-packing", "func::FuncOp"> {
     `source_packing`, which the artifact writer decodes before repacking. Scales are
     unchanged. An unknown target is an error.
 
+    With `layout=tl2_t64` (an AVX-512 CPU target only) the matrices that only feed
+    ternary matmuls, have N divisible by 64 and K <= 24576 get the lookup-table layout
+    `tl2_t64` instead (1.67 bits per weight, docs/kernels.md); the parts of a
+    concatenation get it only together.
+
     Before:
     ```mlir
     %w = tern.weight "blk.0.attn_q.weight" {dtype = "tq2_0", offset = 0 : i64,
@@ -263,7 +268,11 @@ def SelectPackingPass : Pass<"tern-select-packing", "func::FuncOp"> {
   let options = [
     Option<"target", "target", "std::string", /*default=*/"\"x86-64-v4\"",
            "target to pack for: x86-64-v4, x86-64-v3, generic, native, sm_80, sm_90 or "
-           "sm_90a">
+           "sm_90a">,
+    Option<"layout", "layout", "std::string", /*default=*/"\"i2_b128\"",
+           "ternary layout to use where it fits: i2_b128 (every target) or tl2_t64 "
+           "(x86-64-v4 / native: matrices with N a multiple of 64, K <= 24576, read only by "
+           "ternary matmuls)">
   ];
   let dependentDialects = ["::mlir::tern::TernDialect"];
 }
@@ -278,6 +287,8 @@ def TilePass : Pass<"tern-tile", "func::FuncOp"> {
     thread gets several items and uneven ones balance out; when even 1 leaves fewer
     (tiny N), 1. Wider tiles reuse each activation row across more output columns;
     64 keeps a tile's accumulators in registers. An existing `n_block` is replaced.
+    A ternary matmul whose weights are `tl2_t64` gets 64: its kernel computes whole
+    64-row tiles.
     GPU targets get the same rule: there `n_block` only splits the work of the
     reference twins (`--kernels=reference`); the GPU kernels' tiles and launch shapes
     come from their families' launch rules (docs/gpu.md).

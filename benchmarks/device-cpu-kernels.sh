@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# CPU kernels that need ISA extensions the development machine may lack (the tl2_t64 lookup-table
+# kernels need AVX-512 VBMI), checked and timed on the GPU machine's host CPU (Sapphire Rapids:
+# AVX-512 with VNNI and VBMI), which has no LLVM 22 and no network.
+#
+#   benchmarks/device-cpu-kernels.sh pack     (here) into the git-ignored .devkit-cpu/: the
+#                     Debian packages the code generator loads (libllvm22, libmlir-22, libz3-4,
+#                     libedit2), CodegenTests, EndToEndTests, ternc, tern, make_synthetic_model
+#                     and tern-bandwidth from $TERN_BUILD (a build configured with
+#                     -DCMAKE_DISABLE_FIND_PACKAGE_Protobuf=ON: protobuf would not fit), xz-
+#                     compressed, and the hf-bitnet checkpoints with their goldens
+#   benchmarks/device-cpu-kernels.sh run [STEP...]   (there, carrying .devkit-cpu) runs the
+#                     steps named (default: all) and writes under $OUT:
+#     lscpu.txt      the CPU
+#     kernels.txt    the ternary_matmul kernels (i2_b128 on every target, tl2_t64) against the
+#                    reference twin (CodegenTests), exact
+#     goldens.txt    the hf-bitnet transformers goldens with x86-64-v4 and with
+#                    x86-64-v4 + tl2_t64 artifacts (EndToEndTests)
+#     gemv.txt       1-thread GEMV (streaming from DRAM) and prefill GEMM speed of the generated
+#                    kernels at the 2B-4T shapes, i2_b128 and tl2_t64, with the read bandwidth
+#                    probe (CodegenTests' TernaryMatmulPerf)
+#     bench.txt      the synthetic 2B-4T model compiled for native with --ternary-packing=i2
+#                    and tl2 (lm_head f16 and q6), `tern bench --json` at 1 and 16 threads in
+#                    alternation, and tern-bandwidth at the same thread counts
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+kit="$root/.devkit-cpu"
+out="${OUT:-$root/.devkit-cpu-out}"
+build="${TERN_BUILD:-build}"
+
+pack() {
+  rm -rf "$kit" && mkdir -p "$kit/bin" "$kit/data"
+  if ldd "$build/bin/ternc" | grep -q "libprotobuf\|libonnx"; then
+    echo "$build/bin/ternc links protobuf/libonnx, which the GPU machine lacks; configure a" \
+      "build with -DCMAKE_DISABLE_FIND_PACKAGE_Protobuf=ON and pass it as TERN_BUILD" >&2
+    return 1
+  fi
+  (cd "$kit" && apt-get download libllvm22 libmlir-22 libz3-4 libedit2 >/dev/null 2>&1) ||
+    { echo "apt-get download failed" >&2; return 1; }
+  cp "$build/tests/codegen/CodegenTests" "$build/tests/e2e/EndToEndTests" "$build/bin/ternc" \
+    "$build/bin/tern" "$build/bin/make_synthetic_model" "$build/bin/tern-bandwidth" "$kit/bin/" ||
+    return 1
+  strip "$kit"/bin/*
+  xz -9 "$kit"/bin/*
+  cp -r "$root/../shared/data/hf-bitnet" "$kit/data/"
+  local exclude
+  exclude=$(git rev-parse --git-path info/exclude)
+  mkdir -p "$(dirname "$exclude")"
+  grep -qx '/.devkit-cpu/' "$exclude" || echo '/.devkit-cpu/' >>"$exclude"
+  du -sh "$kit"
+}
+
+wanted() {
+  [ ${#steps[@]} -eq 0 ] && return 0
+  local step
+  for step in "${steps[@]}"; do [ "$step" = "$1" ] && return 0; done
+  return 1
+}
+
+run() {
+  mkdir -p "$out"
+  local libs="$root/.devkit-cpu-root" bin="$kit/bin" work=/tmp/tern-cpu
+  mkdir -p "$libs" "$work"
+  for deb in "$kit"/*.deb; do dpkg -x "$deb" "$libs"; done
+  export LD_LIBRARY_PATH="$libs/usr/lib/x86_64-linux-gnu:$libs/usr/lib/llvm-22/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  for packed in "$bin"/*.xz; do xz -dkf "$packed"; done
+  lscpu >"$out/lscpu.txt"
+  if wanted kernels; then
+    echo "== ternary_matmul kernels vs the reference twin"
+    "$bin/CodegenTests" --gtest_filter='*Ternary*' 2>&1 | tee "$out/kernels.txt" |
+      grep -E "^\[  (PASSED|FAILED|SKIPPED) |Failure" | head -40
+  fi
+  if wanted goldens; then
+    # The tests read the goldens from the absolute path they were built with
+    # (<source>/../shared/data); point it at the kit's copy when it is absent here.
+    local data
+    data=$(strings "$bin/EndToEndTests" | grep -m1 '/shared/data$')
+    if [ -n "$data" ] && [ ! -e "$data/hf-bitnet" ]; then
+      mkdir -p "$(dirname "$data")" && ln -sfn "$kit/data" "$data"
+    fi
+    echo "== hf-bitnet goldens (x86-64-v4, x86-64-v4 + tl2_t64)"
+    "$bin/EndToEndTests" --gtest_filter='AllCheckpoints/*x86_64_v4:TernaryPackingTl2/*' 2>&1 |
+      tee "$out/goldens.txt" | grep -E "^\[  (PASSED|FAILED|SKIPPED) |Failure" | head -40
+  fi
+  if wanted gemv; then
+    echo "== 1-thread GEMV / GEMM speed, i2_b128 and tl2_t64"
+    TERN_PERF_TARGETS=x86-64-v4+tl2,x86-64-v4 "$bin/CodegenTests" \
+      --gtest_also_run_disabled_tests --gtest_filter='TernaryMatmulPerf.*' 2>&1 |
+      tee "$out/gemv.txt" | grep -E "^(decode|prefill|read)"
+  fi
+  wanted bench || return 0
+  echo "== synthetic 2B-4T, --ternary-packing=i2 and tl2"
+  "$bin/make_synthetic_model" -o "$work/2b.gguf" >/dev/null || return 1
+  local file="$out/bench.txt"
+  : >"$file"
+  for lm in q6 f16; do
+    for packing in i2 tl2; do
+      local started=$SECONDS
+      "$bin/ternc" compile "$work/2b.gguf" --target=native --lm-head=$lm \
+        --ternary-packing=$packing -o "$work/2b-$lm-$packing.tern" >>"$file" 2>&1 || return 1
+      echo "compiled $lm $packing in $((SECONDS - started)) s, $(stat -c %s "$work/2b-$lm-$packing.tern") bytes" |
+        tee -a "$file"
+    done
+  done
+  for threads in 1 16; do
+    echo "== bandwidth threads=$threads" >>"$file"
+    "$bin/tern-bandwidth" --threads "$threads" >>"$file" 2>&1
+    for lm in q6 f16; do
+      for round in 1 2; do
+        for packing in i2 tl2; do
+          echo "== bench threads=$threads lm_head=$lm packing=$packing round=$round" >>"$file"
+          "$bin/tern" bench "$work/2b-$lm-$packing.tern" --threads "$threads" -p 128 -n 64 -r 2 \
+            --json >>"$file" 2>&1
+          grep -A40 "threads=$threads lm_head=$lm packing=$packing round=$round" "$file" |
+            grep -E '"(prefill|decode)_tok_s"' | tr -d '\n' |
+            sed "s/^/threads=$threads $lm $packing round $round: /"
+          echo
+        done
+      done
+    done
+  done
+}
+
+case "${1:-}" in
+  pack) pack ;;
+  run) shift; steps=("$@"); run ;;
+  *) echo "usage: $0 pack | run [STEP...]" >&2; exit 2 ;;
+esac
