@@ -22,12 +22,15 @@
 #     bench.txt      the synthetic 2B-4T model compiled for native with --ternary-packing=i2
 #                    and tl2 (lm_head f16 and q6), `tern bench --json` at 1 and 16 threads in
 #                    alternation, and tern-bandwidth at the same thread counts
+#                    (LM_HEADS="q6 f16", THREADS="1 16" and ROUNDS=2 by default)
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 kit="$root/.devkit-cpu"
 out="${OUT:-$root/.devkit-cpu-out}"
 build="${TERN_BUILD:-build}"
+# shellcheck source=devkit-common.sh
+source "$root/benchmarks/devkit-common.sh"
 
 pack() {
   rm -rf "$kit" && mkdir -p "$kit/bin" "$kit/data"
@@ -36,8 +39,7 @@ pack() {
       "build with -DCMAKE_DISABLE_FIND_PACKAGE_Protobuf=ON and pass it as TERN_BUILD" >&2
     return 1
   fi
-  (cd "$kit" && apt-get download libllvm22 libmlir-22 libz3-4 libedit2 >/dev/null 2>&1) ||
-    { echo "apt-get download failed" >&2; return 1; }
+  devkit_download_debs "$kit" || return 1
   cp "$build/tests/codegen/CodegenTests" "$build/tests/e2e/EndToEndTests" "$build/bin/ternc" \
     "$build/bin/tern" "$build/bin/make_synthetic_model" "$build/bin/tern-bandwidth" "$kit/bin/" ||
     return 1
@@ -51,19 +53,11 @@ pack() {
   du -sh "$kit"
 }
 
-wanted() {
-  [ ${#steps[@]} -eq 0 ] && return 0
-  local step
-  for step in "${steps[@]}"; do [ "$step" = "$1" ] && return 0; done
-  return 1
-}
-
 run() {
   mkdir -p "$out"
-  local libs="$root/.devkit-cpu-root" bin="$kit/bin" work=/tmp/tern-cpu
-  mkdir -p "$libs" "$work"
-  for deb in "$kit"/*.deb; do dpkg -x "$deb" "$libs"; done
-  export LD_LIBRARY_PATH="$libs/usr/lib/x86_64-linux-gnu:$libs/usr/lib/llvm-22/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  local bin="$kit/bin" work=/tmp/tern-cpu
+  mkdir -p "$work"
+  devkit_use_debs "$kit" "$root/.devkit-cpu-root"
   for packed in "$bin"/*.xz; do xz -dkf "$packed"; done
   lscpu >"$out/lscpu.txt"
   if wanted kernels; then
@@ -94,7 +88,8 @@ run() {
   "$bin/make_synthetic_model" -o "$work/2b.gguf" >/dev/null || return 1
   local file="$out/bench.txt"
   : >"$file"
-  for lm in q6 f16; do
+  local lm_heads=${LM_HEADS:-q6 f16} thread_counts=${THREADS:-1 16} rounds=${ROUNDS:-2}
+  for lm in $lm_heads; do
     for packing in i2 tl2; do
       local started=$SECONDS
       "$bin/ternc" compile "$work/2b.gguf" --target=native --lm-head=$lm \
@@ -103,11 +98,11 @@ run() {
         tee -a "$file"
     done
   done
-  for threads in 1 16; do
+  for threads in $thread_counts; do
     echo "== bandwidth threads=$threads" >>"$file"
     "$bin/tern-bandwidth" --threads "$threads" >>"$file" 2>&1
-    for lm in q6 f16; do
-      for round in 1 2; do
+    for lm in $lm_heads; do
+      for round in $(seq "$rounds"); do
         for packing in i2 tl2; do
           echo "== bench threads=$threads lm_head=$lm packing=$packing round=$round" >>"$file"
           "$bin/tern" bench "$work/2b-$lm-$packing.tern" --threads "$threads" -p 128 -n 64 -r 2 \

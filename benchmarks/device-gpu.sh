@@ -39,11 +39,8 @@ cd "$root"
 kit="$root/.devkit-gpu"
 out="${OUT:-$root/.devkit-gpu-out}"
 build="${TERN_BUILD:-build}"
-
-debs() {
-  (cd "$kit" && apt-get download libllvm22 libmlir-22 libz3-4 libedit2 >/dev/null 2>&1) ||
-    { echo "apt-get download failed" >&2; return 1; }
-}
+# shellcheck source=devkit-common.sh
+source "$root/benchmarks/devkit-common.sh"
 
 # The sm_90 artifacts and goldens check_goldens.py reads with --prebuilt.
 goldens_kit() {
@@ -84,7 +81,7 @@ pack() {
   rm -rf "$kit" && mkdir -p "$kit/bin"
   case "$what" in
     kernels)
-      debs && cp "$build/tests/gpu/GpuKernelTests" "$build/bin/tern-gpu-gemv" "$kit/bin/" &&
+      devkit_download_debs "$kit" && cp "$build/tests/gpu/GpuKernelTests" "$build/bin/tern-gpu-gemv" "$kit/bin/" &&
         bitnet_source ;;
     goldens) cp "$build/bin/tern" "$build/tests/cuda/CudaRuntimeSmokeTests" "$kit/bin/" && goldens_kit ;;
     bench)
@@ -95,7 +92,7 @@ pack() {
           "a build with -DCMAKE_DISABLE_FIND_PACKAGE_Protobuf=ON and pass it as TERN_BUILD" >&2
         return 1
       fi
-      debs && cp "$build/bin/ternc" "$build/bin/tern" "$build/bin/make_synthetic_model" "$kit/bin/" ;;
+      devkit_download_debs "$kit" && cp "$build/bin/ternc" "$build/bin/tern" "$build/bin/make_synthetic_model" "$kit/bin/" ;;
     *) echo "usage: $0 pack kernels|goldens|bench" >&2; return 2 ;;
   esac || return 1
   strip "$kit"/bin/* # symbols are not needed there, and the transfer is capped
@@ -105,23 +102,12 @@ pack() {
   du -sh "$kit"
 }
 
-# Whether step $1 is among the steps asked for (all when none was named).
-wanted() {
-  [ ${#steps[@]} -eq 0 ] && return 0
-  local step
-  for step in "${steps[@]}"; do [ "$step" = "$1" ] && return 0; done
-  return 1
-}
-
 # Whether the kit holds what a step needs.
 has() { [ -e "$kit/$1" ]; }
 
 run() {
   mkdir -p "$out"
-  local libs="$root/.devkit-gpu-root"
-  mkdir -p "$libs"
-  for deb in "$kit"/*.deb; do [ -e "$deb" ] && dpkg -x "$deb" "$libs"; done
-  export LD_LIBRARY_PATH="$libs/usr/lib/x86_64-linux-gnu:$libs/usr/lib/llvm-22/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  devkit_use_debs "$kit" "$root/.devkit-gpu-root"
   local bin="$kit/bin" work=/tmp/tern-gpu
   mkdir -p "$work"
   for packed in "$bin"/*.xz; do [ -e "$packed" ] && xz -dkf "$packed"; done
