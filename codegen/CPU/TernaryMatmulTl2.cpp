@@ -49,6 +49,12 @@ constexpr int64_t kPrefetchDistance = 12288;
 struct Tl2Params {
   int64_t n, k, nBlock, quads, chunks, tileBytes;
   bool divideByScale;
+  // vpermb and the 512-bit vpdpbusd; without them (x86-64-v3, generic, x86-64-v4 without
+  // VBMI) the same algorithm runs with portable vector operations: a gather from the table in
+  // memory per lookup and widened multiplies per dot. Correct but several times slower than
+  // i2_b128, so ternc only chooses tl2_t64 for VBMI targets; the portable form lets the layout
+  // and the kernel's logic be checked on any x86-64 host.
+  bool vbmi;
 };
 
 Value intrinsic(ImplicitLocOpBuilder &b, Type result, StringRef name, ValueRange args) {
@@ -159,12 +165,15 @@ public:
             Value tableAt = arith::AddIOp::create(
                 lb, constIndex(lb, r * p.quads * kTableBytes),
                 arith::MulIOp::create(lb, quad, constIndex(lb, kTableBytes)));
-            Value low = loadVector(lb, tables, tableAt, 64);
-            Value high = loadVector(
-                lb, tables, arith::AddIOp::create(lb, tableAt, constIndex(lb, 64)), 64);
+            Value highAt = arith::AddIOp::create(lb, tableAt, constIndex(lb, 64));
+            // VBMI: each table in a register, reused by the 4 lookups.
+            Value low = p.vbmi ? loadVector(lb, tables, tableAt, 64) : Value();
+            Value high = p.vbmi ? loadVector(lb, tables, highAt, 64) : Value();
             for (int64_t v = 0; v < 4; ++v) {
-              a[8 * r + v] = dot(lb, a[8 * r + v], lookup(lb, low, index[v]), sign[v]);
-              a[8 * r + 4 + v] = dot(lb, a[8 * r + 4 + v], lookup(lb, high, index[v]), sign[v]);
+              a[8 * r + v] =
+                  dot(lb, a[8 * r + v], lookup(lb, low, tableAt, index[v]), sign[v]);
+              a[8 * r + 4 + v] =
+                  dot(lb, a[8 * r + 4 + v], lookup(lb, high, highAt, index[v]), sign[v]);
             }
           }
           return a;
@@ -228,11 +237,36 @@ public:
   }
 
 private:
-  Value lookup(ImplicitLocOpBuilder &b, Value table, Value index) const {
-    return intrinsic(b, v64i8, "llvm.x86.avx512.permvar.qi.512", {table, index});
+  // Byte i of the result: byte index[i] % 64 of the 64-byte table (|table| in a register with
+  // VBMI, else at |tableAt| in the tables' memory).
+  Value lookup(ImplicitLocOpBuilder &b, Value table, Value tableAt, Value index) const {
+    if (p.vbmi)
+      return intrinsic(b, v64i8, "llvm.x86.avx512.permvar.qi.512", {table, index});
+    auto v64i32 = VectorType::get({64}, b.getI32Type());
+    Value offsets = arith::ExtUIOp::create(
+        b, v64i32, arith::AndIOp::create(b, index, constInt(b, v64i8, 63)));
+    Value all = constInt(b, VectorType::get({64}, b.getI1Type()), 1);
+    return vector::GatherOp::create(b, v64i8, tables, ValueRange{tableAt}, offsets, all,
+                                    constInt(b, v64i8, 0));
   }
+
+  // acc + the sums of 4 adjacent products of unsigned and signed bytes, per i32 lane.
   Value dot(ImplicitLocOpBuilder &b, Value acc, Value unsignedBytes, Value signedBytes) const {
-    return intrinsic(b, v16i32, "llvm.x86.avx512.vpdpbusd.512", {acc, unsignedBytes, signedBytes});
+    if (p.vbmi)
+      return intrinsic(b, v16i32, "llvm.x86.avx512.vpdpbusd.512",
+                       {acc, unsignedBytes, signedBytes});
+    auto v64i32 = VectorType::get({64}, b.getI32Type());
+    Value products = arith::MulIOp::create(b, arith::ExtUIOp::create(b, v64i32, unsignedBytes),
+                                           arith::ExtSIOp::create(b, v64i32, signedBytes));
+    Value sums = acc;
+    for (int64_t j = 0; j < 4; ++j) {
+      SmallVector<int64_t> lanes;
+      for (int64_t i = 0; i < 16; ++i)
+        lanes.push_back(4 * i + j);
+      sums = arith::AddIOp::create(b, sums,
+                                   vector::ShuffleOp::create(b, products, products, lanes));
+    }
+    return sums;
   }
 
   // Activations [col, col + 4) of |row| as one i32 broadcast to 64 bytes (zeros past k).
@@ -285,10 +319,7 @@ LogicalResult generateTernaryMatmulTl2(func::FuncOp fn, const KernelSpec &spec,
   p.k = spec.getInt("k");
   p.nBlock = spec.getInt("n_block", p.n);
   p.divideByScale = spec.getInt("divide_by_scale") != 0;
-  if (!target.hasVBMI)
-    return kernelError(fn, spec,
-                       "packing 'tl2_t64' needs AVX-512 VBMI (vpermb); target '" + target.name +
-                           "' lacks it (ternc compile --ternary-packing=tl2 adds it)");
+  p.vbmi = target.hasVBMI;
   if (p.n <= 0 || p.k <= 0 || p.n % kTileRows != 0)
     return kernelError(fn, spec, "packing 'tl2_t64' needs n a positive multiple of 64 and k "
                                  "positive, got n=" +
