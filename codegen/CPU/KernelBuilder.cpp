@@ -4,6 +4,7 @@
 #include "codegen/CPU/Bindings.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -162,6 +163,16 @@ Value roundHalfEven(ImplicitLocOpBuilder &b, Value v) {
 LogicalResult kernelError(func::FuncOp fn, const KernelSpec &spec, const llvm::Twine &message) {
   return fn.emitError() << "kernel '" << spec.symbol << "' (family " << spec.family
                         << "): " << message.str();
+}
+
+Value callIntrinsic(ImplicitLocOpBuilder &b, Type result, StringRef name, ValueRange args) {
+  return LLVM::CallIntrinsicOp::create(b, result, b.getStringAttr(name), args).getResult(0);
+}
+
+void prefetchByte(ImplicitLocOpBuilder &b, Value base, Value at, int locality) {
+  Value addr = LLVM::GEPOp::create(b, LLVM::LLVMPointerType::get(b.getContext()), b.getI8Type(),
+                                   base, ValueRange{at});
+  LLVM::Prefetch::create(b, addr, /*rw=*/0, locality, /*cache=*/1);
 }
 
 } // namespace tern::cpu

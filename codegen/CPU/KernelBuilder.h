@@ -81,6 +81,14 @@ mlir::Value bf16BitsToF32(mlir::ImplicitLocOpBuilder &b, mlir::Value bits);
 // (which needs SSE4.1 or a libm call on the baseline).
 mlir::Value roundHalfEven(mlir::ImplicitLocOpBuilder &b, mlir::Value v);
 
+// The result of the LLVM intrinsic |name| (x86 instructions no vector-dialect op expresses).
+mlir::Value callIntrinsic(mlir::ImplicitLocOpBuilder &b, mlir::Type result, llvm::StringRef name,
+                          mlir::ValueRange args);
+// Prefetches the byte at offset |at| (i64) of |base| (!llvm.ptr) for reading, into L1 (locality
+// 3, prefetcht0) or L2 (2, prefetcht1). A plain (not inbounds) GEP: the last tiles of a call
+// prefetch past the end of their weights, which a prefetch may do and an access may not.
+void prefetchByte(mlir::ImplicitLocOpBuilder &b, mlir::Value base, mlir::Value at, int locality);
+
 // An error on |fn| naming the kernel's family, for unsupported parameters.
 mlir::LogicalResult kernelError(mlir::func::FuncOp fn, const KernelSpec &spec,
                                 const llvm::Twine &message);

@@ -143,9 +143,7 @@ private:
   // Prefetches the weight byte at offset |at| (i64) into L2 (prefetcht1). A plain GEP: the
   // last tiles of a call prefetch past the weights, which a prefetch may do.
   void prefetch(ImplicitLocOpBuilder &b, Value at) const {
-    Value addr = LLVM::GEPOp::create(b, LLVM::LLVMPointerType::get(b.getContext()),
-                                     b.getI8Type(), wPtr, ValueRange{at});
-    LLVM::Prefetch::create(b, addr, /*rw=*/0, /*hint=*/2, /*cache=*/1);
+    prefetchByte(b, wPtr, at, /*locality=*/2);
   }
 
   SmallVector<Value> fmaStep(ImplicitLocOpBuilder &b, Value k0, int64_t lanes,

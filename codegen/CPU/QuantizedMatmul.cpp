@@ -72,7 +72,7 @@ struct DotEmitter {
   int64_t lanes() const { return isa == DotIsa::Generic ? 4 : 8; }
 
   Value intrinsic(ImplicitLocOpBuilder &b, Type result, StringRef name, ValueRange args) const {
-    return LLVM::CallIntrinsicOp::create(b, result, b.getStringAttr(name), args).getResult(0);
+    return callIntrinsic(b, result, name, args);
   }
 
   // What a block of activations |acts| (vector<32xi8>) needs once per tile: VNNI and AVX2
@@ -373,9 +373,7 @@ private:
   // (docs/kernels.md). A plain (not inbounds) GEP: the last tiles of a call prefetch past
   // the end of the weights, which a prefetch may do and an access may not.
   void prefetch(ImplicitLocOpBuilder &b, Value at) const {
-    Value addr = LLVM::GEPOp::create(b, LLVM::LLVMPointerType::get(b.getContext()),
-                                     b.getI8Type(), wPtr, ValueRange{at});
-    LLVM::Prefetch::create(b, addr, /*rw=*/0, /*hint=*/2, /*cache=*/1);
+    prefetchByte(b, wPtr, at, /*locality=*/2);
   }
 
   const Params &p;

@@ -49,7 +49,7 @@ struct DotEmitter {
   }
 
   Value intrinsic(ImplicitLocOpBuilder &b, Type result, StringRef name, ValueRange args) const {
-    return LLVM::CallIntrinsicOp::create(b, result, b.getStringAttr(name), args).getResult(0);
+    return callIntrinsic(b, result, name, args);
   }
 
   // 32 activations / codes as the multiply takes them. Generic widens to i16 here, once per
@@ -363,9 +363,7 @@ private:
   void prefetch(ImplicitLocOpBuilder &b, Value at) const {
     // A plain (not inbounds) GEP: the last tiles of a call prefetch past the end of the
     // weights, which a prefetch may do and an access may not.
-    Value addr = LLVM::GEPOp::create(b, LLVM::LLVMPointerType::get(b.getContext()),
-                                     b.getI8Type(), wPtr, ValueRange{at});
-    LLVM::Prefetch::create(b, addr, /*rw=*/0, /*hint=*/3, /*cache=*/1);
+    prefetchByte(b, wPtr, at, /*locality=*/3);
   }
 
   // How far ahead of a tile's reads its prefetches point, in bytes of the call's range. Row c

@@ -57,10 +57,6 @@ struct Tl2Params {
   bool vbmi;
 };
 
-Value intrinsic(ImplicitLocOpBuilder &b, Type result, StringRef name, ValueRange args) {
-  return LLVM::CallIntrinsicOp::create(b, result, b.getStringAttr(name), args).getResult(0);
-}
-
 class Tl2Emitter {
 public:
   Tl2Emitter(const Tl2Params &p, ImplicitLocOpBuilder &b, Value q, Value qscale, Value w,
@@ -241,7 +237,7 @@ private:
   // VBMI, else at |tableAt| in the tables' memory).
   Value lookup(ImplicitLocOpBuilder &b, Value table, Value tableAt, Value index) const {
     if (p.vbmi)
-      return intrinsic(b, v64i8, "llvm.x86.avx512.permvar.qi.512", {table, index});
+      return callIntrinsic(b, v64i8, "llvm.x86.avx512.permvar.qi.512", {table, index});
     auto v64i32 = VectorType::get({64}, b.getI32Type());
     Value offsets = arith::ExtUIOp::create(
         b, v64i32, arith::AndIOp::create(b, index, constInt(b, v64i8, 63)));
@@ -253,7 +249,7 @@ private:
   // acc + the sums of 4 adjacent products of unsigned and signed bytes, per i32 lane.
   Value dot(ImplicitLocOpBuilder &b, Value acc, Value unsignedBytes, Value signedBytes) const {
     if (p.vbmi)
-      return intrinsic(b, v16i32, "llvm.x86.avx512.vpdpbusd.512",
+      return callIntrinsic(b, v16i32, "llvm.x86.avx512.vpdpbusd.512",
                        {acc, unsignedBytes, signedBytes});
     auto v64i32 = VectorType::get({64}, b.getI32Type());
     Value products = arith::MulIOp::create(b, arith::ExtUIOp::create(b, v64i32, unsignedBytes),
@@ -300,9 +296,7 @@ private:
   // Prefetches (into L2) the line at byte offset |at| (i64) of the weights. A plain GEP: the
   // last tiles prefetch past the end of the weights, which a prefetch may do.
   void prefetch(ImplicitLocOpBuilder &b, Value at) const {
-    Value addr = LLVM::GEPOp::create(b, LLVM::LLVMPointerType::get(b.getContext()),
-                                     b.getI8Type(), wPtr, ValueRange{at});
-    LLVM::Prefetch::create(b, addr, /*rw=*/0, /*hint=*/2, /*cache=*/1);
+    prefetchByte(b, wPtr, at, /*locality=*/2);
   }
 
   const Tl2Params &p;

@@ -48,24 +48,23 @@ const void *LoadedLibrary::symbol(const std::string &name) const {
   return dlsym(handle, name.c_str());
 }
 
+llvm::Expected<CpuTarget> resolveTestTarget(const std::string &name) {
+  const bool lookupTables = name.ends_with("+tl2");
+  const std::string base = lookupTables ? name.substr(0, name.size() - 4) : name;
+  auto target = resolveCpuTarget(base);
+  if (target && lookupTables)
+    if (llvm::Error e = enableLookupTableKernels(*target, base, false))
+      return std::move(e);
+  return target;
+}
+
 std::unique_ptr<LoadedLibrary> buildAndLoad(const std::vector<KernelSpec> &kernels,
                                             const std::string &targetName, std::string *error) {
-  const std::string suffix = "+tl2";
-  const bool lookupTables = targetName.size() > suffix.size() &&
-                            targetName.compare(targetName.size() - suffix.size(), suffix.size(),
-                                               suffix) == 0;
-  const std::string baseName =
-      lookupTables ? targetName.substr(0, targetName.size() - suffix.size()) : targetName;
-  auto target = resolveCpuTarget(baseName);
+  auto target = resolveTestTarget(targetName);
   if (!target) {
     *error = llvm::toString(target.takeError());
     return nullptr;
   }
-  if (lookupTables)
-    if (llvm::Error e = enableLookupTableKernels(*target, baseName, false)) {
-      *error = llvm::toString(std::move(e));
-      return nullptr;
-    }
   auto bytes = buildKernelLibrary(kernels, *target);
   if (!bytes) {
     *error = llvm::toString(bytes.takeError());

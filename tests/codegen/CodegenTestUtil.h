@@ -34,6 +34,10 @@ private:
 // Whether this host runs the tl2_t64 kernels (AVX-512 with VNNI and VBMI).
 bool hostRunsLookupTableKernels();
 
+// |name| resolved as ternc would: a CPU target name, or "<name>+tl2" for that target with the
+// tl2_t64 kernels' VBMI (ternc --ternary-packing=tl2).
+llvm::Expected<CpuTarget> resolveTestTarget(const std::string &name);
+
 // Generates |kernels| for |target|, loads the shared object; null with |error| set on failure.
 // "x86-64-v4+tl2" is x86-64-v4 with the tl2_t64 kernels' VBMI (ternc --ternary-packing=tl2).
 std::unique_ptr<LoadedLibrary> buildAndLoad(const std::vector<KernelSpec> &kernels,

@@ -121,11 +121,7 @@ Kernel buildKernel(const std::string &target, const Shape &s) {
   KernelSpec spec{"tmm", "ternary_matmul", {{"n", s.n}, {"k", s.k}, {"n_block", kNBlock}}, {},
                   {{"packing", packing::ternaryLayoutName(layoutOf(target))}}};
   if (const char *dir = std::getenv("TERN_PERF_ASM")) {
-    std::string base = target.substr(0, target.find('+'));
-    auto resolved = resolveCpuTarget(base);
-    if (resolved && target != base)
-      if (llvm::Error e = enableLookupTableKernels(*resolved, base, false))
-        llvm::consumeError(std::move(e));
+    auto resolved = resolveTestTarget(target);
     auto text = resolved ? emitKernels({spec}, *resolved, "asm")
                          : llvm::Expected<std::string>(resolved.takeError());
     if (text)
