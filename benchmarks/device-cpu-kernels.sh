@@ -4,8 +4,8 @@
 # AVX-512 with VNNI and VBMI), which has no LLVM 22 and no network.
 #
 #   benchmarks/device-cpu-kernels.sh pack     (here) into the git-ignored .devkit-cpu/: the
-#                     Debian packages the code generator loads (libllvm22, libmlir-22, libz3-4,
-#                     libedit2), CodegenTests, EndToEndTests, ternc, tern, make_synthetic_model
+#                     Debian packages the code generator loads and runs (libllvm22, libmlir-22,
+#                     libz3-4, libedit2, lld-22, liblld-22), CodegenTests, EndToEndTests, ternc, tern, make_synthetic_model
 #                     and tern-bandwidth from $TERN_BUILD (a build configured with
 #                     -DCMAKE_DISABLE_FIND_PACKAGE_Protobuf=ON: protobuf would not fit), xz-
 #                     compressed, and the hf-bitnet checkpoints with their goldens
@@ -39,7 +39,7 @@ pack() {
       "build with -DCMAKE_DISABLE_FIND_PACKAGE_Protobuf=ON and pass it as TERN_BUILD" >&2
     return 1
   fi
-  devkit_download_debs "$kit" || return 1
+  devkit_download_debs "$kit" lld-22 liblld-22 || return 1
   cp "$build/tests/codegen/CodegenTests" "$build/tests/e2e/EndToEndTests" "$build/bin/ternc" \
     "$build/bin/tern" "$build/bin/make_synthetic_model" "$build/bin/tern-bandwidth" "$kit/bin/" ||
     return 1

@@ -37,6 +37,17 @@ llvm::Expected<CpuTarget> resolveCpuTarget(llvm::StringRef name);
 // targets without AVX-512 and for `native` on a build machine without VBMI.
 llvm::Error enableLookupTableKernels(CpuTarget &target, llvm::StringRef name, bool isGpu);
 
+// Whether the build machine has AVX-512 VBMI (false off x86-64).
+bool hostHasVBMI();
+
+// The layout `--ternary-packing=auto` (the default) resolves to, "tl2" or "i2", for |target|,
+// which the user named |name|: tl2 for `native` on an AVX-512 host with VBMI (|hostVBMI|),
+// where its kernels measured faster than i2 for decode and prefill (docs/perf/x86.md); i2
+// everywhere else, so that a named target such as x86-64-v4 keeps running on AVX-512 hosts
+// without VBMI.
+llvm::StringRef defaultTernaryPacking(llvm::StringRef name, const CpuTarget &target, bool isGpu,
+                                      bool hostVBMI);
+
 // Generates every kernel of |kernels| for |target| through MLIR (vector, x86vector, scf,
 // arith, memref -> LLVM dialect -> LLVM IR), compiles it in process with an LLVM TargetMachine
 // and links one ELF shared object exporting each KernelSpec::symbol (tern_cpu_kernel_fn, see

@@ -81,20 +81,29 @@ llvm::Error enableLookupTableKernels(CpuTarget &target, llvm::StringRef name, bo
         "--ternary-packing=tl2 needs AVX-512 with VBMI (vpermb); target '%s' has no AVX-512 "
         "(use --target=x86-64-v4, or native on such a host)",
         name.str().c_str());
-  if (name == "native") {
-#if defined(__x86_64__)
-    llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
-    auto vbmi = host.find("avx512vbmi");
-    if (vbmi == host.end() || !vbmi->second)
-      return llvm::createStringError(
-          "--ternary-packing=tl2 needs AVX-512 VBMI (vpermb), which this machine ('native') "
-          "lacks; compile with --ternary-packing=i2, or for another host with "
-          "--target=x86-64-v4");
-#endif
-  }
+  if (name == "native" && !hostHasVBMI())
+    return llvm::createStringError(
+        "--ternary-packing=tl2 needs AVX-512 VBMI (vpermb), which this machine ('native') "
+        "lacks; compile with --ternary-packing=i2, or for another host with "
+        "--target=x86-64-v4");
   target.features.push_back("avx512vbmi");
   target.hasVBMI = true;
   return llvm::Error::success();
+}
+
+bool hostHasVBMI() {
+#if defined(__x86_64__)
+  llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
+  auto vbmi = host.find("avx512vbmi");
+  return vbmi != host.end() && vbmi->second;
+#else
+  return false;
+#endif
+}
+
+llvm::StringRef defaultTernaryPacking(llvm::StringRef name, const CpuTarget &target, bool isGpu,
+                                      bool hostVBMI) {
+  return !isGpu && name == "native" && target.hasAVX512 && hostVBMI ? "tl2" : "i2";
 }
 
 } // namespace tern::cpu

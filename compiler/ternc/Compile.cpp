@@ -134,7 +134,8 @@ int writePtxDirectory(llvm::ArrayRef<KernelSpec> kernels, const gpu::GpuTarget &
 
 } // namespace
 
-int runCompile(const CompileOptions &options) {
+int runCompile(const CompileOptions &requested) {
+  CompileOptions options = requested; // with --ternary-packing=auto resolved below
   if (options.contextLength < 0)
     return reportError(llvm::createStringError("--context must be positive, got %lld",
                                                static_cast<long long>(options.contextLength)));
@@ -155,14 +156,20 @@ int runCompile(const CompileOptions &options) {
     return reportError(
         llvm::createStringError("--emit=artifact writes a file: give its path with -o"));
 
-  if (options.ternaryPacking != "i2" && options.ternaryPacking != "tl2")
+  if (options.ternaryPacking != "auto" && options.ternaryPacking != "i2" &&
+      options.ternaryPacking != "tl2")
     return reportError(llvm::createStringError(
-        "--ternary-packing=%s is not known; expected one of: i2, tl2",
+        "--ternary-packing=%s is not known; expected one of: auto, i2, tl2",
         options.ternaryPacking.c_str()));
 
   llvm::Expected<CompileTarget> target = resolveTarget(options.target);
   if (!target)
     return reportError(target.takeError());
+  if (options.ternaryPacking == "auto")
+    options.ternaryPacking = cpu::defaultTernaryPacking(options.target, target->cpu,
+                                                        target->gpu.has_value(),
+                                                        cpu::hostHasVBMI())
+                                 .str();
   if (options.ternaryPacking == "tl2")
     if (llvm::Error error = cpu::enableLookupTableKernels(target->cpu, options.target,
                                                          target->gpu.has_value()))

@@ -24,8 +24,9 @@ struct CompileOptions {
   // A tied token embedding when --lm-head changes the table: "separate" (the lookup keeps the
   // file's table, a second table in the artifact) or "shared" (one table at the new precision).
   std::string tiedEmbedding = "separate";
-  // Ternary weight layout: "i2" (i2_b128) or "tl2" (tl2_t64, AVX-512 VBMI CPUs).
-  std::string ternaryPacking = "i2";
+  // Ternary weight layout: "i2" (i2_b128), "tl2" (tl2_t64, AVX-512 VBMI CPUs) or "auto" (tl2
+  // for target native on a VBMI host, else i2: cpu::defaultTernaryPacking).
+  std::string ternaryPacking = "auto";
 };
 
 // Runs the compile command; returns the process exit code, having printed any error.

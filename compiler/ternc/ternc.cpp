@@ -99,11 +99,12 @@ static cl::opt<std::string> lmHead(
 
 static cl::opt<std::string> ternaryPacking(
     "ternary-packing",
-    cl::desc("Layout of the ternary weights: i2 (2 bits per weight, default, every target) or "
-             "tl2 (1.67 bits, lookup-table kernels with vpermb: faster decode, slower prefill, "
-             "a smaller file; needs AVX-512 VBMI, so x86-64-v4 or native on such a host; "
-             "matrices it cannot hold stay i2; docs/perf/lut.md)"),
-    cl::value_desc("i2|tl2"), cl::init("i2"), cl::sub(compileCommand));
+    cl::desc("Layout of the ternary weights: auto (default: tl2 for --target=native on a host "
+             "with AVX-512 VBMI, i2 otherwise), i2 (2 bits per weight, every target) or tl2 "
+             "(1.67 bits, lookup-table kernels with vpermb: faster decode and prefill, a smaller "
+             "file; needs AVX-512 VBMI, so x86-64-v4 or native on such a host; matrices it "
+             "cannot hold stay i2; docs/perf/lut.md)"),
+    cl::value_desc("auto|i2|tl2"), cl::init("auto"), cl::sub(compileCommand));
 
 static cl::opt<std::string> tiedEmbedding(
     "tied-embedding",

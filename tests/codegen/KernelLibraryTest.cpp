@@ -32,6 +32,19 @@ TEST(CpuTarget, NativePicksTheBestHostLevel) {
   EXPECT_EQ(native->name, runnableTargets().front());
 }
 
+TEST(CpuTarget, AutoPackingTakesTl2OnlyForNativeOnAVX512HostsWithVBMI) {
+  auto v4 = resolveCpuTarget("x86-64-v4");
+  auto v3 = resolveCpuTarget("x86-64-v3");
+  ASSERT_TRUE(bool(v4) && bool(v3));
+  EXPECT_EQ(defaultTernaryPacking("native", *v4, /*isGpu=*/false, /*hostVBMI=*/true), "tl2");
+  EXPECT_EQ(defaultTernaryPacking("native", *v4, false, /*hostVBMI=*/false), "i2");
+  // A named target must run on every host of its level, VBMI or not.
+  EXPECT_EQ(defaultTernaryPacking("x86-64-v4", *v4, false, true), "i2");
+  // A host with VBMI but without the rest of x86-64-v4 gets no AVX-512 kernels at all.
+  EXPECT_EQ(defaultTernaryPacking("native", *v3, false, true), "i2");
+  EXPECT_EQ(defaultTernaryPacking("sm_90", *v4, /*isGpu=*/true, true), "i2");
+}
+
 TEST(CpuTarget, RejectsUnknownNamesListingKnownOnes) {
   auto bad = resolveCpuTarget("pentium2");
   ASSERT_FALSE(bool(bad));
