@@ -422,13 +422,16 @@ LogicalResult generateTernaryMatmul(func::FuncOp fn, const KernelSpec &spec,
   // vector registers with AVX-512, 16 otherwise) and chosen by measurement on Zen 4:
   //   v4: prefill 4 x 4 (16 accumulators, 4 packed blocks, activations); decode 1 x 4 with
   //       four accumulator sets (16); neither loop spills;
-  //   v3: prefill 2 x 2 (4 accumulators + 4 i16 partials): 2 x 4 spilled ~30 ymm accesses
-  //       per block step and measured 10-30% slower; decode 1 x 2: 1 x 4 (4 + 4) spilled,
-  //       and streamed the 2B-4T shapes 7-12% slower than 1 x 2 on Zen 2 (AVX2 only);
+  //   v3: prefill 4 x 1 (4 accumulators + 4 i16 partials; one weight row's codes unpacked
+  //       for 4 activation rows): on Zen 2 (AVX2 only) 89-95 GMAC/s against 83-91 for 2 x 2
+  //       and 83-86 for 4 x 2 (spills), of the 108 its one vpmaddubsw per cycle allows; on
+  //       Zen 4, 2 x 4 had spilled ~30 ymm accesses per block step and measured 10-30% below
+  //       2 x 2; decode 1 x 2: 1 x 4 (4 + 4) spilled, and streamed the 2B-4T shapes 7-12%
+  //       slower than 1 x 2 on Zen 2;
   //   generic: 1 x 4, which spills but beat 1 x 2 by 8% and 1 x 1 by 35%.
   // NT shrinks to what divides n_block.
-  const int64_t rowTile = dot.isa == DotIsa::VNNI ? 4 : dot.isa == DotIsa::AVX2 ? 2 : 1;
-  const int64_t maxColTile = dot.isa == DotIsa::AVX2 ? 2 : 4;
+  const int64_t rowTile = dot.isa == DotIsa::VNNI ? 4 : dot.isa == DotIsa::AVX2 ? 4 : 1;
+  const int64_t maxColTile = dot.isa == DotIsa::AVX2 ? 1 : 4;
   const int64_t maxDecodeColTile = dot.isa == DotIsa::AVX2 ? 2 : 4;
   auto colTileFor = [&](int64_t most) {
     int64_t tile = 1;
