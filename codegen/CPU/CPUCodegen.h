@@ -26,6 +26,7 @@ struct CpuTarget {
   bool hasAVX512 = false; // AVX-512 F/BW/VL (+ VNNI on x86-64-v4)
   bool hasAVX2 = false;   // AVX2 + FMA + F16C
   bool hasVBMI = false;   // AVX-512 VBMI (vpermb): the tl2_t64 lookup-table kernels
+  bool hasAMX = false;    // AMX-TILE + AMX-INT8: ternary prefill rows on tile registers
 };
 
 // Resolves `x86-64-v4`, `x86-64-v3`, `generic` or `native` (the build machine, mapped to the
@@ -40,11 +41,25 @@ llvm::Error enableLookupTableKernels(CpuTarget &target, llvm::StringRef name, bo
 // Whether the build machine has AVX-512 VBMI (false off x86-64).
 bool hostHasVBMI();
 
+// Adds AMX-TILE and AMX-INT8 to |target| (`--amx=on`, named |name| by the user): the prefill
+// rows of i2_b128 ternary matmuls then run on AMX tiles (TernaryMatmulAmx.cpp), and the
+// artifact needs AMX on the host. An error for GPU targets, for targets without AVX-512 and
+// for `native` on a build machine without AMX.
+llvm::Error enableAmxKernels(CpuTarget &target, llvm::StringRef name, bool isGpu);
+
+// Whether the build machine has AMX-TILE and AMX-INT8 with the OS saving the tile state
+// (false off x86-64).
+bool hostHasAMX();
+
+// What `--amx=auto` (the default) resolves to: on for `native` on an AVX-512 host with AMX
+// (|hostAMX|), off everywhere else.
+bool defaultAmx(llvm::StringRef name, const CpuTarget &target, bool isGpu, bool hostAMX);
+
 // The layout `--ternary-packing=auto` (the default) resolves to, "tl2" or "i2", for |target|,
 // which the user named |name|: tl2 for `native` on an AVX-512 host with VBMI (|hostVBMI|),
 // where its kernels measured faster than i2 for decode and prefill (docs/perf/x86.md); i2
 // everywhere else, so that a named target such as x86-64-v4 keeps running on AVX-512 hosts
-// without VBMI.
+// without VBMI, and where |target| has AMX, whose prefill kernels read i2.
 llvm::StringRef defaultTernaryPacking(llvm::StringRef name, const CpuTarget &target, bool isGpu,
                                       bool hostVBMI);
 

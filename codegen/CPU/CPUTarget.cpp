@@ -91,6 +91,41 @@ llvm::Error enableLookupTableKernels(CpuTarget &target, llvm::StringRef name, bo
   return llvm::Error::success();
 }
 
+llvm::Error enableAmxKernels(CpuTarget &target, llvm::StringRef name, bool isGpu) {
+  if (isGpu)
+    return llvm::createStringError("--amx=on is for CPU targets; '%s' is a GPU target",
+                                   name.str().c_str());
+  if (!target.hasAVX512)
+    return llvm::createStringError("--amx=on needs an AVX-512 target (x86-64-v4, or native on "
+                                   "such a host); '%s' has no AVX-512",
+                                   name.str().c_str());
+  if (name == "native" && !hostHasAMX())
+    return llvm::createStringError(
+        "--amx=on: this machine ('native') has no AMX-INT8 (or its OS does not enable the tile "
+        "state); compile with --amx=off, or for another host with --target=x86-64-v4 --amx=on");
+  target.features.push_back("amx-tile");
+  target.features.push_back("amx-int8");
+  target.hasAMX = true;
+  return llvm::Error::success();
+}
+
+bool hostHasAMX() {
+#if defined(__x86_64__)
+  llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
+  auto has = [&](const char *feature) {
+    auto it = host.find(feature);
+    return it != host.end() && it->second;
+  };
+  return has("amx-tile") && has("amx-int8");
+#else
+  return false;
+#endif
+}
+
+bool defaultAmx(llvm::StringRef name, const CpuTarget &target, bool isGpu, bool hostAMX) {
+  return !isGpu && name == "native" && target.hasAVX512 && hostAMX;
+}
+
 bool hostHasVBMI() {
 #if defined(__x86_64__)
   llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
@@ -103,7 +138,8 @@ bool hostHasVBMI() {
 
 llvm::StringRef defaultTernaryPacking(llvm::StringRef name, const CpuTarget &target, bool isGpu,
                                       bool hostVBMI) {
-  return !isGpu && name == "native" && target.hasAVX512 && hostVBMI ? "tl2" : "i2";
+  return !isGpu && name == "native" && target.hasAVX512 && !target.hasAMX && hostVBMI ? "tl2"
+                                                                                      : "i2";
 }
 
 } // namespace tern::cpu

@@ -20,6 +20,7 @@
 #include "codegen/CPU/Bindings.h"
 #include "codegen/CPU/KernelBuilder.h"
 #include "codegen/CPU/KernelGenerators.h"
+#include "codegen/CPU/TernaryMatmulAmx.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -452,6 +453,15 @@ LogicalResult generateTernaryMatmul(func::FuncOp fn, const KernelSpec &spec,
   Value wscale = bindFlat(b, args, 3, f32, p.n);              // (n)
   Value y = bindFlat(b, args, 4, f32, arith::MulIOp::create(b, args.rows, constIndex(b, p.n))); // (rows, n)
   TernaryMatmulEmitter emitter(p, dot, q, qscale, w, wPtr, wscale, y);
+  // Prefill rows in steps of 32 go to AMX tiles where the target has them (TernaryMatmulAmx).
+  const bool amx = amxTernaryApplies(target, p.k, p.nBlock);
+  const AmxTernaryShape amxShape{p.n, p.k, p.rowBytes, p.divideByScale};
+  AmxTernaryOperands amxOperands;
+  AmxScratch amxScratch;
+  if (amx) {
+    amxOperands = {loadBindingPointer(b, b.getLoc(), args.bindings, 0), qscale, w, wscale, y};
+    amxScratch = allocateAmxScratch(b, amxShape);
+  }
 
   forLoop(b, args.begin, args.end, constIndex(b, 1), [&](ImplicitLocOpBuilder &ib, Value item) {
     Value firstCol = arith::MulIOp::create(ib, item, constIndex(ib, p.nBlock));
@@ -467,12 +477,17 @@ LogicalResult generateTernaryMatmul(func::FuncOp fn, const KernelSpec &spec,
         emitter.emitTile(cb, t0, j, rt, nt, sums);
       });
     };
-    // Full row tiles, then the remaining rows one at a time.
-    Value tiled = constIndex(ib, 0);
+    // AMX row steps, then full row tiles, then the remaining rows one at a time.
+    Value first = amx ? emitAmxTernaryRows(ib, amxShape, amxOperands, amxScratch, args.rows,
+                                           firstCol, lastCol)
+                      : constIndex(ib, 0);
+    Value tiled = first;
     if (rowTile > 1) {
-      Value tileCount = arith::DivUIOp::create(ib, args.rows, constIndex(ib, rowTile));
-      tiled = arith::MulIOp::create(ib, tileCount, constIndex(ib, rowTile));
-      forLoop(ib, constIndex(ib, 0), tiled, constIndex(ib, rowTile),
+      Value tileCount = arith::DivUIOp::create(
+          ib, arith::SubIOp::create(ib, args.rows, first), constIndex(ib, rowTile));
+      tiled = arith::AddIOp::create(ib, first,
+                                    arith::MulIOp::create(ib, tileCount, constIndex(ib, rowTile)));
+      forLoop(ib, first, tiled, constIndex(ib, rowTile),
               [&](ImplicitLocOpBuilder &rb, Value t0) { rowsOf(rb, t0, rowTile); });
     }
     forLoop(ib, tiled, args.rows, constIndex(ib, 1),

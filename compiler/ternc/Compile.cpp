@@ -135,7 +135,7 @@ int writePtxDirectory(llvm::ArrayRef<KernelSpec> kernels, const gpu::GpuTarget &
 } // namespace
 
 int runCompile(const CompileOptions &requested) {
-  CompileOptions options = requested; // with --ternary-packing=auto resolved below
+  CompileOptions options = requested; // with --amx and --ternary-packing=auto resolved below
   if (options.contextLength < 0)
     return reportError(llvm::createStringError("--context must be positive, got %lld",
                                                static_cast<long long>(options.contextLength)));
@@ -162,9 +162,22 @@ int runCompile(const CompileOptions &requested) {
         "--ternary-packing=%s is not known; expected one of: auto, i2, tl2",
         options.ternaryPacking.c_str()));
 
+  if (options.amx != "auto" && options.amx != "on" && options.amx != "off")
+    return reportError(llvm::createStringError(
+        "--amx=%s is not known; expected one of: auto, on, off", options.amx.c_str()));
+
   llvm::Expected<CompileTarget> target = resolveTarget(options.target);
   if (!target)
     return reportError(target.takeError());
+  if (options.amx == "auto")
+    options.amx = cpu::defaultAmx(options.target, target->cpu, target->gpu.has_value(),
+                                  cpu::hostHasAMX())
+                      ? "on"
+                      : "off";
+  if (options.amx == "on")
+    if (llvm::Error error =
+            cpu::enableAmxKernels(target->cpu, options.target, target->gpu.has_value()))
+      return reportError(std::move(error));
   if (options.ternaryPacking == "auto")
     options.ternaryPacking = cpu::defaultTernaryPacking(options.target, target->cpu,
                                                         target->gpu.has_value(),

@@ -27,6 +27,9 @@ struct CompileOptions {
   // Ternary weight layout: "i2" (i2_b128), "tl2" (tl2_t64, AVX-512 VBMI CPUs) or "auto" (tl2
   // for target native on a VBMI host, else i2: cpu::defaultTernaryPacking).
   std::string ternaryPacking = "auto";
+  // AMX-INT8 prefill kernels: "on", "off" or "auto" (on for target native on an AMX host:
+  // cpu::defaultAmx). Resolved before ternaryPacking, whose auto then picks i2.
+  std::string amx = "auto";
 };
 
 // Runs the compile command; returns the process exit code, having printed any error.

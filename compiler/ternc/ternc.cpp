@@ -106,6 +106,14 @@ static cl::opt<std::string> ternaryPacking(
              "cannot hold stay i2; docs/perf/lut.md)"),
     cl::value_desc("auto|i2|tl2"), cl::init("auto"), cl::sub(compileCommand));
 
+static cl::opt<std::string> amx(
+    "amx",
+    cl::desc("AMX-INT8 tile kernels for the prefill rows of the ternary matmuls: auto "
+             "(default: on for --target=native on a host with AMX), on (an AVX-512 target; the "
+             "artifact then needs AMX on the host) or off; with AMX, --ternary-packing=auto "
+             "picks i2, which those kernels read"),
+    cl::value_desc("auto|on|off"), cl::init("auto"), cl::sub(compileCommand));
+
 static cl::opt<std::string> tiedEmbedding(
     "tied-embedding",
     cl::desc("When --lm-head changes a tied embedding table: separate (default: the token "
@@ -183,6 +191,7 @@ static int runCompile() {
   options.lmHead = lmHead;
   options.tiedEmbedding = tiedEmbedding;
   options.ternaryPacking = ternaryPacking;
+  options.amx = amx;
   return tern::runCompile(options);
 }
 

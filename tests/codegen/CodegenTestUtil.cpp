@@ -1,6 +1,8 @@
 // Build-load-run helpers for the generated CPU kernel tests.
 #include "CodegenTestUtil.h"
 
+#include "tern/artifact/HostCpu.h"
+
 #include <dlfcn.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -35,6 +37,13 @@ bool hostRunsLookupTableKernels() {
 #endif
 }
 
+bool hostRunsAmxKernels() {
+  const std::vector<std::string> targets = runnableTargets();
+  return !targets.empty() && targets.front() == "x86-64-v4" &&
+         hostHasCpuFeature("amx-tile") == HostFeature::Present &&
+         hostHasCpuFeature("amx-int8") == HostFeature::Present;
+}
+
 LoadedLibrary::~LoadedLibrary() {
   if (handle)
     dlclose(handle);
@@ -50,10 +59,14 @@ const void *LoadedLibrary::symbol(const std::string &name) const {
 
 llvm::Expected<CpuTarget> resolveTestTarget(const std::string &name) {
   const bool lookupTables = name.ends_with("+tl2");
-  const std::string base = lookupTables ? name.substr(0, name.size() - 4) : name;
+  const bool amx = name.ends_with("+amx");
+  const std::string base = lookupTables || amx ? name.substr(0, name.size() - 4) : name;
   auto target = resolveCpuTarget(base);
   if (target && lookupTables)
     if (llvm::Error e = enableLookupTableKernels(*target, base, false))
+      return std::move(e);
+  if (target && amx)
+    if (llvm::Error e = enableAmxKernels(*target, base, false))
       return std::move(e);
   return target;
 }

@@ -34,8 +34,12 @@ private:
 // Whether this host runs the tl2_t64 kernels (AVX-512 with VNNI and VBMI).
 bool hostRunsLookupTableKernels();
 
+// Whether this host runs x86-64-v4 kernels with AMX-INT8 tiles (ternc --amx=on); asks the OS
+// for the tile state, as the runtime does.
+bool hostRunsAmxKernels();
+
 // |name| resolved as ternc would: a CPU target name, or "<name>+tl2" for that target with the
-// tl2_t64 kernels' VBMI (ternc --ternary-packing=tl2).
+// tl2_t64 kernels' VBMI (ternc --ternary-packing=tl2), or "<name>+amx" with AMX (--amx=on).
 llvm::Expected<CpuTarget> resolveTestTarget(const std::string &name);
 
 // Generates |kernels| for |target|, loads the shared object; null with |error| set on failure.

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace tern::cpu::test {
 namespace {
 
@@ -43,6 +45,32 @@ TEST(CpuTarget, AutoPackingTakesTl2OnlyForNativeOnAVX512HostsWithVBMI) {
   // A host with VBMI but without the rest of x86-64-v4 gets no AVX-512 kernels at all.
   EXPECT_EQ(defaultTernaryPacking("native", *v3, false, true), "i2");
   EXPECT_EQ(defaultTernaryPacking("sm_90", *v4, /*isGpu=*/true, true), "i2");
+}
+
+TEST(CpuTarget, AutoAmxOnlyForNativeOnAVX512HostsWithAmxAndThenI2) {
+  auto v4 = resolveCpuTarget("x86-64-v4");
+  auto v3 = resolveCpuTarget("x86-64-v3");
+  ASSERT_TRUE(bool(v4) && bool(v3));
+  EXPECT_TRUE(defaultAmx("native", *v4, /*isGpu=*/false, /*hostAMX=*/true));
+  EXPECT_FALSE(defaultAmx("native", *v4, false, /*hostAMX=*/false));
+  EXPECT_FALSE(defaultAmx("x86-64-v4", *v4, false, true)); // must run on hosts without AMX
+  EXPECT_FALSE(defaultAmx("native", *v3, false, true));
+  EXPECT_FALSE(defaultAmx("sm_90", *v4, /*isGpu=*/true, true));
+
+  // With AMX on, auto packing keeps i2, the layout the tile kernels read, even with VBMI.
+  CpuTarget amx = *v4;
+  ASSERT_FALSE(bool(enableAmxKernels(amx, "x86-64-v4", false)));
+  EXPECT_TRUE(amx.hasAMX);
+  EXPECT_NE(std::find(amx.features.begin(), amx.features.end(), "amx-int8"), amx.features.end());
+  EXPECT_EQ(defaultTernaryPacking("native", amx, false, /*hostVBMI=*/true), "i2");
+
+  CpuTarget noAvx512 = *v3;
+  llvm::Error refused = enableAmxKernels(noAvx512, "x86-64-v3", false);
+  ASSERT_TRUE(bool(refused));
+  EXPECT_NE(llvm::toString(std::move(refused)).find("needs an AVX-512 target"), std::string::npos);
+  llvm::Error gpu = enableAmxKernels(amx, "sm_90", true);
+  ASSERT_TRUE(bool(gpu));
+  EXPECT_NE(llvm::toString(std::move(gpu)).find("GPU target"), std::string::npos);
 }
 
 TEST(CpuTarget, RejectsUnknownNamesListingKnownOnes) {

@@ -87,6 +87,8 @@ std::vector<std::string> perfTargets() {
   std::vector<std::string> targets = runnableTargets();
   if (hostRunsLookupTableKernels())
     targets.insert(targets.begin(), "x86-64-v4+tl2");
+  if (hostRunsAmxKernels()) // prefill rows on AMX tiles; decode as x86-64-v4
+    targets.insert(targets.begin(), "x86-64-v4+amx");
   if (const char *only = std::getenv("TERN_PERF_TARGETS")) {
     std::string list = std::string(",") + only + ",";
     std::erase_if(targets, [&](const std::string &t) {

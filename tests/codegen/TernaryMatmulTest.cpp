@@ -201,6 +201,52 @@ TEST(TernaryPackingTl2Test, RoundTripsAndSizes) {
   EXPECT_FALSE(packing::packTernary(tl2, bad.data(), 64, 12, out.data()));
 }
 
+// AMX (x86-64-v4+amx, ternc --amx=on): rows in steps of 32 on tile registers, the rest on the
+// vector path. k is whole blocks (128, 2560), half a block past them (64, 192, 2624) or the
+// FFN's 6912; n_block 32 (one pair of weight tiles per item) or 64 (two); rows below one step
+// (1, 31: vector path only), one step, a step and vector rows (33, 37, 63), several steps (96,
+// 101). Runs where the host has AMX-INT8 and lets this process use it.
+TEST(TernaryMatmulAmxTest, MatchesReference) {
+  if (!hostRunsAmxKernels())
+    GTEST_SKIP() << "this host has no usable AMX-INT8";
+  const std::vector<TernaryCase> cases = {
+      {32, 128, 32, false}, {64, 192, 32, true}, {128, 2624, 64, false}, {96, 64, 32, true},
+  };
+  uint32_t seed = 400;
+  for (const TernaryCase &c : cases)
+    checkTernary("x86-64-v4+amx", c, {1, 31, 32, 33, 37, 63, 64, 96, 101}, seed++);
+}
+
+TEST(TernaryMatmulAmxTest, MatchesReferenceAtModelShape) {
+  if (!hostRunsAmxKernels())
+    GTEST_SKIP() << "this host has no usable AMX-INT8";
+  checkTernary("x86-64-v4+amx", {3840, 2560, 64, true}, {128, 1}, 401);
+  checkTernary("x86-64-v4+amx", {2560, 6912, 64, false}, {35}, 402);
+}
+
+// The tile code is generated on any host (the kernels are only run where AMX is): prefill rows
+// go to tdpbssd on tiles configured once per call; shapes the tiles cannot take (k not a
+// multiple of 64, n_block not of 32) build the vector path alone.
+TEST(TernaryMatmulAmxTest, EmitsTileInstructionsWhereTheShapeAllows) {
+  auto target = resolveTestTarget("x86-64-v4+amx");
+  ASSERT_TRUE(bool(target)) << llvm::toString(target.takeError());
+  auto assembly = [&](int64_t k, int64_t nBlock) {
+    KernelSpec spec;
+    spec.symbol = "tmm";
+    spec.family = "ternary_matmul";
+    spec.ints = {{"n", 64}, {"k", k}, {"n_block", nBlock}, {"divide_by_scale", 0}};
+    auto text = emitKernels({spec}, *target, "asm");
+    EXPECT_TRUE(bool(text)) << llvm::toString(text.takeError());
+    return text ? *text : std::string();
+  };
+  const std::string tiles = assembly(2560, 32);
+  EXPECT_NE(tiles.find("ldtilecfg"), std::string::npos);
+  EXPECT_NE(tiles.find("tdpbssd"), std::string::npos);
+  EXPECT_NE(tiles.find("tilerelease"), std::string::npos);
+  EXPECT_EQ(assembly(2600, 32).find("tdpbssd"), std::string::npos);
+  EXPECT_EQ(assembly(2560, 16).find("tdpbssd"), std::string::npos);
+}
+
 INSTANTIATE_TEST_SUITE_P(Targets, TernaryMatmulTest, ::testing::ValuesIn(runnableTargets()));
 
 } // namespace

@@ -1,7 +1,44 @@
 // Host CPU feature queries for the artifact loader's target check.
 #include "tern/artifact/HostCpu.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 namespace tern {
+namespace {
+
+#if defined(__x86_64__)
+// AMX-TILE and AMX-INT8, with the OS saving the tile state and letting this process use it.
+// Linux (5.16+) keeps the tile data disabled until a process asks for it (arch_prctl
+// ARCH_REQ_XCOMP_PERM); the first tile instruction would fault otherwise. The request is made
+// once, on the first query, and holds for every thread of the process.
+bool amxUsable() {
+  static const bool usable = [] {
+    unsigned eax, ebx, ecx, edx;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx))
+      return false;
+    const bool tile = edx & (1u << 24), int8 = edx & (1u << 25);
+    if (!tile || !int8)
+      return false;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx & (1u << 27))) // OSXSAVE
+      return false;
+    unsigned xcr0Low, xcr0High;
+    __asm__ volatile("xgetbv" : "=a"(xcr0Low), "=d"(xcr0High) : "c"(0));
+    const unsigned tileState = (1u << 17) | (1u << 18); // XTILECFG, XTILEDATA
+    if ((xcr0Low & tileState) != tileState)
+      return false;
+    constexpr long kArchReqXcompPerm = 0x1023;
+    constexpr long kXfeatureXtileData = 18;
+    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtileData) == 0;
+  }();
+  return usable;
+}
+#endif
+
+} // namespace
 
 HostFeature hostHasCpuFeature(std::string_view feature) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -26,6 +63,8 @@ HostFeature hostHasCpuFeature(std::string_view feature) {
       {"avx512vnni", static_cast<bool>(__builtin_cpu_supports("avx512vnni"))},
       {"avx512vbmi", static_cast<bool>(__builtin_cpu_supports("avx512vbmi"))},
   };
+  if (feature == "amx-tile" || feature == "amx-int8")
+    return amxUsable() ? HostFeature::Present : HostFeature::Missing;
   for (const Entry &entry : entries)
     if (entry.name == feature)
       return entry.present ? HostFeature::Present : HostFeature::Missing;

@@ -9,7 +9,9 @@ namespace tern {
 enum class HostFeature { Present, Missing, Unknown };
 
 // |feature| in LLVM spelling ("avx512vnni"). Unknown: this runtime cannot query it here, which
-// the loader treats as missing since running without it would fault.
+// the loader treats as missing since running without it would fault. "amx-tile" and
+// "amx-int8" are Present only once the OS has granted this process the AMX tile state, which
+// the first such query asks for.
 HostFeature hostHasCpuFeature(std::string_view feature);
 
 // Whether code for |triple| ("x86_64-unknown-linux-gnu") can run on this host's architecture.
