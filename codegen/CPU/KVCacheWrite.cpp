@@ -42,7 +42,8 @@ LogicalResult generateKVCacheWrite(func::FuncOp fn, const KernelSpec &spec,
   Value kCache = bindFlat(b, args, 2, f32, context * width); // (context, kv_heads * head_dim)
   Value vCache = bindFlat(b, args, 3, f32, context * width); // (context, kv_heads * head_dim)
 
-  forLoop(b, constIndex(b, 0), args.rows, constIndex(b, 1), [&](ImplicitLocOpBuilder &rb, Value t) {
+  RowSlice slice = rowSlice(b, args, spec);
+  forLoop(b, slice.first, slice.last, constIndex(b, 1), [&](ImplicitLocOpBuilder &rb, Value t) {
     Value dst = arith::MulIOp::create(rb, arith::AddIOp::create(rb, args.pos, t),
                                       constIndex(rb, width));
     Value kSrc = arith::MulIOp::create(rb, t, constIndex(rb, kStride));

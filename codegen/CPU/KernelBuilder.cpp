@@ -40,6 +40,13 @@ Value bindFlat(ImplicitLocOpBuilder &b, const KernelArgs &args, int64_t index, T
   return loadBindingMemRef(b, b.getLoc(), args.bindings, index, type, ValueRange{});
 }
 
+RowSlice rowSlice(ImplicitLocOpBuilder &b, const KernelArgs &args, const KernelSpec &spec) {
+  if (spec.getInt("row_items", 0) <= 0)
+    return {constIndex(b, 0), args.rows};
+  return {arith::MinUIOp::create(b, args.begin, args.rows),
+          arith::MinUIOp::create(b, args.end, args.rows)};
+}
+
 Value constIndex(ImplicitLocOpBuilder &b, int64_t v) {
   return arith::ConstantIndexOp::create(b, v);
 }

@@ -47,6 +47,14 @@ using OutputTileBody =
 void forEachOutputTile(mlir::ImplicitLocOpBuilder &b, const KernelArgs &args, int64_t nBlock,
                        int64_t rowTile, int64_t colTile, const OutputTileBody &tile);
 
+// The rows a call of a row-wise family (norms, quantize_act, rope, kv_cache_write) computes:
+// with the spec parameter row_items (> 0) work item i is row i, so the call's slice [begin,
+// end) clamped to the call's rows; without it one item, every row. [first, last) as index.
+struct RowSlice {
+  mlir::Value first, last;
+};
+RowSlice rowSlice(mlir::ImplicitLocOpBuilder &b, const KernelArgs &args, const KernelSpec &spec);
+
 // Lanes of f32 per register for |target|: 16 (AVX-512), 8 (AVX2), 4 (SSE2).
 int64_t f32Lanes(const CpuTarget &target);
 

@@ -58,7 +58,8 @@ LogicalResult generateQuantizeAct(func::FuncOp fn, const KernelSpec &spec,
   Value x = bindFlat(b, args, 0, b.getF32Type(), total);      // (rows, width)
   Value q = bindFlat(b, args, 1, b.getI8Type(), total);       // (rows, width)
   Value qscale = bindFlat(b, args, 2, b.getF32Type(), args.rows); // (rows)
-  forLoop(b, constIndex(b, 0), args.rows, constIndex(b, 1), [&](ImplicitLocOpBuilder &rb, Value t) {
+  RowSlice slice = rowSlice(b, args, spec);
+  forLoop(b, slice.first, slice.last, constIndex(b, 1), [&](ImplicitLocOpBuilder &rb, Value t) {
     Value base = arith::MulIOp::create(rb, t, constIndex(rb, width));
     RowValues row = [&](ImplicitLocOpBuilder &vb, Value offset, int64_t n) {
       return loadVector(vb, x, arith::AddIOp::create(vb, base, offset), n);

@@ -104,7 +104,8 @@ LogicalResult generateRmsNorm(func::FuncOp fn, const KernelSpec &spec, const Cpu
   // The row the norm reads: the stored sum with a residual.
   Value src = residual ? sum : x;
 
-  forLoop(b, constIndex(b, 0), args.rows, constIndex(b, 1), [&](ImplicitLocOpBuilder &rb, Value t) {
+  RowSlice slice = rowSlice(b, args, spec);
+  forLoop(b, slice.first, slice.last, constIndex(b, 1), [&](ImplicitLocOpBuilder &rb, Value t) {
     Value base = arith::MulIOp::create(rb, t, constIndex(rb, width));
     Value inBase = gated ? Value(arith::MulIOp::create(rb, t, constIndex(rb, inStride))) : base;
     // The row's values at |offset|: x (or the sum), or with a gate relu2(gate) * up, the

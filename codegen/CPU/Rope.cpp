@@ -64,7 +64,8 @@ LogicalResult generateRope(func::FuncOp fn, const KernelSpec &spec, const CpuTar
                      arith::MulIOp::create(b, args.rows, constIndex(b, stride))); // (rows, heads * head_dim), stride `stride`
   Value table = bindFlat(b, args, 1, f32, context * headDim); // (context, head_dim / 2, 2)
 
-  forLoop(b, constIndex(b, 0), args.rows, constIndex(b, 1), [&](ImplicitLocOpBuilder &rb, Value t) {
+  RowSlice slice = rowSlice(b, args, spec);
+  forLoop(b, slice.first, slice.last, constIndex(b, 1), [&](ImplicitLocOpBuilder &rb, Value t) {
     Value angles = arith::MulIOp::create(rb, arith::AddIOp::create(rb, args.pos, t),
                                          constIndex(rb, headDim));
     Value row = arith::MulIOp::create(rb, t, constIndex(rb, stride));

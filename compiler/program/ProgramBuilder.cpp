@@ -90,6 +90,8 @@ public:
       dispatch->grid = {1};
       if (llvm::Error error = bind(op, *dispatch))
         return std::move(error);
+      if (int64_t rowItems = kernels[found->second].getInt("row_items", 0); rowItems > 0)
+        dispatch->grid = {uint32_t(rowItems)};
       if (gpu) {
         // GPU dispatches carry the launch shape instead of CPU work items. A last-row
         // dispatch always runs one row: a shape for the entry's rows would launch mostly idle
@@ -430,6 +432,15 @@ llvm::Expected<std::unique_ptr<Program>> buildProgram(ModuleOp module,
   auto kernels = outlineKernels(module, options.gpuTarget.has_value());
   if (!kernels)
     return kernels.takeError();
+  // On a CPU, the row-wise kernels get one work item per row of the largest call, so that the
+  // threads split a prefill's rows (a decode call, one row, stays on the calling thread). GPU
+  // kernels have launch shapes instead.
+  if (!options.gpuTarget)
+    for (KernelSpec &spec : *kernels)
+      if (llvm::is_contained({"rms_norm", "rms_norm_quantize", "layer_norm", "quantize_act",
+                              "rope", "kv_cache_write"},
+                             spec.family))
+        spec.ints["row_items"] = options.maxBatchRows;
   func::FuncOp forward = forwardOf(module);
   T::KVCacheType kv;
   for (Type type : forward.getArgumentTypes())

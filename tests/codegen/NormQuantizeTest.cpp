@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
+
 namespace tern::cpu::test {
 namespace {
 
@@ -74,6 +77,57 @@ TEST_P(NormQuantizeTest, RmsNormMatchesReference) {
                             rows, 0, 0, 1);
       EXPECT_EQ(inPlace, got);
     }
+  }
+}
+
+// With row_items (what ternc gives the row-wise kernels of a CPU artifact), work item i is row
+// i: a slice computes its rows and writes nothing else, items past the call's rows do nothing,
+// and any split of the items gives the whole call's answer.
+TEST_P(NormQuantizeTest, RowItemsSplitTheRows) {
+  const int64_t width = 200, rowItems = 8;
+  KernelSpec norm{"rn", "rms_norm", {{"width", width}, {"row_items", rowItems}}, {{"eps", 1e-5}},
+                  {}};
+  KernelSpec quant{"qa", "quantize_act", {{"width", width}, {"row_items", rowItems}}, {}, {}};
+  std::string error;
+  auto library = buildAndLoad({norm, quant}, GetParam(), &error);
+  ASSERT_TRUE(library) << error;
+  std::mt19937 rng(11);
+  std::vector<float> w = randomFloats(rng, width, 2.0f);
+  for (int64_t rows : {1, 5, 8}) {
+    std::vector<float> x = rowsWithOutliers(rng, rows, width);
+    std::vector<float> whole(rows * width), got(rows * width);
+    library->kernel("rn")(std::vector<void *>{x.data(), w.data(), whole.data()}.data(), rows, 0,
+                          0, rowItems); // every item, some past the rows
+    std::vector<float> want(rows * width);
+    ref::rmsNorm(x.data(), w.data(), rows, width, 1e-5f, want.data());
+    for (int64_t i = 0; i < rows * width; ++i)
+      ASSERT_TRUE(closeRelative(whole[i], want[i], std::fabs(want[i]), 1e-5)) << i;
+    for (int64_t slices : {2, 3, 5}) {
+      poison(got);
+      runSliced(library->kernel("rn"), {x.data(), w.data(), got.data()}, rows, 0,
+                std::min(rows, rowItems), slices);
+      EXPECT_EQ(got, whole) << "rows " << rows << " slices " << slices;
+    }
+    // One item alone writes its row only.
+    poison(got);
+    const std::vector<float> poisoned = got;
+    const int64_t row = rows / 2;
+    library->kernel("rn")(std::vector<void *>{x.data(), w.data(), got.data()}.data(), rows, 0,
+                          row, row + 1);
+    for (int64_t t = 0; t < rows; ++t)
+      for (int64_t i = 0; i < width; ++i) {
+        const float expected = t == row ? whole[t * width + i] : poisoned[t * width + i];
+        ASSERT_EQ(std::memcmp(&got[t * width + i], &expected, sizeof(float)), 0)
+            << "rows " << rows << " row " << t << " at " << i;
+      }
+
+    std::vector<int8_t> wantCodes(rows * width), gotCodes(rows * width, 99);
+    std::vector<float> wantScale(rows), gotScale(rows);
+    ref::quantizeActivations(x.data(), rows, width, wantCodes.data(), wantScale.data());
+    runSliced(library->kernel("qa"), {x.data(), gotCodes.data(), gotScale.data()}, rows, 0,
+              std::min(rows, rowItems), 3);
+    EXPECT_EQ(gotCodes, wantCodes) << "rows " << rows;
+    EXPECT_EQ(gotScale, wantScale) << "rows " << rows;
   }
 }
 

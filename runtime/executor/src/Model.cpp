@@ -218,6 +218,7 @@ tern_status_t prepareEntry(tern_model_t &model, const schema::EntryPoint &source
       return wrapped;
     }
     prepared.gridItems = shape.gridItems;
+    prepared.itemsAreRows = shape.itemsAreRows;
     if (model.gpuLibraries) {
       if (tern_status_t status = prepareGpuGrid(model, *entry, d, dispatch, &prepared))
         return status;

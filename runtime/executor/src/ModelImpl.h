@@ -23,6 +23,7 @@ struct PreparedDispatch {
   const KernelSpec *spec = nullptr; // the descriptor (reference mode runs from it)
   tern_cpu_kernel_fn fn = nullptr;  // the generated kernel; null in reference mode
   int64_t gridItems = 1;            // grid[0]
+  bool itemsAreRows = false;        // item i is row i: a call runs min(gridItems, rows) items
   bool lastRow = false;
   uint32_t library = 0, kernel = 0; // KernelDispatch.kernel_library and .kernel
   // A GPU library's launch: grid (x, y, z) blocks of (x, y, z) threads (KernelDispatch.grid).

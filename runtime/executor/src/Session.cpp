@@ -117,7 +117,11 @@ tern_status_t runDispatches(tern_session_t &session, EntryState &state, int64_t 
     ProfileClock::time_point start;
     if constexpr (Profile)
       start = ProfileClock::now();
-    session.model->pool.parallelFor(dispatch.gridItems, &runDispatchSlice, &job);
+    // Row items past the call's rows have nothing to do: decode runs such a dispatch as one
+    // item on the calling thread.
+    const int64_t items =
+        dispatch.itemsAreRows ? std::min<int64_t>(dispatch.gridItems, job.rows) : dispatch.gridItems;
+    session.model->pool.parallelFor(items, &runDispatchSlice, &job);
     if constexpr (Profile)
       countDispatch(state, dispatch, job.rows, job.pos,
                     std::chrono::duration<double>(ProfileClock::now() - start).count());

@@ -107,7 +107,17 @@ struct Parsed {
   bool gated = false; // rms_norm(_quantize) of act(gate) * up: gate, up, w, ... (inStride)
   Act activation = Act::SiLU;
   int64_t grid = 1;
+  bool itemsAreRows = false; // row_items given: work item i is row i (rowWiseFamily)
 };
+
+// Families whose rows are independent, which the compiler may give one work item per row
+// (parameter row_items, the largest row count of any entry point) so that threads split the
+// rows of a prefill call.
+bool rowWiseFamily(Family family) {
+  return family == Family::RmsNorm || family == Family::RmsNormQuantize ||
+         family == Family::LayerNorm || family == Family::QuantizeAct || family == Family::Rope ||
+         family == Family::KVCacheWrite;
+}
 
 __attribute__((format(printf, 3, 4))) tern_status_t fail(tern_status_code_t code,
                                                          const KernelSpec &spec,
@@ -337,6 +347,13 @@ tern_status_t parse(const KernelSpec &spec, Parsed *p) {
     p->grid = p->heads;
     break;
   }
+  if (spec.ints.count("row_items")) {
+    if (!rowWiseFamily(p->family))
+      r.note("parameter 'row_items' is for row-wise families (norms, quantize_act, rope, "
+             "kv_cache_write)");
+    p->grid = r.integer("row_items");
+    p->itemsAreRows = true;
+  }
   if (p->family == Family::TernaryMatmul || p->family == Family::Matmul ||
       p->family == Family::QuantizedMatmul) {
     if (p->n % p->nBlock)
@@ -562,6 +579,7 @@ tern_status_t describeReferenceKernel(const KernelSpec &spec, int64_t rows,
   if (tern_status_t status = parse(spec, &p))
     return status;
   out->gridItems = p.grid;
+  out->itemsAreRows = p.itemsAreRows;
   out->bindingBytes = bindingBytes(p, rows);
   return nullptr;
 }
@@ -583,6 +601,10 @@ tern_status_t runReferenceKernel(const KernelSpec &spec, void *const *bindings, 
                 "positions %lld..%lld pass the kernel's context of %lld", (long long)pos,
                 (long long)(pos + rows - 1), (long long)p.context);
   if (begin == end)
+    return nullptr;
+  // Row items: the twin computes every row in the slice that holds row 0 (its loops take
+  // whole calls); the other slices have nothing left to do.
+  if (p.itemsAreRows && begin > 0)
     return nullptr;
   auto in = [&](int i) { return static_cast<const float *>(bindings[i]); };
   auto outF = [&](int i) { return static_cast<float *>(bindings[i]); };

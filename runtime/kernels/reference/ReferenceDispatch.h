@@ -16,7 +16,8 @@ namespace tern {
 // order the family's table row lists them, for |rows| token rows starting at position |pos|
 // and work items [begin, end) of the family's grid[0] (ternary_matmul, matmul and
 // quantized_matmul: output columns [begin * n_block, end * n_block); attention: heads
-// [begin, end); other families: 1 item).
+// [begin, end); the row-wise families given row_items: rows [begin, end) of the call's rows,
+// which the twin computes all in the slice holding row 0; other families: 1 item).
 // INVALID_ARGUMENT names an unknown family, a missing or bad parameter, or a bad slice;
 // OUT_OF_RANGE a position past the kernel's context or its position table, or a token id
 // outside the vocabulary.
@@ -26,7 +27,9 @@ tern_status_t runReferenceKernel(const KernelSpec &spec, void *const *bindings, 
 
 // What a dispatch of |spec| needs, for checking a plan before anything runs.
 struct ReferenceKernelShape {
-  int64_t gridItems = 1; // grid[0]: n / n_block, heads, or 1
+  int64_t gridItems = 1; // grid[0]: n / n_block, heads, row_items, or 1
+  // Work item i is row i (row_items): a call needs only min(gridItems, rows) items.
+  bool itemsAreRows = false;
   // Per binding, in order: the bytes a call with |rows| rows reads or writes from the
   // binding's start (strided rows count up to the last row's last element).
   std::vector<uint64_t> bindingBytes;
