@@ -63,8 +63,10 @@ HostFeature hostHasCpuFeature(std::string_view feature) {
       {"avx512vnni", static_cast<bool>(__builtin_cpu_supports("avx512vnni"))},
       {"avx512vbmi", static_cast<bool>(__builtin_cpu_supports("avx512vbmi"))},
   };
+#if defined(__x86_64__)
   if (feature == "amx-tile" || feature == "amx-int8")
     return amxUsable() ? HostFeature::Present : HostFeature::Missing;
+#endif
   for (const Entry &entry : entries)
     if (entry.name == feature)
       return entry.present ? HostFeature::Present : HostFeature::Missing;
