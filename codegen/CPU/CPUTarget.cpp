@@ -40,6 +40,15 @@ CpuTarget makeGeneric() {
   return t;
 }
 
+#if defined(__x86_64__)
+// Whether the build machine reports |feature| (LLVM spelling).
+bool hostHas(const char *feature) {
+  llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
+  auto it = host.find(feature);
+  return it != host.end() && it->second;
+}
+#endif
+
 } // namespace
 
 llvm::Expected<CpuTarget> resolveCpuTarget(llvm::StringRef name) {
@@ -51,14 +60,9 @@ llvm::Expected<CpuTarget> resolveCpuTarget(llvm::StringRef name) {
     return makeGeneric();
   if (name == "native") {
 #if defined(__x86_64__)
-    llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
-    auto has = [&](const char *feature) {
-      auto it = host.find(feature);
-      return it != host.end() && it->second;
-    };
-    bool v3 = has("avx2") && has("fma") && has("f16c") && has("bmi2");
-    bool v4 = v3 && has("avx512f") && has("avx512bw") && has("avx512vl") && has("avx512dq") &&
-              has("avx512cd") && has("avx512vnni");
+    bool v3 = hostHas("avx2") && hostHas("fma") && hostHas("f16c") && hostHas("bmi2");
+    bool v4 = v3 && hostHas("avx512f") && hostHas("avx512bw") && hostHas("avx512vl") &&
+              hostHas("avx512dq") && hostHas("avx512cd") && hostHas("avx512vnni");
     CpuTarget best = v4 ? makeV4() : v3 ? makeV3() : makeGeneric();
     return best;
 #else
@@ -111,12 +115,7 @@ llvm::Error enableAmxKernels(CpuTarget &target, llvm::StringRef name, bool isGpu
 
 bool hostHasAMX() {
 #if defined(__x86_64__)
-  llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
-  auto has = [&](const char *feature) {
-    auto it = host.find(feature);
-    return it != host.end() && it->second;
-  };
-  return has("amx-tile") && has("amx-int8");
+  return hostHas("amx-tile") && hostHas("amx-int8");
 #else
   return false;
 #endif
@@ -128,9 +127,7 @@ bool defaultAmx(llvm::StringRef name, const CpuTarget &target, bool isGpu, bool 
 
 bool hostHasVBMI() {
 #if defined(__x86_64__)
-  llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
-  auto vbmi = host.find("avx512vbmi");
-  return vbmi != host.end() && vbmi->second;
+  return hostHas("avx512vbmi");
 #else
   return false;
 #endif

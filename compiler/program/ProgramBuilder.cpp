@@ -437,9 +437,7 @@ llvm::Expected<std::unique_ptr<Program>> buildProgram(ModuleOp module,
   // kernels have launch shapes instead.
   if (!options.gpuTarget)
     for (KernelSpec &spec : *kernels)
-      if (llvm::is_contained({"rms_norm", "rms_norm_quantize", "layer_norm", "quantize_act",
-                              "rope", "kv_cache_write"},
-                             spec.family))
+      if (isRowWiseFamily(spec.family))
         spec.ints["row_items"] = options.maxBatchRows;
   func::FuncOp forward = forwardOf(module);
   T::KVCacheType kv;

@@ -36,6 +36,13 @@ struct KernelSpec {
   }
 };
 
+// Families whose rows are independent: on a CPU they may take one work item per row (parameter
+// row_items, docs/kernels.md), so threads split the rows of a prefill call.
+inline bool isRowWiseFamily(const std::string &family) {
+  return family == "rms_norm" || family == "rms_norm_quantize" || family == "layer_norm" ||
+         family == "quantize_act" || family == "rope" || family == "kv_cache_write";
+}
+
 } // namespace tern
 
 #endif

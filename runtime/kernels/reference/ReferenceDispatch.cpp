@@ -107,17 +107,8 @@ struct Parsed {
   bool gated = false; // rms_norm(_quantize) of act(gate) * up: gate, up, w, ... (inStride)
   Act activation = Act::SiLU;
   int64_t grid = 1;
-  bool itemsAreRows = false; // row_items given: work item i is row i (rowWiseFamily)
+  bool itemsAreRows = false; // row_items given: work item i is row i (isRowWiseFamily)
 };
-
-// Families whose rows are independent, which the compiler may give one work item per row
-// (parameter row_items, the largest row count of any entry point) so that threads split the
-// rows of a prefill call.
-bool rowWiseFamily(Family family) {
-  return family == Family::RmsNorm || family == Family::RmsNormQuantize ||
-         family == Family::LayerNorm || family == Family::QuantizeAct || family == Family::Rope ||
-         family == Family::KVCacheWrite;
-}
 
 __attribute__((format(printf, 3, 4))) tern_status_t fail(tern_status_code_t code,
                                                          const KernelSpec &spec,
@@ -348,7 +339,7 @@ tern_status_t parse(const KernelSpec &spec, Parsed *p) {
     break;
   }
   if (spec.ints.count("row_items")) {
-    if (!rowWiseFamily(p->family))
+    if (!isRowWiseFamily(spec.family))
       r.note("parameter 'row_items' is for row-wise families (norms, quantize_act, rope, "
              "kv_cache_write)");
     p->grid = r.integer("row_items");
