@@ -27,6 +27,9 @@ struct CpuTarget {
   bool hasAVX2 = false;   // AVX2 + FMA + F16C
   bool hasVBMI = false;   // AVX-512 VBMI (vpermb): the tl2_t64 lookup-table kernels
   bool hasAMX = false;    // AMX-TILE + AMX-INT8: ternary prefill rows on tile registers
+  // Ternary prefill rows of i2 weights by lookup tables read through the load ports
+  // (TernaryMatmulLut.cpp; AVX2 targets without AVX-512): a code choice, not a host feature.
+  bool lutPrefill = false;
 };
 
 // Resolves `x86-64-v4`, `x86-64-v3`, `generic` or `native` (the build machine, mapped to the
@@ -54,6 +57,21 @@ bool hostHasAMX();
 // What `--amx=auto` (the default) resolves to: on for `native` on an AVX-512 host with AMX
 // (|hostAMX|), off everywhere else.
 bool defaultAmx(llvm::StringRef name, const CpuTarget &target, bool isGpu, bool hostAMX);
+
+// Turns on the lookup-table prefill kernels for |target| (`--lut-prefill=on`, named |name| by
+// the user). An error for GPU targets and for CPU targets that are not AVX2 without AVX-512
+// (VNNI's vpdpbusd outruns the tables there; the generic target lacks the vector width).
+llvm::Error enableLutPrefill(CpuTarget &target, llvm::StringRef name, bool isGpu);
+
+// What `--lut-prefill=auto` (the default) resolves to: on for `native` on an AVX2 host
+// without AVX-512 whose LLVM CPU name (|hostCpu|) is an AMD Zen 1-3 core (znver1-3), which
+// issues one vpmaddubsw per cycle; off everywhere else, named targets included (an x86-64-v3
+// artifact may run on Intel cores with two multiply pipes, where the tables are not measured).
+bool defaultLutPrefill(llvm::StringRef name, const CpuTarget &target, bool isGpu,
+                       llvm::StringRef hostCpu);
+
+// The build machine's LLVM CPU name (znver2, sapphirerapids, ...; "generic" off x86-64).
+std::string hostCpuName();
 
 // The layout `--ternary-packing=auto` (the default) resolves to, "tl2" or "i2", for |target|,
 // which the user named |name|: tl2 for `native` on an AVX-512 host with VBMI (|hostVBMI|),

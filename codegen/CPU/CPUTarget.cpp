@@ -139,4 +139,26 @@ llvm::StringRef defaultTernaryPacking(llvm::StringRef name, const CpuTarget &tar
                                                                                       : "i2";
 }
 
+llvm::Error enableLutPrefill(CpuTarget &target, llvm::StringRef name, bool isGpu) {
+  if (isGpu)
+    return llvm::createStringError("--lut-prefill=on is for CPU targets; '%s' is a GPU target",
+                                   name.str().c_str());
+  if (!target.hasAVX2 || target.hasAVX512)
+    return llvm::createStringError(
+        "--lut-prefill=on is for AVX2 targets without AVX-512 (x86-64-v3, or native on such a "
+        "host); '%s' %s",
+        name.str().c_str(),
+        target.hasAVX512 ? "has AVX-512 VNNI, whose kernels are faster" : "has no AVX2");
+  target.lutPrefill = true;
+  return llvm::Error::success();
+}
+
+bool defaultLutPrefill(llvm::StringRef name, const CpuTarget &target, bool isGpu,
+                       llvm::StringRef hostCpu) {
+  return !isGpu && name == "native" && target.hasAVX2 && !target.hasAVX512 &&
+         (hostCpu == "znver1" || hostCpu == "znver2" || hostCpu == "znver3");
+}
+
+std::string hostCpuName() { return llvm::sys::getHostCPUName().str(); }
+
 } // namespace tern::cpu

@@ -176,6 +176,12 @@ Value callIntrinsic(ImplicitLocOpBuilder &b, Type result, StringRef name, ValueR
   return LLVM::CallIntrinsicOp::create(b, result, b.getStringAttr(name), args).getResult(0);
 }
 
+Value bytePointer(ImplicitLocOpBuilder &b, Value base, Value offset) {
+  Value bytes = arith::IndexCastOp::create(b, b.getI64Type(), offset);
+  return LLVM::GEPOp::create(b, LLVM::LLVMPointerType::get(b.getContext()), b.getI8Type(), base,
+                             ValueRange{bytes});
+}
+
 void prefetchByte(ImplicitLocOpBuilder &b, Value base, Value at, int locality) {
   Value addr = LLVM::GEPOp::create(b, LLVM::LLVMPointerType::get(b.getContext()), b.getI8Type(),
                                    base, ValueRange{at});

@@ -92,6 +92,8 @@ mlir::Value roundHalfEven(mlir::ImplicitLocOpBuilder &b, mlir::Value v);
 // The result of the LLVM intrinsic |name| (x86 instructions no vector-dialect op expresses).
 mlir::Value callIntrinsic(mlir::ImplicitLocOpBuilder &b, mlir::Type result, llvm::StringRef name,
                           mlir::ValueRange args);
+// |base| (!llvm.ptr) + |offset| bytes (an index value), as a plain GEP.
+mlir::Value bytePointer(mlir::ImplicitLocOpBuilder &b, mlir::Value base, mlir::Value offset);
 // Prefetches the byte at offset |at| (i64) of |base| (!llvm.ptr) for reading, into L1 (locality
 // 3, prefetcht0) or L2 (2, prefetcht1). A plain (not inbounds) GEP: the last tiles of a call
 // prefetch past the end of their weights, which a prefetch may do and an access may not.

@@ -66,6 +66,7 @@ llvm::Expected<std::unique_ptr<llvm::TargetMachine>> createTargetMachine(const C
     LLVMInitializeX86Target();
     LLVMInitializeX86TargetMC();
     LLVMInitializeX86AsmPrinter();
+    LLVMInitializeX86AsmParser(); // inline assembly (the lookup-table kernels' rorx)
     return true;
   }();
   (void)initialized;

@@ -21,6 +21,7 @@
 #include "codegen/CPU/KernelBuilder.h"
 #include "codegen/CPU/KernelGenerators.h"
 #include "codegen/CPU/TernaryMatmulAmx.h"
+#include "codegen/CPU/TernaryMatmulLut.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -462,6 +463,18 @@ LogicalResult generateTernaryMatmul(func::FuncOp fn, const KernelSpec &spec,
     amxOperands = {loadBindingPointer(b, b.getLoc(), args.bindings, 0), qscale, w, wscale, y};
     amxScratch = allocateAmxScratch(b, amxShape);
   }
+  // Or, on AVX2 targets compiled with --lut-prefill, by lookup tables (TernaryMatmulLut) over
+  // the call's whole column slice, whose tables every weight row of the slice shares.
+  Value lutRows = constIndex(b, 0);
+  if (target.lutPrefill && !amx) {
+    const LutTernaryShape lutShape{p.n, p.k, p.rowBytes, p.divideByScale};
+    const LutTernaryOperands lutOperands{q, qscale, wPtr, wscale, y};
+    const LutScratch lutScratch = allocateLutScratch(b, lutShape);
+    lutRows = emitLutTernaryRows(
+        b, lutShape, lutOperands, lutScratch, args.rows,
+        arith::MulIOp::create(b, args.begin, constIndex(b, p.nBlock)),
+        arith::MulIOp::create(b, args.end, constIndex(b, p.nBlock)));
+  }
 
   forLoop(b, args.begin, args.end, constIndex(b, 1), [&](ImplicitLocOpBuilder &ib, Value item) {
     Value firstCol = arith::MulIOp::create(ib, item, constIndex(ib, p.nBlock));
@@ -477,10 +490,11 @@ LogicalResult generateTernaryMatmul(func::FuncOp fn, const KernelSpec &spec,
         emitter.emitTile(cb, t0, j, rt, nt, sums);
       });
     };
-    // AMX row steps, then full row tiles, then the remaining rows one at a time.
+    // AMX row steps (or the lookup-table rows done above), then full row tiles, then the
+    // remaining rows one at a time.
     Value first = amx ? emitAmxTernaryRows(ib, amxShape, amxOperands, amxScratch, args.rows,
                                            firstCol, lastCol)
-                      : constIndex(ib, 0);
+                      : lutRows;
     Value tiled = first;
     if (rowTile > 1) {
       Value tileCount = arith::DivUIOp::create(

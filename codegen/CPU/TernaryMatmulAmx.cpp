@@ -51,16 +51,6 @@ Value i16Const(ImplicitLocOpBuilder &b, int64_t v) {
   return arith::ConstantOp::create(b, b.getI16IntegerAttr(v));
 }
 
-Value toI64(ImplicitLocOpBuilder &b, Value index) {
-  return arith::IndexCastOp::create(b, b.getI64Type(), index);
-}
-
-// |base| + |offset| bytes (offset an index value).
-Value bytePointer(ImplicitLocOpBuilder &b, Value base, Value offset) {
-  return LLVM::GEPOp::create(b, LLVM::LLVMPointerType::get(b.getContext()), b.getI8Type(), base,
-                             ValueRange{toI64(b, offset)});
-}
-
 Value tileZero(ImplicitLocOpBuilder &b) {
   return callIntrinsic(b, amxType(b), "llvm.x86.tilezero.internal",
                        {i16Const(b, kTileRows), i16Const(b, kTileRowBytes)});

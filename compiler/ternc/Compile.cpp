@@ -135,7 +135,8 @@ int writePtxDirectory(llvm::ArrayRef<KernelSpec> kernels, const gpu::GpuTarget &
 } // namespace
 
 int runCompile(const CompileOptions &requested) {
-  CompileOptions options = requested; // with --amx and --ternary-packing=auto resolved below
+  CompileOptions options = requested; // with --amx, --lut-prefill and --ternary-packing=auto
+                                       // resolved below
   if (options.contextLength < 0)
     return reportError(llvm::createStringError("--context must be positive, got %lld",
                                                static_cast<long long>(options.contextLength)));
@@ -165,6 +166,10 @@ int runCompile(const CompileOptions &requested) {
   if (options.amx != "auto" && options.amx != "on" && options.amx != "off")
     return reportError(llvm::createStringError(
         "--amx=%s is not known; expected one of: auto, on, off", options.amx.c_str()));
+  if (options.lutPrefill != "auto" && options.lutPrefill != "on" && options.lutPrefill != "off")
+    return reportError(llvm::createStringError(
+        "--lut-prefill=%s is not known; expected one of: auto, on, off",
+        options.lutPrefill.c_str()));
 
   llvm::Expected<CompileTarget> target = resolveTarget(options.target);
   if (!target)
@@ -177,6 +182,15 @@ int runCompile(const CompileOptions &requested) {
   if (options.amx == "on")
     if (llvm::Error error =
             cpu::enableAmxKernels(target->cpu, options.target, target->gpu.has_value()))
+      return reportError(std::move(error));
+  if (options.lutPrefill == "auto")
+    options.lutPrefill = cpu::defaultLutPrefill(options.target, target->cpu,
+                                                target->gpu.has_value(), cpu::hostCpuName())
+                             ? "on"
+                             : "off";
+  if (options.lutPrefill == "on")
+    if (llvm::Error error =
+            cpu::enableLutPrefill(target->cpu, options.target, target->gpu.has_value()))
       return reportError(std::move(error));
   if (options.ternaryPacking == "auto")
     options.ternaryPacking = cpu::defaultTernaryPacking(options.target, target->cpu,

@@ -30,6 +30,9 @@ struct CompileOptions {
   // AMX-INT8 prefill kernels: "on", "off" or "auto" (on for target native on an AMX host:
   // cpu::defaultAmx). Resolved before ternaryPacking, whose auto then picks i2.
   std::string amx = "auto";
+  // Lookup-table prefill kernels for AVX2 targets: "on", "off" or "auto" (on for target native
+  // on an AMD Zen 1-3 host: cpu::defaultLutPrefill).
+  std::string lutPrefill = "auto";
 };
 
 // Runs the compile command; returns the process exit code, having printed any error.

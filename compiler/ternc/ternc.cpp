@@ -114,6 +114,14 @@ static cl::opt<std::string> amx(
              "picks i2, which those kernels read"),
     cl::value_desc("auto|on|off"), cl::init("auto"), cl::sub(compileCommand));
 
+static cl::opt<std::string> lutPrefill(
+    "lut-prefill",
+    cl::desc("Lookup-table kernels for the prefill rows of the ternary matmuls on AVX2 targets "
+             "without AVX-512: auto (default: on for --target=native on AMD Zen 1-3, whose one "
+             "vpmaddubsw pipe they outrun), on (x86-64-v3 or such a native) or off; "
+             "docs/codegen.md"),
+    cl::value_desc("auto|on|off"), cl::init("auto"), cl::sub(compileCommand));
+
 static cl::opt<std::string> tiedEmbedding(
     "tied-embedding",
     cl::desc("When --lm-head changes a tied embedding table: separate (default: the token "
@@ -192,6 +200,7 @@ static int runCompile() {
   options.tiedEmbedding = tiedEmbedding;
   options.ternaryPacking = ternaryPacking;
   options.amx = amx;
+  options.lutPrefill = lutPrefill;
   return tern::runCompile(options);
 }
 

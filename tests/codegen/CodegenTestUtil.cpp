@@ -60,8 +60,13 @@ const void *LoadedLibrary::symbol(const std::string &name) const {
 llvm::Expected<CpuTarget> resolveTestTarget(const std::string &name) {
   const bool lookupTables = name.ends_with("+tl2");
   const bool amx = name.ends_with("+amx");
-  const std::string base = lookupTables || amx ? name.substr(0, name.size() - 4) : name;
+  const bool lutPrefill = name.ends_with("+lut");
+  const std::string base =
+      lookupTables || amx || lutPrefill ? name.substr(0, name.size() - 4) : name;
   auto target = resolveCpuTarget(base);
+  if (target && lutPrefill)
+    if (llvm::Error e = enableLutPrefill(*target, base, false))
+      return std::move(e);
   if (target && lookupTables)
     if (llvm::Error e = enableLookupTableKernels(*target, base, false))
       return std::move(e);

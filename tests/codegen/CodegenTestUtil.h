@@ -39,7 +39,8 @@ bool hostRunsLookupTableKernels();
 bool hostRunsAmxKernels();
 
 // |name| resolved as ternc would: a CPU target name, or "<name>+tl2" for that target with the
-// tl2_t64 kernels' VBMI (ternc --ternary-packing=tl2), or "<name>+amx" with AMX (--amx=on).
+// tl2_t64 kernels' VBMI (ternc --ternary-packing=tl2), "<name>+amx" with AMX (--amx=on), or
+// "<name>+lut" with the lookup-table prefill kernels (--lut-prefill=on).
 llvm::Expected<CpuTarget> resolveTestTarget(const std::string &name);
 
 // Generates |kernels| for |target|, loads the shared object; null with |error| set on failure.

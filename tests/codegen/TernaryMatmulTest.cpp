@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace tern::cpu::test {
 namespace {
 
@@ -245,6 +247,57 @@ TEST(TernaryMatmulAmxTest, EmitsTileInstructionsWhereTheShapeAllows) {
   EXPECT_NE(tiles.find("tilerelease"), std::string::npos);
   EXPECT_EQ(assembly(2600, 32).find("tdpbssd"), std::string::npos);
   EXPECT_EQ(assembly(2560, 16).find("tdpbssd"), std::string::npos);
+}
+
+bool hostRunsV3() {
+  const std::vector<std::string> targets = runnableTargets();
+  return std::find(targets.begin(), targets.end(), "x86-64-v3") != targets.end();
+}
+
+// Lookup tables (x86-64-v3+lut, ternc --lut-prefill=on): rows in steps of 32 summed from tables
+// over the call's whole column slice, the rest on the vector path. k whole blocks (128, 256,
+// 2560), partial blocks (100, 200: padding weights meet zeroed activations) or the FFN's 6912;
+// n_block 4 to 64, and n = 300 with 3 slices, so a slice starts inside a 256-column block;
+// rows below one step (1, 31: vector path only), one step, a step and vector rows (33, 37, 63),
+// several steps (96, 101). Activations include -128 and 127.
+TEST(TernaryMatmulLutTest, MatchesReference) {
+  if (!hostRunsV3())
+    GTEST_SKIP() << "this host does not run x86-64-v3 kernels";
+  const std::vector<TernaryCase> cases = {
+      {32, 128, 32, false}, {64, 200, 8, true}, {96, 100, 32, false}, {300, 256, 4, true},
+  };
+  uint32_t seed = 500;
+  for (const TernaryCase &c : cases)
+    checkTernary("x86-64-v3+lut", c, {1, 31, 32, 33, 37, 63, 64, 96, 101}, seed++);
+}
+
+TEST(TernaryMatmulLutTest, MatchesReferenceAtModelShape) {
+  if (!hostRunsV3())
+    GTEST_SKIP() << "this host does not run x86-64-v3 kernels";
+  checkTernary("x86-64-v3+lut", {3840, 2560, 64, true}, {128, 1}, 501);
+  checkTernary("x86-64-v3+lut", {2560, 6912, 64, false}, {35}, 502);
+}
+
+// The lookups are a rotate (rorx) and two vpaddw from the tables per nibble; without
+// --lut-prefill the kernel has none of them.
+TEST(TernaryMatmulLutTest, EmitsTableLookupsOnlyWhenAsked) {
+  auto assembly = [&](const std::string &targetName) {
+    auto target = resolveTestTarget(targetName);
+    EXPECT_TRUE(bool(target)) << llvm::toString(target.takeError());
+    if (!target)
+      return std::string();
+    KernelSpec spec;
+    spec.symbol = "tmm";
+    spec.family = "ternary_matmul";
+    spec.ints = {{"n", 64}, {"k", 2560}, {"n_block", 64}, {"divide_by_scale", 0}};
+    auto text = emitKernels({spec}, *target, "asm");
+    EXPECT_TRUE(bool(text)) << llvm::toString(text.takeError());
+    return text ? *text : std::string();
+  };
+  const std::string tables = assembly("x86-64-v3+lut");
+  EXPECT_NE(tables.find("rorx"), std::string::npos);
+  EXPECT_NE(tables.find("vpmovsxwd"), std::string::npos);
+  EXPECT_EQ(assembly("x86-64-v3").find("rorx"), std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, TernaryMatmulTest, ::testing::ValuesIn(runnableTargets()));

@@ -1,0 +1,358 @@
+// ternary_matmul's prefill rows by lookup tables: the GEMM of i2_b128 weights on AVX2 cores
+// whose one vpmaddubsw pipe bounds the multiply-add kernel (AMD Zen 1-3).
+//
+// A weight row's 8-byte word w of block b, byte offset 8u, holds in nibble i (bits 4i .. 4i+3)
+// the codes (value + 1) of two weights: byte j = 8u + i / 2 of the block, slots s = 0, 1 (even
+// i) or 2, 3 (odd i), i.e. weights k0 = 128b + 64 (i % 2) + j and k1 = k0 + 32. For each such
+// pair and 32 activation rows, a table holds the nine sums (c0 - 1) a[k0] + (c1 - 1) a[k1] as
+// int16 at entry c0 + 4 c1, 64 bytes (32 rows) per entry. The dot of a weight row with the 32
+// activation rows is then the sum over nibbles of the entry the nibble selects: per nibble one
+// rotate (rorx) and one and give the entry's byte offset, and two vpaddw with a memory operand
+// add its 32 rows. Table entries are read through the two load ports instead of the multiplier,
+// which is why this beats vpmaddubsw where that instruction issues once per cycle.
+//
+// The 16 tables of one word step (16 KiB) stay in L1 while every weight row of a column block
+// reads its word; each row's 16 lookups are summed in int16 (at most 16 x 256 in magnitude)
+// and added to its int32 dots in a stack buffer, read back by the epilogue. Activations are
+// first transposed to k-major order, 32 bytes per k, so a table's rows load as one vector.
+// The sums are the exact integer dots (the tables hold the weights' values, not codes, so no
+// activation sums are needed), and the epilogue scales in double like the reference: outputs
+// are bit-identical to the vector path's.
+#include "codegen/CPU/TernaryMatmulLut.h"
+#include "codegen/CPU/KernelBuilder.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+#include <string>
+
+namespace tern::cpu {
+
+using namespace mlir;
+
+namespace {
+
+constexpr int64_t kRows = kLutRowStep;
+constexpr int64_t kWordBytes = 8;                     // one step of a weight row
+constexpr int64_t kWordsPerBlock = 4;                 // i2_b128 blocks are 32 bytes
+constexpr int64_t kBlockWeights = 128;
+constexpr int64_t kPairsPerWord = 16;                 // nibbles
+constexpr int64_t kEntryBytes = kRows * 2;            // 32 x int16
+constexpr int64_t kTableBytes = 16 * kEntryBytes;     // 16 entries, 9 of them used
+constexpr int64_t kStepTableBytes = kPairsPerWord * kTableBytes;
+constexpr int64_t kEntryMask = 15 * kEntryBytes;      // a nibble, as an entry's byte offset
+constexpr int64_t kColumnBlock = 512;                 // weight rows whose dots stay in scratch
+constexpr int64_t kPartialBytes = kColumnBlock * kRows * 2; // int16 sums of one block's steps
+constexpr int64_t kDotsBytes = kColumnBlock * kRows * 4;
+constexpr int64_t kLanes = 8;                         // f64 lanes of the epilogue's vectors
+
+// |base| + |offset| bytes, offset an i64 value.
+Value bytePointerI64(ImplicitLocOpBuilder &b, Value base, Value offset) {
+  return LLVM::GEPOp::create(b, LLVM::LLVMPointerType::get(b.getContext()), b.getI8Type(), base,
+                             ValueRange{offset});
+}
+
+// The 8 x 8 transpose of eight vector<8xi32> rows: unpacks of 32-bit then 64-bit pairs, then
+// 128-bit halves (24 two-source shuffles).
+SmallVector<Value> transpose8x8(ImplicitLocOpBuilder &b, ArrayRef<Value> rows) {
+  auto shuffle = [&](Value x, Value y, ArrayRef<int64_t> mask) {
+    return Value(vector::ShuffleOp::create(b, x, y, mask));
+  };
+  const int64_t lo32[] = {0, 8, 1, 9, 4, 12, 5, 13}, hi32[] = {2, 10, 3, 11, 6, 14, 7, 15};
+  const int64_t lo64[] = {0, 1, 8, 9, 4, 5, 12, 13}, hi64[] = {2, 3, 10, 11, 6, 7, 14, 15};
+  const int64_t lo128[] = {0, 1, 2, 3, 8, 9, 10, 11}, hi128[] = {4, 5, 6, 7, 12, 13, 14, 15};
+  SmallVector<Value> pairs; // lo(r0, r1), hi(r0, r1), lo(r2, r3), ...
+  for (int64_t r = 0; r < 8; r += 2) {
+    pairs.push_back(shuffle(rows[r], rows[r + 1], lo32));
+    pairs.push_back(shuffle(rows[r], rows[r + 1], hi32));
+  }
+  SmallVector<Value> quads(8);
+  for (int64_t q = 0; q < 8; q += 4) {
+    quads[q] = shuffle(pairs[q], pairs[q + 2], lo64);
+    quads[q + 1] = shuffle(pairs[q], pairs[q + 2], hi64);
+    quads[q + 2] = shuffle(pairs[q + 1], pairs[q + 3], lo64);
+    quads[q + 3] = shuffle(pairs[q + 1], pairs[q + 3], hi64);
+  }
+  SmallVector<Value> columns(8);
+  for (int64_t j = 0; j < 4; ++j) {
+    columns[j] = shuffle(quads[j], quads[j + 4], lo128);
+    columns[j + 4] = shuffle(quads[j], quads[j + 4], hi128);
+  }
+  return columns;
+}
+
+class LutTernaryEmitter {
+public:
+  LutTernaryEmitter(const LutTernaryShape &shape, const LutTernaryOperands &ops,
+                    const LutScratch &scratch)
+      : shape(shape), ops(ops), scratch(scratch) {}
+
+  int64_t paddedK() const { return shape.rowBytes * 4; }
+
+  // Activation rows m0 .. m0 + 31 into the scratch, k-major: byte 32 kk + r is row m0 + r's
+  // code kk, and zero past k (the padding weights are zeros too, but the tables read every k).
+  // A select, not a separate loop of zero stores, which LLVM would make a memset call the
+  // kernel library cannot resolve.
+  void transposeActivations(ImplicitLocOpBuilder &b, Value m0) const {
+    SmallVector<Value> rowStarts;
+    for (int64_t r = 0; r < kRows; ++r)
+      rowStarts.push_back(arith::MulIOp::create(
+          b, arith::AddIOp::create(b, m0, constIndex(b, r)), constIndex(b, shape.k)));
+    Value lastK = constIndex(b, shape.k - 1);
+    Value zero = constInt(b, b.getI8Type(), 0);
+    forLoop(b, constIndex(b, 0), constIndex(b, paddedK()), constIndex(b, 1),
+            [&](ImplicitLocOpBuilder &kb, Value kk) {
+              Value column = arith::MulIOp::create(kb, kk, constIndex(kb, kRows));
+              Value inside = arith::CmpIOp::create(kb, arith::CmpIPredicate::ule, kk, lastK);
+              Value clamped = arith::MinUIOp::create(kb, kk, lastK);
+              for (int64_t r = 0; r < kRows; ++r) {
+                Value code = memref::LoadOp::create(
+                    kb, ops.q, ValueRange{arith::AddIOp::create(kb, rowStarts[r], clamped)});
+                LLVM::StoreOp::create(
+                    kb, arith::SelectOp::create(kb, inside, code, zero),
+                    bytePointer(kb, scratch.activations,
+                                arith::AddIOp::create(kb, column, constIndex(kb, r))));
+              }
+            });
+  }
+
+  // The 16 tables of word step |step| (byte 8 * step of every weight row).
+  void buildTables(ImplicitLocOpBuilder &b, Value step) const {
+    auto i8Row = VectorType::get({kRows}, b.getI8Type());
+    auto i16Row = VectorType::get({kRows}, b.getI16Type());
+    // Weight index of byte 0 of this word in its block: 128 (step / 4) + 8 (step % 4).
+    Value first = arith::AddIOp::create(
+        b,
+        arith::MulIOp::create(b, arith::DivUIOp::create(b, step, constIndex(b, kWordsPerBlock)),
+                              constIndex(b, kBlockWeights)),
+        arith::MulIOp::create(b, arith::RemUIOp::create(b, step, constIndex(b, kWordsPerBlock)),
+                              constIndex(b, kWordBytes)));
+    auto activationsAt = [&](int64_t offset) {
+      Value kk = arith::AddIOp::create(b, first, constIndex(b, offset));
+      Value at = bytePointer(b, scratch.activations,
+                             arith::MulIOp::create(b, kk, constIndex(b, kRows)));
+      Value codes = LLVM::LoadOp::create(b, i8Row, at, /*alignment=*/kRows);
+      return Value(arith::ExtSIOp::create(b, i16Row, codes));
+    };
+    Value zero = constInt(b, i16Row, 0);
+    for (int64_t pair = 0; pair < kPairsPerWord; ++pair) {
+      const int64_t offset = 64 * (pair % 2) + pair / 2; // k0 - first
+      Value a0 = activationsAt(offset), a1 = activationsAt(offset + 32);
+      // Weight value (code - 1) times activation, for codes 0, 1, 2.
+      const Value v0[3] = {arith::SubIOp::create(b, zero, a0), zero, a0};
+      const Value v1[3] = {arith::SubIOp::create(b, zero, a1), zero, a1};
+      for (int64_t c1 = 0; c1 < 3; ++c1)
+        for (int64_t c0 = 0; c0 < 3; ++c0) {
+          Value entry = c0 == 1 ? v1[c1] : c1 == 1 ? v0[c0]
+                                                   : Value(arith::AddIOp::create(b, v0[c0], v1[c1]));
+          const int64_t at = pair * kTableBytes + (c0 + 4 * c1) * kEntryBytes;
+          LLVM::StoreOp::create(b, entry, bytePointer(b, scratch.tables, constIndex(b, at)),
+                                /*alignment=*/kEntryBytes);
+        }
+    }
+  }
+
+  // Adds weight row n's sums for word step |step| to its int16 partial sums (slot n - n0), or
+  // stores them for the first step of a block (no zeroing pass, which LLVM would make a memset
+  // call the kernel library cannot resolve).
+  void accumulateRow(ImplicitLocOpBuilder &b, Value step, Value n, Value n0, bool first) const {
+    Type i64 = b.getI64Type();
+    auto i16Row = VectorType::get({kRows}, b.getI16Type());
+    Value wordAt = arith::AddIOp::create(
+        b, arith::MulIOp::create(b, n, constIndex(b, shape.rowBytes)),
+        arith::MulIOp::create(b, step, constIndex(b, kWordBytes)));
+    Value word = LLVM::LoadOp::create(b, i64, bytePointer(b, ops.wPtr, wordAt),
+                                      /*alignment=*/kWordBytes);
+    // Two sums (even and odd nibbles), so no one chain of adds holds every lookup.
+    Value sums[2] = {constInt(b, i16Row, 0), constInt(b, i16Row, 0)};
+    Value mask = constInt(b, i64, kEntryMask);
+    for (int64_t i = 0; i < kPairsPerWord; ++i) {
+      // Nibble i moved to bits 6..9 (x 64 bytes per entry) by a rotate, then the mask. Written
+      // as rorx (BMI2: no copy of the word, no flags), because LLVM turns a rotate whose
+      // wrapped bits are masked off into a copy and a shift: one instruction more per lookup,
+      // which measured 20-25% slower on Zen 2, where these instructions bound the loop.
+      const int64_t rotate = (4 * i - 6 + 64) % 64;
+      Value rotated = LLVM::InlineAsmOp::create(
+                          b, i64, ValueRange{word}, "rorxq $$" + std::to_string(rotate) + ", $1, $0",
+                          "=r,r", /*has_side_effects=*/false, /*is_align_stack=*/false,
+                          LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr(),
+                          ArrayAttr())
+                          .getResult(0);
+      Value entryAt = arith::AddIOp::create(b, arith::AndIOp::create(b, rotated, mask),
+                                            constInt(b, i64, i * kTableBytes));
+      Value entry = LLVM::LoadOp::create(b, i16Row, bytePointerI64(b, scratch.tables, entryAt),
+                                         /*alignment=*/kEntryBytes);
+      sums[i % 2] = arith::AddIOp::create(b, sums[i % 2], entry);
+    }
+    Value stepSums = arith::AddIOp::create(b, sums[0], sums[1]);
+    Value slot = arith::SubIOp::create(b, n, n0);
+    Value partialAt = bytePointer(b, scratch.partials,
+                                  arith::MulIOp::create(b, slot, constIndex(b, kRows * 2)));
+    if (!first)
+      stepSums = arith::AddIOp::create(
+          b, LLVM::LoadOp::create(b, i16Row, partialAt, /*alignment=*/kEntryBytes), stepSums);
+    LLVM::StoreOp::create(b, stepSums, partialAt, /*alignment=*/kEntryBytes);
+  }
+
+  // Adds the int16 partial sums of one block of steps to the int32 dots of rows [n0, n1) (or
+  // stores them for the first block).
+  void addPartials(ImplicitLocOpBuilder &b, Value n0, Value n1, bool first) const {
+    auto i16Row = VectorType::get({kRows}, b.getI16Type());
+    auto i32Row = VectorType::get({kRows}, b.getI32Type());
+    forLoop(b, n0, n1, constIndex(b, 1), [&](ImplicitLocOpBuilder &nb, Value n) {
+      Value slot = arith::SubIOp::create(nb, n, n0);
+      Value partial = LLVM::LoadOp::create(
+          nb, i16Row,
+          bytePointer(nb, scratch.partials, arith::MulIOp::create(nb, slot, constIndex(nb, kRows * 2))),
+          /*alignment=*/kEntryBytes);
+      Value dotsAt = bytePointer(nb, scratch.dots,
+                                 arith::MulIOp::create(nb, slot, constIndex(nb, kRows * 4)));
+      Value dots = arith::ExtSIOp::create(nb, i32Row, partial);
+      if (!first)
+        dots = arith::AddIOp::create(
+            nb, LLVM::LoadOp::create(nb, i32Row, dotsAt, /*alignment=*/kEntryBytes), dots);
+      LLVM::StoreOp::create(nb, dots, dotsAt, /*alignment=*/kEntryBytes);
+    });
+  }
+
+  // y[m0 + r][n] = dot * ws[n] (or / ws[n]) / qs[m0 + r], in double, rounded once to float
+  // (as the reference and the vector path do), for n in [n0, n1). The dots are held per
+  // column; each 8 x 8 square is transposed in registers so that y is written along its rows:
+  // storing down a column put 32 rows n * 4 bytes apart, which for n = 2560 or 13824 fall in
+  // two L1 sets, and the conflict misses cost up to a fifth of the kernel.
+  void storeOutputs(ImplicitLocOpBuilder &b, Value m0, Value n0, Value n1,
+                    ArrayRef<Value> qs) const {
+    Type f64 = b.getF64Type();
+    auto i32Lanes = VectorType::get({kLanes}, b.getI32Type());
+    auto f64Lanes = VectorType::get({kLanes}, f64);
+    auto f32Lanes = VectorType::get({kLanes}, b.getF32Type());
+    auto dotsOf = [&](ImplicitLocOpBuilder &nb, Value n, int64_t g) {
+      Value at = arith::AddIOp::create(
+          nb,
+          arith::MulIOp::create(nb, arith::SubIOp::create(nb, n, n0), constIndex(nb, kRows * 4)),
+          constIndex(nb, g * kLanes * 4));
+      return Value(LLVM::LoadOp::create(nb, i32Lanes, bytePointer(nb, scratch.dots, at),
+                                        /*alignment=*/kLanes * 4));
+    };
+    auto scale = [&](ImplicitLocOpBuilder &nb, Value dots, Value ws, Value qsRow) {
+      Value scaled = arith::SIToFPOp::create(nb, f64Lanes, dots);
+      scaled = shape.divideByScale ? Value(arith::DivFOp::create(nb, scaled, ws))
+                                   : Value(arith::MulFOp::create(nb, scaled, ws));
+      scaled = arith::DivFOp::create(nb, scaled, qsRow);
+      return Value(arith::TruncFOp::create(nb, f32Lanes, scaled));
+    };
+    auto rowIndex = [&](ImplicitLocOpBuilder &nb, int64_t r, Value n) {
+      Value row = arith::AddIOp::create(nb, m0, constIndex(nb, r));
+      return Value(arith::AddIOp::create(
+          nb, arith::MulIOp::create(nb, row, constIndex(nb, shape.n)), n));
+    };
+    Value width = arith::SubIOp::create(b, n1, n0);
+    Value squares = arith::AddIOp::create(
+        b, n0,
+        arith::MulIOp::create(b, arith::DivUIOp::create(b, width, constIndex(b, kLanes)),
+                              constIndex(b, kLanes)));
+    forLoop(b, n0, squares, constIndex(b, kLanes), [&](ImplicitLocOpBuilder &nb, Value n) {
+      Value ws = extF(nb, f64Lanes, loadVector(nb, ops.wscale, n, kLanes));
+      for (int64_t g = 0; g < kRows / kLanes; ++g) {
+        SmallVector<Value> columns;
+        for (int64_t c = 0; c < kLanes; ++c)
+          columns.push_back(dotsOf(nb, arith::AddIOp::create(nb, n, constIndex(nb, c)), g));
+        SmallVector<Value> rows = transpose8x8(nb, columns);
+        for (int64_t l = 0; l < kLanes; ++l) {
+          Value qsRow =
+              vector::BroadcastOp::create(nb, f64Lanes, vector::ExtractOp::create(nb, qs[g], l));
+          storeVector(nb, scale(nb, rows[l], ws, qsRow), ops.y, rowIndex(nb, g * kLanes + l, n));
+        }
+      }
+    });
+    // Columns past the last square (slices whose width is not a multiple of 8).
+    forLoop(b, squares, n1, constIndex(b, 1), [&](ImplicitLocOpBuilder &nb, Value n) {
+      Value ws = vector::BroadcastOp::create(
+          nb, f64Lanes, extF(nb, f64, memref::LoadOp::create(nb, ops.wscale, ValueRange{n})));
+      for (int64_t g = 0; g < kRows / kLanes; ++g) {
+        Value out = scale(nb, dotsOf(nb, n, g), ws, qs[g]);
+        for (int64_t l = 0; l < kLanes; ++l)
+          memref::StoreOp::create(nb, vector::ExtractOp::create(nb, out, l), ops.y,
+                                  ValueRange{rowIndex(nb, g * kLanes + l, n)});
+      }
+    });
+  }
+
+  // Rows m0 .. m0 + 31 x columns [firstCol, lastCol), in column blocks of kColumnBlock.
+  void emitRowStep(ImplicitLocOpBuilder &b, Value m0, Value firstCol, Value lastCol) const {
+    transposeActivations(b, m0);
+    SmallVector<Value> qs;
+    for (int64_t g = 0; g < kRows / kLanes; ++g)
+      qs.push_back(extF(b, VectorType::get({kLanes}, b.getF64Type()),
+                        loadVector(b, ops.qscale,
+                                   arith::AddIOp::create(b, m0, constIndex(b, g * kLanes)),
+                                   kLanes)));
+    forLoop(b, firstCol, lastCol, constIndex(b, kColumnBlock),
+            [&](ImplicitLocOpBuilder &cb, Value n0) {
+              Value n1 = arith::MinUIOp::create(
+                  cb, arith::AddIOp::create(cb, n0, constIndex(cb, kColumnBlock)), lastCol);
+              auto wordStep = [&](ImplicitLocOpBuilder &sb, Value step, bool first) {
+                buildTables(sb, step);
+                forLoop(sb, n0, n1, constIndex(sb, 1), [&](ImplicitLocOpBuilder &nb, Value n) {
+                  accumulateRow(nb, step, n, n0, first);
+                });
+              };
+              // The four word steps of an i2_b128 block add at most 4 x 16 x 256 in magnitude
+              // to a partial sum: int16 holds them. Blocks then add up in int32.
+              auto block = [&](ImplicitLocOpBuilder &kb, Value blockIndex, bool first) {
+                Value step0 = arith::MulIOp::create(kb, blockIndex, constIndex(kb, kWordsPerBlock));
+                wordStep(kb, step0, /*first=*/true);
+                forLoop(kb, constIndex(kb, 1), constIndex(kb, kWordsPerBlock), constIndex(kb, 1),
+                        [&](ImplicitLocOpBuilder &sb, Value s) {
+                          wordStep(sb, arith::AddIOp::create(sb, step0, s), /*first=*/false);
+                        });
+                addPartials(kb, n0, n1, first);
+              };
+              block(cb, constIndex(cb, 0), /*first=*/true);
+              forLoop(cb, constIndex(cb, 1), constIndex(cb, shape.rowBytes / (kWordBytes * kWordsPerBlock)),
+                      constIndex(cb, 1), [&](ImplicitLocOpBuilder &kb, Value blockIndex) {
+                        block(kb, blockIndex, /*first=*/false);
+                      });
+              storeOutputs(cb, m0, n0, n1, qs);
+            });
+  }
+
+private:
+  const LutTernaryShape &shape;
+  const LutTernaryOperands &ops;
+  const LutScratch &scratch;
+};
+
+} // namespace
+
+LutScratch allocateLutScratch(ImplicitLocOpBuilder &b, const LutTernaryShape &shape) {
+  auto ptr = LLVM::LLVMPointerType::get(b.getContext());
+  auto bytes = [&](int64_t count) {
+    return LLVM::AllocaOp::create(b, ptr, b.getI8Type(), constInt(b, b.getI64Type(), count),
+                                  /*alignment=*/kEntryBytes);
+  };
+  return {bytes(shape.rowBytes * 4 * kRows), bytes(kStepTableBytes), bytes(kPartialBytes),
+          bytes(kDotsBytes)};
+}
+
+Value emitLutTernaryRows(ImplicitLocOpBuilder &b, const LutTernaryShape &shape,
+                         const LutTernaryOperands &ops, const LutScratch &scratch, Value rows,
+                         Value firstCol, Value lastCol) {
+  Value step = constIndex(b, kLutRowStep);
+  Value lutRows = arith::MulIOp::create(b, arith::DivUIOp::create(b, rows, step), step);
+  Value any = arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, lutRows, constIndex(b, 0));
+  LutTernaryEmitter emitter(shape, ops, scratch);
+  scf::IfOp::create(b, any, [&](OpBuilder &nested, Location loc) {
+    ImplicitLocOpBuilder ib(loc, nested);
+    forLoop(ib, constIndex(ib, 0), lutRows, step, [&](ImplicitLocOpBuilder &mb, Value m0) {
+      emitter.emitRowStep(mb, m0, firstCol, lastCol);
+    });
+    scf::YieldOp::create(ib);
+  });
+  return lutRows;
+}
+
+} // namespace tern::cpu

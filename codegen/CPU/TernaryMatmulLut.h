@@ -1,0 +1,47 @@
+// The lookup-table part of ternary_matmul on AVX2 without AVX-512: prefill rows of i2_b128
+// weights summed from tables of activation pairs, read through the load ports.
+#ifndef TERN_CODEGEN_CPU_TERNARYMATMULLUT_H
+#define TERN_CODEGEN_CPU_TERNARYMATMULLUT_H
+
+#include "codegen/CPU/CPUCodegen.h"
+
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+namespace tern::cpu {
+
+// Activation rows the table path takes at a time (one int16 lane each in two ymm registers);
+// rows past the last multiple go to the vector path.
+constexpr int64_t kLutRowStep = 32;
+
+struct LutTernaryShape {
+  int64_t n, k, rowBytes; // rowBytes: one packed i2_b128 row (k padded to 128, / 4)
+  bool divideByScale;
+};
+
+struct LutTernaryOperands {
+  mlir::Value q;      // memref (rows * k) i8, the activation codes
+  mlir::Value qscale; // memref (rows) f32
+  mlir::Value wPtr;   // !llvm.ptr, (n, rowBytes) i2_b128
+  mlir::Value wscale; // memref (n) f32
+  mlir::Value y;      // memref (rows * n) f32
+};
+
+// Stack buffers of the table path, allocated once at the kernel's entry: 32 activation rows
+// transposed to (k padded, 32) int8 (k KiB / 32: 216 KiB for k = 6912), the tables of one
+// 32-weight step (16 KiB), and for one block of 512 weight rows the int16 sums of the current
+// 128 weights (32 KiB) and the int32 dots (64 KiB).
+struct LutScratch {
+  mlir::Value activations, tables, partials, dots; // !llvm.ptr
+};
+LutScratch allocateLutScratch(mlir::ImplicitLocOpBuilder &b, const LutTernaryShape &shape);
+
+// Computes output rows [0, lutRows) x columns [firstCol, lastCol) (index values), with
+// lutRows = rows rounded down to kLutRowStep; returns lutRows, where the vector path starts.
+// Emits nothing that runs when lutRows is 0.
+mlir::Value emitLutTernaryRows(mlir::ImplicitLocOpBuilder &b, const LutTernaryShape &shape,
+                               const LutTernaryOperands &ops, const LutScratch &scratch,
+                               mlir::Value rows, mlir::Value firstCol, mlir::Value lastCol);
+
+} // namespace tern::cpu
+
+#endif
