@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <tuple>
 
 namespace tern::cpu::test {
 namespace {
@@ -69,6 +70,36 @@ TEST(CpuTarget, AutoAmxOnlyForNativeOnAVX512HostsWithAmxAndThenI2) {
   ASSERT_TRUE(bool(refused));
   EXPECT_NE(llvm::toString(std::move(refused)).find("needs an AVX-512 target"), std::string::npos);
   llvm::Error gpu = enableAmxKernels(amx, "sm_90", true);
+  ASSERT_TRUE(bool(gpu));
+  EXPECT_NE(llvm::toString(std::move(gpu)).find("GPU target"), std::string::npos);
+}
+
+TEST(CpuTarget, AutoLutPrefillOnlyForNativeOnZen1To3) {
+  auto v4 = resolveCpuTarget("x86-64-v4");
+  auto v3 = resolveCpuTarget("x86-64-v3");
+  auto generic = resolveCpuTarget("generic");
+  ASSERT_TRUE(bool(v4) && bool(v3) && bool(generic));
+  for (const char *zen : {"znver1", "znver2", "znver3"})
+    EXPECT_TRUE(defaultLutPrefill("native", *v3, /*isGpu=*/false, zen)) << zen;
+  // Cores with two multiply pipes (not measured with the tables), AVX-512 hosts (VNNI), named
+  // targets (the artifact may run anywhere) and GPU targets keep the multiply-add kernels.
+  EXPECT_FALSE(defaultLutPrefill("native", *v3, false, "skylake"));
+  EXPECT_FALSE(defaultLutPrefill("native", *v4, false, "znver4"));
+  EXPECT_FALSE(defaultLutPrefill("x86-64-v3", *v3, false, "znver2"));
+  EXPECT_FALSE(defaultLutPrefill("native", *generic, false, "znver2"));
+  EXPECT_FALSE(defaultLutPrefill("sm_90", *v3, /*isGpu=*/true, "znver2"));
+
+  CpuTarget lut = *v3;
+  ASSERT_FALSE(bool(enableLutPrefill(lut, "x86-64-v3", false)));
+  EXPECT_TRUE(lut.lutPrefill);
+  EXPECT_EQ(lut.features, v3->features); // nothing beyond x86-64-v3 (BMI2's rorx is in it)
+  for (auto [target, name, why] :
+       {std::tuple{*v4, "x86-64-v4", "has AVX-512 VNNI"}, {*generic, "generic", "has no AVX2"}}) {
+    llvm::Error refused = enableLutPrefill(target, name, false);
+    ASSERT_TRUE(bool(refused)) << name;
+    EXPECT_NE(llvm::toString(std::move(refused)).find(why), std::string::npos) << name;
+  }
+  llvm::Error gpu = enableLutPrefill(lut, "sm_90", true);
   ASSERT_TRUE(bool(gpu));
   EXPECT_NE(llvm::toString(std::move(gpu)).find("GPU target"), std::string::npos);
 }

@@ -23,7 +23,7 @@ config.substitutions.append(("%shared_data", config.shared_data_dir))
 config.substitutions.append(("%python", config.tern_python))
 
 # Tools are resolved by name inside RUN lines; list them so a missing one is reported.
-tools = ["tern-opt", "ternc"]
+tools = ["tern-opt", "ternc", "tern"]
 for tool in tools:
     if os.path.exists(os.path.join(config.tern_tools_dir, tool)):
         config.available_features.add(tool)
@@ -31,6 +31,19 @@ for tool in tools:
         lit_config.note("%s is not built in %s" % (tool, config.tern_tools_dir))
 if os.path.isdir(config.shared_data_dir):
     config.available_features.add("shared-data")
+
+# Tests that run x86-64-v3 artifacts need the host to have its features.
+def host_cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+if {"avx2", "fma", "f16c", "bmi2"} <= host_cpu_flags():
+    config.available_features.add("host-x86-64-v3")
 
 # The CUDA toolkit's assembler, where installed: PTX tests also assemble what ternc emits.
 ptxas = os.environ.get("PTXAS") or "/usr/local/cuda/bin/ptxas"
