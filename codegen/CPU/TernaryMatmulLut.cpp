@@ -173,7 +173,7 @@ public:
       // Nibble i moved to bits 6..9 (x 64 bytes per entry) by a rotate, then the mask. Written
       // as rorx (BMI2: no copy of the word, no flags), because LLVM turns a rotate whose
       // wrapped bits are masked off into a copy and a shift: one instruction more per lookup,
-      // which measured 20-25% slower on Zen 2, where these instructions bound the loop.
+      // which measured 20-25% slower on Zen 2 in a stand-alone model of this loop.
       const int64_t rotate = (4 * i - 6 + 64) % 64;
       Value rotated = LLVM::InlineAsmOp::create(
                           b, i64, ValueRange{word}, "rorxq $$" + std::to_string(rotate) + ", $1, $0",

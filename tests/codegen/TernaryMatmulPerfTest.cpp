@@ -2,7 +2,8 @@
 // decode GEMV (rows = 1) against the machine's read bandwidth measured in the same run, and
 // prefill GEMM (rows = 64, 128). Disabled in ctest (timing, not correctness); run with
 //   CodegenTests --gtest_also_run_disabled_tests --gtest_filter='TernaryMatmulPerf.*'
-// x86-64-v4+tl2 (the tl2_t64 lookup-table kernels) joins the targets on AVX-512 VBMI hosts.
+// x86-64-v4+tl2 (the tl2_t64 lookup-table kernels) joins the targets on AVX-512 VBMI hosts,
+// x86-64-v3+lut (the lookup-table prefill) wherever x86-64-v3 runs.
 // TERN_PERF_TARGETS=x86-64-v4,generic limits the targets; TERN_PERF_ASM=DIR writes each
 // measured kernel's assembly to DIR/ternary_matmul_<target>_<n>x<k>.s.
 #include "CodegenTestUtil.h"
