@@ -466,7 +466,7 @@ LogicalResult generateTernaryMatmul(func::FuncOp fn, const KernelSpec &spec,
   // Or, on AVX2 targets compiled with --lut-prefill, by lookup tables (TernaryMatmulLut) over
   // the call's whole column slice, whose tables every weight row of the slice shares.
   Value lutRows = constIndex(b, 0);
-  if (target.lutPrefill && !amx) {
+  if (lutTernaryApplies(target, p.k) && !amx) {
     const LutTernaryShape lutShape{p.n, p.k, p.rowBytes, p.divideByScale};
     const LutTernaryOperands lutOperands{q, qscale, wPtr, wscale, y};
     const LutScratch lutScratch = allocateLutScratch(b, lutShape);

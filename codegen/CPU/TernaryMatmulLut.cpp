@@ -350,6 +350,10 @@ private:
 
 } // namespace
 
+bool lutTernaryApplies(const CpuTarget &target, int64_t k) {
+  return target.lutPrefill && k <= kLutMaxK;
+}
+
 LutScratch allocateLutScratch(ImplicitLocOpBuilder &b, const LutTernaryShape &shape) {
   auto ptr = LLVM::LLVMPointerType::get(b.getContext());
   auto bytes = [&](int64_t count) {

@@ -13,6 +13,13 @@ namespace tern::cpu {
 // rows past the last multiple go to the vector path.
 constexpr int64_t kLutRowStep = 32;
 
+// The longest rows the table path takes: its transposed activations are k x 32 bytes of stack
+// (512 KiB here); longer rows keep the vector path.
+constexpr int64_t kLutMaxK = 16384;
+
+// Whether the table path takes the prefill rows of a ternary_matmul with rows of k weights.
+bool lutTernaryApplies(const CpuTarget &target, int64_t k);
+
 struct LutTernaryShape {
   int64_t n, k, rowBytes; // rowBytes: one packed i2_b128 row (k padded to 128, / 4)
   bool divideByScale;

@@ -1,5 +1,6 @@
 // Generated ternary_matmul kernels vs the reference twin: exact int32 dots, every target.
 #include "CodegenTestUtil.h"
+#include "codegen/CPU/TernaryMatmulLut.h"
 
 #include "packing/TernaryPacking.h"
 #include "reference/ReferenceKernels.h"
@@ -281,7 +282,7 @@ TEST(TernaryMatmulLutTest, MatchesReferenceAtModelShape) {
 // The lookups are a rotate (rorx) and two vpaddw from the tables per nibble; without
 // --lut-prefill the kernel has none of them.
 TEST(TernaryMatmulLutTest, EmitsTableLookupsOnlyWhenAsked) {
-  auto assembly = [&](const std::string &targetName) {
+  auto assembly = [&](const std::string &targetName, int64_t k) {
     auto target = resolveTestTarget(targetName);
     EXPECT_TRUE(bool(target)) << llvm::toString(target.takeError());
     if (!target)
@@ -289,15 +290,19 @@ TEST(TernaryMatmulLutTest, EmitsTableLookupsOnlyWhenAsked) {
     KernelSpec spec;
     spec.symbol = "tmm";
     spec.family = "ternary_matmul";
-    spec.ints = {{"n", 64}, {"k", 2560}, {"n_block", 64}, {"divide_by_scale", 0}};
+    spec.ints = {{"n", 64}, {"k", k}, {"n_block", 64}, {"divide_by_scale", 0}};
     auto text = emitKernels({spec}, *target, "asm");
     EXPECT_TRUE(bool(text)) << llvm::toString(text.takeError());
     return text ? *text : std::string();
   };
-  const std::string tables = assembly("x86-64-v3+lut");
+  const std::string tables = assembly("x86-64-v3+lut", 2560);
   EXPECT_NE(tables.find("rorx"), std::string::npos);
   EXPECT_NE(tables.find("vpmovsxwd"), std::string::npos);
-  EXPECT_EQ(assembly("x86-64-v3").find("rorx"), std::string::npos);
+  EXPECT_EQ(assembly("x86-64-v3", 2560).find("rorx"), std::string::npos);
+  // Rows past kLutMaxK keep the vector path (the transposed activations are k x 32 bytes of
+  // stack).
+  EXPECT_NE(assembly("x86-64-v3+lut", kLutMaxK).find("rorx"), std::string::npos);
+  EXPECT_EQ(assembly("x86-64-v3+lut", kLutMaxK + 128).find("rorx"), std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, TernaryMatmulTest, ::testing::ValuesIn(runnableTargets()));
