@@ -176,6 +176,11 @@ Value callIntrinsic(ImplicitLocOpBuilder &b, Type result, StringRef name, ValueR
   return LLVM::CallIntrinsicOp::create(b, result, b.getStringAttr(name), args).getResult(0);
 }
 
+Value stackBuffer(ImplicitLocOpBuilder &b, int64_t bytes, int64_t alignment) {
+  return LLVM::AllocaOp::create(b, LLVM::LLVMPointerType::get(b.getContext()), b.getI8Type(),
+                                constInt(b, b.getI64Type(), bytes), alignment);
+}
+
 Value bytePointer(ImplicitLocOpBuilder &b, Value base, Value offset) {
   Value bytes = arith::IndexCastOp::create(b, b.getI64Type(), offset);
   return LLVM::GEPOp::create(b, LLVM::LLVMPointerType::get(b.getContext()), b.getI8Type(), base,

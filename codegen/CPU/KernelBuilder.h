@@ -92,6 +92,9 @@ mlir::Value roundHalfEven(mlir::ImplicitLocOpBuilder &b, mlir::Value v);
 // The result of the LLVM intrinsic |name| (x86 instructions no vector-dialect op expresses).
 mlir::Value callIntrinsic(mlir::ImplicitLocOpBuilder &b, mlir::Type result, llvm::StringRef name,
                           mlir::ValueRange args);
+// |bytes| bytes of the kernel's stack frame (an alloca; emit it at the kernel's entry), aligned
+// to |alignment|: !llvm.ptr.
+mlir::Value stackBuffer(mlir::ImplicitLocOpBuilder &b, int64_t bytes, int64_t alignment);
 // |base| (!llvm.ptr) + |offset| bytes (an index value), as a plain GEP.
 mlir::Value bytePointer(mlir::ImplicitLocOpBuilder &b, mlir::Value base, mlir::Value offset);
 // Prefetches the byte at offset |at| (i64) of |base| (!llvm.ptr) for reading, into L1 (locality

@@ -456,22 +456,21 @@ LogicalResult generateTernaryMatmul(func::FuncOp fn, const KernelSpec &spec,
   TernaryMatmulEmitter emitter(p, dot, q, qscale, w, wPtr, wscale, y);
   // Prefill rows in steps of 32 go to AMX tiles where the target has them (TernaryMatmulAmx).
   const bool amx = amxTernaryApplies(target, p.k, p.nBlock);
-  const AmxTernaryShape amxShape{p.n, p.k, p.rowBytes, p.divideByScale};
+  const TernaryPrefillShape prefillShape{p.n, p.k, p.rowBytes, p.divideByScale};
   AmxTernaryOperands amxOperands;
   AmxScratch amxScratch;
   if (amx) {
     amxOperands = {loadBindingPointer(b, b.getLoc(), args.bindings, 0), qscale, w, wscale, y};
-    amxScratch = allocateAmxScratch(b, amxShape);
+    amxScratch = allocateAmxScratch(b, prefillShape);
   }
   // Or, on AVX2 targets compiled with --lut-prefill, by lookup tables (TernaryMatmulLut) over
   // the call's whole column slice, whose tables every weight row of the slice shares.
   Value lutRows = constIndex(b, 0);
   if (lutTernaryApplies(target, p.k) && !amx) {
-    const LutTernaryShape lutShape{p.n, p.k, p.rowBytes, p.divideByScale};
     const LutTernaryOperands lutOperands{q, qscale, wPtr, wscale, y};
-    const LutScratch lutScratch = allocateLutScratch(b, lutShape);
+    const LutScratch lutScratch = allocateLutScratch(b, prefillShape);
     lutRows = emitLutTernaryRows(
-        b, lutShape, lutOperands, lutScratch, args.rows,
+        b, prefillShape, lutOperands, lutScratch, args.rows,
         arith::MulIOp::create(b, args.begin, constIndex(b, p.nBlock)),
         arith::MulIOp::create(b, args.end, constIndex(b, p.nBlock)));
   }
@@ -492,7 +491,7 @@ LogicalResult generateTernaryMatmul(func::FuncOp fn, const KernelSpec &spec,
     };
     // AMX row steps (or the lookup-table rows done above), then full row tiles, then the
     // remaining rows one at a time.
-    Value first = amx ? emitAmxTernaryRows(ib, amxShape, amxOperands, amxScratch, args.rows,
+    Value first = amx ? emitAmxTernaryRows(ib, prefillShape, amxOperands, amxScratch, args.rows,
                                            firstCol, lastCol)
                       : lutRows;
     Value tiled = first;

@@ -146,7 +146,7 @@ SmallVector<Value> transposeDwords(ImplicitLocOpBuilder &b, ArrayRef<Value> rows
 
 class AmxTernaryEmitter {
 public:
-  AmxTernaryEmitter(const AmxTernaryShape &shape, const AmxTernaryOperands &ops,
+  AmxTernaryEmitter(const TernaryPrefillShape &shape, const AmxTernaryOperands &ops,
                     const AmxScratch &scratch)
       : shape(shape), ops(ops), scratch(scratch) {}
 
@@ -263,7 +263,7 @@ public:
   }
 
 private:
-  const AmxTernaryShape &shape;
+  const TernaryPrefillShape &shape;
   const AmxTernaryOperands &ops;
   const AmxScratch &scratch;
 };
@@ -274,24 +274,17 @@ bool amxTernaryApplies(const CpuTarget &target, int64_t k, int64_t nBlock) {
   return target.hasAMX && k % kChunkWeights == 0 && nBlock % kAmxRowStep == 0;
 }
 
-AmxScratch allocateAmxScratch(ImplicitLocOpBuilder &b, const AmxTernaryShape &shape) {
-  auto ptr = LLVM::LLVMPointerType::get(b.getContext());
-  auto bytes = [&](int64_t count) {
-    return LLVM::AllocaOp::create(b, ptr, b.getI8Type(), constInt(b, b.getI64Type(), count),
-                                  /*alignment=*/kTileRowBytes);
-  };
-  return {bytes(shape.k / kChunkWeights * 2 * kTileBytes), bytes(4 * kTileBytes)};
+AmxScratch allocateAmxScratch(ImplicitLocOpBuilder &b, const TernaryPrefillShape &shape) {
+  return {stackBuffer(b, shape.k / kChunkWeights * 2 * kTileBytes, kTileRowBytes),
+          stackBuffer(b, 4 * kTileBytes, kTileRowBytes)};
 }
 
-Value emitAmxTernaryRows(ImplicitLocOpBuilder &b, const AmxTernaryShape &shape,
+Value emitAmxTernaryRows(ImplicitLocOpBuilder &b, const TernaryPrefillShape &shape,
                          const AmxTernaryOperands &ops, const AmxScratch &scratch, Value rows,
                          Value firstCol, Value lastCol) {
-  Value step = constIndex(b, kAmxRowStep);
-  Value amxRows = arith::MulIOp::create(b, arith::DivUIOp::create(b, rows, step), step);
-  Value any = arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, amxRows, constIndex(b, 0));
   AmxTernaryEmitter emitter(shape, ops, scratch);
-  scf::IfOp::create(b, any, [&](OpBuilder &nested, Location loc) {
-    ImplicitLocOpBuilder ib(loc, nested);
+  return emitWholeRowSteps(b, rows, kAmxRowStep, [&](ImplicitLocOpBuilder &ib, Value amxRows) {
+    Value step = constIndex(ib, kAmxRowStep);
     forLoop(ib, firstCol, lastCol, step, [&](ImplicitLocOpBuilder &jb, Value j) {
       emitter.unpackWeights(jb, j);
       SmallVector<Value> ws;
@@ -304,9 +297,7 @@ Value emitAmxTernaryRows(ImplicitLocOpBuilder &b, const AmxTernaryShape &shape,
         emitter.emitRowStep(mb, m0, j, ws);
       });
     });
-    scf::YieldOp::create(ib);
   });
-  return amxRows;
 }
 
 } // namespace tern::cpu

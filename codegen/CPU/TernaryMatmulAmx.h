@@ -3,6 +3,7 @@
 #define TERN_CODEGEN_CPU_TERNARYMATMULAMX_H
 
 #include "codegen/CPU/CPUCodegen.h"
+#include "codegen/CPU/TernaryPrefill.h"
 
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
@@ -16,11 +17,6 @@ constexpr int64_t kAmxRowStep = 32;
 // target has AMX, k is whole 64-byte tile rows (so no tile reads past an activation row) and
 // n_block whole pairs of 16-row weight tiles.
 bool amxTernaryApplies(const CpuTarget &target, int64_t k, int64_t nBlock);
-
-struct AmxTernaryShape {
-  int64_t n, k, rowBytes; // rowBytes: one packed i2_b128 row
-  bool divideByScale;
-};
 
 // What the AMX path reads and writes: the activation codes as a raw pointer (rows of k bytes,
 // for the tile loads), the rest as the kernel's flat memrefs.
@@ -38,12 +34,12 @@ struct AmxTernaryOperands {
 struct AmxScratch {
   mlir::Value weightTiles, accumulators; // !llvm.ptr
 };
-AmxScratch allocateAmxScratch(mlir::ImplicitLocOpBuilder &b, const AmxTernaryShape &shape);
+AmxScratch allocateAmxScratch(mlir::ImplicitLocOpBuilder &b, const TernaryPrefillShape &shape);
 
 // Computes output rows [0, amxRows) x columns [firstCol, lastCol) (lastCol - firstCol a
 // multiple of 32), with amxRows = rows rounded down to kAmxRowStep (index values); returns
 // amxRows, where the vector path starts. Emits nothing that runs when amxRows is 0.
-mlir::Value emitAmxTernaryRows(mlir::ImplicitLocOpBuilder &b, const AmxTernaryShape &shape,
+mlir::Value emitAmxTernaryRows(mlir::ImplicitLocOpBuilder &b, const TernaryPrefillShape &shape,
                                const AmxTernaryOperands &ops, const AmxScratch &scratch,
                                mlir::Value rows, mlir::Value firstCol, mlir::Value lastCol);
 

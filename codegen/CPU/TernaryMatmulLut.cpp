@@ -12,9 +12,10 @@
 // which is why this beats vpmaddubsw where that instruction issues once per cycle.
 //
 // The 16 tables of one word step (16 KiB) stay in L1 while every weight row of a column block
-// reads its word; each row's 16 lookups are summed in int16 (at most 16 x 256 in magnitude)
-// and added to its int32 dots in a stack buffer, read back by the epilogue. Activations are
-// first transposed to k-major order, 32 bytes per k, so a table's rows load as one vector.
+// reads its word (loaded two rows ahead); a row's lookups add up in int16 over the four steps of
+// an i2_b128 block (at most 4 x 16 x 256 in magnitude), then into its int32 dots in a stack
+// buffer, which the epilogue reads back in 8 x 8 squares transposed in registers. Activations
+// are first transposed to k-major order, 32 bytes per k, so a table's rows load as one vector.
 // The sums are the exact integer dots (the tables hold the weights' values, not codes, so no
 // activation sums are needed), and the epilogue scales in double like the reference: outputs
 // are bit-identical to the vector path's.
@@ -87,7 +88,7 @@ SmallVector<Value> transpose8x8(ImplicitLocOpBuilder &b, ArrayRef<Value> rows) {
 
 class LutTernaryEmitter {
 public:
-  LutTernaryEmitter(const LutTernaryShape &shape, const LutTernaryOperands &ops,
+  LutTernaryEmitter(const TernaryPrefillShape &shape, const LutTernaryOperands &ops,
                     const LutScratch &scratch)
       : shape(shape), ops(ops), scratch(scratch) {}
 
@@ -147,8 +148,9 @@ public:
       const Value v1[3] = {arith::SubIOp::create(b, zero, a1), zero, a1};
       for (int64_t c1 = 0; c1 < 3; ++c1)
         for (int64_t c0 = 0; c0 < 3; ++c0) {
-          Value entry = c0 == 1 ? v1[c1] : c1 == 1 ? v0[c0]
-                                                   : Value(arith::AddIOp::create(b, v0[c0], v1[c1]));
+          Value entry = c0 == 1   ? v1[c1]
+                        : c1 == 1 ? v0[c0]
+                                  : Value(arith::AddIOp::create(b, v0[c0], v1[c1]));
           const int64_t at = pair * kTableBytes + (c0 + 4 * c1) * kEntryBytes;
           LLVM::StoreOp::create(b, entry, bytePointer(b, scratch.tables, constIndex(b, at)),
                                 /*alignment=*/kEntryBytes);
@@ -180,11 +182,11 @@ public:
       // wrapped bits are masked off into a copy and a shift: one instruction more per lookup,
       // which measured 20-25% slower on Zen 2 in a stand-alone model of this loop.
       const int64_t rotate = (4 * i - 6 + 64) % 64;
+      const std::string rorx = "rorxq $$" + std::to_string(rotate) + ", $1, $0";
       Value rotated = LLVM::InlineAsmOp::create(
-                          b, i64, ValueRange{word}, "rorxq $$" + std::to_string(rotate) + ", $1, $0",
-                          "=r,r", /*has_side_effects=*/false, /*is_align_stack=*/false,
-                          LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr(),
-                          ArrayAttr())
+                          b, i64, ValueRange{word}, rorx, "=r,r", /*has_side_effects=*/false,
+                          /*is_align_stack=*/false, LLVM::tailcallkind::TailCallKind::None,
+                          LLVM::AsmDialectAttr(), ArrayAttr())
                           .getResult(0);
       Value entryAt = arith::AddIOp::create(b, arith::AndIOp::create(b, rotated, mask),
                                             constInt(b, i64, i * kTableBytes));
@@ -209,10 +211,9 @@ public:
     auto i32Row = VectorType::get({kRows}, b.getI32Type());
     forLoop(b, n0, n1, constIndex(b, 1), [&](ImplicitLocOpBuilder &nb, Value n) {
       Value slot = arith::SubIOp::create(nb, n, n0);
-      Value partial = LLVM::LoadOp::create(
-          nb, i16Row,
-          bytePointer(nb, scratch.partials, arith::MulIOp::create(nb, slot, constIndex(nb, kRows * 2))),
-          /*alignment=*/kEntryBytes);
+      Value partialAt = bytePointer(nb, scratch.partials,
+                                    arith::MulIOp::create(nb, slot, constIndex(nb, kRows * 2)));
+      Value partial = LLVM::LoadOp::create(nb, i16Row, partialAt, /*alignment=*/kEntryBytes);
       Value dotsAt = bytePointer(nb, scratch.dots,
                                  arith::MulIOp::create(nb, slot, constIndex(nb, kRows * 4)));
       Value dots = arith::ExtSIOp::create(nb, i32Row, partial);
@@ -334,8 +335,9 @@ public:
                 addPartials(kb, n0, n1, first);
               };
               block(cb, constIndex(cb, 0), /*first=*/true);
-              forLoop(cb, constIndex(cb, 1), constIndex(cb, shape.rowBytes / (kWordBytes * kWordsPerBlock)),
-                      constIndex(cb, 1), [&](ImplicitLocOpBuilder &kb, Value blockIndex) {
+              const int64_t blocks = shape.rowBytes / (kWordBytes * kWordsPerBlock);
+              forLoop(cb, constIndex(cb, 1), constIndex(cb, blocks), constIndex(cb, 1),
+                      [&](ImplicitLocOpBuilder &kb, Value blockIndex) {
                         block(kb, blockIndex, /*first=*/false);
                       });
               storeOutputs(cb, m0, n0, n1, qs);
@@ -343,7 +345,7 @@ public:
   }
 
 private:
-  const LutTernaryShape &shape;
+  const TernaryPrefillShape &shape;
   const LutTernaryOperands &ops;
   const LutScratch &scratch;
 };
@@ -354,31 +356,22 @@ bool lutTernaryApplies(const CpuTarget &target, int64_t k) {
   return target.lutPrefill && k <= kLutMaxK;
 }
 
-LutScratch allocateLutScratch(ImplicitLocOpBuilder &b, const LutTernaryShape &shape) {
-  auto ptr = LLVM::LLVMPointerType::get(b.getContext());
-  auto bytes = [&](int64_t count) {
-    return LLVM::AllocaOp::create(b, ptr, b.getI8Type(), constInt(b, b.getI64Type(), count),
-                                  /*alignment=*/kEntryBytes);
-  };
-  return {bytes(shape.rowBytes * 4 * kRows), bytes(kStepTableBytes), bytes(kPartialBytes),
-          bytes(kDotsBytes)};
+LutScratch allocateLutScratch(ImplicitLocOpBuilder &b, const TernaryPrefillShape &shape) {
+  return {stackBuffer(b, shape.rowBytes * 4 * kRows, kEntryBytes),
+          stackBuffer(b, kStepTableBytes, kEntryBytes), stackBuffer(b, kPartialBytes, kEntryBytes),
+          stackBuffer(b, kDotsBytes, kEntryBytes)};
 }
 
-Value emitLutTernaryRows(ImplicitLocOpBuilder &b, const LutTernaryShape &shape,
+Value emitLutTernaryRows(ImplicitLocOpBuilder &b, const TernaryPrefillShape &shape,
                          const LutTernaryOperands &ops, const LutScratch &scratch, Value rows,
                          Value firstCol, Value lastCol) {
-  Value step = constIndex(b, kLutRowStep);
-  Value lutRows = arith::MulIOp::create(b, arith::DivUIOp::create(b, rows, step), step);
-  Value any = arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, lutRows, constIndex(b, 0));
   LutTernaryEmitter emitter(shape, ops, scratch);
-  scf::IfOp::create(b, any, [&](OpBuilder &nested, Location loc) {
-    ImplicitLocOpBuilder ib(loc, nested);
-    forLoop(ib, constIndex(ib, 0), lutRows, step, [&](ImplicitLocOpBuilder &mb, Value m0) {
-      emitter.emitRowStep(mb, m0, firstCol, lastCol);
-    });
-    scf::YieldOp::create(ib);
+  return emitWholeRowSteps(b, rows, kLutRowStep, [&](ImplicitLocOpBuilder &ib, Value lutRows) {
+    forLoop(ib, constIndex(ib, 0), lutRows, constIndex(ib, kLutRowStep),
+            [&](ImplicitLocOpBuilder &mb, Value m0) {
+              emitter.emitRowStep(mb, m0, firstCol, lastCol);
+            });
   });
-  return lutRows;
 }
 
 } // namespace tern::cpu

@@ -4,6 +4,7 @@
 #define TERN_CODEGEN_CPU_TERNARYMATMULLUT_H
 
 #include "codegen/CPU/CPUCodegen.h"
+#include "codegen/CPU/TernaryPrefill.h"
 
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
@@ -20,11 +21,6 @@ constexpr int64_t kLutMaxK = 16384;
 // Whether the table path takes the prefill rows of a ternary_matmul with rows of k weights.
 bool lutTernaryApplies(const CpuTarget &target, int64_t k);
 
-struct LutTernaryShape {
-  int64_t n, k, rowBytes; // rowBytes: one packed i2_b128 row (k padded to 128, / 4)
-  bool divideByScale;
-};
-
 struct LutTernaryOperands {
   mlir::Value q;      // memref (rows * k) i8, the activation codes
   mlir::Value qscale; // memref (rows) f32
@@ -40,12 +36,12 @@ struct LutTernaryOperands {
 struct LutScratch {
   mlir::Value activations, tables, partials, dots; // !llvm.ptr
 };
-LutScratch allocateLutScratch(mlir::ImplicitLocOpBuilder &b, const LutTernaryShape &shape);
+LutScratch allocateLutScratch(mlir::ImplicitLocOpBuilder &b, const TernaryPrefillShape &shape);
 
 // Computes output rows [0, lutRows) x columns [firstCol, lastCol) (index values), with
 // lutRows = rows rounded down to kLutRowStep; returns lutRows, where the vector path starts.
 // Emits nothing that runs when lutRows is 0.
-mlir::Value emitLutTernaryRows(mlir::ImplicitLocOpBuilder &b, const LutTernaryShape &shape,
+mlir::Value emitLutTernaryRows(mlir::ImplicitLocOpBuilder &b, const TernaryPrefillShape &shape,
                                const LutTernaryOperands &ops, const LutScratch &scratch,
                                mlir::Value rows, mlir::Value firstCol, mlir::Value lastCol);
 
