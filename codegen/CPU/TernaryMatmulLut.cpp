@@ -50,6 +50,7 @@ constexpr int64_t kPartialBytes = kColumnBlock * kRows * 2; // int16 sums of one
 constexpr int64_t kDotsBytes = kColumnBlock * kRows * 4;
 constexpr int64_t kLanes = 8;                         // f64 lanes of the epilogue's vectors
 constexpr int64_t kWordsAhead = 2;                    // rows between a word's load and its use
+constexpr int64_t kCacheLineBytes = 64;               // two i2_b128 blocks of a row
 
 // |base| + |offset| bytes, offset an i64 value.
 Value bytePointerI64(ImplicitLocOpBuilder &b, Value base, Value offset) {
@@ -160,11 +161,24 @@ public:
 
   // Weight row n's word of step |step|.
   Value loadWord(ImplicitLocOpBuilder &b, Value step, Value n) const {
-    Value wordAt = arith::AddIOp::create(
-        b, arith::MulIOp::create(b, n, constIndex(b, shape.rowBytes)),
-        arith::MulIOp::create(b, step, constIndex(b, kWordBytes)));
-    return LLVM::LoadOp::create(b, b.getI64Type(), bytePointer(b, ops.wPtr, wordAt),
+    return LLVM::LoadOp::create(b, b.getI64Type(), bytePointer(b, ops.wPtr, wordAt(b, step, n)),
                                 /*alignment=*/kWordBytes);
+  }
+
+  // Asks L2 for the cache line after weight row n's word of step |step|: at the first step of
+  // a block, the row's words two blocks later. A column block's rows are rowBytes apart, a
+  // stride the hardware prefetcher did not follow from memory: without this the model's
+  // prefill ran 10% slower than the same kernels on weights already in cache.
+  void prefetchNextLine(ImplicitLocOpBuilder &b, Value step, Value n) const {
+    Value at = arith::AddIOp::create(b, wordAt(b, step, n), constIndex(b, kCacheLineBytes));
+    prefetchByte(b, ops.wPtr, arith::IndexCastOp::create(b, b.getI64Type(), at),
+                 /*locality=*/2);
+  }
+
+  // Byte offset of weight row n's word of step |step|.
+  Value wordAt(ImplicitLocOpBuilder &b, Value step, Value n) const {
+    return arith::AddIOp::create(b, arith::MulIOp::create(b, n, constIndex(b, shape.rowBytes)),
+                                 arith::MulIOp::create(b, step, constIndex(b, kWordBytes)));
   }
 
   // Adds weight row n's sums for |word| (its word of the current step) to its int16 partial
@@ -317,6 +331,8 @@ public:
                 forLoop(sb, n0, n1, constIndex(sb, 1), init,
                         [&](ImplicitLocOpBuilder &nb, Value n, ValueRange carried) {
                           Value ahead = wordOf(nb, n, kWordsAhead);
+                          if (first)
+                            prefetchNextLine(nb, step, n);
                           accumulateRow(nb, carried[0], n, n0, first);
                           SmallVector<Value> next(carried.drop_front());
                           next.push_back(ahead);
