@@ -182,15 +182,15 @@ Value stackBuffer(ImplicitLocOpBuilder &b, int64_t bytes, int64_t alignment) {
 }
 
 Value bytePointer(ImplicitLocOpBuilder &b, Value base, Value offset) {
-  Value bytes = arith::IndexCastOp::create(b, b.getI64Type(), offset);
+  Value bytes = offset.getType().isIndex()
+                    ? Value(arith::IndexCastOp::create(b, b.getI64Type(), offset))
+                    : offset;
   return LLVM::GEPOp::create(b, LLVM::LLVMPointerType::get(b.getContext()), b.getI8Type(), base,
                              ValueRange{bytes});
 }
 
 void prefetchByte(ImplicitLocOpBuilder &b, Value base, Value at, int locality) {
-  Value addr = LLVM::GEPOp::create(b, LLVM::LLVMPointerType::get(b.getContext()), b.getI8Type(),
-                                   base, ValueRange{at});
-  LLVM::Prefetch::create(b, addr, /*rw=*/0, locality, /*cache=*/1);
+  LLVM::Prefetch::create(b, bytePointer(b, base, at), /*rw=*/0, locality, /*cache=*/1);
 }
 
 } // namespace tern::cpu

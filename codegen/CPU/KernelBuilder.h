@@ -95,9 +95,9 @@ mlir::Value callIntrinsic(mlir::ImplicitLocOpBuilder &b, mlir::Type result, llvm
 // |bytes| bytes of the kernel's stack frame (an alloca; emit it at the kernel's entry), aligned
 // to |alignment|: !llvm.ptr.
 mlir::Value stackBuffer(mlir::ImplicitLocOpBuilder &b, int64_t bytes, int64_t alignment);
-// |base| (!llvm.ptr) + |offset| bytes (an index value), as a plain GEP.
+// |base| (!llvm.ptr) + |offset| bytes (an index or i64 value), as a plain GEP.
 mlir::Value bytePointer(mlir::ImplicitLocOpBuilder &b, mlir::Value base, mlir::Value offset);
-// Prefetches the byte at offset |at| (i64) of |base| (!llvm.ptr) for reading, into L1 (locality
+// Prefetches the byte at offset |at| (index or i64) of |base| (!llvm.ptr) for reading, into L1 (locality
 // 3, prefetcht0) or L2 (2, prefetcht1). A plain (not inbounds) GEP: the last tiles of a call
 // prefetch past the end of their weights, which a prefetch may do and an access may not.
 void prefetchByte(mlir::ImplicitLocOpBuilder &b, mlir::Value base, mlir::Value at, int locality);

@@ -52,12 +52,6 @@ constexpr int64_t kLanes = 8;                         // f64 lanes of the epilog
 constexpr int64_t kWordsAhead = 2;                    // rows between a word's load and its use
 constexpr int64_t kCacheLineBytes = 64;               // two i2_b128 blocks of a row
 
-// |base| + |offset| bytes, offset an i64 value.
-Value bytePointerI64(ImplicitLocOpBuilder &b, Value base, Value offset) {
-  return LLVM::GEPOp::create(b, LLVM::LLVMPointerType::get(b.getContext()), b.getI8Type(), base,
-                             ValueRange{offset});
-}
-
 // The 8 x 8 transpose of eight vector<8xi32> rows: unpacks of 32-bit then 64-bit pairs, then
 // 128-bit halves (24 two-source shuffles).
 SmallVector<Value> transpose8x8(ImplicitLocOpBuilder &b, ArrayRef<Value> rows) {
@@ -171,8 +165,7 @@ public:
   // prefill ran 10% slower than the same kernels on weights already in cache.
   void prefetchNextLine(ImplicitLocOpBuilder &b, Value step, Value n) const {
     Value at = arith::AddIOp::create(b, wordAt(b, step, n), constIndex(b, kCacheLineBytes));
-    prefetchByte(b, ops.wPtr, arith::IndexCastOp::create(b, b.getI64Type(), at),
-                 /*locality=*/2);
+    prefetchByte(b, ops.wPtr, at, /*locality=*/2);
   }
 
   // Byte offset of weight row n's word of step |step|.
@@ -204,7 +197,7 @@ public:
                           .getResult(0);
       Value entryAt = arith::AddIOp::create(b, arith::AndIOp::create(b, rotated, mask),
                                             constInt(b, i64, i * kTableBytes));
-      Value entry = LLVM::LoadOp::create(b, i16Row, bytePointerI64(b, scratch.tables, entryAt),
+      Value entry = LLVM::LoadOp::create(b, i16Row, bytePointer(b, scratch.tables, entryAt),
                                          /*alignment=*/kEntryBytes);
       sums[i % 2] = arith::AddIOp::create(b, sums[i % 2], entry);
     }

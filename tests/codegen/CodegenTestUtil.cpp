@@ -3,6 +3,8 @@
 
 #include "tern/artifact/HostCpu.h"
 
+#include <algorithm>
+
 #include <dlfcn.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -35,6 +37,11 @@ bool hostRunsLookupTableKernels() {
 #else
   return false;
 #endif
+}
+
+bool hostRuns(const std::string &target) {
+  const std::vector<std::string> targets = runnableTargets();
+  return std::find(targets.begin(), targets.end(), target) != targets.end();
 }
 
 bool hostRunsAmxKernels() {

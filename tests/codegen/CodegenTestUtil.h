@@ -17,6 +17,8 @@ namespace tern::cpu::test {
 
 // Targets whose code this host can run (x86-64-v4, x86-64-v3, generic), best first.
 std::vector<std::string> runnableTargets();
+// Whether |target| is one of runnableTargets().
+bool hostRuns(const std::string &target);
 
 // A generated kernel library loaded into this process.
 class LoadedLibrary {

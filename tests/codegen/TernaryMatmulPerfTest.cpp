@@ -89,7 +89,7 @@ std::vector<std::string> perfTargets() {
   std::vector<std::string> targets = runnableTargets();
   if (hostRunsLookupTableKernels())
     targets.insert(targets.begin(), "x86-64-v4+tl2");
-  if (std::find(targets.begin(), targets.end(), "x86-64-v3") != targets.end())
+  if (hostRuns("x86-64-v3"))
     targets.push_back("x86-64-v3+lut"); // prefill rows by lookup tables; decode as x86-64-v3
   if (hostRunsAmxKernels()) // prefill rows on AMX tiles; decode as x86-64-v4
     targets.insert(targets.begin(), "x86-64-v4+amx");

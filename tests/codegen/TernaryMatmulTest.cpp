@@ -250,11 +250,6 @@ TEST(TernaryMatmulAmxTest, EmitsTileInstructionsWhereTheShapeAllows) {
   EXPECT_EQ(assembly(2560, 16).find("tdpbssd"), std::string::npos);
 }
 
-bool hostRunsV3() {
-  const std::vector<std::string> targets = runnableTargets();
-  return std::find(targets.begin(), targets.end(), "x86-64-v3") != targets.end();
-}
-
 // Lookup tables (x86-64-v3+lut, ternc --lut-prefill=on): rows in steps of 32 summed from tables
 // over the call's whole column slice, the rest on the vector path. k whole blocks (128, 256,
 // 2560), partial blocks (100, 200: padding weights meet zeroed activations) or the FFN's 6912;
@@ -262,7 +257,7 @@ bool hostRunsV3() {
 // rows below one step (1, 31: vector path only), one step, a step and vector rows (33, 37, 63),
 // several steps (96, 101). Activations include -128 and 127.
 TEST(TernaryMatmulLutTest, MatchesReference) {
-  if (!hostRunsV3())
+  if (!hostRuns("x86-64-v3"))
     GTEST_SKIP() << "this host does not run x86-64-v3 kernels";
   const std::vector<TernaryCase> cases = {
       {32, 128, 32, false}, {64, 200, 8, true}, {96, 100, 32, false}, {300, 256, 4, true},
@@ -273,7 +268,7 @@ TEST(TernaryMatmulLutTest, MatchesReference) {
 }
 
 TEST(TernaryMatmulLutTest, MatchesReferenceAtModelShape) {
-  if (!hostRunsV3())
+  if (!hostRuns("x86-64-v3"))
     GTEST_SKIP() << "this host does not run x86-64-v3 kernels";
   checkTernary("x86-64-v3+lut", {3840, 2560, 64, true}, {128, 1}, 501);
   checkTernary("x86-64-v3+lut", {2560, 6912, 64, false}, {35}, 502);
