@@ -1,24 +1,27 @@
 // ternary_matmul's prefill rows by lookup tables: the GEMM of i2_b128 weights on AVX2 cores
 // whose one vpmaddubsw pipe bounds the multiply-add kernel (AMD Zen 1-3).
 //
-// A weight row's 8-byte word w of block b, byte offset 8u, holds in nibble i (bits 4i .. 4i+3)
-// the codes (value + 1) of two weights: byte j = 8u + i / 2 of the block, slots s = 0, 1 (even
-// i) or 2, 3 (odd i), i.e. weights k0 = 128b + 64 (i % 2) + j and k1 = k0 + 32. For each such
-// pair and 32 activation rows, a table holds the nine sums (c0 - 1) a[k0] + (c1 - 1) a[k1] as
-// int16 at entry c0 + 4 c1, 64 bytes (32 rows) per entry. The dot of a weight row with the 32
-// activation rows is then the sum over nibbles of the entry the nibble selects: per nibble one
-// rotate (rorx) and one and give the entry's byte offset, and two vpaddw with a memory operand
-// add its 32 rows. Table entries are read through the two load ports instead of the multiplier,
-// which is why this beats vpmaddubsw where that instruction issues once per cycle.
+// A weight row's 8-byte word of block b, byte offset 8u, holds 32 codes (value + 1): code c
+// (bits 2c, 2c + 1) is byte c / 4's slot c % 4, the weight 128b + 8u + c / 4 + 32 (c % 4). The
+// word is read as ten groups of three adjacent codes (bits 6g .. 6g + 5) and one pair (bits
+// 60 .. 63). For each group and 32 activation rows a table holds the 27 (or 9) sums
+// sum_i (c_i - 1) a[k_i] as int16 at entry c0 + 4 c1 + 16 c2 -- the group's bits as they
+// stand -- 64 bytes (32 rows) per entry. The dot of a weight row with the 32 activation rows is
+// the sum over groups of the entry each group selects: per group one rotate (rorx) and one and
+// give the entry's byte offset, and two vpaddw with a memory operand add its 32 rows, 96
+// multiply-adds. Table entries are read through the two load ports instead of the multiplier,
+// which is why this beats vpmaddubsw where that instruction issues once per cycle; groups of
+// three take 11 lookups per word where pairs took 16 (1.25x the pairs' speed on Zen 2).
 //
-// The 16 tables of one word step (16 KiB) stay in L1 while every weight row of a column block
-// reads its word (loaded two rows ahead); a row's lookups add up in int16 over the four steps of
-// an i2_b128 block (at most 4 x 16 x 256 in magnitude), then into its int32 dots in a stack
-// buffer, which the epilogue reads back in 8 x 8 squares transposed in registers. Activations
-// are first transposed to k-major order, 32 bytes per k, so a table's rows load as one vector.
-// The sums are the exact integer dots (the tables hold the weights' values, not codes, so no
-// activation sums are needed), and the epilogue scales in double like the reference: outputs
-// are bit-identical to the vector path's.
+// The 11 tables of one word step (28 KiB, 43 entries of 64 bytes for a group of three, 27 of
+// them used) stay in L1 while every weight row of a column block reads its word (loaded two
+// rows ahead); a row's lookups add up in int16 over the four steps of an i2_b128 block (at most
+// 4 x 32 x 128 in magnitude), then into its int32 dots in a stack buffer, which the epilogue
+// reads back in 8 x 8 squares transposed in registers. Activations are first transposed to
+// k-major order, 32 bytes per k, so a table's rows load as one vector. The sums are the exact
+// integer dots (the tables hold the weights' values, not codes, so no activation sums are
+// needed), and the epilogue scales in double like the reference: outputs are bit-identical to
+// the vector path's.
 #include "codegen/CPU/TernaryMatmulLut.h"
 #include "codegen/CPU/KernelBuilder.h"
 
@@ -40,17 +43,36 @@ constexpr int64_t kRows = kLutRowStep;
 constexpr int64_t kWordBytes = 8;                     // one step of a weight row
 constexpr int64_t kWordsPerBlock = 4;                 // i2_b128 blocks are 32 bytes
 constexpr int64_t kBlockWeights = 128;
-constexpr int64_t kPairsPerWord = 16;                 // nibbles
-constexpr int64_t kEntryBytes = kRows * 2;            // 32 x int16
-constexpr int64_t kTableBytes = 16 * kEntryBytes;     // 16 entries, 9 of them used
-constexpr int64_t kStepTableBytes = kPairsPerWord * kTableBytes;
-constexpr int64_t kEntryMask = 15 * kEntryBytes;      // a nibble, as an entry's byte offset
-constexpr int64_t kColumnBlock = 512;                 // weight rows whose dots stay in scratch
+constexpr int64_t kEntryBytes = kRows * 2;            // kRows x int16: two ymm
+constexpr int64_t kEntryShift = 6;                    // log2(kEntryBytes)
+// Weight rows whose dots stay in scratch: each block builds the tables once per step, about 4%
+// of a block of 1024 rows on Zen 2 (512: 5% slower, 2048: 1% slower).
+constexpr int64_t kColumnBlock = 1024;
 constexpr int64_t kPartialBytes = kColumnBlock * kRows * 2; // int16 sums of one block's steps
 constexpr int64_t kDotsBytes = kColumnBlock * kRows * 4;
 constexpr int64_t kLanes = 8;                         // f64 lanes of the epilogue's vectors
 constexpr int64_t kWordsAhead = 2;                    // rows between a word's load and its use
 constexpr int64_t kCacheLineBytes = 64;               // two i2_b128 blocks of a row
+static_assert(kEntryBytes == int64_t{1} << kEntryShift);
+
+// A word's 32 codes as ten groups of three adjacent codes (bits 6g .. 6g + 5) and one pair (bits
+// 60 .. 63). A group's table entry for codes c0, c1, c2 is entry c0 + 4 c1 + 16 c2, the group's
+// bits as they stand, so one rotate and one mask give the entry's byte offset; 43 entries for a
+// triple (27 used) and 11 for the pair (9 used).
+struct CodeGroup {
+  int64_t firstCode, codes, tableOffset;
+};
+constexpr int64_t kTriples = 10, kGroupsPerWord = kTriples + 1;
+constexpr int64_t kTripleEntries = 43, kPairEntries = 11;
+constexpr int64_t kStepTableBytes = (kTriples * kTripleEntries + kPairEntries) * kEntryBytes;
+
+CodeGroup codeGroup(int64_t g) {
+  return g < kTriples ? CodeGroup{3 * g, 3, g * kTripleEntries * kEntryBytes}
+                      : CodeGroup{3 * kTriples, 2, kTriples * kTripleEntries * kEntryBytes};
+}
+
+// Weight index, from byte 0 of its word, of a word's code c: byte c / 4, slot c % 4.
+int64_t codeWeight(int64_t c) { return c / 4 + 32 * (c % 4); }
 
 // The 8 x 8 transpose of eight vector<8xi32> rows: unpacks of 32-bit then 64-bit pairs, then
 // 128-bit halves (24 two-source shuffles).
@@ -116,11 +138,11 @@ public:
             });
   }
 
-  // The 16 tables of word step |step| (byte 8 * step of every weight row).
+  // The tables of word step |step| (byte 8 * step of every weight row).
   void buildTables(ImplicitLocOpBuilder &b, Value step) const {
     auto i8Row = VectorType::get({kRows}, b.getI8Type());
     auto i16Row = VectorType::get({kRows}, b.getI16Type());
-    // Weight index of byte 0 of this word in its block: 128 (step / 4) + 8 (step % 4).
+    // Weight index of byte 0 of this word: 128 (step / 4) + 8 (step % 4).
     Value first = arith::AddIOp::create(
         b,
         arith::MulIOp::create(b, arith::DivUIOp::create(b, step, constIndex(b, kWordsPerBlock)),
@@ -134,22 +156,31 @@ public:
       Value codes = LLVM::LoadOp::create(b, i8Row, at, /*alignment=*/kRows);
       return Value(arith::ExtSIOp::create(b, i16Row, codes));
     };
+    // Sums as values, with a null Value for zero (so no add of a zero is emitted).
+    auto add = [&](Value x, Value y) {
+      return !x ? y : !y ? x : Value(arith::AddIOp::create(b, x, y));
+    };
     Value zero = constInt(b, i16Row, 0);
-    for (int64_t pair = 0; pair < kPairsPerWord; ++pair) {
-      const int64_t offset = 64 * (pair % 2) + pair / 2; // k0 - first
-      Value a0 = activationsAt(offset), a1 = activationsAt(offset + 32);
-      // Weight value (code - 1) times activation, for codes 0, 1, 2.
-      const Value v0[3] = {arith::SubIOp::create(b, zero, a0), zero, a0};
-      const Value v1[3] = {arith::SubIOp::create(b, zero, a1), zero, a1};
-      for (int64_t c1 = 0; c1 < 3; ++c1)
-        for (int64_t c0 = 0; c0 < 3; ++c0) {
-          Value entry = c0 == 1   ? v1[c1]
-                        : c1 == 1 ? v0[c0]
-                                  : Value(arith::AddIOp::create(b, v0[c0], v1[c1]));
-          const int64_t at = pair * kTableBytes + (c0 + 4 * c1) * kEntryBytes;
-          LLVM::StoreOp::create(b, entry, bytePointer(b, scratch.tables, constIndex(b, at)),
-                                /*alignment=*/kEntryBytes);
-        }
+    for (int64_t g = 0; g < kGroupsPerWord; ++g) {
+      const CodeGroup group = codeGroup(g);
+      // Weight value (code - 1) times activation for codes 0, 1, 2 of each of the group's codes;
+      // entry sums over the codes built up one code at a time (3, 9, then 27 sums).
+      SmallVector<std::pair<int64_t, Value>> sums = {{0, Value()}};
+      for (int64_t i = 0; i < group.codes; ++i) {
+        Value a = activationsAt(codeWeight(group.firstCode + i));
+        const Value terms[3] = {arith::SubIOp::create(b, zero, a), Value(), a};
+        SmallVector<std::pair<int64_t, Value>> next;
+        for (int64_t c = 0; c < 3; ++c)
+          for (auto [entry, sum] : sums)
+            next.push_back({entry + (c << (2 * i)), add(sum, terms[c])});
+        sums = std::move(next);
+      }
+      for (auto [entry, sum] : sums) {
+        const int64_t at = group.tableOffset + entry * kEntryBytes;
+        LLVM::StoreOp::create(b, sum ? sum : zero,
+                              bytePointer(b, scratch.tables, constIndex(b, at)),
+                              /*alignment=*/kEntryBytes);
+      }
     }
   }
 
@@ -182,24 +213,25 @@ public:
     auto i16Row = VectorType::get({kRows}, b.getI16Type());
     // Two sums (even and odd nibbles), so no one chain of adds holds every lookup.
     Value sums[2] = {constInt(b, i16Row, 0), constInt(b, i16Row, 0)};
-    Value mask = constInt(b, i64, kEntryMask);
-    for (int64_t i = 0; i < kPairsPerWord; ++i) {
-      // Nibble i moved to bits 6..9 (x 64 bytes per entry) by a rotate, then the mask. Written
-      // as rorx (BMI2: no copy of the word, no flags), because LLVM turns a rotate whose
-      // wrapped bits are masked off into a copy and a shift: one instruction more per lookup,
-      // which measured 20-25% slower on Zen 2 in a stand-alone model of this loop.
-      const int64_t rotate = (4 * i - 6 + 64) % 64;
+    for (int64_t g = 0; g < kGroupsPerWord; ++g) {
+      const CodeGroup group = codeGroup(g);
+      // The group's bits moved to bit kEntryShift (x 32 bytes per entry) by a rotate, then a
+      // mask. Written as rorx (BMI2: no copy of the word, no flags), because LLVM turns a
+      // rotate whose wrapped bits are masked off into a copy and a shift: one instruction more
+      // per lookup, which measured 20-25% slower on Zen 2 in a stand-alone model of this loop.
+      const int64_t rotate = (2 * group.firstCode - kEntryShift + 64) % 64;
+      const int64_t mask = ((int64_t{1} << (2 * group.codes)) - 1) << kEntryShift;
       const std::string rorx = "rorxq $$" + std::to_string(rotate) + ", $1, $0";
       Value rotated = LLVM::InlineAsmOp::create(
                           b, i64, ValueRange{word}, rorx, "=r,r", /*has_side_effects=*/false,
                           /*is_align_stack=*/false, LLVM::tailcallkind::TailCallKind::None,
                           LLVM::AsmDialectAttr(), ArrayAttr())
                           .getResult(0);
-      Value entryAt = arith::AddIOp::create(b, arith::AndIOp::create(b, rotated, mask),
-                                            constInt(b, i64, i * kTableBytes));
+      Value entryAt = arith::AddIOp::create(b, arith::AndIOp::create(b, rotated, constInt(b, i64, mask)),
+                                            constInt(b, i64, group.tableOffset));
       Value entry = LLVM::LoadOp::create(b, i16Row, bytePointer(b, scratch.tables, entryAt),
                                          /*alignment=*/kEntryBytes);
-      sums[i % 2] = arith::AddIOp::create(b, sums[i % 2], entry);
+      sums[g % 2] = arith::AddIOp::create(b, sums[g % 2], entry);
     }
     Value stepSums = arith::AddIOp::create(b, sums[0], sums[1]);
     Value slot = arith::SubIOp::create(b, n, n0);
@@ -367,7 +399,9 @@ bool lutTernaryApplies(const CpuTarget &target, int64_t k) {
 
 LutScratch allocateLutScratch(ImplicitLocOpBuilder &b, const TernaryPrefillShape &shape) {
   return {stackBuffer(b, shape.rowBytes * 4 * kRows, kEntryBytes),
-          stackBuffer(b, kStepTableBytes, kEntryBytes), stackBuffer(b, kPartialBytes, kEntryBytes),
+          // Past the last table, room for the entries of codes 3 (not ternary): never read for
+          // weights the packer wrote, but a lookup must not leave the buffer either way.
+          stackBuffer(b, kStepTableBytes + (64 - kTripleEntries) * kEntryBytes, kEntryBytes), stackBuffer(b, kPartialBytes, kEntryBytes),
           stackBuffer(b, kDotsBytes, kEntryBytes)};
 }
 

@@ -1,5 +1,5 @@
 // The lookup-table part of ternary_matmul on AVX2 without AVX-512: prefill rows of i2_b128
-// weights summed from tables of activation pairs, read through the load ports.
+// weights summed from tables of activation triples, read through the load ports.
 #ifndef TERN_CODEGEN_CPU_TERNARYMATMULLUT_H
 #define TERN_CODEGEN_CPU_TERNARYMATMULLUT_H
 
@@ -31,8 +31,8 @@ struct LutTernaryOperands {
 
 // Stack buffers of the table path, allocated once at the kernel's entry: 32 activation rows
 // transposed to (k padded, 32) int8 (k KiB / 32: 216 KiB for k = 6912), the tables of one
-// 32-weight step (16 KiB), and for one block of 512 weight rows the int16 sums of the current
-// 128 weights (32 KiB) and the int32 dots (64 KiB).
+// 32-weight step (29 KiB), and for one block of 1024 weight rows the int16 sums of the current
+// 128 weights (64 KiB) and the int32 dots (128 KiB).
 struct LutScratch {
   mlir::Value activations, tables, partials, dots; // !llvm.ptr
 };
