@@ -15,14 +15,17 @@ void emitQuantizeRow(ImplicitLocOpBuilder &b, const CpuTarget &target, int64_t w
                      const RowValues &values, Value q, Value qBase, Value qscale, Value row) {
   const int64_t lanes = f32Lanes(target);
   Type f32 = b.getF32Type();
-  auto vecType = VectorType::get({lanes}, f32);
 
-  // Absolute maximum: full chunks in a vector, a short tail chunk in a scalar.
+  // Absolute maximum: full chunks in a vector, a short tail chunk in a scalar. A chunk is four
+  // machine vectors, four independent chains of maxima (one chain waited on each maximum's
+  // latency).
+  const int64_t chunk = 4 * lanes;
+  auto chunkType = VectorType::get({chunk}, f32);
   SmallVector<Value> maxima = forChunks(
-      b, width, lanes, ValueRange{constFloat(b, vecType, 0.0), constFloat(b, f32, 0.0)},
+      b, width, chunk, ValueRange{constFloat(b, chunkType, 0.0), constFloat(b, f32, 0.0)},
       [&](ImplicitLocOpBuilder &nb, Value offset, int64_t n, ValueRange c) -> SmallVector<Value> {
         Value a = math::AbsFOp::create(nb, values(nb, offset, n));
-        if (n == lanes)
+        if (n == chunk)
           return {arith::MaxNumFOp::create(nb, c[0], a), c[1]};
         return {c[0], arith::MaxNumFOp::create(nb, c[1], reduceMax(nb, a))};
       });
