@@ -31,6 +31,7 @@
 //
 // Spec parameters beyond the family's: lanes_min_queries (default 4; 0 = never) moves the
 // switch between the two ways (tests use it to run each on every shape).
+#include "codegen/CPU/AttentionTiles.h"
 #include "codegen/CPU/KernelBuilder.h"
 #include "codegen/CPU/KernelGenerators.h"
 #include "codegen/CPU/VectorMath.h"
@@ -161,59 +162,12 @@ Value lanesOf(ImplicitLocOpBuilder &b, Value v, int64_t first, int64_t count) {
   return vector::ShuffleOp::create(b, v, v, mask);
 }
 
-// max(a, b) as compare and select, which x86 does in one instruction (maxnum's NaN rules take
-// several, and vector.reduction <maxnumf> becomes a serial chain of them).
-Value maxOf(ImplicitLocOpBuilder &b, Value x, Value y) {
-  return arith::SelectOp::create(b, arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, x, y), x,
-                                 y);
-}
-
-// Each lane gets the maximum of its aligned segment of |segment| lanes (a power of two), by a
-// butterfly of shuffles: the segment maxima come out already broadcast.
-Value segmentMax(ImplicitLocOpBuilder &b, Value v, int64_t segment) {
-  const int64_t n = cast<VectorType>(v.getType()).getNumElements();
-  for (int64_t step = segment / 2; step >= 1; step /= 2) {
-    SmallVector<int64_t> mask;
-    for (int64_t i = 0; i < n; ++i)
-      mask.push_back(i ^ step);
-    v = maxOf(b, v, vector::ShuffleOp::create(b, v, v, mask));
-  }
-  return v;
-}
-
 // A vector of scalars.size() segments of |segment| lanes, segment i holding scalars[i].
 Value segmentSplat(ImplicitLocOpBuilder &b, ArrayRef<Value> scalars, int64_t segment) {
   SmallVector<Value> parts;
   for (Value s : scalars)
     parts.push_back(vector::BroadcastOp::create(b, VectorType::get({segment}, s.getType()), s));
   return concat(b, parts);
-}
-
-// exp(x) for softmax weights, x = score - running maximum <= 0 (or -inf), to about 2e-7
-// relative: Cody-Waite reduction to r in [-ln2/2, ln2/2], a degree-6 Taylor polynomial, and 2^n
-// added to the exponent bits. x is clamped at -86 so 2^n never leaves the normal range (the
-// weight of such a position, < 3e-38 against at least one weight of 1, is lost in rounding);
-// masked lanes select 0 themselves. Half the operations of the general expF32.
-Value softmaxExp(ImplicitLocOpBuilder &b, Value x, bool fma) {
-  Type type = x.getType();
-  auto f = [&](double v) { return constFloat(b, type, v); };
-  Type i32 = b.getI32Type();
-  if (auto vec = dyn_cast<VectorType>(type))
-    i32 = VectorType::get(vec.getShape(), i32);
-  x = maxOf(b, x, f(-86.0));
-  // t = 1.5 * 2^23 + n: the low mantissa bits of t hold n = round(x / ln 2) in two's complement.
-  Value magic = f(12582912.0);
-  Value t = mulAdd(b, x, f(1.4426950408889634), magic, fma);
-  Value n = arith::SubFOp::create(b, t, magic);
-  Value r = mulAdd(b, n, f(-0.693359375), x, fma); // n * ln2Hi is exact (9 bits)
-  r = mulAdd(b, n, f(2.12194440054690583e-4), r, fma);
-  Value p = f(1.0 / 720.0);
-  for (double c : {1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0})
-    p = mulAdd(b, p, r, f(c), fma);
-  Value scaleBits =
-      arith::ShLIOp::create(b, arith::BitcastOp::create(b, i32, t), constInt(b, i32, 23));
-  return arith::BitcastOp::create(
-      b, type, arith::AddIOp::create(b, arith::BitcastOp::create(b, i32, p), scaleBits));
 }
 
 // Generates the kernel's block updates for a pass of one or more queries over the same key and
@@ -643,6 +597,15 @@ LogicalResult generateAttention(func::FuncOp fn, const KernelSpec &spec, const C
   // Then the dot products see fewer than lanesMinQueries queries: no larger passes are needed.
   while (lanesPath && passQueries > 1 && passQueries >= lanesMinQueries)
     passQueries /= 2;
+  // Prefill row blocks of at least tiles_min_queries queries go to the tiles of
+  // AttentionTiles.cpp where the head_dim suits them. By default only head_dims past the lanes
+  // path's (on Zen 2 the tiles took the 2B-4T prefill, head_dim 128, from 20 to 48 GFLOP/s, but
+  // were 15-25% slower than queries in lanes at head_dim 48 and 64), and never one decode row
+  // (at most a group's queries), which the dot products' prefetching serves.
+  const int64_t tilesMinQueries = spec.getInt(
+      "tiles_min_queries",
+      headDim > (lanes >= 8 ? 64 : 16) ? std::max<int64_t>(8, heads / kvHeads + 1) : 0); // 0: never
+  const bool tilesPath = tilesMinQueries > 0 && attentionTilesApply(headDim, lanes);
   e.lOffset = (headDim + lanes - 1) / lanes * lanes;
   e.mOffset = e.lOffset + P;
   // A lanes pass of |lanes| queries keeps its state where theirs would be.
@@ -674,6 +637,12 @@ LogicalResult generateAttention(func::FuncOp fn, const KernelSpec &spec, const C
       maxQueries * e.stateStride + (lanesPath ? e.lanesStateFloats() : int64_t(0));
   e.state = memref::AllocaOp::create(b, MemRefType::get({stateFloats}, f32), ValueRange{},
                                      ValueRange{}, b.getI64IntegerAttr(64));
+
+  const AttentionTilesShape tilesShape{headDim, width, lanes, scale, e.fma, e.lOffset, e.mOffset};
+  const AttentionTilesOperands tilesOperands{e.q, e.kCache, e.vCache, e.out, e.state};
+  AttentionTilesScratch tilesScratch;
+  if (tilesPath)
+    tilesScratch = allocateAttentionTilesScratch(b, tilesShape);
 
   Value c0 = constIndex(b, 0), c1 = constIndex(b, 1);
   Value cGroup = constIndex(b, group);
@@ -896,24 +865,44 @@ LogicalResult generateAttention(func::FuncOp fn, const KernelSpec &spec, const C
         });
       };
 
-      if (!lanesPath || lanesMinQueries <= 1) { // only one of the two can run
-        lanesPath ? lanesBody(rb) : treeBody(rb);
-        return;
-      }
-      Value useLanes = arith::CmpIOp::create(rb, arith::CmpIPredicate::uge, count,
-                                             constIndex(rb, lanesMinQueries));
-      scf::IfOp::create(
-          rb, useLanes,
-          [&](OpBuilder &nested, Location loc) {
-            ImplicitLocOpBuilder nb(loc, nested);
-            lanesBody(nb);
-            scf::YieldOp::create(nb);
-          },
-          [&](OpBuilder &nested, Location loc) {
-            ImplicitLocOpBuilder nb(loc, nested);
-            treeBody(nb);
-            scf::YieldOp::create(nb);
-          });
+      auto tilesBody = [&](ImplicitLocOpBuilder &nb) {
+        emitAttentionTiles(
+            nb, tilesShape, tilesOperands, tilesScratch, count,
+            [&](ImplicitLocOpBuilder &qb, Value i) {
+              Query query = queryOf(qb, i);
+              return TileQuery{query.t, query.qBase, query.stateBase, query.outBase};
+            },
+            args.pos, kvHeadOffset, blockLast);
+      };
+      // |first| for count >= |minQueries| (when minQueries > 1), else |second|.
+      auto choose = [&](ImplicitLocOpBuilder &cb, int64_t minQueries,
+                        const std::function<void(ImplicitLocOpBuilder &)> &first,
+                        const std::function<void(ImplicitLocOpBuilder &)> &second) {
+        if (minQueries <= 1)
+          return first(cb);
+        Value enough = arith::CmpIOp::create(cb, arith::CmpIPredicate::uge, count,
+                                             constIndex(cb, minQueries));
+        scf::IfOp::create(
+            cb, enough,
+            [&](OpBuilder &nested, Location loc) {
+              ImplicitLocOpBuilder nb(loc, nested);
+              first(nb);
+              scf::YieldOp::create(nb);
+            },
+            [&](OpBuilder &nested, Location loc) {
+              ImplicitLocOpBuilder nb(loc, nested);
+              second(nb);
+              scf::YieldOp::create(nb);
+            });
+      };
+      auto otherBody = [&](ImplicitLocOpBuilder &ob) {
+        if (!lanesPath) // only one of the two can run
+          return treeBody(ob);
+        choose(ob, lanesMinQueries, lanesBody, treeBody);
+      };
+      if (!tilesPath)
+        return otherBody(rb);
+      choose(rb, tilesMinQueries, tilesBody, otherBody);
     });
   });
   return success();

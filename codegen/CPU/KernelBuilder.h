@@ -80,6 +80,11 @@ mlir::Value extF(mlir::ImplicitLocOpBuilder &b, mlir::Type type, mlir::Value v);
 mlir::Value reduceAdd(mlir::ImplicitLocOpBuilder &b, mlir::Value vector);
 mlir::Value reduceMax(mlir::ImplicitLocOpBuilder &b, mlir::Value vector);
 
+// The 8 x 8 transpose of eight vector<8 x T> rows (T of 32 bits): result c holds element c of
+// every row.
+llvm::SmallVector<mlir::Value> transpose8x8(mlir::ImplicitLocOpBuilder &b,
+                                            llvm::ArrayRef<mlir::Value> rows);
+
 // f16 bits (vector of i16) to f32 without F16C or libcalls: exact for normals, subnormals,
 // infinities and NaNs.
 mlir::Value halfBitsToF32(mlir::ImplicitLocOpBuilder &b, mlir::Value bits);

@@ -74,35 +74,6 @@ CodeGroup codeGroup(int64_t g) {
 // Weight index, from byte 0 of its word, of a word's code c: byte c / 4, slot c % 4.
 int64_t codeWeight(int64_t c) { return c / 4 + 32 * (c % 4); }
 
-// The 8 x 8 transpose of eight vector<8xi32> rows: unpacks of 32-bit then 64-bit pairs, then
-// 128-bit halves (24 two-source shuffles).
-SmallVector<Value> transpose8x8(ImplicitLocOpBuilder &b, ArrayRef<Value> rows) {
-  auto shuffle = [&](Value x, Value y, ArrayRef<int64_t> mask) {
-    return Value(vector::ShuffleOp::create(b, x, y, mask));
-  };
-  const int64_t lo32[] = {0, 8, 1, 9, 4, 12, 5, 13}, hi32[] = {2, 10, 3, 11, 6, 14, 7, 15};
-  const int64_t lo64[] = {0, 1, 8, 9, 4, 5, 12, 13}, hi64[] = {2, 3, 10, 11, 6, 7, 14, 15};
-  const int64_t lo128[] = {0, 1, 2, 3, 8, 9, 10, 11}, hi128[] = {4, 5, 6, 7, 12, 13, 14, 15};
-  SmallVector<Value> pairs; // lo(r0, r1), hi(r0, r1), lo(r2, r3), ...
-  for (int64_t r = 0; r < 8; r += 2) {
-    pairs.push_back(shuffle(rows[r], rows[r + 1], lo32));
-    pairs.push_back(shuffle(rows[r], rows[r + 1], hi32));
-  }
-  SmallVector<Value> quads(8);
-  for (int64_t q = 0; q < 8; q += 4) {
-    quads[q] = shuffle(pairs[q], pairs[q + 2], lo64);
-    quads[q + 1] = shuffle(pairs[q], pairs[q + 2], hi64);
-    quads[q + 2] = shuffle(pairs[q + 1], pairs[q + 3], lo64);
-    quads[q + 3] = shuffle(pairs[q + 1], pairs[q + 3], hi64);
-  }
-  SmallVector<Value> columns(8);
-  for (int64_t j = 0; j < 4; ++j) {
-    columns[j] = shuffle(quads[j], quads[j + 4], lo128);
-    columns[j + 4] = shuffle(quads[j], quads[j + 4], hi128);
-  }
-  return columns;
-}
-
 class LutTernaryEmitter {
 public:
   LutTernaryEmitter(const TernaryPrefillShape &shape, const LutTernaryOperands &ops,

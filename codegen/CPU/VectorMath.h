@@ -10,6 +10,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 namespace tern::cpu {
 
@@ -64,6 +65,56 @@ inline mlir::Value expF32(mlir::ImplicitLocOpBuilder &b, mlir::Value x, bool fma
         b, type, arith::ShLIOp::create(b, arith::AddIOp::create(b, e, i(127)), i(23)));
   };
   return arith::MulFOp::create(b, arith::MulFOp::create(b, p, pow2(n1)), pow2(n2));
+}
+
+// max(a, b) as compare and select, which x86 does in one instruction (maxnum's NaN rules take
+// several, and vector.reduction <maxnumf> becomes a serial chain of them).
+inline mlir::Value maxOf(mlir::ImplicitLocOpBuilder &b, mlir::Value x, mlir::Value y) {
+  using namespace mlir;
+  return arith::SelectOp::create(b, arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, x, y), x,
+                                 y);
+}
+
+// Each lane gets the maximum of its aligned segment of |segment| lanes (a power of two), by a
+// butterfly of shuffles: the segment maxima come out already broadcast.
+inline mlir::Value segmentMax(mlir::ImplicitLocOpBuilder &b, mlir::Value v, int64_t segment) {
+  using namespace mlir;
+  const int64_t n = cast<VectorType>(v.getType()).getNumElements();
+  for (int64_t step = segment / 2; step >= 1; step /= 2) {
+    SmallVector<int64_t> mask;
+    for (int64_t i = 0; i < n; ++i)
+      mask.push_back(i ^ step);
+    v = maxOf(b, v, vector::ShuffleOp::create(b, v, v, mask));
+  }
+  return v;
+}
+
+// exp(x) for softmax weights, x = score - running maximum <= 0 (or -inf), to about 2e-7
+// relative: Cody-Waite reduction to r in [-ln2/2, ln2/2], a degree-6 Taylor polynomial, and 2^n
+// added to the exponent bits. x is clamped at -86 so 2^n never leaves the normal range (the
+// weight of such a position, < 3e-38 against at least one weight of 1, is lost in rounding);
+// masked lanes select 0 themselves. Half the operations of the general expF32.
+inline mlir::Value softmaxExp(mlir::ImplicitLocOpBuilder &b, mlir::Value x, bool fma) {
+  using namespace mlir;
+  Type type = x.getType();
+  auto f = [&](double v) { return constFloat(b, type, v); };
+  Type i32 = b.getI32Type();
+  if (auto vec = dyn_cast<VectorType>(type))
+    i32 = VectorType::get(vec.getShape(), i32);
+  x = maxOf(b, x, f(-86.0));
+  // t = 1.5 * 2^23 + n: the low mantissa bits of t hold n = round(x / ln 2) in two's complement.
+  Value magic = f(12582912.0);
+  Value t = mulAdd(b, x, f(1.4426950408889634), magic, fma);
+  Value n = arith::SubFOp::create(b, t, magic);
+  Value r = mulAdd(b, n, f(-0.693359375), x, fma); // n * ln2Hi is exact (9 bits)
+  r = mulAdd(b, n, f(2.12194440054690583e-4), r, fma);
+  Value p = f(1.0 / 720.0);
+  for (double c : {1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0})
+    p = mulAdd(b, p, r, f(c), fma);
+  Value scaleBits =
+      arith::ShLIOp::create(b, arith::BitcastOp::create(b, i32, t), constInt(b, i32, 23));
+  return arith::BitcastOp::create(
+      b, type, arith::AddIOp::create(b, arith::BitcastOp::create(b, i32, p), scaleBits));
 }
 
 } // namespace tern::cpu

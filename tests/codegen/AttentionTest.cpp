@@ -1,6 +1,7 @@
 // Generated causal GQA attention kernels vs the reference twin, with heads split in slices, each
-// shape generated three ways: as the compiler does, and forced onto each of the kernel's two
-// block strategies (dot products, queries in lanes; see codegen/CPU/Attention.cpp).
+// shape generated as the compiler does and forced onto each of the kernel's three block
+// strategies (dot products, queries in lanes, tiles; see codegen/CPU/Attention.cpp and
+// AttentionTiles.cpp).
 #include "CodegenTestUtil.h"
 
 #include "reference/ReferenceKernels.h"
@@ -27,14 +28,19 @@ const std::vector<AttentionCase> kCases = {
     {4, 2, 64, 256, 4160, false},          // a long context: no scores are stored
 };
 
-// lanes_min_queries: 1 (queries in lanes whenever head_dim allows), 0 (never: dot products) and
-// the default (-1: lanes from 4 queries on). Building every variant of every case would double
-// the tests' time, mostly spent compiling.
-const std::vector<std::pair<std::string, int64_t>> kVariants = {
-    {"lanes", 1}, {"dots", 0}, {"default", -1}};
+// Which way each variant forces: tiles whenever head_dim allows (tiles_min_queries 1), queries in
+// lanes whenever head_dim allows (lanes_min_queries 1, no tiles), dot products (neither), and
+// the kernel as compiled (the defaults). Building every variant of every case would double the
+// tests' time, mostly spent compiling.
+struct Variant {
+  std::string name;
+  int64_t tilesMinQueries, lanesMinQueries; // -1: the default
+};
+const std::vector<Variant> kVariants = {
+    {"tiles", 1, 0}, {"lanes", 0, 1}, {"dots", 0, 0}, {"default", -1, -1}};
 
-bool hasVariant(const AttentionCase &c, int64_t lanesMinQueries) {
-  return lanesMinQueries >= 0 || c.asCompiled;
+bool hasVariant(const AttentionCase &c, const Variant &v) {
+  return v.lanesMinQueries >= 0 || c.asCompiled;
 }
 
 std::string symbolOf(const AttentionCase &c, const std::string &variant) {
@@ -74,16 +80,18 @@ protected:
   void SetUp() override {
     const AttentionCase &c = GetParam().shape;
     std::vector<KernelSpec> specs;
-    for (const auto &[variant, lanesMinQueries] : kVariants) {
-      if (!hasVariant(c, lanesMinQueries))
+    for (const Variant &v : kVariants) {
+      if (!hasVariant(c, v))
         continue;
       KernelSpec spec;
-      spec.symbol = symbolOf(c, variant);
+      spec.symbol = symbolOf(c, v.name);
       spec.family = "attention";
       spec.ints = {{"heads", c.heads}, {"kv_heads", c.kvHeads}, {"head_dim", c.headDim},
                    {"q_stride", c.qStride}, {"context", c.context}};
-      if (lanesMinQueries >= 0)
-        spec.ints["lanes_min_queries"] = lanesMinQueries;
+      if (v.lanesMinQueries >= 0)
+        spec.ints["lanes_min_queries"] = v.lanesMinQueries;
+      if (v.tilesMinQueries >= 0)
+        spec.ints["tiles_min_queries"] = v.tilesMinQueries;
       spec.floats = {{"scale", 1.0 / std::sqrt(double(c.headDim))}};
       specs.push_back(spec);
     }
@@ -117,9 +125,10 @@ protected:
             double &b = bound[(t * c.heads + h) * d + i];
             b = std::max(b, double(std::fabs(vCache[p * width + kvh * d + i])));
           }
-    for (const auto &[variant, lanesMinQueries] : kVariants) {
-      if (!hasVariant(c, lanesMinQueries))
+    for (const Variant &v : kVariants) {
+      if (!hasVariant(c, v))
         continue;
+      const std::string &variant = v.name;
       tern_cpu_kernel_fn fn = library->kernel(symbolOf(c, variant));
       ASSERT_TRUE(fn);
       for (int64_t slices : {int64_t(1), int64_t(3), c.heads}) {
