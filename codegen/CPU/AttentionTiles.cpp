@@ -81,6 +81,19 @@ public:
     }
   }
 
+  // The inner step of both products: acc[2 i + h] += scalarOf(i) * vector h of |source| at |at|
+  // (h = 0, 1) for the pass's four queries.
+  void multiplyAddPair(ImplicitLocOpBuilder &b, SmallVectorImpl<Value> &acc, Value source,
+                       Value at, llvm::function_ref<Value(int64_t i)> scalarOf) const {
+    auto vt = VectorType::get({L}, b.getF32Type());
+    Value pair[2] = {loadVector(b, source, at, L), loadVector(b, source, addConst(b, at, L), L)};
+    for (int64_t i = 0; i < kPassQueries; ++i) {
+      Value splat = vector::BroadcastOp::create(b, vt, scalarOf(i));
+      for (int64_t h = 0; h < 2; ++h)
+        acc[2 * i + h] = mulAdd(b, splat, pair[h], acc[2 * i + h], s.fma);
+    }
+  }
+
   // The pass's scores: vector 2 i + h holds query i's raw dot products with tile positions
   // h L .. h L + L - 1.
   SmallVector<Value> scores(ImplicitLocOpBuilder &b, ArrayRef<TileQuery> queries) const {
@@ -92,17 +105,12 @@ public:
           SmallVector<Value> acc(carried);
           for (int64_t u = 0; u < kScoreUnroll; ++u) {
             Value d = addConst(db, d0, u);
-            Value at = arith::MulIOp::create(db, d, constIndex(db, T));
-            Value k[2] = {loadVector(db, scratch.keys, at, L),
-                          loadVector(db, scratch.keys, addConst(db, at, L), L)};
-            for (int64_t i = 0; i < kPassQueries; ++i) {
-              Value qd = vector::BroadcastOp::create(
-                  db, vt,
-                  memref::LoadOp::create(db, ops.q,
-                                         ValueRange{arith::AddIOp::create(db, queries[i].qBase, d)}));
-              for (int64_t h = 0; h < 2; ++h)
-                acc[2 * i + h] = mulAdd(db, qd, k[h], acc[2 * i + h], s.fma);
-            }
+            multiplyAddPair(db, acc, scratch.keys, arith::MulIOp::create(db, d, constIndex(db, T)),
+                            [&](int64_t i) {
+                              return memref::LoadOp::create(
+                                  db, ops.q,
+                                  ValueRange{arith::AddIOp::create(db, queries[i].qBase, d)});
+                            });
           }
           return acc;
         });
@@ -194,17 +202,11 @@ public:
                                  L),
                       alphaSplats[i]));
               for (int64_t j = 0; j < T; ++j) {
-                Value at = arith::AddIOp::create(cb, rows[j], d0);
-                Value v[2] = {loadVector(cb, ops.vCache, at, L),
-                              loadVector(cb, ops.vCache, addConst(cb, at, L), L)};
-                for (int64_t i = 0; i < kPassQueries; ++i) {
-                  Value p = vector::BroadcastOp::create(
-                      cb, vt,
-                      memref::LoadOp::create(cb, scratch.weights,
-                                             ValueRange{constIndex(cb, i * T + j)}));
-                  for (int64_t h = 0; h < 2; ++h)
-                    acc[2 * i + h] = mulAdd(cb, p, v[h], acc[2 * i + h], s.fma);
-                }
+                multiplyAddPair(cb, acc, ops.vCache, arith::AddIOp::create(cb, rows[j], d0),
+                                [&](int64_t i) {
+                                  return memref::LoadOp::create(
+                                      cb, scratch.weights, ValueRange{constIndex(cb, i * T + j)});
+                                });
               }
               for (int64_t i = 0; i < kPassQueries; ++i)
                 for (int64_t h = 0; h < 2; ++h)
