@@ -17,6 +17,11 @@
 #                    against the reference twin (CodegenTests), exact
 #     goldens.txt    the hf-bitnet transformers goldens with x86-64-v4 and with
 #                    x86-64-v4 + tl2_t64 artifacts (EndToEndTests)
+#     attention.txt  the attention kernels against the reference twin on every target (the
+#                    prefill tiles at AVX-512 width included), and their 1-thread speed with and
+#                    without the tiles (AttentionTest, AttentionPerf)
+#     lut.txt        1-thread prefill GEMM of the x86-64-v3 kernels with and without the lookup
+#                    tables (--lut-prefill) on this Intel core (TernaryMatmulPerf)
 #     gemv.txt       1-thread GEMV (streaming from DRAM) and prefill GEMM speed of the generated
 #                    kernels at the 2B-4T shapes, i2_b128 (vector and AMX prefill) and tl2_t64,
 #                    with the read bandwidth probe (CodegenTests' TernaryMatmulPerf)
@@ -69,6 +74,19 @@ run() {
     echo "== ternary_matmul kernels vs the reference twin"
     "$bin/CodegenTests" --gtest_filter='*Ternary*' 2>&1 | tee "$out/kernels.txt" |
       grep -E "^\[  (PASSED|FAILED|SKIPPED) |Failure" | head -40
+  fi
+  if wanted attention; then
+    echo "== attention kernels vs the reference twin, and their speed with and without tiles"
+    { "$bin/CodegenTests" --gtest_filter='*Attention*'
+      TERN_PERF_TARGETS=x86-64-v4,x86-64-v3 "$bin/CodegenTests" --gtest_also_run_disabled_tests \
+        --gtest_filter='AttentionPerf.*'; } 2>&1 | tee "$out/attention.txt" |
+      grep -E "^\[  (PASSED|FAILED|SKIPPED) |Failure|2B-4T"
+  fi
+  if wanted lut; then
+    echo "== x86-64-v3 prefill GEMM with and without the lookup tables"
+    TERN_PERF_TARGETS=x86-64-v3,x86-64-v3+lut "$bin/CodegenTests" --gtest_also_run_disabled_tests \
+      --gtest_filter='TernaryMatmulPerf.DISABLED_PrefillGemm:TernaryMatmulLutTest.*' 2>&1 |
+      tee "$out/lut.txt" | grep -E "^prefill|^\[  (PASSED|FAILED|SKIPPED) |Failure"
   fi
   if wanted goldens; then
     # The tests read the goldens from the absolute path they were built with

@@ -5,8 +5,9 @@
 // a fifth of what two FMA pipes allow. Here lanes run over positions instead, so nothing is
 // reduced per score:
 //
-// - Each tile of T = 16 positions (two vectors) has its key rows transposed once, through 8 x 8
-//   register transposes, into keys[d][j]; every pass of the row block reuses them.
+// - Each tile of T = 2 L positions (two vectors of L lanes: 16 positions on AVX2, 32 on AVX-512)
+//   has its key rows transposed once, through 8 x 8 register transposes, into keys[d][j]; every
+//   pass of the row block reuses them.
 // - A pass is four queries (the four heads of a GQA group share a row; the last pass repeats
 //   the last query, which stores the same values twice). Its scores are eight vectors,
 //   S[i][j] += q_i[d] * keys[d][j] over d: per d two key vectors, four broadcast q elements and
@@ -227,7 +228,7 @@ private:
 } // namespace
 
 bool attentionTilesApply(int64_t headDim, int64_t lanes) {
-  return lanes == 8 && headDim % (2 * lanes) == 0;
+  return lanes >= 8 && headDim % (2 * lanes) == 0;
 }
 
 AttentionTilesScratch allocateAttentionTilesScratch(ImplicitLocOpBuilder &b,

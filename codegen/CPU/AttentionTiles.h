@@ -1,7 +1,7 @@
 // Prefill attention as small matrix products: the row block's queries, four at a time, against
-// tiles of 16 key rows transposed position-major, then the tiles' value rows, with the online
-// softmax between the two. Used by the attention kernel (Attention.cpp) for row blocks of
-// enough queries on AVX2 targets.
+// tiles of two vectors' worth of key rows (16 on AVX2, 32 on AVX-512) transposed position-major,
+// then the tiles' value rows, with the online softmax between the two. Used by the attention
+// kernel (Attention.cpp) for row blocks of enough queries on AVX2 and AVX-512 targets.
 #ifndef TERN_CODEGEN_CPU_ATTENTIONTILES_H
 #define TERN_CODEGEN_CPU_ATTENTIONTILES_H
 
@@ -12,8 +12,8 @@
 
 namespace tern::cpu {
 
-// Whether the tiles take a head_dim at |lanes| f32 lanes per vector: 8-lane vectors (AVX2; the
-// only width measured) and a head_dim of whole pairs of them.
+// Whether the tiles take a head_dim at |lanes| f32 lanes per vector: 8 or 16 lanes (AVX2,
+// AVX-512) and a head_dim of whole pairs of vectors.
 bool attentionTilesApply(int64_t headDim, int64_t lanes);
 
 struct AttentionTilesShape {

@@ -1,7 +1,8 @@
 // Single-thread time of the generated attention kernel at the BitNet b1.58 2B-4T shape (20 heads,
 // 5 kv heads, head_dim 128), stories260K's (8 heads, 4 kv heads, head_dim 8) and two llama2.c
-// shapes without grouping (head_dim 48 and 64): decode
-// (rows = 1) and prefill (64 rows) with the last row at contexts 128, 512 and 2048. Disabled in
+// shapes without grouping (head_dim 48 and 64): decode (rows = 1), prefill (64 rows) and
+// prefill with the tiles of AttentionTiles.cpp turned off, with the last row at contexts 128, 512
+// and 2048. Disabled in
 // ctest (timing, not correctness); run with
 //   CodegenTests --gtest_also_run_disabled_tests --gtest_filter='AttentionPerf.*'
 // TERN_PERF_TARGETS=x86-64-v4,generic limits the targets; TERN_PERF_ASM=DIR writes each
@@ -16,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <string>
 #include <time.h>
 
 namespace tern::cpu::test {
@@ -64,12 +66,16 @@ std::vector<std::string> perfTargets() {
   return targets;
 }
 
-KernelSpec specOf(const Shape &s) {
+// The kernel as compiled, or (withoutTiles) with prefill tiles turned off, for the before/after
+// comparison of the tiles in one run.
+KernelSpec specOf(const Shape &s, bool withoutTiles = false) {
   KernelSpec spec;
-  spec.symbol = "attn";
+  spec.symbol = withoutTiles ? "attn_no_tiles" : "attn";
   spec.family = "attention";
   spec.ints = {{"heads", s.heads}, {"kv_heads", s.kvHeads}, {"head_dim", s.headDim},
                {"q_stride", s.heads * s.headDim}, {"context", kCacheContext}};
+  if (withoutTiles)
+    spec.ints["tiles_min_queries"] = 0;
   spec.floats = {{"scale", 1.0 / std::sqrt(double(s.headDim))}};
   return spec;
 }
@@ -89,24 +95,31 @@ void measure(const std::string &target, const Shape &s) {
   }
   std::string error;
   const auto buildStart = Clock::now();
-  auto library = buildAndLoad({spec}, target, &error);
+  auto library = buildAndLoad({spec, specOf(s, /*withoutTiles=*/true)}, target, &error);
   ASSERT_TRUE(library) << error;
   std::printf("%-10s %-12s generated and compiled in %.2f s\n", target.c_str(), s.name,
               std::chrono::duration<double>(Clock::now() - buildStart).count());
   tern_cpu_kernel_fn fn = library->kernel("attn");
-  ASSERT_TRUE(fn);
+  tern_cpu_kernel_fn noTiles = library->kernel("attn_no_tiles");
+  ASSERT_TRUE(fn && noTiles);
   const int64_t width = s.kvHeads * s.headDim;
   std::mt19937 rng(1);
   std::vector<float> kCache = randomFloats(rng, kCacheContext * width);
   std::vector<float> vCache = randomFloats(rng, kCacheContext * width);
-  for (int64_t rows : {1, 64}) {
+  // Decode, prefill as compiled, and prefill without tiles (the same kernel where the shape
+  // takes no tiles).
+  const std::pair<const char *, tern_cpu_kernel_fn> runs[] = {
+      {"decode", fn}, {"prefill", fn}, {"no tiles", noTiles}};
+  for (const auto &[label, kernel] : runs) {
+    const int64_t rows = std::string(label) == "decode" ? 1 : 64;
     std::vector<float> q = randomFloats(rng, rows * s.heads * s.headDim);
     std::vector<float> out(rows * s.heads * s.headDim);
     std::vector<void *> bindings = {q.data(), kCache.data(), vCache.data(), out.data()};
-    std::printf("%-10s %-12s %-7s", target.c_str(), s.name, rows == 1 ? "decode" : "prefill");
+    std::printf("%-10s %-12s %-8s", target.c_str(), s.name, label);
     for (int64_t context : {128, 512, 2048}) {
       const int64_t pos = context - rows; // the last row attends to all |context| positions
-      Timing t = secondsPerCall([&] { fn(bindings.data(), rows, pos, 0, s.heads); });
+      tern_cpu_kernel_fn call = kernel;
+      Timing t = secondsPerCall([&] { call(bindings.data(), rows, pos, 0, s.heads); });
       // K and V rows read once per call (what a kernel that shares them across a group and
       // across rows must read at least).
       const double bytes = 2.0 * double(context) * double(width) * sizeof(float);
