@@ -17,9 +17,10 @@
 #                    against the reference twin (CodegenTests), exact
 #     goldens.txt    the hf-bitnet transformers goldens with x86-64-v4 and with
 #                    x86-64-v4 + tl2_t64 artifacts (EndToEndTests)
-#     attention.txt  the attention kernels against the reference twin on every target (the
-#                    prefill tiles at AVX-512 width included), and their 1-thread speed with and
-#                    without the tiles (AttentionTest, AttentionPerf)
+#     attention.txt  the attention kernels against the reference twin on every target, and
+#                    their 1-thread speed with and without the prefill tiles (AttentionTest,
+#                    AttentionPerf; for the tiles at AVX-512 width, build CodegenTests with
+#                    attentionTilesApply taking 16 lanes)
 #     lut.txt        1-thread prefill GEMM of the x86-64-v3 kernels with and without the lookup
 #                    tables (--lut-prefill) on this Intel core (TernaryMatmulPerf)
 #     gemv.txt       1-thread GEMV (streaming from DRAM) and prefill GEMM speed of the generated
