@@ -19,8 +19,7 @@
 #                    x86-64-v4 + tl2_t64 artifacts (EndToEndTests)
 #     attention.txt  the attention kernels against the reference twin on every target, and
 #                    their 1-thread speed with and without the prefill tiles (AttentionTest,
-#                    AttentionPerf; for the tiles at AVX-512 width, build CodegenTests with
-#                    attentionTilesApply taking 16 lanes)
+#                    AttentionPerf)
 #     lut.txt        1-thread prefill GEMM of the x86-64-v3 kernels with and without the lookup
 #                    tables (--lut-prefill) on this Intel core (TernaryMatmulPerf)
 #     gemv.txt       1-thread GEMV (streaming from DRAM) and prefill GEMM speed of the generated

@@ -1,7 +1,7 @@
 // Prefill attention as small matrix products: the row block's queries, four at a time, against
 // tiles of two vectors' worth of key rows (16 on AVX2, 32 on AVX-512) transposed position-major,
 // then the tiles' value rows, with the online softmax between the two. Used by the attention
-// kernel (Attention.cpp) for row blocks of enough queries on AVX2 targets.
+// kernel (Attention.cpp) for row blocks of enough queries on AVX2 and AVX-512 targets.
 #ifndef TERN_CODEGEN_CPU_ATTENTIONTILES_H
 #define TERN_CODEGEN_CPU_ATTENTIONTILES_H
 
@@ -12,9 +12,8 @@
 
 namespace tern::cpu {
 
-// Whether the tiles take a head_dim at |lanes| f32 lanes per vector: 8 lanes (AVX2; the code is
-// written for 16 too, which no AVX-512 core has run yet) and a head_dim of whole pairs of
-// vectors.
+// Whether the tiles take a head_dim at |lanes| f32 lanes per vector: 8 or 16 lanes (AVX2,
+// AVX-512) and a head_dim of whole pairs of vectors.
 bool attentionTilesApply(int64_t headDim, int64_t lanes);
 
 struct AttentionTilesShape {
