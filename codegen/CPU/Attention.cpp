@@ -68,10 +68,6 @@ constexpr int64_t kTileBytes = 16 * 1024;
 // is used once, straight from memory (up to 13% faster at 2048 positions).
 constexpr int64_t kPrefetchBlocks = 2;
 
-Value addConst(ImplicitLocOpBuilder &b, Value base, int64_t offset) {
-  return offset == 0 ? base : Value(arith::AddIOp::create(b, base, constIndex(b, offset)));
-}
-
 // |value|, through an empty inline asm that also takes |dependsOn|: LLVM can no longer see that
 // the result is |value| or that it does not change with |dependsOn|. Cache offsets pass through
 // it once per query, so LLVM does not hoist the loads of a block shared by all queries out of

@@ -44,10 +44,6 @@ constexpr int64_t kPassQueries = 4;
 constexpr int64_t kSquare = 8;         // the register transpose's side
 constexpr int64_t kScoreUnroll = 4;    // head_dim elements per iteration of the score loop
 
-Value addConst(ImplicitLocOpBuilder &b, Value base, int64_t offset) {
-  return offset == 0 ? base : Value(arith::AddIOp::create(b, base, constIndex(b, offset)));
-}
-
 class TilesEmitter {
 public:
   TilesEmitter(const AttentionTilesShape &shape, const AttentionTilesOperands &ops,

@@ -65,6 +65,10 @@ Value constFloat(ImplicitLocOpBuilder &b, Type type, double v) {
   return arith::ConstantOp::create(b, type, b.getFloatAttr(type, v));
 }
 
+Value addConst(ImplicitLocOpBuilder &b, Value base, int64_t offset) {
+  return offset == 0 ? base : Value(arith::AddIOp::create(b, base, constIndex(b, offset)));
+}
+
 void forEachOutputTile(ImplicitLocOpBuilder &b, const KernelArgs &args, int64_t nBlock,
                        int64_t rowTile, int64_t colTile, const OutputTileBody &tile) {
   forLoop(b, args.begin, args.end, constIndex(b, 1), [&](ImplicitLocOpBuilder &ib, Value item) {

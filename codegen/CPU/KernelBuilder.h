@@ -32,6 +32,8 @@ mlir::Value bindFlat(mlir::ImplicitLocOpBuilder &b, const KernelArgs &args, int6
 mlir::Value constIndex(mlir::ImplicitLocOpBuilder &b, int64_t v);
 mlir::Value constInt(mlir::ImplicitLocOpBuilder &b, mlir::Type type, int64_t v); // or splat
 mlir::Value constFloat(mlir::ImplicitLocOpBuilder &b, mlir::Type type, double v); // or splat
+// base + offset for an index |base| and a static |offset| (|base| itself for 0).
+mlir::Value addConst(mlir::ImplicitLocOpBuilder &b, mlir::Value base, int64_t offset);
 
 // scf.for with or without loop-carried values (codegen/Common/CodegenSupport.h).
 using codegen::forLoop;
