@@ -70,11 +70,14 @@ Value addConst(ImplicitLocOpBuilder &b, Value base, int64_t offset) {
 }
 
 void forEachOutputTile(ImplicitLocOpBuilder &b, const KernelArgs &args, int64_t nBlock,
-                       int64_t rowTile, int64_t colTile, const OutputTileBody &tile) {
+                       int64_t rowTile, int64_t colTile, const OutputTileBody &tile,
+                       const RowTileBody &beforeRows) {
   forLoop(b, args.begin, args.end, constIndex(b, 1), [&](ImplicitLocOpBuilder &ib, Value item) {
     Value firstCol = arith::MulIOp::create(ib, item, constIndex(ib, nBlock));
     Value lastCol = arith::AddIOp::create(ib, firstCol, constIndex(ib, nBlock));
     auto rowsOf = [&](ImplicitLocOpBuilder &rb, Value t0, int64_t rt) {
+      if (beforeRows)
+        beforeRows(rb, t0, rt);
       forLoop(rb, firstCol, lastCol, constIndex(rb, colTile),
               [&](ImplicitLocOpBuilder &cb, Value j) { tile(cb, t0, j, rt); });
     };

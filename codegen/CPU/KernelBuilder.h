@@ -42,12 +42,17 @@ using codegen::LoopBody;
 // The work split of the matmul families: work item i owns output columns [i * nBlock,
 // (i + 1) * nBlock) of every row. Inside it, rows go in tiles of |rowTile| and then the rows
 // left over one at a time (decode: rows = 1), and for each row tile the item's columns go in
-// tiles of |colTile|. |tile| emits one (first row, first column, rows in the tile) tile.
+// tiles of |colTile|. |tile| emits one (first row, first column, rows in the tile) tile;
+// |beforeRows|, when given, emits what a row tile's column tiles share (first row, rows in the
+// tile), once per work item and row tile, before them.
 using OutputTileBody =
     std::function<void(mlir::ImplicitLocOpBuilder &, mlir::Value firstRow, mlir::Value firstCol,
                        int64_t rowTile)>;
+using RowTileBody =
+    std::function<void(mlir::ImplicitLocOpBuilder &, mlir::Value firstRow, int64_t rowTile)>;
 void forEachOutputTile(mlir::ImplicitLocOpBuilder &b, const KernelArgs &args, int64_t nBlock,
-                       int64_t rowTile, int64_t colTile, const OutputTileBody &tile);
+                       int64_t rowTile, int64_t colTile, const OutputTileBody &tile,
+                       const RowTileBody &beforeRows = nullptr);
 
 // The rows a call of a row-wise family (norms, quantize_act, rope, kv_cache_write) computes:
 // with the spec parameter row_items (> 0) work item i is row i, so the call's slice [begin,

@@ -11,7 +11,10 @@
 //     whole tile.
 //   x86-64-v3 (vpmaddubsw + vpmaddwd): q8 uses the sign trick, |c| (u8) times q * sign(c)
 //     (psignb), whose pairs stay below 2^15; q4 and q6 multiply the unsigned codes (pairs at
-//     most 2 * 63 * 128 < 2^15) and add -offset * sum(q).
+//     most 2 * 63 * 128 < 2^15). Their offset's share, -offset * sum(q) per block, is applied
+//     in f32 once per 8-block step as the block scales times those sums, which each work item
+//     computes once per row tile: recomputing it per block and tile took two of the four
+//     multiplies per block and weight row, on Zen 1-3's one vector multiply pipe.
 //   generic (SSE2): codes and activations widened to i16, pmaddwd.
 // q6 codes are rebuilt per block from the group's two parts with shifts, ands and an or: the
 // low nibbles as in q4; the 16 high-bit bytes, loaded into both halves of the vector, move
@@ -68,6 +71,9 @@ struct DotEmitter {
 
   bool unsignedCodes() const { return offset != 0; }
 
+  // The offset's share is applied per step from per-row block sums (the header), not per block.
+  bool offsetPerStep() const { return isa == DotIsa::AVX2 && unsignedCodes(); }
+
   // Lanes of the i32 partial sums (and of the f32 accumulators).
   int64_t lanes() const { return isa == DotIsa::Generic ? 4 : 8; }
 
@@ -75,12 +81,11 @@ struct DotEmitter {
     return callIntrinsic(b, result, name, args);
   }
 
-  // What a block of activations |acts| (vector<32xi8>) needs once per tile: VNNI and AVX2
-  // q4/q6 get -offset * sum(q) as i32 lanes; generic the activations widened to i16
-  // (4 x v8i16).
+  // What a block of activations |acts| (vector<32xi8>) needs once per tile: VNNI gets
+  // -offset * sum(q) as i32 lanes (the accumulation's start); generic the activations widened
+  // to i16 (4 x v8i16).
   SmallVector<Value> prepareActs(ImplicitLocOpBuilder &b, Value acts) const {
     auto v8i32 = VectorType::get({8}, b.getI32Type());
-    auto v16i16 = VectorType::get({16}, b.getI16Type());
     auto v32i8 = VectorType::get({32}, b.getI8Type());
     switch (isa) {
     case DotIsa::VNNI: {
@@ -90,21 +95,25 @@ struct DotEmitter {
                             {constInt(b, v8i32, 0), constInt(b, v32i8, bias), acts});
       return {arith::SubIOp::create(b, constInt(b, v8i32, 0), sum), acts};
     }
-    case DotIsa::AVX2: {
-      if (!unsignedCodes())
-        return {Value(), acts};
-      Value pairs = intrinsic(b, v16i16, "llvm.x86.avx2.pmadd.ub.sw",
-                              {constInt(b, v32i8, offset), acts});
-      Value sum = intrinsic(b, v8i32, "llvm.x86.avx2.pmadd.wd",
-                            {pairs, constInt(b, v16i16, -1)});
-      return {sum, acts};
-    }
+    case DotIsa::AVX2:
+      return {Value(), acts};
     case DotIsa::Generic: {
       Value wide = arith::ExtSIOp::create(b, VectorType::get({32}, b.getI16Type()), acts);
       return widenedQuarters(b, wide);
     }
     }
     return {};
+  }
+
+  // -offset * sum(q) of a block of activations |acts| (vector<32xi8>), as i32 lanes whose sum
+  // it is (AVX2 with unsigned codes: offsetPerStep()).
+  Value offsetShare(ImplicitLocOpBuilder &b, Value acts) const {
+    auto v8i32 = VectorType::get({8}, b.getI32Type());
+    auto v16i16 = VectorType::get({16}, b.getI16Type());
+    auto v32i8 = VectorType::get({32}, b.getI8Type());
+    Value pairs =
+        intrinsic(b, v16i16, "llvm.x86.avx2.pmadd.ub.sw", {constInt(b, v32i8, offset), acts});
+    return intrinsic(b, v8i32, "llvm.x86.avx2.pmadd.wd", {pairs, constInt(b, v16i16, -1)});
   }
 
   // A weight block's codes as the dot instruction wants them, once per tile: |codes| is
@@ -146,9 +155,7 @@ struct DotEmitter {
       if (!unsignedCodes())
         acts = intrinsic(b, v32i8, "llvm.x86.avx2.psign.b", {acts, w[1]});
       Value pairs = intrinsic(b, v16i16, "llvm.x86.avx2.pmadd.ub.sw", {w[0], acts});
-      Value quads =
-          intrinsic(b, v8i32, "llvm.x86.avx2.pmadd.wd", {pairs, constInt(b, v16i16, 1)});
-      return unsignedCodes() ? Value(arith::AddIOp::create(b, quads, a[0])) : quads;
+      return intrinsic(b, v8i32, "llvm.x86.avx2.pmadd.wd", {pairs, constInt(b, v16i16, 1)});
     }
     case DotIsa::Generic: {
       auto v4i32 = VectorType::get({4}, b.getI32Type());
@@ -178,13 +185,52 @@ private:
 class QuantizedMatmulEmitter {
 public:
   QuantizedMatmulEmitter(const Params &p, DotEmitter dot, bool f16c, Value q, Value qscale,
-                         Value w, Value wPtr, Value y)
-      : p(p), dot(dot), f16c(f16c), q(q), qscale(qscale), w(w), wPtr(wPtr), y(y) {}
+                         Value w, Value wPtr, Value y, Value blockOffsets, Value scaleBuffer)
+      : p(p), dot(dot), f16c(f16c), q(q), qscale(qscale), w(w), wPtr(wPtr), y(y),
+        blockOffsets(blockOffsets), scaleBuffer(scaleBuffer) {}
+
+  // Blocks per activation row in |blockOffsets|: whole steps, the last one padded with zeros.
+  static int64_t paddedBlocks(const Params &p) {
+    return (p.blocks + kStepBlocks - 1) / kStepBlocks * kStepBlocks;
+  }
+
+  // With dot.offsetPerStep(): -offset * sum(q) of every block of activation rows t .. t + rt - 1
+  // as f32 (exact: |sum| < 2^24) into |blockOffsets|, row r at r * paddedBlocks(p).
+  void prepareRows(ImplicitLocOpBuilder &b, Value t, int64_t rt) const {
+    if (!blockOffsets)
+      return;
+    const int64_t stride = paddedBlocks(p);
+    for (int64_t r = 0; r < rt; ++r) {
+      Value qRow = arith::MulIOp::create(b, arith::AddIOp::create(b, t, constIndex(b, r)),
+                                         constIndex(b, p.k));
+      Value outRow = constIndex(b, r * stride);
+      forLoop(b, constIndex(b, 0), constIndex(b, p.blocks), constIndex(b, 1),
+              [&](ImplicitLocOpBuilder &nb, Value block) {
+                Value acts = loadVector(
+                    nb, q,
+                    arith::AddIOp::create(
+                        nb, qRow, arith::MulIOp::create(nb, block, constIndex(nb, kBlock))),
+                    32);
+                Value sum = arith::SIToFPOp::create(nb, nb.getF32Type(),
+                                                    reduceAdd(nb, dot.offsetShare(nb, acts)));
+                memref::StoreOp::create(nb, sum, blockOffsets,
+                                        ValueRange{arith::AddIOp::create(nb, outRow, block)});
+              });
+      for (int64_t g = p.blocks; g < stride; ++g)
+        memref::StoreOp::create(b, constFloat(b, b.getF32Type(), 0.0), blockOffsets,
+                                ValueRange{constIndex(b, r * stride + g)});
+    }
+  }
 
   // Output columns j .. j + nt - 1 for activation rows t .. t + rt - 1.
   void emitTile(ImplicitLocOpBuilder &b, Value t, Value j, int64_t rt, int64_t nt) const {
     auto accType = VectorType::get({dot.lanes()}, b.getF32Type());
-    SmallVector<Value> init(rt * nt, constFloat(b, accType, 0.0));
+    // Accumulators per output: with few outputs per tile (AVX2 decode) the FMA latency, not
+    // the pipes, would bound a single chain of 8 FMAs per step, so even and odd blocks take
+    // two chains, added at the end.
+    const int64_t chains = dot.isa == DotIsa::AVX2 && rt * nt <= 2 ? 2 : 1;
+    auto accIndex = [&](int64_t r, int64_t c, int64_t g) { return (r * nt + c) * chains + g % chains; };
+    SmallVector<Value> init(rt * nt * chains, constFloat(b, accType, 0.0));
     SmallVector<Value> qRow(rt), codeRow(nt), scaleRow(nt);
     for (int64_t r = 0; r < rt; ++r)
       qRow[r] = arith::MulIOp::create(b, arith::AddIOp::create(b, t, constIndex(b, r)),
@@ -210,6 +256,26 @@ public:
         arith::AddIOp::create(b, scaleRow[0],
                               constIndex(b, (nt - 1) * p.blocks * 2 + kScaleLead)));
 
+    const int64_t fullSteps = p.blocks / kStepBlocks, tail = p.blocks % kStepBlocks;
+    const int64_t stride = paddedBlocks(p);
+    auto scaleAt = [&](ImplicitLocOpBuilder &nb, int64_t c, Value first) {
+      return arith::AddIOp::create(nb, scaleRow[c],
+                                   arith::MulIOp::create(nb, first, constIndex(nb, 2)));
+    };
+    if (scaleBuffer)
+      for (int64_t c = 0; c < nt; ++c) {
+        auto convert = [&](ImplicitLocOpBuilder &nb, Value first, int64_t count) {
+          storeVector(nb, loadScales(nb, scaleAt(nb, c, first), count), scaleBuffer,
+                      arith::AddIOp::create(nb, first, constIndex(nb, c * stride)));
+        };
+        if (fullSteps > 0)
+          forLoop(b, constIndex(b, 0), constIndex(b, fullSteps * kStepBlocks),
+                  constIndex(b, kStepBlocks),
+                  [&](ImplicitLocOpBuilder &nb, Value first) { convert(nb, first, kStepBlocks); });
+        if (tail > 0)
+          convert(b, constIndex(b, fullSteps * kStepBlocks), tail);
+      }
+
     auto step = [&](ImplicitLocOpBuilder &nb, Value first, int64_t count, bool prefetching,
                     ValueRange carried) -> SmallVector<Value> {
       SmallVector<Value> acc(carried);
@@ -226,10 +292,21 @@ public:
       }
       SmallVector<Value> scales(nt);
       for (int64_t c = 0; c < nt; ++c)
-        scales[c] = loadScales(nb, arith::AddIOp::create(
-                                       nb, scaleRow[c],
-                                       arith::MulIOp::create(nb, first, constIndex(nb, 2))),
-                               count);
+        scales[c] = scaleBuffer ? loadVector(nb, scaleBuffer,
+                                             arith::AddIOp::create(
+                                                 nb, first, constIndex(nb, c * stride)),
+                                             kStepBlocks)
+                                : loadScales(nb, scaleAt(nb, c, first), count);
+      if (blockOffsets)
+        for (int64_t r = 0; r < rt; ++r) {
+          // The step's offset shares: its scales times the rows' block sums (zero past k).
+          Value sums = loadVector(
+              nb, blockOffsets,
+              arith::AddIOp::create(nb, first, constIndex(nb, r * paddedBlocks(p))), kStepBlocks);
+          for (int64_t c = 0; c < nt; ++c)
+            acc[accIndex(r, c, 1)] =
+                vector::FMAOp::create(nb, scales[c], sums, acc[accIndex(r, c, 1)]);
+        }
       auto v32i8 = VectorType::get({32}, nb.getI8Type());
       // q4: the 32-byte group of the current block pair; q6: the pair's odd block's codes.
       SmallVector<Value> groupBytes(nt);
@@ -287,12 +364,18 @@ public:
           SmallVector<Value> weights = dot.prepareWeights(nb, codes);
           Value scale = vector::BroadcastOp::create(
               nb, VectorType::get({dot.lanes()}, nb.getF32Type()),
-              vector::ExtractOp::create(nb, scales[c], ArrayRef<int64_t>{g}));
+              scaleBuffer ? memref::LoadOp::create(
+                                nb, scaleBuffer,
+                                ValueRange{arith::AddIOp::create(
+                                    nb, first, constIndex(nb, c * stride + g))})
+                                .getResult()
+                          : vector::ExtractOp::create(nb, scales[c], ArrayRef<int64_t>{g})
+                                .getResult());
           for (int64_t r = 0; r < rt; ++r) {
             Value lanes = dot.dot(nb, weights, acts[r]);
             Value f = arith::SIToFPOp::create(
                 nb, VectorType::get({dot.lanes()}, nb.getF32Type()), lanes);
-            Value &a = acc[r * nt + c];
+            Value &a = acc[accIndex(r, c, g)];
             a = vector::FMAOp::create(nb, f, scale, a);
           }
         }
@@ -300,7 +383,6 @@ public:
       return acc;
     };
 
-    const int64_t fullSteps = p.blocks / kStepBlocks, tail = p.blocks % kStepBlocks;
     SmallVector<Value> acc = init;
     if (fullSteps > 0)
       acc = forLoop(b, constIndex(b, 0), constIndex(b, fullSteps * kStepBlocks),
@@ -315,7 +397,10 @@ public:
       Value row = arith::AddIOp::create(b, t, constIndex(b, r));
       Value qs = memref::LoadOp::create(b, qscale, ValueRange{row});
       for (int64_t c = 0; c < nt; ++c) {
-        Value out = arith::DivFOp::create(b, reduceAdd(b, acc[r * nt + c]), qs);
+        Value total = acc[accIndex(r, c, 0)];
+        for (int64_t chain = 1; chain < chains; ++chain)
+          total = arith::AddFOp::create(b, total, acc[accIndex(r, c, chain)]);
+        Value out = arith::DivFOp::create(b, reduceAdd(b, total), qs);
         Value at = arith::AddIOp::create(b, arith::MulIOp::create(b, row, constIndex(b, p.n)),
                                          arith::AddIOp::create(b, j, constIndex(b, c)));
         memref::StoreOp::create(b, out, y, ValueRange{at});
@@ -328,14 +413,28 @@ private:
   // 16 high-bit bytes in both halves of |highs|: block 0 (|odd| false) has the low nibbles
   // and weights 0-15 / 16-31's high pairs in bits 0-1 / 2-3 (<< 4 / << 2); block 1 the high
   // nibbles and pairs in bits 4-5 / 6-7 (>> 0 / >> 2). Bits a shift moves across a byte
-  // boundary are masked off.
+  // boundary are masked off. On AVX2 the high pairs come from one vpshufb instead: the nibble
+  // of |highs| holding the block's two pairs indexes a table whose lower half moves pair 0
+  // and upper half pair 1 to bits 4-5, as each half of the block wants (the variable shifts
+  // take two cycles of one pipe on Zen 1-3).
   Value q6Codes(ImplicitLocOpBuilder &b, Value nibbles, Value highs, bool odd) const {
     auto v32i8 = VectorType::get({32}, b.getI8Type());
     auto v4i64 = VectorType::get({4}, b.getI64Type());
-    Value low = nibbles;
-    if (odd)
-      low = arith::ShRUIOp::create(b, low, constInt(b, v32i8, 4));
-    low = arith::AndIOp::create(b, low, constInt(b, v32i8, 0x0f));
+    auto nibbleOf = [&](Value bytes) {
+      if (odd)
+        bytes = arith::ShRUIOp::create(b, bytes, constInt(b, v32i8, 4));
+      return arith::AndIOp::create(b, bytes, constInt(b, v32i8, 0x0f)).getResult();
+    };
+    Value low = nibbleOf(nibbles);
+    if (dot.isa == DotIsa::AVX2) {
+      SmallVector<int8_t> table;
+      for (int64_t i = 0; i < 32; ++i)
+        table.push_back(int8_t((i < 16 ? (i & 3) : ((i - 16) >> 2)) << 4));
+      Value tableBytes =
+          arith::ConstantOp::create(b, v32i8, DenseElementsAttr::get(v32i8, ArrayRef(table)));
+      Value high = callIntrinsic(b, v32i8, "llvm.x86.avx2.pshuf.b", {tableBytes, nibbleOf(highs)});
+      return arith::OrIOp::create(b, low, high);
+    }
     Value words = vector::BitCastOp::create(b, v4i64, highs);
     Value counts = arith::ConstantOp::create(
         b, v4i64,
@@ -380,6 +479,8 @@ private:
   DotEmitter dot;
   bool f16c;
   Value q, qscale, w, wPtr, y;
+  Value blockOffsets; // memref<rowTile x paddedBlocks x f32> with dot.offsetPerStep(), else null
+  Value scaleBuffer;  // memref<colTile x paddedBlocks x f32>: the tile's scales, or null
 };
 
 } // namespace
@@ -435,12 +536,25 @@ LogicalResult generateQuantizedMatmul(func::FuncOp fn, const KernelSpec &spec,
   Value w = bindFlat(b, args, 2, i8, packing::quantPackedBytes(p.format, p.n, p.k));
   Value wPtr = loadBindingPointer(b, b.getLoc(), args.bindings, 2); // the same, for prefetches
   Value y = bindFlat(b, args, 3, f32, arith::MulIOp::create(b, args.rows, constIndex(b, p.n)));
-  QuantizedMatmulEmitter emitter(p, dot, target.hasAVX2, q, qscale, w, wPtr, y);
+  Value blockOffsets;
+  if (dot.offsetPerStep())
+    blockOffsets = memref::AllocaOp::create(
+        b, MemRefType::get({rowTile * QuantizedMatmulEmitter::paddedBlocks(p)}, f32),
+        ValueRange{}, ValueRange{}, b.getI64IntegerAttr(32));
+  Value scaleBuffer;
+  if (dot.isa == DotIsa::AVX2)
+    scaleBuffer = memref::AllocaOp::create(
+        b, MemRefType::get({colTile * QuantizedMatmulEmitter::paddedBlocks(p)}, f32),
+        ValueRange{}, ValueRange{}, b.getI64IntegerAttr(32));
+  QuantizedMatmulEmitter emitter(p, dot, target.hasAVX2, q, qscale, w, wPtr, y, blockOffsets,
+                                 scaleBuffer);
 
-  forEachOutputTile(b, args, p.nBlock, rowTile, colTile,
-                    [&](ImplicitLocOpBuilder &tb, Value t0, Value j, int64_t rt) {
-                      emitter.emitTile(tb, t0, j, rt, colTile);
-                    });
+  forEachOutputTile(
+      b, args, p.nBlock, rowTile, colTile,
+      [&](ImplicitLocOpBuilder &tb, Value t0, Value j, int64_t rt) {
+        emitter.emitTile(tb, t0, j, rt, colTile);
+      },
+      [&](ImplicitLocOpBuilder &rb, Value t0, int64_t rt) { emitter.prepareRows(rb, t0, rt); });
   return success();
 }
 
