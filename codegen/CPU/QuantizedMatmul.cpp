@@ -19,12 +19,16 @@
 // q6 codes are rebuilt per block from the group's two parts with shifts, ands and an or: the
 // low nibbles as in q4; the 16 high-bit bytes, loaded into both halves of the vector, move
 // their pair for the block's weights 0-15 and 16-31 to bits 4-5 with one shift of per-half
-// count (vpsllvq / vpsrlvq; on SSE2 a psllq / psrlq per 16-byte half).
+// count (vpsllvq / vpsrlvq; on SSE2 a psllq / psrlq per 16-byte half; on AVX2 a vpshufb of a
+// 32-byte table instead, q6Codes).
 // Layout (packing/QuantizedPacking.h): a codes plane (n rows) then an f16 scale plane
 // (n, k / 32). A work item is n_block output rows; a register tile of RT activation rows x NT
 // weight rows shares every load, and a step of 8 blocks loads each row's 8 scales with one
 // 16-byte load. The tile's rows are adjacent in both planes, so the tiles and work items of
 // one call read two ascending ranges; each step prefetches them into L2 a fixed distance ahead.
+// On x86-64-v3 a tile's scales are converted to f32 into a stack array before its loop, so
+// each block's scale is a broadcast load (a lane permute per block needed index vectors that
+// made the 16-register loop spill), and 1 x 2 decode tiles keep two FMA chains per output.
 #include "codegen/CPU/Bindings.h"
 #include "codegen/CPU/KernelBuilder.h"
 #include "codegen/CPU/KernelGenerators.h"
@@ -229,7 +233,9 @@ public:
     // the pipes, would bound a single chain of 8 FMAs per step, so even and odd blocks take
     // two chains, added at the end.
     const int64_t chains = dot.isa == DotIsa::AVX2 && rt * nt <= 2 ? 2 : 1;
-    auto accIndex = [&](int64_t r, int64_t c, int64_t g) { return (r * nt + c) * chains + g % chains; };
+    auto accIndex = [&](int64_t r, int64_t c, int64_t g) {
+      return (r * nt + c) * chains + g % chains;
+    };
     SmallVector<Value> init(rt * nt * chains, constFloat(b, accType, 0.0));
     SmallVector<Value> qRow(rt), codeRow(nt), scaleRow(nt);
     for (int64_t r = 0; r < rt; ++r)
