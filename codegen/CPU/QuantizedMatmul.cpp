@@ -207,7 +207,6 @@ public:
     for (int64_t r = 0; r < rt; ++r) {
       Value qRow = arith::MulIOp::create(b, arith::AddIOp::create(b, t, constIndex(b, r)),
                                          constIndex(b, p.k));
-      Value outRow = constIndex(b, r * stride);
       forLoop(b, constIndex(b, 0), constIndex(b, p.blocks), constIndex(b, 1),
               [&](ImplicitLocOpBuilder &nb, Value block) {
                 Value acts = loadVector(
@@ -218,7 +217,7 @@ public:
                 Value sum = arith::SIToFPOp::create(nb, nb.getF32Type(),
                                                     reduceAdd(nb, dot.offsetShare(nb, acts)));
                 memref::StoreOp::create(nb, sum, blockOffsets,
-                                        ValueRange{arith::AddIOp::create(nb, outRow, block)});
+                                        ValueRange{addConst(nb, block, r * stride)});
               });
       for (int64_t g = p.blocks; g < stride; ++g)
         memref::StoreOp::create(b, constFloat(b, b.getF32Type(), 0.0), blockOffsets,
@@ -272,7 +271,7 @@ public:
       for (int64_t c = 0; c < nt; ++c) {
         auto convert = [&](ImplicitLocOpBuilder &nb, Value first, int64_t count) {
           storeVector(nb, loadScales(nb, scaleAt(nb, c, first), count), scaleBuffer,
-                      arith::AddIOp::create(nb, first, constIndex(nb, c * stride)));
+                      addConst(nb, first, c * stride));
         };
         if (fullSteps > 0)
           forLoop(b, constIndex(b, 0), constIndex(b, fullSteps * kStepBlocks),
@@ -298,17 +297,13 @@ public:
       }
       SmallVector<Value> scales(nt);
       for (int64_t c = 0; c < nt; ++c)
-        scales[c] = scaleBuffer ? loadVector(nb, scaleBuffer,
-                                             arith::AddIOp::create(
-                                                 nb, first, constIndex(nb, c * stride)),
-                                             kStepBlocks)
-                                : loadScales(nb, scaleAt(nb, c, first), count);
+        scales[c] = scaleBuffer
+                        ? loadVector(nb, scaleBuffer, addConst(nb, first, c * stride), kStepBlocks)
+                        : loadScales(nb, scaleAt(nb, c, first), count);
       if (blockOffsets)
         for (int64_t r = 0; r < rt; ++r) {
           // The step's offset shares: its scales times the rows' block sums (zero past k).
-          Value sums = loadVector(
-              nb, blockOffsets,
-              arith::AddIOp::create(nb, first, constIndex(nb, r * paddedBlocks(p))), kStepBlocks);
+          Value sums = loadVector(nb, blockOffsets, addConst(nb, first, r * stride), kStepBlocks);
           for (int64_t c = 0; c < nt; ++c)
             acc[accIndex(r, c, 1)] =
                 vector::FMAOp::create(nb, scales[c], sums, acc[accIndex(r, c, 1)]);
@@ -370,10 +365,8 @@ public:
           SmallVector<Value> weights = dot.prepareWeights(nb, codes);
           Value scale = vector::BroadcastOp::create(
               nb, VectorType::get({dot.lanes()}, nb.getF32Type()),
-              scaleBuffer ? memref::LoadOp::create(
-                                nb, scaleBuffer,
-                                ValueRange{arith::AddIOp::create(
-                                    nb, first, constIndex(nb, c * stride + g))})
+              scaleBuffer ? memref::LoadOp::create(nb, scaleBuffer,
+                                                   ValueRange{addConst(nb, first, c * stride + g)})
                                 .getResult()
                           : vector::ExtractOp::create(nb, scales[c], ArrayRef<int64_t>{g})
                                 .getResult());
