@@ -4,8 +4,10 @@
 // through enough copies of its weights (at least 256 MB in all) that every launch streams
 // them from device memory rather than the 50 MB L2, as a decode step does; once as plain
 // launches and once as programmatic dependent launches, the way the runtime launches a decode
-// step. Prints one JSON object: per kernel, microseconds per launch and weight GB/s, both ways. The yardsticks, torch's bf16
-// GEMVs and the copy bandwidth, come from torch_baseline.py in the same call.
+// step; each kernel as generated for any entry point and as the one-row variant that decode
+// runs. Prints one JSON object: per kernel, microseconds per launch and weight GB/s, both
+// ways. The yardsticks, torch's bf16 GEMVs and the copy bandwidth, come from
+// torch_baseline.py in the same call.
 #include "codegen/GPU/GPUCodegen.h"
 #include "packing/QuantizedPacking.h"
 #include "packing/TernaryPacking.h"
@@ -104,6 +106,14 @@ int main() {
                                quantizedLmHead(packing::QuantFormat::Q8B32, 128256, 2560),
                                quantizedLmHead(packing::QuantFormat::Q6B32, 128256, 2560),
                                quantizedLmHead(packing::QuantFormat::Q4B32, 128256, 2560)};
+  // Each kernel also as its one-row variant, the one a decode step runs (GPUCodegen.h).
+  const size_t general = shapes.size();
+  for (size_t i = 0; i < general; ++i) {
+    Shape s = shapes[i];
+    s.spec = *gpu::oneRowVariant(s.spec);
+    s.name += "_one_row";
+    shapes.push_back(std::move(s));
+  }
   std::vector<KernelSpec> specs;
   for (const Shape &s : shapes)
     specs.push_back(s.spec);

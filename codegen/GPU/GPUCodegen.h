@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace tern::gpu {
@@ -39,6 +40,13 @@ struct LaunchShape {
 // |maxRows| rows. Kernels read the call's actual rows and leave the rest of the grid idle.
 llvm::Expected<LaunchShape> launchShape(const KernelSpec &spec, int64_t maxRows,
                                         const GpuTarget &target);
+
+// The variant of |spec|'s kernel for dispatches that always run one activation row (the
+// decode entry point, and the last-row dispatches of prefill): |spec| with parameter
+// one_row = 1 and its own symbol (`tern_k4_ternary_matmul` -> `tern_k4_one_row_ternary_matmul`).
+// The row-dot matmul families have one (ternary_matmul, matmul, quantized_matmul: decode's
+// tile alone fits fewer registers, so more blocks run at once); other families give nothing.
+std::optional<KernelSpec> oneRowVariant(const KernelSpec &spec);
 
 // Generates every kernel of |kernels| in one gpu.module (gpu, nvvm, scf, arith, llvm
 // dialects), lowers it with convert-gpu-to-nvvm, translates it to LLVM IR and compiles that

@@ -8,6 +8,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
 #include <algorithm>
+#include <cassert>
 
 namespace tern::gpu {
 
@@ -92,51 +93,97 @@ public:
   void emit(ImplicitLocOpBuilder &b, bool prefetchWeights) {
     Value bid = blockIdX(b);
     Value decode = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, args.rows, constI64(b, 1));
-    const int64_t rowsPerDecodeBlock = groupsPerBlock;
-    if (prefetchWeights) {
-      // The call record is written before the launches, so rows may be read before the wait.
-      emitPrefetchesBeforeWait(fn, b, [&](ImplicitLocOpBuilder &pb) {
-        prefetchDecodeRows(pb, decode, mulC(pb, bid, rowsPerDecodeBlock), rowsPerDecodeBlock);
-      });
-    }
-    ifThen(b, decode, [&](ImplicitLocOpBuilder &nb) {
-      Value j0 = mulC(nb, bid, rowsPerDecodeBlock);
-      ifThen(nb, ltC(nb, j0, n), [&](ImplicitLocOpBuilder &tb) {
-        emitTile(tb, /*T=*/1, /*R=*/1, plan.decodeSlice, j0, constI32(tb, 0), kDecodeBatch);
-      });
-    });
     Value prefill = arith::XOrIOp::create(b, decode, arith::ConstantOp::create(
                                                          b, b.getI1Type(), b.getBoolAttr(true)));
-    if (f.prefill) {
-      ifThen(b, prefill, [&](ImplicitLocOpBuilder &nb) { f.prefill(nb, bid); });
+    const int64_t rowsPerDecodeBlock = groupsPerBlock;
+    if (prefetchWeights) {
+      // Each path places its own dependent-launch wait: decode loads its first weight chunks
+      // into registers before it, so they stream in while the previous dispatch still runs
+      // (weights are never written by a dispatch; the call record, read for the row count,
+      // is written before the launches). Every thread runs one wait, whichever path it takes.
+      fn->setAttr(kOwnDependentWaitAttr, b.getUnitAttr());
+      ifThen(b, decode, [&](ImplicitLocOpBuilder &nb) {
+        Value j0 = mulC(nb, bid, rowsPerDecodeBlock);
+        llvm::SmallVector<LaneChunk> early = loadDecodeChunksEarly(nb, j0);
+        prefetchDecodeRows(nb, j0, rowsPerDecodeBlock, /*bulk=*/!decodeLoadsAllEarly());
+        emitDependentLaunchControl(nb);
+        emitDecode(nb, j0, early);
+      });
+      // A one-row kernel never runs more rows (its launch rule refuses such entry points),
+      // but every thread must still pass one wait.
+      ifThen(b, prefill, [&](ImplicitLocOpBuilder &nb) {
+        emitDependentLaunchControl(nb);
+        if (!f.shape.oneRow)
+          emitPrefill(nb, bid);
+      });
       return;
     }
-    ifThen(b, prefill, [&](ImplicitLocOpBuilder &nb) {
-      const int64_t T = plan.prefillRows, R = plan.prefillWeightRows;
-      Value tiles = constI32(nb, plan.prefillWeightTiles);
-      Value wt = arith::RemUIOp::create(nb, bid, tiles);
-      Value rt = arith::DivUIOp::create(nb, bid, tiles);
-      Value j0 = mulC(nb, wt, groupsPerBlock * R);
-      Value t0 = mulC(nb, rt, T);
-      ifThen(nb, ltI(nb, t0, rows32), [&](ImplicitLocOpBuilder &tb) {
-        emitTile(tb, T, R, plan.prefillSlice, j0, t0, kPrefillBatch);
-      });
+    ifThen(b, decode, [&](ImplicitLocOpBuilder &nb) {
+      emitDecode(nb, mulC(nb, bid, rowsPerDecodeBlock), {});
     });
+    if (!f.shape.oneRow)
+      ifThen(b, prefill, [&](ImplicitLocOpBuilder &nb) { emitPrefill(nb, bid); });
   }
 
 private:
-  // Thread 0 of a decode block asks L2 for weight rows j0 .. j0 + count - 1 (those below n):
-  // one bulk prefetch, the rows being contiguous; and L1 for their scales (at most two lines).
-  void prefetchDecodeRows(ImplicitLocOpBuilder &b, Value decode, Value j0, int64_t count) {
+  void emitDecode(ImplicitLocOpBuilder &b, Value j0, llvm::ArrayRef<LaneChunk> early) {
+    ifThen(b, ltC(b, j0, n), [&](ImplicitLocOpBuilder &tb) {
+      emitTile(tb, /*T=*/1, /*R=*/1, plan.decodeSlice, j0, constI32(tb, 0), kDecodeBatch, early);
+    });
+  }
+
+  void emitPrefill(ImplicitLocOpBuilder &b, Value bid) {
+    if (f.prefill) {
+      f.prefill(b, bid);
+      return;
+    }
+    const int64_t T = plan.prefillRows, R = plan.prefillWeightRows;
+    Value tiles = constI32(b, plan.prefillWeightTiles);
+    Value wt = arith::RemUIOp::create(b, bid, tiles);
+    Value rt = arith::DivUIOp::create(b, bid, tiles);
+    Value j0 = mulC(b, wt, groupsPerBlock * R);
+    Value t0 = mulC(b, rt, T);
+    ifThen(b, ltI(b, t0, rows32), [&](ImplicitLocOpBuilder &tb) {
+      emitTile(tb, T, R, plan.prefillSlice, j0, t0, kPrefillBatch);
+    });
+  }
+
+  // Chunk steps of a decode lane: its whole share of the row when the row is one slice of
+  // at most kDecodeBatch steps per lane (every 2B-4T shape), else the first batch.
+  int64_t decodeEarlySteps() const {
+    return std::min(kDecodeBatch, ceilDiv(std::min(plan.decodeSlice, C), G));
+  }
+  bool decodeLoadsAllEarly() const {
+    return plan.decodeSlice >= C && ceilDiv(C, G) <= kDecodeBatch;
+  }
+
+  // The first slice's first batch of a decode block's weight chunks (rows j0 + the group's
+  // index, clamped to n - 1), the loads emitTile would issue first.
+  llvm::SmallVector<LaneChunk> loadDecodeChunksEarly(ImplicitLocOpBuilder &b, Value j0) {
+    Value groupInBlock = addI(b, mulC(b, warp, groupsPerWarp), group);
+    Value row = arith::MinSIOp::create(b, addI(b, j0, groupInBlock), constI32(b, n - 1));
+    return loadChunks(b, {row}, 0, std::min(plan.decodeSlice, C), constI32(b, 0),
+                      decodeEarlySteps());
+  }
+
+  // Thread 0 of a decode block asks L1 for the scales of weight rows j0 .. j0 + count - 1
+  // (those below n; at most two lines) and, with |bulk|, L2 for the rows themselves: one bulk
+  // prefetch, the rows being contiguous.
+  void prefetchDecodeRows(ImplicitLocOpBuilder &b, Value j0, int64_t count, bool bulk) {
+    if (!bulk && !f.rowScales)
+      return;
     Value first = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, constI32(b, 0));
-    Value go = arith::AndIOp::create(b, arith::AndIOp::create(b, decode, first), ltC(b, j0, n));
-    go = arith::AndIOp::create(b, go, pointersAligned(b, {f.weightRows}, 16));
+    Value go = arith::AndIOp::create(b, first, ltC(b, j0, n));
+    if (bulk)
+      go = arith::AndIOp::create(b, go, pointersAligned(b, {f.weightRows}, 16));
     ifThen(b, go, [&](ImplicitLocOpBuilder &pb) {
       Value rows = arith::MinSIOp::create(pb, constI32(pb, count),
                                           arith::SubIOp::create(pb, constI32(pb, n), j0));
-      Value start = mulC(pb, toI64(pb, j0), f.weightRowBytes);
-      prefetchBulkToL2(pb, byteAddress(pb, f.weightRows, start),
-                       mulC(pb, rows, f.weightRowBytes));
+      if (bulk) {
+        Value start = mulC(pb, toI64(pb, j0), f.weightRowBytes);
+        prefetchBulkToL2(pb, byteAddress(pb, f.weightRows, start),
+                         mulC(pb, rows, f.weightRowBytes));
+      }
       if (f.rowScales)
         for (Value j : {j0, addI(pb, j0, addC(pb, rows, -1))})
           prefetchToL1(pb, elementAddress(pb, f.rowScales, pb.getF32Type(), toI64(pb, j)));
@@ -145,8 +192,9 @@ private:
 
   // One tile: activation rows t0 .. t0 + T - 1, weight rows j0 + r * groupsPerBlock + (this
   // group's index in the block) for r < R.
+  // |early|, if any, holds the first slice's first loads, issued already.
   void emitTile(ImplicitLocOpBuilder &b, int64_t T, int64_t R, int64_t slice, Value j0, Value t0,
-                int64_t batch) {
+                int64_t batch, llvm::ArrayRef<LaneChunk> early = {}) {
     Value groupInBlock = addI(b, mulC(b, warp, groupsPerWarp), group);
     llvm::SmallVector<Value> rowIdx, rowLoad;
     for (int64_t r = 0; r < R; ++r) {
@@ -165,7 +213,10 @@ private:
       const int64_t M = ceilDiv(Cs, G);
       const int64_t first = std::min(batch, M);
       // The first loads of the slice go out before staging, so their latency overlaps it.
-      auto pre = loadChunks(b, rowLoad, cBegin, Cs, constI32(b, 0), first);
+      assert(early.empty() || int64_t(early.size()) == first);
+      auto pre = s == 0 && !early.empty()
+                     ? llvm::SmallVector<LaneChunk>(early.begin(), early.end())
+                     : loadChunks(b, rowLoad, cBegin, Cs, constI32(b, 0), first);
       if (s > 0)
         barrier(b); // everyone is done reading the previous slice
       stage(b, T, slice, cBegin, Cs, t0);
@@ -396,14 +447,20 @@ RowDotPlan planRowDot(const RowDotShape &shape) {
   const int64_t perChunk = shape.planes * shape.planeBytes;
   plan.decodeSlice = sliceChunks(shape.chunks, perChunk, plan.lanes);
   plan.prefillSlice = sliceChunks(shape.chunks, perChunk * plan.prefillRows, plan.lanes);
-  plan.smemBytes = std::max(plan.decodeSlice, plan.prefillRows * plan.prefillSlice) * perChunk;
+  plan.smemBytes = shape.oneRow ? plan.decodeSlice * perChunk
+                                : std::max(plan.decodeSlice, plan.prefillRows * plan.prefillSlice) *
+                                      perChunk;
   const int64_t groups = plan.warps * 32 / plan.lanes;
   plan.decodeBlocks = ceilDiv(shape.n, groups);
   plan.prefillWeightTiles = ceilDiv(shape.n, groups * plan.prefillWeightRows);
   return plan;
 }
 
-LaunchShape rowDotLaunch(const RowDotShape &shape, int64_t maxRows) {
+llvm::Expected<LaunchShape> rowDotLaunch(const RowDotShape &shape, int64_t maxRows) {
+  if (shape.oneRow && maxRows > 1)
+    return llvm::createStringError("a one_row matmul kernel cannot run an entry point of up to "
+                                   "%lld rows",
+                                   (long long)maxRows);
   const RowDotPlan plan = planRowDot(shape);
   int64_t blocks = plan.decodeBlocks;
   if (maxRows > 1)
@@ -414,15 +471,27 @@ LaunchShape rowDotLaunch(const RowDotShape &shape, int64_t maxRows) {
   return launch;
 }
 
+llvm::Expected<RowDotShape> withOneRowParam(const KernelSpec &spec, RowDotShape shape) {
+  const int64_t oneRow = spec.getInt("one_row", 0);
+  if (oneRow != 0 && oneRow != 1)
+    return llvm::createStringError("%s: parameter 'one_row' is %lld, expected 0 or 1",
+                                   spec.family.c_str(), (long long)oneRow);
+  shape.oneRow = oneRow == 1;
+  return shape;
+}
+
 void emitRowDotKernel(mlir::gpu::GPUFuncOp fn, ImplicitLocOpBuilder &b, const GpuKernelArgs &args,
                       const RowDotFormat &format, Value act, Value out, const GpuTarget &target) {
   // Both paths share one register allocation; prefill's tiles would take up to 255 registers
   // per thread and leave decode 2 blocks per SM. 128 registers keep 4 blocks (16 warps, enough
   // 16-byte loads in flight to stream the weights) at the cost of a little prefill spilling.
+  // A one-row kernel has decode's tile alone, which fits 64 registers: 8 blocks or more per
+  // SM, so that the 864 blocks of the 2B-4T gate/up projection run in one wave.
   const RowDotPlan plan = planRowDot(format.shape);
   fn->setAttr(NVVM::NVVMDialect::getMaxntidAttrName(),
               b.getDenseI32ArrayAttr({int32_t(plan.warps * 32), 1, 1}));
-  fn->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(), b.getI32IntegerAttr(4));
+  fn->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
+              b.getI32IntegerAttr(format.shape.oneRow ? 8 : 4));
   // The bulk prefetch needs 16-byte aligned rows of a multiple of 16 bytes (a base that is
   // not skips it) and fewer than 2^31 bytes per block.
   const bool prefetchWeights = target.computeCapability >= 90 && format.weightRows &&

@@ -27,6 +27,10 @@ struct RowDotShape {
   int64_t chunks = 0;     // chunks per weight row
   int64_t planes = 1;     // activation planes per chunk in shared memory
   int64_t planeBytes = 16; // bytes of one plane of one chunk: 16 int8, or 1, 2 or 4 f32
+  // Calls of one activation row only (parameter one_row = 1: the decode variant, see
+  // GPUCodegen.h): no prefill path, shared memory for one row and fewer registers, so more
+  // blocks fit an SM and a large matrix's blocks one wave.
+  bool oneRow = false;
 };
 
 struct RowDotPlan {
@@ -44,7 +48,10 @@ struct RowDotPlan {
 // Pure functions of the shape (and the entry point's largest row count): generators and
 // launch rules agree through these.
 RowDotPlan planRowDot(const RowDotShape &shape);
-LaunchShape rowDotLaunch(const RowDotShape &shape, int64_t maxRows);
+// An error for a one-row kernel in an entry point of more rows.
+llvm::Expected<LaunchShape> rowDotLaunch(const RowDotShape &shape, int64_t maxRows);
+// |shape| with |spec|'s parameter one_row (0 or 1) applied.
+llvm::Expected<RowDotShape> withOneRowParam(const KernelSpec &spec, RowDotShape shape);
 
 // What a weight format contributes to the skeleton.
 struct RowDotFormat {

@@ -308,6 +308,22 @@ int bindingCount(llvm::StringRef family) {
   return f ? f->bindings : -1;
 }
 
+std::optional<KernelSpec> oneRowVariant(const KernelSpec &spec) {
+  if (spec.family != "ternary_matmul" && spec.family != "matmul" &&
+      spec.family != "quantized_matmul")
+    return std::nullopt;
+  if (spec.getInt("one_row", 0) != 0)
+    return std::nullopt; // a variant already
+  KernelSpec variant = spec;
+  variant.ints["one_row"] = 1;
+  const std::string suffix = "_" + spec.family;
+  const llvm::StringRef symbol = spec.symbol;
+  variant.symbol = symbol.ends_with(suffix)
+                       ? (symbol.drop_back(suffix.size()) + "_one_row" + suffix).str()
+                       : spec.symbol + "_one_row";
+  return variant;
+}
+
 llvm::Expected<LaunchShape> launchShape(const KernelSpec &spec, int64_t maxRows,
                                         const GpuTarget &target) {
   const Family *family = familyFor(spec.family);

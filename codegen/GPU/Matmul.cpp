@@ -91,7 +91,10 @@ llvm::Expected<LaunchShape> launchMatmul(const KernelSpec &spec, int64_t maxRows
   auto p = parse(spec);
   if (!p)
     return p.takeError();
-  return rowDotLaunch(shapeOf(*p), maxRows);
+  auto shape = withOneRowParam(spec, shapeOf(*p));
+  if (!shape)
+    return shape.takeError();
+  return rowDotLaunch(*shape, maxRows);
 }
 
 LogicalResult generateMatmul(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
@@ -104,7 +107,10 @@ LogicalResult generateMatmul(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
   GpuKernelArgs args = beginGpuKernel(fn, b);
   Value x = args.bindings[0], weights = args.bindings[1], y = args.bindings[2];
   Type i16 = b.getI16Type(), i32 = b.getI32Type(), f32 = b.getF32Type();
-  const RowDotShape shape = shapeOf(p);
+  auto oneRowShape = withOneRowParam(spec, shapeOf(p));
+  if (!oneRowShape)
+    return gpuKernelError(fn, spec, llvm::toString(oneRowShape.takeError()));
+  const RowDotShape shape = *oneRowShape;
   const int64_t planeFloats = shape.planeBytes / 4;
 
   RowDotFormat format;

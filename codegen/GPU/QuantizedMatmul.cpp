@@ -74,7 +74,10 @@ llvm::Expected<LaunchShape> launchQuantizedMatmul(const KernelSpec &spec, int64_
   auto p = parse(spec);
   if (!p)
     return p.takeError();
-  return rowDotLaunch(shapeOf(*p), maxRows);
+  auto shape = withOneRowParam(spec, shapeOf(*p));
+  if (!shape)
+    return shape.takeError();
+  return rowDotLaunch(*shape, maxRows);
 }
 
 LogicalResult generateQuantizedMatmul(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
@@ -96,7 +99,10 @@ LogicalResult generateQuantizedMatmul(mlir::gpu::GPUFuncOp fn, const KernelSpec 
   Value scales = byteAddress(b, weights, constI64(b, packing::quantScaleOffset(p.format, p.n, p.k)));
 
   RowDotFormat format;
-  format.shape = shapeOf(p);
+  auto shape = withOneRowParam(spec, shapeOf(p));
+  if (!shape)
+    return gpuKernelError(fn, spec, llvm::toString(shape.takeError()));
+  format.shape = *shape;
   format.k = p.k;
   format.actRowStride = p.k;
   format.intActivations = true;

@@ -83,11 +83,17 @@ llvm::Expected<LaunchShape> launchTernaryMatmul(const KernelSpec &spec, int64_t 
   auto p = parse(spec);
   if (!p)
     return p.takeError();
+  auto shape = withOneRowParam(spec, shapeOf(*p));
+  if (!shape)
+    return shape.takeError();
   const TernaryMmaShape mma = mmaShapeOf(*p);
-  if (maxRows <= 1 || !ternaryMmaApplies(mma))
-    return rowDotLaunch(shapeOf(*p), maxRows);
+  if (maxRows <= 1 || shape->oneRow || !ternaryMmaApplies(mma))
+    return rowDotLaunch(*shape, maxRows);
   // Decode's blocks, or the tensor-core tiles of prefill (both 128 threads).
-  LaunchShape launch = rowDotLaunch(shapeOf(*p), 1);
+  auto decodeLaunch = rowDotLaunch(*shape, 1);
+  if (!decodeLaunch)
+    return decodeLaunch.takeError();
+  LaunchShape launch = *decodeLaunch;
   launch.grid[0] = uint32_t(std::max<int64_t>(launch.grid[0], ternaryMmaBlocks(mma, maxRows)));
   return launch;
 }
@@ -106,7 +112,10 @@ LogicalResult generateTernaryMatmul(mlir::gpu::GPUFuncOp fn, const KernelSpec &s
   const int64_t rowBytes = packing::packedRowBytes(packing::TernaryLayout::I2B128, p.k);
 
   RowDotFormat format;
-  format.shape = shapeOf(p);
+  auto shape = withOneRowParam(spec, shapeOf(p));
+  if (!shape)
+    return gpuKernelError(fn, spec, llvm::toString(shape.takeError()));
+  format.shape = *shape;
   format.k = p.k;
   format.actRowStride = p.k;
   format.intActivations = true;

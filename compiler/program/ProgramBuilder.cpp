@@ -87,6 +87,14 @@ public:
         return opError(op, "refers to an unknown kernel @" + symbol.getValue());
       dispatch->kernel = found->second;
       dispatch->last_row = op.hasAttr(kLastRowAttr);
+      if (gpu && (maxRows == 1 || dispatch->last_row))
+        if (auto variant = gpu::oneRowVariant(kernels[found->second])) {
+          auto one = kernelIndex.find(variant->symbol);
+          if (one == kernelIndex.end())
+            return opError(op, "has no one-row variant @" + variant->symbol);
+          found = one;
+          dispatch->kernel = one->second;
+        }
       dispatch->grid = {1};
       if (llvm::Error error = bind(op, *dispatch))
         return std::move(error);
@@ -416,6 +424,13 @@ llvm::Expected<std::vector<KernelSpec>> outlineKernels(ModuleOp module, bool gpu
   for (auto fn : module.getOps<func::FuncOp>())
     if (fn->hasAttr(kKernelFamilyAttr))
       kernels.push_back(kernelSpecFromDeclaration(fn));
+  if (gpu) {
+    // One-row variants for the dispatches that always run one row (EntryPointBuilder).
+    const size_t outlined = kernels.size();
+    for (size_t i = 0; i < outlined; ++i)
+      if (auto variant = gpu::oneRowVariant(kernels[i]))
+        kernels.push_back(std::move(*variant));
+  }
   return kernels;
 }
 

@@ -199,6 +199,8 @@ TEST(ProgramBuilder, EntryPointsBindInsideArenaAndSections) {
 
 // A GPU artifact: each layer's rope and KV-cache write are one dispatch (the keys come from
 // the rotation: x, table, v, the two caches), and a last-row dispatch is launched for one row.
+// The matmuls of decode and the last-row dispatches run the one-row variants; prefill's
+// other matmuls the general kernels.
 TEST(ProgramBuilder, GpuDispatchesFuseRopeAndLaunchLastRowsForOneRow) {
   const std::string dir = kDataDir + "/hf-bitnet/tiny_b_offline_bitlinear";
   if (!llvm::sys::fs::exists(dir))
@@ -212,7 +214,7 @@ TEST(ProgramBuilder, GpuDispatchesFuseRopeAndLaunchLastRowsForOneRow) {
   ASSERT_TRUE(bool(target)) << llvm::toString(target.takeError());
   for (const schema::EntryPoint *entry : *root.entry_points()) {
     SCOPED_TRACE(entry->name()->str());
-    int fused = 0, lastRow = 0;
+    int fused = 0, lastRow = 0, oneRowMatmuls = 0;
     for (const schema::KernelDispatch *d : *entry->dispatches()) {
       const KernelSpec &spec = kernels[d->kernel()];
       EXPECT_NE(spec.family, "rope");
@@ -227,7 +229,17 @@ TEST(ProgramBuilder, GpuDispatchesFuseRopeAndLaunchLastRowsForOneRow) {
       ASSERT_TRUE(bool(shape)) << llvm::toString(shape.takeError());
       EXPECT_EQ(d->grid()->Get(0), shape->grid[0]) << spec.symbol;
       lastRow += d->last_row();
+      if (spec.family.find("matmul") != std::string::npos) {
+        const bool oneRowCall = entry->max_rows() == 1 || d->last_row();
+        EXPECT_EQ(spec.getInt("one_row"), oneRowCall ? 1 : 0) << spec.symbol;
+        oneRowMatmuls += oneRowCall;
+      }
     }
+    // Every matmul of decode (four ternary per layer and the lm_head), only the lm_head of
+    // prefill.
+    const std::string name = entry->name()->str();
+    EXPECT_EQ(oneRowMatmuls, name == "decode" ? 4 * int(root.memory_plan()->kv_cache()->layers()) + 1
+                             : name == "prefill" ? 1 : 0);
     EXPECT_EQ(fused, int(root.memory_plan()->kv_cache()->layers()));
     EXPECT_EQ(lastRow, entry->name()->str() == "prefill" ? 2 : 0); // final norm and lm_head
   }

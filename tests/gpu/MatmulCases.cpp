@@ -225,6 +225,20 @@ std::vector<KernelCase> matmulCases(std::mt19937 &rng) {
     cases.push_back(quantizedCase(rng, format, 300, 2560, 64, P));
     cases.push_back(quantizedCase(rng, format, 64, 4128, 3, 4)); // odd block count, many slices
   }
+
+  // The one-row variants (parameter one_row, which decode's and prefill's last-row dispatches
+  // run) of every one-row case, launched as a decode entry point launches them.
+  const size_t general = cases.size();
+  for (size_t i = 0; i < general; ++i) {
+    if (cases[i].rows != 1)
+      continue;
+    KernelCase c = cases[i];
+    c.spec.ints["one_row"] = 1;
+    c.spec.symbol += "_one_row";
+    c.name += " one_row";
+    c.maxRows = 1;
+    cases.push_back(std::move(c));
+  }
   return cases;
 }
 
