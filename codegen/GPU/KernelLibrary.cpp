@@ -52,6 +52,8 @@ struct Family {
   int bindings; // without optional ones (bindingsOf)
   GpuGenerator generate;
   GpuLaunchRule launch;
+  // Whether the generator reads parameter one_row (the row-dot matmuls: oneRowVariant).
+  bool oneRowVariant = false;
 };
 
 // Families whose generator file is part of the build (codegen/GPU/CMakeLists.txt).
@@ -89,13 +91,14 @@ const Family kFamilies[] = {
     {"attention", 4, generateAttention, launchAttention},
 #endif
 #ifdef TERN_GPU_HAS_TERNARYMATMUL
-    {"ternary_matmul", 5, generateTernaryMatmul, launchTernaryMatmul},
+    {"ternary_matmul", 5, generateTernaryMatmul, launchTernaryMatmul, /*oneRowVariant=*/true},
 #endif
 #ifdef TERN_GPU_HAS_MATMUL
-    {"matmul", 3, generateMatmul, launchMatmul},
+    {"matmul", 3, generateMatmul, launchMatmul, /*oneRowVariant=*/true},
 #endif
 #ifdef TERN_GPU_HAS_QUANTIZEDMATMUL
-    {"quantized_matmul", 4, generateQuantizedMatmul, launchQuantizedMatmul},
+    {"quantized_matmul", 4, generateQuantizedMatmul, launchQuantizedMatmul,
+     /*oneRowVariant=*/true},
 #endif
 };
 
@@ -309,8 +312,8 @@ int bindingCount(llvm::StringRef family) {
 }
 
 std::optional<KernelSpec> oneRowVariant(const KernelSpec &spec) {
-  if (spec.family != "ternary_matmul" && spec.family != "matmul" &&
-      spec.family != "quantized_matmul")
+  const Family *family = familyFor(spec.family);
+  if (!family || !family->oneRowVariant)
     return std::nullopt;
   if (spec.getInt("one_row", 0) != 0)
     return std::nullopt; // a variant already
