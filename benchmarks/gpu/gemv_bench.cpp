@@ -5,9 +5,9 @@
 // them from device memory rather than the 50 MB L2, as a decode step does; once as plain
 // launches and once as programmatic dependent launches, the way the runtime launches a decode
 // step; each kernel as generated for any entry point and as the one-row variant that decode
-// runs. Prints one JSON object: per kernel, microseconds per launch and weight GB/s, both
-// ways. The yardsticks, torch's bf16 GEMVs and the copy bandwidth, come from
-// torch_baseline.py in the same call.
+// runs; and, as the floor, a kernel with next to no work. Prints one JSON object: per kernel,
+// microseconds per launch and weight GB/s, both ways. The yardsticks, torch's bf16 GEMVs and
+// the copy bandwidth, come from torch_baseline.py in the same call.
 #include "codegen/GPU/GPUCodegen.h"
 #include "packing/QuantizedPacking.h"
 #include "packing/TernaryPacking.h"
@@ -31,6 +31,7 @@ struct Shape {
   std::vector<size_t> bindingBytes; // in the family's order
   size_t weightBinding = 0;         // the binding that is cycled through copies
   uint64_t weightBytes = 0;         // what one launch reads of weights (codes + scales)
+  bool streamWeights = true;        // cycle through copies so that launches read device memory
 };
 
 Shape ternary(const std::string &name, int64_t n, int64_t k) {
@@ -75,6 +76,21 @@ Shape quantizedLmHead(packing::QuantFormat format, int64_t n, int64_t k) {
   return s;
 }
 
+// The floor the matmuls are measured against: a kernel with next to no work (an add of two
+// 2560-float vectors, one block, from L2) timed the same way, i.e. what one launch in a graph
+// costs by itself, plainly and as a programmatic dependent launch.
+Shape launchFloor() {
+  Shape s;
+  s.name = "launch_floor_add";
+  s.spec.symbol = "bench_launch_floor_add";
+  s.spec.family = "add";
+  s.spec.ints = {{"width", 2560}};
+  s.bindingBytes = {2560 * 4, 2560 * 4, 2560 * 4};
+  s.weightBytes = 2 * 2560 * 4;
+  s.streamWeights = false;
+  return s;
+}
+
 bool ok(const Driver &driver, CUresult result, const char *what) {
   if (result == CUDA_SUCCESS)
     return true;
@@ -114,6 +130,7 @@ int main() {
     s.name += "_one_row";
     shapes.push_back(std::move(s));
   }
+  shapes.push_back(launchFloor());
   std::vector<KernelSpec> specs;
   for (const Shape &s : shapes)
     specs.push_back(s.spec);
@@ -139,7 +156,8 @@ int main() {
             "cuModuleGetFunction"))
       return 1;
     const size_t minimum = size_t(256) << 20;
-    const size_t copies = std::max<size_t>(1, (minimum + s.weightBytes - 1) / s.weightBytes);
+    const size_t copies =
+        s.streamWeights ? std::max<size_t>(1, (minimum + s.weightBytes - 1) / s.weightBytes) : 1;
     // Bindings: one buffer each, the weights |copies| times; random bytes (timing only).
     std::vector<std::vector<CUdeviceptr>> buffers(s.bindingBytes.size());
     for (size_t b = 0; b < s.bindingBytes.size(); ++b) {
