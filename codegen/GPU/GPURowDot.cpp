@@ -256,16 +256,21 @@ private:
     for (Value &a : acc)
       a = warpReduceAdd(b, a, int32_t(G));
     Value leader = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, inGroup, constI32(b, 0));
+    // y[tg][j] where tg and j are inside the output.
+    auto storeOutput = [&](ImplicitLocOpBuilder &sb, Value y, Value tg, Value j) {
+      Value index = addI(sb, mulC(sb, toI64(sb, tg), n), toI64(sb, j));
+      store(sb, y, elementAddress(sb, out, sb.getF32Type(), index), 4);
+    };
+    auto inside = [&](ImplicitLocOpBuilder &ib, Value tg, Value j) {
+      return arith::AndIOp::create(ib, ltI(ib, tg, rows32), ltC(ib, j, n));
+    };
     if (T == 1 && R == 1) {
       // A decode tile: every lane finishes its group's total (the butterfly left it in all of
       // them) for the clamped row, outside any branch, so the finish's loads (the scales) can
       // be scheduled before the reduction instead of after it; the first lane stores.
       Value y = f.finish(b, acc[0], t0, rowLoad[0], f.activationSums ? totals[0] : Value());
-      Value inside = arith::AndIOp::create(b, ltI(b, t0, rows32), ltC(b, rowIdx[0], n));
-      ifThen(b, arith::AndIOp::create(b, leader, inside), [&](ImplicitLocOpBuilder &sb) {
-        Value index = addI(sb, mulC(sb, toI64(sb, t0), n), toI64(sb, rowIdx[0]));
-        store(sb, y, elementAddress(sb, out, sb.getF32Type(), index), 4);
-      });
+      ifThen(b, arith::AndIOp::create(b, leader, inside(b, t0, rowIdx[0])),
+             [&](ImplicitLocOpBuilder &sb) { storeOutput(sb, y, t0, rowIdx[0]); });
       return;
     }
     ifThen(b, leader, [&](ImplicitLocOpBuilder &lb) {
@@ -273,11 +278,9 @@ private:
         for (int64_t r = 0; r < R; ++r) {
           Value tg = addC(lb, t0, t);
           Value j = rowIdx[r];
-          Value ok = arith::AndIOp::create(lb, ltI(lb, tg, rows32), ltC(lb, j, n));
-          ifThen(lb, ok, [&](ImplicitLocOpBuilder &sb) {
+          ifThen(lb, inside(lb, tg, j), [&](ImplicitLocOpBuilder &sb) {
             Value y = f.finish(sb, acc[t * R + r], tg, j, f.activationSums ? totals[t] : Value());
-            Value index = addI(sb, mulC(sb, toI64(sb, tg), n), toI64(sb, j));
-            store(sb, y, elementAddress(sb, out, sb.getF32Type(), index), 4);
+            storeOutput(sb, y, tg, j);
           });
         }
     });
