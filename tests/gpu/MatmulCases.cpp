@@ -3,6 +3,8 @@
 // exercise the tails (k not a multiple of 128 / 16 / 64, n not a multiple of a block's rows).
 #include "tests/gpu/KernelCases.h"
 
+#include "codegen/GPU/GPUCodegen.h"
+
 #include "packing/QuantizedPacking.h"
 #include "packing/TernaryPacking.h"
 
@@ -236,8 +238,7 @@ std::vector<KernelCase> matmulCases(std::mt19937 &rng) {
     if (cases[i].rows != 1)
       continue;
     KernelCase c = cases[i];
-    c.spec.ints["one_row"] = 1;
-    c.spec.symbol += "_one_row";
+    c.spec = *gpu::oneRowVariant(cases[i].spec); // every matmul family has one
     c.name += " one_row";
     c.maxRows = 1;
     cases.push_back(std::move(c));
