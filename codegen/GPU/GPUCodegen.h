@@ -45,8 +45,7 @@ llvm::Expected<LaunchShape> launchShape(const KernelSpec &spec, int64_t maxRows,
 // decode entry point, and the last-row dispatches of prefill): |spec| with parameter
 // one_row = 1 and its own symbol (`tern_k4_ternary_matmul` -> `tern_k4_one_row_ternary_matmul`).
 // The row-dot matmul families have one (ternary_matmul, matmul, quantized_matmul: decode's
-// tile alone fits fewer registers, so more blocks run at once, and int8 activations need no
-// staging in shared memory); other families give nothing.
+// tile alone fits fewer registers, so more blocks run at once); other families give nothing.
 std::optional<KernelSpec> oneRowVariant(const KernelSpec &spec);
 
 // Generates every kernel of |kernels| in one gpu.module (gpu, nvvm, scf, arith, llvm

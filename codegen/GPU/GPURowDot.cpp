@@ -62,8 +62,6 @@ Value selectV(ImplicitLocOpBuilder &b, Value c, Value x, Value y) {
 // (rel = lane-in-group + lanes * m, relative to the slice), its raw loads per weight row.
 struct LaneChunk {
   Value rel;                              // i32, clamped into the slice
-  Value chunk;                            // i32, rel + the slice's first chunk
-  Value valid;                            // i1, whether rel was in the slice; null: always
   llvm::SmallVector<llvm::SmallVector<Value>> raw; // per weight row
 };
 
@@ -81,11 +79,8 @@ public:
     C = f.shape.chunks;
     planes = f.shape.planes;
     planeBytes = f.shape.planeBytes;
-    direct = f.shape.oneRow && f.shape.directActivations;
-    assert(!direct || (f.intActivations && f.actAligned16));
-    if (plan.smemBytes > 0)
-      smem = sharedArray(b, fn, "act", b.getI8Type(), plan.smemBytes);
-    if (f.activationSums && !direct)
+    smem = sharedArray(b, fn, "act", b.getI8Type(), plan.smemBytes);
+    if (f.activationSums)
       sums = sharedArray(b, fn, "sums", i32, plan.prefillRows * W);
     tid = threadIdX(b);
     lane = andI(b, tid, 31);
@@ -222,18 +217,15 @@ private:
       auto pre = s == 0 && !early.empty()
                      ? llvm::SmallVector<LaneChunk>(early.begin(), early.end())
                      : loadChunks(b, rowLoad, cBegin, Cs, constI32(b, 0), first);
-      if (!direct) {
-        if (s > 0)
-          barrier(b); // everyone is done reading the previous slice
-        stage(b, T, slice, cBegin, Cs, t0);
-        barrier(b);
-        if (f.activationSums)
-          for (int64_t t = 0; t < T; ++t)
-            for (int64_t w = 0; w < W; ++w) {
-              Value slot = elementAddress(b, sums, i32, constI32(b, t * W + w));
-              totals[t] = addI(b, totals[t], load(b, i32, slot, 4));
-            }
-      }
+      if (s > 0)
+        barrier(b); // everyone is done reading the previous slice
+      stage(b, T, slice, cBegin, Cs, t0);
+      barrier(b);
+      if (f.activationSums)
+        for (int64_t t = 0; t < T; ++t)
+          for (int64_t w = 0; w < W; ++w)
+            totals[t] = addI(b, totals[t],
+                             load(b, i32, elementAddress(b, sums, i32, constI32(b, t * W + w)), 4));
       acc = compute(b, pre, T, R, slice, acc);
       const int64_t full = (M - first) / batch, tail = (M - first) % batch;
       if (full == 1) {
@@ -299,9 +291,7 @@ private:
         rel = selectV(b, valid, rel, constI32(b, 0));
       }
       lc.rel = rel;
-      lc.valid = valid;
       Value c = addC(b, rel, cBegin);
-      lc.chunk = c;
       for (Value row : rowLoad) {
         llvm::SmallVector<Value> raw = f.loadChunk(b, row, c);
         if (valid)
@@ -323,54 +313,16 @@ private:
         for (int64_t r = 0; r < R; ++r)
           weights.push_back(f.decodePlane(b, lc.raw[r], p));
         for (int64_t t = 0; t < T; ++t) {
-          llvm::SmallVector<Value> actElems;
-          if (direct) {
-            assert(T == 1 && "direct activations serve one-row tiles only");
-            actElems = loadDirectPlane(b, lc, p);
-          } else {
-            Value offset = addI(b, mulC(b, lc.rel, planeBytes),
-                                constI32(b, (t * planes + p) * slice * planeBytes));
-            actElems = loadPlane(b, byteAddress(b, smem, offset));
-          }
+          Value offset = addI(b, mulC(b, lc.rel, planeBytes),
+                              constI32(b, (t * planes + p) * slice * planeBytes));
+          llvm::SmallVector<Value> actElems = loadPlane(b, byteAddress(b, smem, offset));
           Value prepared = f.prepare ? f.prepare(b, actElems, p) : Value();
-          for (int64_t r = 0; r < R; ++r) {
-            Value &a = acc[t * R + r];
-            a = f.dot(b, a, weights[r], lc.raw[r], actElems, prepared, p);
-            // Unstaged, there is no block-wide sum: each lane takes off its own pieces' share,
-            // and the group's reduction adds the shares up to the row's sum.
-            if (direct && f.activationSums)
-              for (Value word : actElems)
-                a = dp4a(b, word, true, constI32(b, -1), true, a);
-          }
+          for (int64_t r = 0; r < R; ++r)
+            acc[t * R + r] = f.dot(b, acc[t * R + r], weights[r], lc.raw[r], actElems, prepared, p);
         }
       }
     }
     return acc;
-  }
-
-  // Plane |p| of a lane's chunk read from global memory (activation row 0), as 4 i32 words:
-  // zeros for a piece past k or a step past the slice, whose codes are zero already but whose
-  // activations would otherwise count in the lane's share of the sum.
-  llvm::SmallVector<Value> loadDirectPlane(ImplicitLocOpBuilder &b, const LaneChunk &lc,
-                                           int64_t p) {
-    Value e = f.pieceStart(b, lc.chunk, constI32(b, p));
-    Value ok = ltC(b, e, f.k);
-    if (lc.valid)
-      ok = arith::AndIOp::create(b, ok, lc.valid);
-    Value v = loadAlignedPiece(b, constI64(b, 0), ok, e);
-    llvm::SmallVector<Value> words;
-    for (int64_t w = 0; w < 4; ++w)
-      words.push_back(LLVM::ExtractElementOp::create(b, v, constI32(b, w)));
-    return words;
-  }
-
-  // The 16 int8 activations at element |e| of the row at |rowStart| (16-byte aligned), or
-  // zeros where !ok (nothing is read there).
-  Value loadAlignedPiece(ImplicitLocOpBuilder &b, Value rowStart, Value ok, Value e) {
-    auto words = VectorType::get({4}, i32);
-    Value at = addI(b, rowStart, toI64(b, selectV(b, ok, e, constI32(b, 0))));
-    Value v = loadReadOnly(b, words, elementAddress(b, act, b.getI8Type(), at), 16);
-    return selectV(b, ok, v, zeroOf(b, words));
   }
 
   Type planeType(ImplicitLocOpBuilder &b) const {
@@ -440,7 +392,9 @@ private:
             Value v;
             if (f.actAligned16) {
               // Pieces start at multiples of 16 and k % 16 == 0: a piece is all in or all out.
-              v = loadAlignedPiece(lb, rowStart, elementValid(e), e);
+              Value ok = elementValid(e);
+              v = loadReadOnly(lb, words, source(e, ok, lb.getI8Type()), 16);
+              v = selectV(lb, ok, v, zeroOf(lb, words));
             } else {
               v = LLVM::PoisonOp::create(lb, words);
               for (int64_t w = 0; w < 4; ++w) {
@@ -483,7 +437,6 @@ private:
   RowDotPlan plan;
   Type i32;
   int64_t G, W, groupsPerWarp, groupsPerBlock, n, C, planes, planeBytes;
-  bool direct = false; // decode lanes read their activations unstaged (directActivations)
   Value smem, sums, tid, lane, warp, group, inGroup, rows32;
 };
 
@@ -507,16 +460,11 @@ RowDotPlan planRowDot(const RowDotShape &shape) {
   }
   plan.warps = kRowDotWarps;
   const int64_t perChunk = shape.planes * shape.planeBytes;
-  const bool direct = shape.oneRow && shape.directActivations;
-  // Unstaged, a lane walks its chunks of the whole row as one slice.
-  plan.decodeSlice = direct ? shape.chunks : sliceChunks(shape.chunks, perChunk, plan.lanes);
+  plan.decodeSlice = sliceChunks(shape.chunks, perChunk, plan.lanes);
   plan.prefillSlice = sliceChunks(shape.chunks, perChunk * plan.prefillRows, plan.lanes);
-  if (direct)
-    plan.smemBytes = 0;
-  else if (shape.oneRow)
-    plan.smemBytes = plan.decodeSlice * perChunk;
-  else
-    plan.smemBytes = std::max(plan.decodeSlice, plan.prefillRows * plan.prefillSlice) * perChunk;
+  plan.smemBytes = shape.oneRow ? plan.decodeSlice * perChunk
+                                : std::max(plan.decodeSlice, plan.prefillRows * plan.prefillSlice) *
+                                      perChunk;
   const int64_t groups = plan.warps * 32 / plan.lanes;
   plan.decodeBlocks = ceilDiv(shape.n, groups);
   plan.prefillWeightTiles = ceilDiv(shape.n, groups * plan.prefillWeightRows);

@@ -12,10 +12,6 @@
 // group, spread thinly over many blocks to stream the weights; rows > 1 (prefill) runs tiles
 // of several activation rows and several weight rows per group, reusing each weight chunk
 // from registers for every activation row and each activation word for every weight row.
-// A one-row kernel of 16-byte aligned int8 activations stages nothing: each lane reads the
-// pieces of its own chunks straight from global memory (L1 after the block's first reads) and
-// takes its share of the activation sum off its dot, so a decode call's chain after the
-// dependent-launch wait is loads, dp4a, shuffles and the store, with no barrier.
 #ifndef TERN_CODEGEN_GPU_GPUROWDOT_H
 #define TERN_CODEGEN_GPU_GPUROWDOT_H
 
@@ -35,9 +31,6 @@ struct RowDotShape {
   // GPUCodegen.h): no prefill path, shared memory for one row and fewer registers, so more
   // blocks fit an SM and a large matrix's blocks one wave.
   bool oneRow = false;
-  // With oneRow: the activations are int8 rows with 16-byte aligned pieces (k % 16 == 0), so
-  // decode lanes read them directly instead of staging them (no shared memory).
-  bool directActivations = false;
 };
 
 struct RowDotPlan {

@@ -64,7 +64,6 @@ RowDotShape shapeOf(const QuantParams &p) {
     shape.chunks = (p.k + 63) / 64 * 2; // two chunks per 64-weight group
     shape.planes = 2;
   }
-  shape.directActivations = true; // int8 rows, k % 32 == 0
   return shape;
 }
 

@@ -69,7 +69,6 @@ RowDotShape shapeOf(const TernaryParams &p) {
   shape.chunks = p.paddedK / kChunkWeights;
   shape.planes = 4;
   shape.planeBytes = 16;
-  shape.directActivations = p.k % 16 == 0; // int8 rows, pieces 16-byte aligned
   return shape;
 }
 

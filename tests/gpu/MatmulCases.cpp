@@ -197,7 +197,7 @@ std::vector<KernelCase> matmulCases(std::mt19937 &rng) {
   cases.push_back(ternaryCase(rng, 200, 1408, 13, 16, false));
   cases.push_back(ternaryCase(rng, 64, 128, 1, 1, true));
   // k % 16 == 0 but not % 128: a one-row lane's last pieces lie past k, and two lanes of
-  // each group have no third chunk (unstaged activations must count neither in the sum).
+  // each group have no third chunk.
   cases.push_back(ternaryCase(rng, 75, 1360, 1, 1, false));
   // Prefill on tensor cores (k a multiple of 128): row tiles of 64 with a partial last one,
   // fewer weight rows than one tile, a single row at a prefill entry point.
