@@ -61,7 +61,7 @@ Value selectV(ImplicitLocOpBuilder &b, Value c, Value x, Value y) {
 // The chunks one lane handles in one step of a slice: index m of the lane's chunks
 // (rel = lane-in-group + lanes * m, relative to the slice), its raw loads per weight row.
 struct LaneChunk {
-  Value rel;                              // i32, clamped into the slice
+  Value rel;                                       // i32, clamped into the slice
   llvm::SmallVector<llvm::SmallVector<Value>> raw; // per weight row
 };
 
@@ -462,9 +462,9 @@ RowDotPlan planRowDot(const RowDotShape &shape) {
   const int64_t perChunk = shape.planes * shape.planeBytes;
   plan.decodeSlice = sliceChunks(shape.chunks, perChunk, plan.lanes);
   plan.prefillSlice = sliceChunks(shape.chunks, perChunk * plan.prefillRows, plan.lanes);
-  plan.smemBytes = shape.oneRow ? plan.decodeSlice * perChunk
-                                : std::max(plan.decodeSlice, plan.prefillRows * plan.prefillSlice) *
-                                      perChunk;
+  plan.smemBytes =
+      shape.oneRow ? plan.decodeSlice * perChunk
+                   : std::max(plan.decodeSlice, plan.prefillRows * plan.prefillSlice) * perChunk;
   const int64_t groups = plan.warps * 32 / plan.lanes;
   plan.decodeBlocks = ceilDiv(shape.n, groups);
   plan.prefillWeightTiles = ceilDiv(shape.n, groups * plan.prefillWeightRows);
