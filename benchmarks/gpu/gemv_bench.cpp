@@ -8,14 +8,17 @@
 // runs; and, as the floor, a kernel with next to no work. Prints one JSON object: per kernel,
 // microseconds per launch and weight GB/s, both ways. The yardsticks, torch's bf16 GEMVs and
 // the copy bandwidth, come from torch_baseline.py in the same call.
+//   tern-gpu-gemv [--kernels NAME,...]   (default: every kernel; --help lists the names)
 #include "codegen/GPU/GPUCodegen.h"
 #include "packing/QuantizedPacking.h"
 #include "packing/TernaryPacking.h"
 #include "runtime/cuda/CudaDriver.h"
 #include "tern/kernel_abi.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -91,6 +94,63 @@ Shape launchFloor() {
   return s;
 }
 
+// Every kernel this benchmark times, in the order it prints them.
+std::vector<Shape> allShapes() {
+  std::vector<Shape> shapes = {ternary("qkv", 3840, 2560),
+                               ternary("o", 2560, 2560),
+                               ternary("gate_up", 13824, 2560),
+                               ternary("down", 2560, 6912),
+                               f16LmHead(128256, 2560),
+                               quantizedLmHead(packing::QuantFormat::Q8B32, 128256, 2560),
+                               quantizedLmHead(packing::QuantFormat::Q6B32, 128256, 2560),
+                               quantizedLmHead(packing::QuantFormat::Q4B32, 128256, 2560)};
+  // Each kernel also as its one-row variant, the one a decode step runs (GPUCodegen.h).
+  const size_t general = shapes.size();
+  for (size_t i = 0; i < general; ++i) {
+    Shape s = shapes[i];
+    s.spec = *gpu::oneRowVariant(s.spec);
+    s.name += "_one_row";
+    shapes.push_back(std::move(s));
+  }
+  shapes.push_back(launchFloor());
+  return shapes;
+}
+
+void printUsage(FILE *out, const std::vector<Shape> &shapes) {
+  std::fprintf(out, "usage: tern-gpu-gemv [--kernels NAME,...]\n"
+                    "Times the batch-1 matmul kernels on the GPU (default: all of them). Names:\n");
+  for (const Shape &s : shapes)
+    std::fprintf(out, "  %s\n", s.name.c_str());
+}
+
+// Keeps the kernels named in the comma-separated |list|, in their usual order; false, with a
+// message naming it, if a name is not one of them.
+bool selectShapes(const std::string &list, std::vector<Shape> &shapes) {
+  std::vector<std::string> names;
+  for (size_t start = 0; start <= list.size();) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    if (comma > start)
+      names.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  if (names.empty()) {
+    std::fprintf(stderr, "tern-gpu-gemv: --kernels names no kernel\n");
+    return false;
+  }
+  for (const std::string &name : names)
+    if (std::none_of(shapes.begin(), shapes.end(),
+                     [&](const Shape &s) { return s.name == name; })) {
+      std::fprintf(stderr,
+                   "tern-gpu-gemv: --kernels: no kernel is named '%s' (--help lists them)\n",
+                   name.c_str());
+      return false;
+    }
+  std::erase_if(shapes, [&](const Shape &s) {
+    return std::find(names.begin(), names.end(), s.name) == names.end();
+  });
+  return true;
+}
+
 bool ok(const Driver &driver, CUresult result, const char *what) {
   if (result == CUDA_SUCCESS)
     return true;
@@ -100,7 +160,28 @@ bool ok(const Driver &driver, CUresult result, const char *what) {
 
 } // namespace
 
-int main() {
+int main(int argc, char **argv) {
+  // The options are checked before the driver is loaded, so that a bad one is reported the
+  // same way on a machine without a GPU.
+  std::vector<Shape> shapes = allShapes();
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "-h") || !std::strcmp(argv[i], "--help")) {
+      printUsage(stdout, shapes);
+      return 0;
+    }
+    if (!std::strcmp(argv[i], "--kernels")) {
+      if (i + 1 == argc) {
+        std::fprintf(stderr, "tern-gpu-gemv: --kernels needs a list of kernel names\n");
+        return 2;
+      }
+      if (!selectShapes(argv[++i], shapes))
+        return 2;
+      continue;
+    }
+    std::fprintf(stderr, "tern-gpu-gemv: unknown option '%s' (expected --kernels NAME,...)\n",
+                 argv[i]);
+    return 2;
+  }
   Driver driver;
   if (tern_status_t status = driver.load()) {
     std::fprintf(stderr, "tern-gpu-gemv: %s\n", tern_status_message(status));
@@ -116,21 +197,6 @@ int main() {
   char deviceName[256] = {};
   driver.cuDeviceGetName(deviceName, sizeof(deviceName), device);
 
-  std::vector<Shape> shapes = {ternary("qkv", 3840, 2560), ternary("o", 2560, 2560),
-                               ternary("gate_up", 13824, 2560), ternary("down", 2560, 6912),
-                               f16LmHead(128256, 2560),
-                               quantizedLmHead(packing::QuantFormat::Q8B32, 128256, 2560),
-                               quantizedLmHead(packing::QuantFormat::Q6B32, 128256, 2560),
-                               quantizedLmHead(packing::QuantFormat::Q4B32, 128256, 2560)};
-  // Each kernel also as its one-row variant, the one a decode step runs (GPUCodegen.h).
-  const size_t general = shapes.size();
-  for (size_t i = 0; i < general; ++i) {
-    Shape s = shapes[i];
-    s.spec = *gpu::oneRowVariant(s.spec);
-    s.name += "_one_row";
-    shapes.push_back(std::move(s));
-  }
-  shapes.push_back(launchFloor());
   std::vector<KernelSpec> specs;
   for (const Shape &s : shapes)
     specs.push_back(s.spec);
