@@ -38,9 +38,10 @@ bool keysAreRopeTail(T::RopeOp rope, T::KVCacheWriteOp write) {
     keys = slice.getInput();
     offset = slice.getOffset();
   }
-  return keys == rope.getResult() && kv.getHeadDim() == rope.getHeadDim() &&
-         widthOf(write.getKey()) == width &&
-         offset + width == rope.getNumHeads() * rope.getHeadDim();
+  // The rope's attributes are unsigned, the cache type's signed.
+  const int64_t ropeHeadDim = rope.getHeadDim(), ropeWidth = rope.getNumHeads() * ropeHeadDim;
+  return keys == rope.getResult() && kv.getHeadDim() == ropeHeadDim &&
+         widthOf(write.getKey()) == width && offset + width == ropeWidth;
 }
 
 // rope_kv_cache_write from the two kernels' parameters (docs/kernels.md), or nothing when they
