@@ -15,6 +15,10 @@
 #include "runtime/cuda/CudaDriver.h"
 #include "tern/kernel_abi.h"
 
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringRef.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -126,28 +130,21 @@ void printUsage(FILE *out, const std::vector<Shape> &shapes) {
 // Keeps the kernels named in the comma-separated |list|, in their usual order; false, with a
 // message naming it, if a name is not one of them.
 bool selectShapes(const std::string &list, std::vector<Shape> &shapes) {
-  std::vector<std::string> names;
-  for (size_t start = 0; start <= list.size();) {
-    const size_t comma = std::min(list.find(',', start), list.size());
-    if (comma > start)
-      names.push_back(list.substr(start, comma - start));
-    start = comma + 1;
-  }
+  llvm::SmallVector<llvm::StringRef> names;
+  llvm::StringRef(list).split(names, ',', /*MaxSplit=*/-1, /*KeepEmpty=*/false);
   if (names.empty()) {
     std::fprintf(stderr, "tern-gpu-gemv: --kernels names no kernel\n");
     return false;
   }
-  for (const std::string &name : names)
+  for (llvm::StringRef name : names)
     if (std::none_of(shapes.begin(), shapes.end(),
                      [&](const Shape &s) { return s.name == name; })) {
       std::fprintf(stderr,
                    "tern-gpu-gemv: --kernels: no kernel is named '%s' (--help lists them)\n",
-                   name.c_str());
+                   name.str().c_str());
       return false;
     }
-  std::erase_if(shapes, [&](const Shape &s) {
-    return std::find(names.begin(), names.end(), s.name) == names.end();
-  });
+  std::erase_if(shapes, [&](const Shape &s) { return !llvm::is_contained(names, s.name); });
   return true;
 }
 

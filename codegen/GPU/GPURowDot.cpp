@@ -61,7 +61,7 @@ Value selectV(ImplicitLocOpBuilder &b, Value c, Value x, Value y) {
 // The chunks one lane handles in one step of a slice: index m of the lane's chunks
 // (rel = lane-in-group + lanes * m, relative to the slice), its raw loads per weight row.
 struct LaneChunk {
-  Value rel;                                       // i32, clamped into the slice
+  Value rel;                              // i32, clamped into the slice
   llvm::SmallVector<llvm::SmallVector<Value>> raw; // per weight row
 };
 
@@ -248,31 +248,16 @@ private:
     for (Value &a : acc)
       a = warpReduceAdd(b, a, int32_t(G));
     Value leader = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, inGroup, constI32(b, 0));
-    // y[tg][j] where tg and j are inside the output.
-    auto storeOutput = [&](ImplicitLocOpBuilder &sb, Value y, Value tg, Value j) {
-      Value index = addI(sb, mulC(sb, toI64(sb, tg), n), toI64(sb, j));
-      store(sb, y, elementAddress(sb, out, sb.getF32Type(), index), 4);
-    };
-    auto inside = [&](ImplicitLocOpBuilder &ib, Value tg, Value j) {
-      return arith::AndIOp::create(ib, ltI(ib, tg, rows32), ltC(ib, j, n));
-    };
-    if (T == 1 && R == 1) {
-      // A decode tile: every lane finishes its group's total (the butterfly left it in all of
-      // them) for the clamped row, outside any branch, so the finish's loads (the scales) can
-      // be scheduled before the reduction instead of after it; the first lane stores.
-      Value y = f.finish(b, acc[0], t0, rowLoad[0], f.activationSums ? totals[0] : Value());
-      ifThen(b, arith::AndIOp::create(b, leader, inside(b, t0, rowIdx[0])),
-             [&](ImplicitLocOpBuilder &sb) { storeOutput(sb, y, t0, rowIdx[0]); });
-      return;
-    }
     ifThen(b, leader, [&](ImplicitLocOpBuilder &lb) {
       for (int64_t t = 0; t < T; ++t)
         for (int64_t r = 0; r < R; ++r) {
           Value tg = addC(lb, t0, t);
           Value j = rowIdx[r];
-          ifThen(lb, inside(lb, tg, j), [&](ImplicitLocOpBuilder &sb) {
+          Value ok = arith::AndIOp::create(lb, ltI(lb, tg, rows32), ltC(lb, j, n));
+          ifThen(lb, ok, [&](ImplicitLocOpBuilder &sb) {
             Value y = f.finish(sb, acc[t * R + r], tg, j, f.activationSums ? totals[t] : Value());
-            storeOutput(sb, y, tg, j);
+            Value index = addI(sb, mulC(sb, toI64(sb, tg), n), toI64(sb, j));
+            store(sb, y, elementAddress(sb, out, sb.getF32Type(), index), 4);
           });
         }
     });
@@ -462,9 +447,9 @@ RowDotPlan planRowDot(const RowDotShape &shape) {
   const int64_t perChunk = shape.planes * shape.planeBytes;
   plan.decodeSlice = sliceChunks(shape.chunks, perChunk, plan.lanes);
   plan.prefillSlice = sliceChunks(shape.chunks, perChunk * plan.prefillRows, plan.lanes);
-  plan.smemBytes =
-      shape.oneRow ? plan.decodeSlice * perChunk
-                   : std::max(plan.decodeSlice, plan.prefillRows * plan.prefillSlice) * perChunk;
+  plan.smemBytes = shape.oneRow ? plan.decodeSlice * perChunk
+                                : std::max(plan.decodeSlice, plan.prefillRows * plan.prefillSlice) *
+                                      perChunk;
   const int64_t groups = plan.warps * 32 / plan.lanes;
   plan.decodeBlocks = ceilDiv(shape.n, groups);
   plan.prefillWeightTiles = ceilDiv(shape.n, groups * plan.prefillWeightRows);
