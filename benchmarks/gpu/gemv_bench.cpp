@@ -5,8 +5,11 @@
 // them from device memory rather than the 50 MB L2, as a decode step does; once as plain
 // launches and once as programmatic dependent launches, the way the runtime launches a decode
 // step; each kernel as generated for any entry point and as the one-row variant that decode
-// runs; and, as the floor, a kernel with next to no work. Prints one JSON object: per kernel,
-// microseconds per launch and weight GB/s, both ways. The yardsticks, torch's bf16 GEMVs and
+// runs; the decode step's other kernels (norms, rope with the KV-cache write, attention over
+// 256 positions), whose time is otherwise known only from a profile with events around every
+// dispatch; and, as the floor, a kernel with next to no work. Prints one JSON object: per
+// kernel, microseconds per launch and weight GB/s, both ways (for the step kernels, the bytes
+// they read and write). The yardsticks, torch's bf16 GEMVs and
 // the copy bandwidth, come from torch_baseline.py in the same call.
 //   tern-gpu-gemv [--kernels NAME,...]   (default: every kernel; --help lists the names)
 #include "codegen/GPU/GPUCodegen.h"
@@ -23,6 +26,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -39,6 +43,8 @@ struct Shape {
   size_t weightBinding = 0;         // the binding that is cycled through copies
   uint64_t weightBytes = 0;         // what one launch reads of weights (codes + scales)
   bool streamWeights = true;        // cycle through copies so that launches read device memory
+  bool floatData = false;           // fill the bindings with floats in [-1, 1], not random bytes
+  int64_t pos = 0;                  // the call record's position
 };
 
 Shape ternary(const std::string &name, int64_t n, int64_t k) {
@@ -98,6 +104,65 @@ Shape launchFloor() {
   return s;
 }
 
+// A kernel of the decode step other than a matmul, at the 2B-4T shapes: its bindings hold
+// floats in [-1, 1] (the int8 and scale outputs are overwritten), read from L2 after the first
+// launch. |bytes| is what one launch reads and writes.
+Shape stepKernel(const std::string &name, const std::string &family,
+                 std::map<std::string, int64_t> ints, std::vector<size_t> bindingBytes,
+                 uint64_t bytes, int64_t pos = 0) {
+  Shape s;
+  s.name = name;
+  s.spec.symbol = "bench_" + name;
+  s.spec.family = family;
+  s.spec.ints = std::move(ints);
+  s.bindingBytes = std::move(bindingBytes);
+  s.weightBytes = bytes;
+  s.streamWeights = false;
+  s.floatData = true;
+  s.pos = pos;
+  return s;
+}
+
+// The decode step's norms, rope with the KV-cache write and attention, as ternc generates them
+// for the 2B-4T shape (hidden 2560, FFN 6912, 20 heads of 128, 5 kv heads), at position 255.
+std::vector<Shape> stepKernels() {
+  const size_t hidden = 2560, ffn = 6912, qkv = 3840, kvWidth = 640, context = 4096;
+  const size_t f = sizeof(float), cache = context * kvWidth * f;
+  const int64_t pos = 255;
+  std::vector<Shape> shapes;
+  shapes.push_back(stepKernel("rms_norm_quantize", "rms_norm_quantize", {{"width", hidden}},
+                              {hidden * f, hidden * f, hidden, f}, 2 * hidden * f + hidden));
+  shapes.push_back(stepKernel(
+      "rms_norm_quantize_residual", "rms_norm_quantize", {{"width", hidden}, {"residual", 1}},
+      {hidden * f, hidden * f, hidden * f, hidden, f, hidden * f}, 4 * hidden * f + hidden));
+  Shape gated = stepKernel("rms_norm_quantize_gated", "rms_norm_quantize",
+                           {{"width", ffn}, {"gated", 1}, {"in_stride", 2 * ffn}},
+                           {2 * ffn * f, 2 * ffn * f, ffn * f, ffn, f}, 3 * ffn * f + ffn);
+  gated.spec.strings["activation"] = "relu2";
+  shapes.push_back(std::move(gated));
+  Shape rope = stepKernel("rope_kv_cache_write", "rope_kv_cache_write",
+                          {{"heads", 25},
+                           {"head_dim", 128},
+                           {"stride", qkv},
+                           {"context", context},
+                           {"kv_heads", 5},
+                           {"v_stride", qkv}},
+                          {qkv * f, context * 64 * 2 * f, qkv * f, cache, cache},
+                          (3200 * 2 + 64 * 2 + kvWidth * 3) * f, pos);
+  rope.spec.strings["style"] = "neox";
+  shapes.push_back(std::move(rope));
+  Shape attention = stepKernel(
+      "attention", "attention",
+      {{"heads", 20}, {"kv_heads", 5}, {"head_dim", 128}, {"q_stride", qkv}, {"context", context}},
+      {qkv * f, cache, cache, hidden * f}, (2 * hidden + 2 * (pos + 1) * kvWidth) * f, pos);
+  attention.spec.floats["scale"] = 0.08838834764831845;
+  shapes.push_back(std::move(attention));
+  for (Shape &s : shapes)
+    if (s.spec.family == "rms_norm_quantize")
+      s.spec.floats["eps"] = 1e-5;
+  return shapes;
+}
+
 // Every kernel this benchmark times, in the order it prints them.
 std::vector<Shape> allShapes() {
   std::vector<Shape> shapes = {ternary("qkv", 3840, 2560),
@@ -116,13 +181,16 @@ std::vector<Shape> allShapes() {
     s.name += "_one_row";
     shapes.push_back(std::move(s));
   }
+  for (Shape &s : stepKernels())
+    shapes.push_back(std::move(s));
   shapes.push_back(launchFloor());
   return shapes;
 }
 
 void printUsage(FILE *out, const std::vector<Shape> &shapes) {
   std::fprintf(out, "usage: tern-gpu-gemv [--kernels NAME,...]\n"
-                    "Times the batch-1 matmul kernels on the GPU (default: all of them). Names:\n");
+                    "Times the batch-1 matmul kernels and the decode step's other kernels on the GPU\n"
+                    "(default: all of them). Names:\n");
   for (const Shape &s : shapes)
     std::fprintf(out, "  %s\n", s.name.c_str());
 }
@@ -179,6 +247,16 @@ int main(int argc, char **argv) {
                  argv[i]);
     return 2;
   }
+  // The kernels are generated before the driver loads too: no GPU is needed to check them.
+  std::vector<KernelSpec> specs;
+  for (const Shape &s : shapes)
+    specs.push_back(s.spec);
+  auto target = gpu::resolveGpuTarget("sm_90");
+  auto ptx = gpu::buildPtxLibrary(specs, *target);
+  if (!ptx) {
+    std::fprintf(stderr, "tern-gpu-gemv: %s\n", llvm::toString(ptx.takeError()).c_str());
+    return 1;
+  }
   Driver driver;
   if (tern_status_t status = driver.load()) {
     std::fprintf(stderr, "tern-gpu-gemv: %s\n", tern_status_message(status));
@@ -194,15 +272,6 @@ int main(int argc, char **argv) {
   char deviceName[256] = {};
   driver.cuDeviceGetName(deviceName, sizeof(deviceName), device);
 
-  std::vector<KernelSpec> specs;
-  for (const Shape &s : shapes)
-    specs.push_back(s.spec);
-  auto target = gpu::resolveGpuTarget("sm_90");
-  auto ptx = gpu::buildPtxLibrary(specs, *target);
-  if (!ptx) {
-    std::fprintf(stderr, "tern-gpu-gemv: %s\n", llvm::toString(ptx.takeError()).c_str());
-    return 1;
-  }
   CUmodule module = nullptr;
   if (!ok(driver, driver.cuModuleLoadDataEx(&module, ptx->c_str(), 0, nullptr, nullptr),
           "cuModuleLoadDataEx"))
@@ -226,8 +295,16 @@ int main(int argc, char **argv) {
     for (size_t b = 0; b < s.bindingBytes.size(); ++b) {
       const size_t count = b == s.weightBinding ? copies : 1;
       std::vector<uint8_t> bytes(s.bindingBytes[b]);
-      for (uint8_t &byte : bytes)
-        byte = uint8_t(rng() & 0x7f); // no NaN/inf f16 or f32 bit patterns
+      if (s.floatData) {
+        std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+        for (size_t i = 0; i + sizeof(float) <= bytes.size(); i += sizeof(float)) {
+          const float v = unit(rng);
+          std::memcpy(&bytes[i], &v, sizeof(float));
+        }
+      } else {
+        for (uint8_t &byte : bytes)
+          byte = uint8_t(rng() & 0x7f); // no NaN/inf f16 or f32 bit patterns
+      }
       for (size_t c = 0; c < count; ++c) {
         CUdeviceptr p = 0;
         if (!ok(driver, driver.cuMemAlloc_v2(&p, bytes.size()), "cuMemAlloc") ||
@@ -237,7 +314,7 @@ int main(int argc, char **argv) {
       }
     }
     // The ternary wscale (binding 3) scales every row: its copies cycle with the codes.
-    const tern_cuda_call_t call{1, 0};
+    const tern_cuda_call_t call{1, s.pos};
     CUdeviceptr callPtr = 0;
     driver.cuMemAlloc_v2(&callPtr, sizeof(call));
     driver.cuMemcpyHtoD_v2(callPtr, &call, sizeof(call));
