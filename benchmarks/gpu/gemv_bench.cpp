@@ -123,8 +123,9 @@ Shape stepKernel(const std::string &name, const std::string &family,
   return s;
 }
 
-// The decode step's norms, rope with the KV-cache write and attention, as ternc generates them
-// for the 2B-4T shape (hidden 2560, FFN 6912, 20 heads of 128, 5 kv heads), at position 255.
+// The decode step's norms, rope with the KV-cache write and attention (apart and as the one
+// rope_kv_attention kernel decode runs), as ternc generates them for the 2B-4T shape (hidden
+// 2560, FFN 6912, 20 heads of 128, 5 kv heads), at position 255.
 std::vector<Shape> stepKernels() {
   const size_t hidden = 2560, ffn = 6912, qkv = 3840, kvWidth = 640, context = 4096;
   const size_t f = sizeof(float), cache = context * kvWidth * f;
@@ -157,6 +158,20 @@ std::vector<Shape> stepKernels() {
       {qkv * f, cache, cache, hidden * f}, (2 * hidden + 2 * (pos + 1) * kvWidth) * f, pos);
   attention.spec.floats["scale"] = 0.08838834764831845;
   shapes.push_back(std::move(attention));
+  // Decode's rope_kv_attention: the two above in one launch.
+  Shape ropeAttention =
+      stepKernel("rope_kv_attention", "rope_kv_attention",
+                 {{"heads", 20},
+                  {"kv_heads", 5},
+                  {"head_dim", 128},
+                  {"stride", qkv},
+                  {"v_stride", qkv},
+                  {"context", context}},
+                 {qkv * f, context * 64 * 2 * f, qkv * f, cache, cache, hidden * f},
+                 (hidden + 2 * (pos + 1) * kvWidth + 64 * 2 + 2 * kvWidth) * f, pos);
+  ropeAttention.spec.floats["scale"] = 0.08838834764831845;
+  ropeAttention.spec.strings["style"] = "neox";
+  shapes.push_back(std::move(ropeAttention));
   for (Shape &s : shapes)
     if (s.spec.family == "rms_norm_quantize")
       s.spec.floats["eps"] = 1e-5;

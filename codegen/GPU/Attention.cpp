@@ -27,6 +27,14 @@
 // position groups per block. Decode (rows = 1) runs S x kv_heads blocks; prefill runs
 // kv_heads x rows blocks (rounded up to whole clusters), row t attending to positions
 // 0 .. pos + t.
+//
+// rope_kv_attention (tern-build-program, decode only) is rope_kv_cache_write and attention in
+// one dispatch, for one query row: x holds q and k unrotated, and each lane rotates the q
+// elements it holds itself, the pairs' two elements lying in the lane's own chunks (neox: chunk
+// c pairs with c + chunks / 2, J / 2 of the lane's chunks further; normal: within a chunk). The
+// group whose position is the query's own takes k and v from x and v instead of the caches,
+// rotates k the same way and stores both to the caches for the tokens after it: no other block
+// reads that cache row, so no barrier is needed, and a launch per layer is saved.
 #include "codegen/GPU/GPUKernelBuilder.h"
 #include "codegen/GPU/GPUKernelGenerators.h"
 
@@ -74,7 +82,19 @@ Plan planFor(int64_t group, int64_t headDim) {
 struct Params {
   int64_t heads, kvHeads, headDim, qStride, context;
   double scale;
+  // rope_kv_attention: q and k come unrotated from x (row stride qStride), v from its binding.
+  bool rope = false, neox = false;
+  int64_t vStride = 0;
 };
+
+bool isRopeKVAttention(const KernelSpec &spec) { return spec.family == "rope_kv_attention"; }
+
+// Whether each rotated pair of a head lies in one lane's chunks (see the top of the file).
+bool pairsInLane(const Params &p, const Plan &plan) {
+  if (plan.lanes * plan.perLane != plan.chunks)
+    return false;
+  return p.neox ? plan.perLane % 2 == 0 : plan.vec % 2 == 0;
+}
 
 // Blocks of a thread block cluster on sm_90 (one before sm_90): at decode they split a query
 // row's positions and merge their partial softmaxes through distributed shared memory. As many
@@ -97,6 +117,23 @@ llvm::Error checkParams(const KernelSpec &spec, Params *out) {
   p.qStride = spec.getInt("q_stride", p.heads * p.headDim);
   p.context = spec.getInt("context");
   p.scale = spec.getFloat("scale");
+  if (isRopeKVAttention(spec)) {
+    p.rope = true;
+    p.qStride = spec.getInt("stride", (p.heads + p.kvHeads) * p.headDim);
+    p.vStride = spec.getInt("v_stride", p.kvHeads * p.headDim);
+    const std::string style = spec.getString("style");
+    if (style != "normal" && style != "neox")
+      return llvm::createStringError("parameter 'style' is '%s', expected normal or neox",
+                                     style.c_str());
+    p.neox = style == "neox";
+    if (p.headDim % 2 != 0)
+      return llvm::createStringError("parameter 'head_dim' is %lld, rope needs it even",
+                                     (long long)p.headDim);
+    if (p.qStride < (p.heads + p.kvHeads) * p.headDim)
+      return llvm::createStringError("parameter 'stride' (%lld) is less than (heads + "
+                                     "kv_heads) * head_dim",
+                                     (long long)p.qStride);
+  }
   if (p.heads <= 0 || p.kvHeads <= 0 || p.headDim <= 0 || p.context <= 0)
     return llvm::createStringError("parameters 'heads', 'kv_heads', 'head_dim' and 'context' "
                                    "must be positive");
@@ -114,6 +151,10 @@ llvm::Error checkParams(const KernelSpec &spec, Params *out) {
                                    (long long)kSharedFloats);
   if (!std::isfinite(p.scale))
     return llvm::createStringError("parameter 'scale' must be finite");
+  if (p.rope && !pairsInLane(p, planFor(p.heads / p.kvHeads, p.headDim)))
+    return llvm::createStringError("head_dim %lld (%s pairs) does not put each rotated pair "
+                                   "in one lane's chunks (ropeKVAttentionFits)",
+                                   (long long)p.headDim, p.neox ? "neox" : "normal");
   *out = p;
   return llvm::Error::success();
 }
@@ -152,6 +193,40 @@ std::tuple<Value, Value, Value> mergePartials(ImplicitLocOpBuilder &b, ArrayRef<
 
 } // namespace
 
+std::optional<KernelSpec> ropeKVAttentionVariant(const KernelSpec &ropeKV,
+                                                 const KernelSpec &attention) {
+  if (ropeKV.family != "rope_kv_cache_write" || attention.family != "attention")
+    return std::nullopt;
+  const int64_t heads = attention.getInt("heads"), kvHeads = attention.getInt("kv_heads");
+  const int64_t headDim = attention.getInt("head_dim");
+  if (ropeKV.getInt("heads") != heads + kvHeads || ropeKV.getInt("kv_heads") != kvHeads ||
+      ropeKV.getInt("head_dim") != headDim ||
+      ropeKV.getInt("context") != attention.getInt("context") ||
+      ropeKV.getInt("stride") != attention.getInt("q_stride", heads * headDim))
+    return std::nullopt;
+  KernelSpec fused;
+  fused.family = "rope_kv_attention";
+  const std::string suffix = "_attention";
+  const llvm::StringRef symbol = attention.symbol;
+  fused.symbol = symbol.ends_with(suffix)
+                     ? (symbol.drop_back(suffix.size()) + "_rope_kv_attention").str()
+                     : attention.symbol + "_rope_kv";
+  fused.ints = {{"heads", heads},
+                {"kv_heads", kvHeads},
+                {"head_dim", headDim},
+                {"stride", ropeKV.getInt("stride")},
+                {"v_stride", ropeKV.getInt("v_stride", kvHeads * headDim)},
+                {"context", ropeKV.getInt("context")}};
+  fused.floats["scale"] = attention.getFloat("scale");
+  fused.strings["style"] = ropeKV.getString("style");
+  Params p;
+  if (llvm::Error e = checkParams(fused, &p)) {
+    llvm::consumeError(std::move(e));
+    return std::nullopt;
+  }
+  return fused;
+}
+
 llvm::Expected<LaunchShape> launchAttention(const KernelSpec &spec, int64_t maxRows,
                                             const GpuTarget &target) {
   Params p;
@@ -160,6 +235,10 @@ llvm::Expected<LaunchShape> launchAttention(const KernelSpec &spec, int64_t maxR
                                    llvm::toString(std::move(e)).c_str());
   if (maxRows > 65535)
     return llvm::createStringError("%s: %lld rows exceed the grid's y dimension",
+                                   spec.symbol.c_str(), (long long)maxRows);
+  if (p.rope && maxRows > 1)
+    return llvm::createStringError("%s: rope_kv_attention runs one query row, not an entry "
+                                   "point of up to %lld rows",
                                    spec.symbol.c_str(), (long long)maxRows);
   const Plan plan = planFor(p.heads / p.kvHeads, p.headDim);
   LaunchShape shape;
@@ -194,8 +273,13 @@ LogicalResult generateAttention(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
                 b.getDenseI32ArrayAttr({int32_t(S), 1, 1}));
   GpuKernelArgs args = beginGpuKernel(fn, b);
   Type f32 = b.getF32Type();
-  Value q = args.bindings[0], kCache = args.bindings[1], vCache = args.bindings[2];
-  Value out = args.bindings[3];
+  // attention: q, key cache, value cache, out; rope_kv_attention: x, table, v, key cache, value
+  // cache, out (docs/kernels.md).
+  Value q = args.bindings[0];
+  Value table = p.rope ? args.bindings[1] : Value(), vIn = p.rope ? args.bindings[2] : Value();
+  const size_t caches = p.rope ? 3 : 1;
+  Value kCache = args.bindings[caches], vCache = args.bindings[caches + 1];
+  Value out = args.bindings[caches + 2];
   Value accShared = sharedArray(b, fn, "acc", f32, W * G * D);
   Value maxShared = sharedArray(b, fn, "max", f32, W * G);
   Value sumShared = sharedArray(b, fn, "sum", f32, W * G);
@@ -282,17 +366,61 @@ LogicalResult generateAttention(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
       }
     }
 
-    // q of the G heads, (h, j, e) -> element (chunk[j] * V + e) of head kvHead * G + h. q may
-    // be a column slice with any alignment; it is read once, as single floats.
-    SmallVector<Value> qv(G * J * V);
-    Value qRow = elementAddress(b, q, f32, mulI(b, t, p.qStride));
-    for (int64_t h = 0; h < G; ++h) {
-      Value head = elementAddress(b, qRow, f32, mulI(b, addI(b, mulI(b, kvHead, G), constI64(b, h)), D));
+    // A head's J x V elements of this lane, (j, e) -> element chunk[j] * V + e, read as single
+    // floats: q and x may be column slices with any alignment.
+    auto loadHeadElements = [&](ImplicitLocOpBuilder &b, Value head) {
+      SmallVector<Value> values;
       for (int64_t j = 0; j < J; ++j)
         for (int64_t e = 0; e < V; ++e) {
           Value x = load(b, f32, elementAddress(b, head, f32, addI(b, mulI(b, chunk[j], V), constI64(b, e))), 4);
-          qv[(h * J + j) * V + e] = chunkValid[j] ? select(b, chunkValid[j], x, zero) : x;
+          values.push_back(chunkValid[j] ? select(b, chunkValid[j], x, zero) : x);
         }
+      return values;
+    };
+
+    // rope_kv_attention: the lane's rotated pairs, as indices (a, b) into a head's J x V
+    // elements, and each pair's (cos, sin) at the query's position (pairsInLane holds).
+    SmallVector<std::pair<int64_t, int64_t>> pairs;
+    SmallVector<Value> cosines, sines;
+    if (p.rope) {
+      const int64_t half = D / 2;
+      for (int64_t j = 0; j < J; ++j)
+        for (int64_t e = 0; e < V; ++e) {
+          // neox: element d < half pairs with d + half, J / 2 chunks on; normal: 2i with 2i + 1.
+          if (p.neox ? j >= J / 2 : e % 2 == 1)
+            continue;
+          pairs.push_back({j * V + e, p.neox ? (j + J / 2) * V + e : j * V + e + 1});
+          Value d = addI(b, mulI(b, chunk[j], V), constI64(b, e));
+          Value i = p.neox ? d : Value(arith::ShRUIOp::create(b, d, constI64(b, 1)));
+          Value angle = loadReadOnly(
+              b, VectorType::get({2}, f32),
+              elementAddress(b, table, f32, mulI(b, addI(b, mulI(b, last, half), i), 2)), 8);
+          cosines.push_back(extractLane(b, angle, 0));
+          sines.push_back(extractLane(b, angle, 1));
+        }
+    }
+    // Rotates a head's elements as the rope family does: (a c - b s, a s + b c).
+    auto rotate = [&](ImplicitLocOpBuilder &b, SmallVector<Value> values) {
+      for (size_t k = 0; k < pairs.size(); ++k) {
+        Value a = values[pairs[k].first], v = values[pairs[k].second];
+        Value c = cosines[k], sn = sines[k];
+        values[pairs[k].first] = fsub(b, fmul(b, a, c), fmul(b, v, sn));
+        values[pairs[k].second] = fadd(b, fmul(b, a, sn), fmul(b, v, c));
+      }
+      return values;
+    };
+
+    // q of the G heads, (h, j, e) -> element (chunk[j] * V + e) of head kvHead * G + h, read
+    // once (rotated here for rope_kv_attention).
+    SmallVector<Value> qv;
+    Value qRow = elementAddress(b, q, f32, mulI(b, t, p.qStride));
+    for (int64_t h = 0; h < G; ++h) {
+      Value head =
+          elementAddress(b, qRow, f32, mulI(b, addI(b, mulI(b, kvHead, G), constI64(b, h)), D));
+      SmallVector<Value> values = loadHeadElements(b, head);
+      if (p.rope)
+        values = rotate(b, values);
+      qv.append(values.begin(), values.end());
     }
 
     // Loads |J| chunks of cache row |position| of this kv head.
@@ -307,6 +435,24 @@ LogicalResult generateAttention(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
           values.push_back(V == 1 ? v : extractLane(b, v, e));
       }
       return values;
+    };
+
+    // Stores |values| (J x V) as this lane's chunks of cache row |position| of this kv head.
+    auto storeRow = [&](ImplicitLocOpBuilder &b, Value cache, Value position,
+                        ArrayRef<Value> values) {
+      Value rowStart =
+          elementAddress(b, cache, f32, addI(b, mulI(b, position, rowWidth), mulI(b, kvHead, D)));
+      for (int64_t j = 0; j < J; ++j) {
+        auto storeChunk = [&](ImplicitLocOpBuilder &b) {
+          ArrayRef<Value> chunkValues = values.slice(j * V, V);
+          store(b, V == 1 ? chunkValues[0] : buildVector(b, chunkValues),
+                elementAddress(b, rowStart, f32, mulI(b, chunk[j], V)), unsigned(4 * V));
+        };
+        if (chunkValid[j])
+          ifThen(b, chunkValid[j], storeChunk);
+        else
+          storeChunk(b);
+      }
     };
 
     // State carried over positions: m[G], l[G], acc[G][J][V].
@@ -337,8 +483,42 @@ LogicalResult generateAttention(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,
             Value position = addI(b, base, addI(b, constI64(b, u * NG), group));
             valid.push_back(arith::CmpIOp::create(b, arith::CmpIPredicate::sle, position, last));
             Value clamped = arith::MinSIOp::create(b, position, last);
-            ks.push_back(loadRow(b, kCache, clamped));
-            vs.push_back(loadRow(b, vCache, clamped));
+            if (!p.rope) {
+              ks.push_back(loadRow(b, kCache, clamped));
+              vs.push_back(loadRow(b, vCache, clamped));
+              continue;
+            }
+            // rope_kv_attention: the query's own position is not in the caches yet.
+            Value own = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, clamped, last);
+            SmallVector<Type> types(2 * J * V, f32);
+            SmallVector<Value> kv = ifThenElse(
+                b, own, types,
+                [&](ImplicitLocOpBuilder &b) {
+                  Value kHead =
+                      elementAddress(b, q, f32,
+                                     addI(b, mulI(b, t, p.qStride),
+                                          mulI(b, addI(b, kvHead, constI64(b, p.heads)), D)));
+                  Value vHead = elementAddress(b, vIn, f32,
+                                               addI(b, mulI(b, t, p.vStride), mulI(b, kvHead, D)));
+                  SmallVector<Value> values = rotate(b, loadHeadElements(b, kHead));
+                  SmallVector<Value> v = loadHeadElements(b, vHead);
+                  values.append(v.begin(), v.end());
+                  return values;
+                },
+                [&](ImplicitLocOpBuilder &b) {
+                  SmallVector<Value> values = loadRow(b, kCache, clamped);
+                  SmallVector<Value> v = loadRow(b, vCache, clamped);
+                  values.append(v.begin(), v.end());
+                  return values;
+                });
+            ks.push_back(SmallVector<Value>(kv.begin(), kv.begin() + J * V));
+            vs.push_back(SmallVector<Value>(kv.begin() + J * V, kv.end()));
+            // The group at the query's position stores its k and v for the tokens after it.
+            ifThen(b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, position, last),
+                   [&](ImplicitLocOpBuilder &b) {
+                     storeRow(b, kCache, last, ks.back());
+                     storeRow(b, vCache, last, vs.back());
+                   });
           }
           for (int64_t h = 0; h < G; ++h) {
             Value m = carried[h], l = carried[G + h];

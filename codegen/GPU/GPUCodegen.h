@@ -48,6 +48,14 @@ llvm::Expected<LaunchShape> launchShape(const KernelSpec &spec, int64_t maxRows,
 // tile alone fits fewer registers, so more blocks run at once); other families give nothing.
 std::optional<KernelSpec> oneRowVariant(const KernelSpec &spec);
 
+// The rope_kv_attention kernel that runs |ropeKV| (rope_kv_cache_write) and then |attention|
+// as one dispatch of one query row (the decode entry point), when the two agree on the layout
+// (the rope's heads are attention's query heads followed by its kv heads, read with attention's
+// q stride) and each rotated pair lies in one lane's chunks of the attention kernel; its symbol
+// is the attention's with the family renamed (`tern_k5_attention` -> `tern_k5_rope_kv_attention`).
+std::optional<KernelSpec> ropeKVAttentionVariant(const KernelSpec &ropeKV,
+                                                 const KernelSpec &attention);
+
 // Generates every kernel of |kernels| in one gpu.module (gpu, nvvm, scf, arith, llvm
 // dialects), lowers it with convert-gpu-to-nvvm, translates it to LLVM IR and compiles that
 // with LLVM's NVPTX backend in process. Returns the PTX text of the module: one `.entry` per

@@ -89,6 +89,7 @@ const Family kFamilies[] = {
 #endif
 #ifdef TERN_GPU_HAS_ATTENTION
     {"attention", 4, generateAttention, launchAttention},
+    {"rope_kv_attention", 6, generateAttention, launchAttention}, // decode only
 #endif
 #ifdef TERN_GPU_HAS_TERNARYMATMUL
     {"ternary_matmul", 5, generateTernaryMatmul, launchTernaryMatmul, /*oneRowVariant=*/true},

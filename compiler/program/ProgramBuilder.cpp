@@ -111,6 +111,13 @@ public:
         dispatch->grid = {shape->grid[0],  shape->grid[1],  shape->grid[2],
                           shape->block[0], shape->block[1], shape->block[2]};
       }
+      if (gpu && maxRows == 1 && !entry->dispatches.empty()) {
+        llvm::Expected<bool> fused = fuseRopeKVAttention(*entry->dispatches.back(), *dispatch);
+        if (!fused)
+          return fused.takeError();
+        if (*fused)
+          continue;
+      }
       entry->dispatches.push_back(std::move(dispatch));
     }
     if (fusedInto)
@@ -135,6 +142,41 @@ private:
             binding->kind == schema::BindingKind::ValueCache)
           body = d + 1;
     return uint32_t(count - body);
+  }
+
+  static bool sameSlice(const schema::BindingT &a, const schema::BindingT &b) {
+    return a.kind == b.kind && a.section == b.section && a.offset == b.offset &&
+           a.layer == b.layer && a.row_stride == b.row_stride;
+  }
+
+  // One query row on a GPU (the decode entry point): |attention| and the rope_kv_cache_write
+  // dispatch before it, which rotates its q and writes its layer's cache row, become one
+  // rope_kv_attention dispatch (gpu::ropeKVAttentionVariant), a launch fewer per layer. Returns
+  // whether |attention| was merged into |previous|.
+  llvm::Expected<bool> fuseRopeKVAttention(schema::KernelDispatchT &previous,
+                                           schema::KernelDispatchT &attention) {
+    std::optional<KernelSpec> fused =
+        gpu::ropeKVAttentionVariant(kernels[previous.kernel], kernels[attention.kernel]);
+    // rope_kv_cache_write: x, table, v, key cache, value cache; attention: q, key cache, value
+    // cache, out. q must be x's first columns, read from the same place, and the caches one
+    // layer's.
+    if (!fused || previous.bindings.size() != 5 || attention.bindings.size() != 4 ||
+        !sameSlice(*previous.bindings[0], *attention.bindings[0]) ||
+        !sameSlice(*previous.bindings[3], *attention.bindings[1]) ||
+        !sameSlice(*previous.bindings[4], *attention.bindings[2]))
+      return false;
+    auto found = kernelIndex.find(fused->symbol);
+    if (found == kernelIndex.end())
+      return llvm::createStringError("decode: no rope_kv_attention kernel @%s in the library",
+                                     fused->symbol.c_str());
+    auto shape = gpu::launchShape(*fused, 1, *gpu);
+    if (!shape)
+      return shape.takeError();
+    previous.kernel = found->second;
+    previous.bindings.push_back(std::move(attention.bindings[3]));
+    previous.grid = {shape->grid[0],  shape->grid[1],  shape->grid[2],
+                     shape->block[0], shape->block[1], shape->block[2]};
+    return true;
   }
 
   llvm::Error opError(Operation &op, const llvm::Twine &message) {
@@ -430,6 +472,11 @@ llvm::Expected<std::vector<KernelSpec>> outlineKernels(ModuleOp module, bool gpu
     for (size_t i = 0; i < outlined; ++i)
       if (auto variant = gpu::oneRowVariant(kernels[i]))
         kernels.push_back(std::move(*variant));
+    // And the decode entry point's rope_kv_attention kernels (fuseRopeKVAttention).
+    for (size_t r = 0; r < outlined; ++r)
+      for (size_t a = 0; a < outlined; ++a)
+        if (auto fused = gpu::ropeKVAttentionVariant(kernels[r], kernels[a]))
+          kernels.push_back(std::move(*fused));
   }
   return kernels;
 }

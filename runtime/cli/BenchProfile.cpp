@@ -14,13 +14,13 @@ std::string format(const char* pattern, double value) {
 }
 
 // Families that bind a whole table but gather a few rows of it: `embedding` one row per token,
-// `position_embedding`, `rope` and `rope_kv_cache_write` one row per position. Their bound
-// bytes, and a GB/s from them, overstate what they read (by about vocab / rows and positions /
-// rows).
+// `position_embedding`, `rope`, `rope_kv_cache_write` and `rope_kv_attention` one row per
+// position. Their bound bytes, and a GB/s from them, overstate what they read (by about vocab /
+// rows and positions / rows).
 bool readsPartOfItsWeights(const char* family) {
   const std::string name = family ? family : "";
   return name == "embedding" || name == "position_embedding" || name == "rope" ||
-         name == "rope_kv_cache_write";
+         name == "rope_kv_cache_write" || name == "rope_kv_attention";
 }
 
 // Megabytes (1e6) with four significant digits, or "-" for none: a 256-byte norm weight must

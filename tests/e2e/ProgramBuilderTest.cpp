@@ -199,8 +199,9 @@ TEST(ProgramBuilder, EntryPointsBindInsideArenaAndSections) {
 
 // A GPU artifact: each layer's rope and KV-cache write are one dispatch (the keys come from
 // the rotation: x, table, v, the two caches), and a last-row dispatch is launched for one row.
-// The matmuls of decode and the last-row dispatches run the one-row variants; prefill's
-// other matmuls the general kernels.
+// In decode that dispatch and the attention after it are one rope_kv_attention dispatch (x,
+// table, v, the caches, out). The matmuls of decode and the last-row dispatches run the
+// one-row variants; prefill's other matmuls the general kernels.
 TEST(ProgramBuilder, GpuDispatchesFuseRopeAndLaunchLastRowsForOneRow) {
   const std::string dir = kDataDir + "/hf-bitnet/tiny_b_offline_bitlinear";
   if (!llvm::sys::fs::exists(dir))
@@ -214,7 +215,7 @@ TEST(ProgramBuilder, GpuDispatchesFuseRopeAndLaunchLastRowsForOneRow) {
   ASSERT_TRUE(bool(target)) << llvm::toString(target.takeError());
   for (const schema::EntryPoint *entry : *root.entry_points()) {
     SCOPED_TRACE(entry->name()->str());
-    int fused = 0, lastRow = 0, oneRowMatmuls = 0;
+    int fused = 0, attention = 0, lastRow = 0, oneRowMatmuls = 0;
     for (const schema::KernelDispatch *d : *entry->dispatches()) {
       const KernelSpec &spec = kernels[d->kernel()];
       EXPECT_NE(spec.family, "rope");
@@ -225,6 +226,17 @@ TEST(ProgramBuilder, GpuDispatchesFuseRopeAndLaunchLastRowsForOneRow) {
         EXPECT_EQ(d->bindings()->Get(3)->kind(), schema::BindingKind::KeyCache);
         EXPECT_EQ(d->bindings()->Get(4)->kind(), schema::BindingKind::ValueCache);
       }
+      if (spec.family == "rope_kv_attention") {
+        ++fused;
+        ASSERT_EQ(d->bindings()->size(), 6u);
+        EXPECT_EQ(d->bindings()->Get(0)->kind(), schema::BindingKind::ArenaSlice);
+        EXPECT_EQ(d->bindings()->Get(1)->kind(), schema::BindingKind::SectionSlice);
+        EXPECT_EQ(d->bindings()->Get(3)->kind(), schema::BindingKind::KeyCache);
+        EXPECT_EQ(d->bindings()->Get(4)->kind(), schema::BindingKind::ValueCache);
+        EXPECT_EQ(d->bindings()->Get(5)->kind(), schema::BindingKind::ArenaSlice);
+        EXPECT_EQ(d->bindings()->Get(3)->layer(), d->bindings()->Get(4)->layer());
+      }
+      attention += spec.family == "attention";
       auto shape = gpu::launchShape(spec, d->last_row() ? 1 : entry->max_rows(), *target);
       ASSERT_TRUE(bool(shape)) << llvm::toString(shape.takeError());
       EXPECT_EQ(d->grid()->Get(0), shape->grid[0]) << spec.symbol;
@@ -240,7 +252,9 @@ TEST(ProgramBuilder, GpuDispatchesFuseRopeAndLaunchLastRowsForOneRow) {
     const std::string name = entry->name()->str();
     EXPECT_EQ(oneRowMatmuls, name == "decode" ? 4 * int(root.memory_plan()->kv_cache()->layers()) + 1
                              : name == "prefill" ? 1 : 0);
-    EXPECT_EQ(fused, int(root.memory_plan()->kv_cache()->layers()));
+    const int layers = int(root.memory_plan()->kv_cache()->layers());
+    EXPECT_EQ(fused, layers);
+    EXPECT_EQ(attention, name == "decode" ? 0 : layers);
     EXPECT_EQ(lastRow, entry->name()->str() == "prefill" ? 2 : 0); // final norm and lm_head
   }
 }

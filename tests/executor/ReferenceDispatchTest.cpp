@@ -414,6 +414,65 @@ TEST(ReferenceDispatch, RopeKVCacheWriteIsRopeThenTheWrite) {
   EXPECT_NE(status.message().find("kv_heads"), std::string::npos) << status.message();
 }
 
+// rope_kv_attention (GPU decode) is rope_kv_cache_write on a copy of q and k, then attention
+// of the rotated q; x itself is left as it is.
+TEST(ReferenceDispatch, RopeKVAttentionIsTheRotationWriteThenAttention) {
+  const int64_t heads = 4, kvHeads = 2, headDim = 4, context = 8, rows = 1, pos = 5;
+  const int64_t width = kvHeads * headDim, qk = (heads + kvHeads) * headDim;
+  const int64_t stride = qk + width; // q, k, then v
+  const double scale = 0.5;
+  std::vector<float> table = randomFloats(context * headDim, 20);
+  std::vector<float> qkv = randomFloats(rows * stride, 21);
+  std::vector<float> kCache = randomFloats(context * width, 22),
+                     vCache = randomFloats(context * width, 23);
+  std::vector<float> rotated = qkv, expectK = kCache, expectV = vCache;
+  const KernelSpec ropeWrite = makeSpec("rope_kv_cache_write",
+                                        {{"heads", heads + kvHeads},
+                                         {"head_dim", headDim},
+                                         {"stride", stride},
+                                         {"context", context},
+                                         {"kv_heads", kvHeads},
+                                         {"v_stride", stride}},
+                                        {}, {{"style", "neox"}});
+  runSliced(ropeWrite,
+            {rotated.data(), table.data(), rotated.data() + qk, expectK.data(), expectV.data()},
+            rows, pos);
+  const KernelSpec attention = makeSpec("attention",
+                                        {{"heads", heads},
+                                         {"kv_heads", kvHeads},
+                                         {"head_dim", headDim},
+                                         {"q_stride", stride},
+                                         {"context", context}},
+                                        {{"scale", scale}});
+  std::vector<float> expectOut(rows * heads * headDim);
+  runSliced(attention, {rotated.data(), expectK.data(), expectV.data(), expectOut.data()}, rows,
+            pos);
+
+  KernelSpec fused = makeSpec("rope_kv_attention",
+                              {{"heads", heads},
+                               {"kv_heads", kvHeads},
+                               {"head_dim", headDim},
+                               {"stride", stride},
+                               {"v_stride", stride},
+                               {"context", context}},
+                              {{"scale", scale}}, {{"style", "neox"}});
+  const std::vector<float> x = qkv;
+  std::vector<float> out(rows * heads * headDim);
+  runSliced(fused,
+            {qkv.data(), table.data(), qkv.data() + qk, kCache.data(), vCache.data(), out.data()},
+            rows, pos);
+  EXPECT_EQ(qkv, x);
+  EXPECT_EQ(kCache, expectK);
+  EXPECT_EQ(vCache, expectV);
+  EXPECT_EQ(out, expectOut);
+
+  fused.ints["stride"] = qk - 1; // narrower than q and k
+  ReferenceKernelShape shape;
+  Status status{describeReferenceKernel(fused, rows, &shape)};
+  EXPECT_EQ(status.code(), TERN_STATUS_INVALID_ARGUMENT);
+  EXPECT_NE(status.message().find("stride"), std::string::npos) << status.message();
+}
+
 TEST(ReferenceDispatch, ElementwiseAndGluMatchTwins) {
   const int64_t rows = 2, width = 6, inStride = 2 * width;
   std::vector<float> a = randomFloats(rows * width, 10, 3), b = randomFloats(rows * width, 11, 3);

@@ -1,8 +1,8 @@
-// Cases for embedding, position_embedding, rope, kv_cache_write, rope_kv_cache_write and
-// attention: the 2B-4T shapes (hidden 2560, 20 heads over 5 kv heads of 128, q/k/v read out of
-// the fused 3840-wide QKV output, context 4096), GPT-2's position table, decode at positions up
-// to the end of the context, prefill from 0 and from pos > 0, and small odd shapes that take
-// the kernels' other paths.
+// Cases for embedding, position_embedding, rope, kv_cache_write, rope_kv_cache_write,
+// attention and rope_kv_attention: the 2B-4T shapes (hidden 2560, 20 heads over 5 kv heads of 128,
+// q/k/v read out of the fused 3840-wide QKV output, context 4096), GPT-2's position table, decode
+// at positions up to the end of the context, prefill from 0 and from pos > 0, and small odd shapes
+// that take the kernels' other paths.
 #include "tests/gpu/KernelCases.h"
 
 #include "packing/QuantizedPacking.h"
@@ -331,6 +331,53 @@ void addAttentionCases(std::mt19937 &rng, std::vector<KernelCase> &cases) {
   }
 }
 
+// rope_kv_attention (decode): x holds q and k unrotated and must stay so; the key cache gets
+// the rotated k and the value cache v at the query's position, the earlier rows must survive.
+void addRopeKVAttentionCases(std::mt19937 &rng, std::vector<KernelCase> &cases) {
+  struct Shape {
+    int64_t heads, kvHeads, headDim, stride, vStride, context, pos;
+    const char *style;
+    float qScale;
+  };
+  const Shape shapes[] = {
+      {20, 5, 128, 3840, 3840, 4096, 0, "neox", 1.0f},   // 2B-4T, the first token
+      {20, 5, 128, 3840, 3840, 4096, 255, "neox", 4.0f}, // after a prompt
+      {20, 5, 128, 3840, 3840, 4096, 1000, "normal", 2.0f},
+      {20, 5, 128, 3840, 3840, 4096, 4095, "neox", 2.0f}, // the last position
+      {8, 2, 16, 256, 256, 256, 100, "neox", 2.0f},       // hf-bitnet tiny_b: one lane a head
+      {8, 4, 8, 192, 192, 512, 300, "normal", 2.0f},      // stories260K: two chunks a head
+      {4, 4, 32, 300, 128, 64, 63, "neox", 2.0f},         // multi-head, separate v
+  };
+  int index = 0;
+  for (const Shape &s : shapes) {
+    const int64_t width = s.kvHeads * s.headDim;
+    KernelCase c;
+    c.spec.family = "rope_kv_attention";
+    c.spec.symbol = "seq_rope_kv_attention_" + std::to_string(index++);
+    c.spec.ints = {{"heads", s.heads},   {"kv_heads", s.kvHeads}, {"head_dim", s.headDim},
+                   {"stride", s.stride}, {"v_stride", s.vStride}, {"context", s.context}};
+    c.spec.floats["scale"] = 1.0 / std::sqrt(double(s.headDim));
+    c.spec.strings["style"] = s.style;
+    c.rows = 1;
+    c.pos = s.pos;
+    c.maxRows = 1;
+    c.name = std::string("rope_kv_attention ") + s.style + " " + std::to_string(s.heads) + "/" +
+             std::to_string(s.kvHeads) + "x" + std::to_string(s.headDim) + " pos " +
+             std::to_string(s.pos);
+    c.bindings = {randomF32Bytes(rng, size_t((s.heads + s.kvHeads) * s.headDim), s.qScale),
+                  ropeTable(s.context, s.headDim, 500000.0),
+                  randomF32Bytes(rng, size_t(width), 1.0f),
+                  randomF32Bytes(rng, size_t(s.context * width), 1.0f),
+                  randomF32Bytes(rng, size_t(s.context * width), 1.0f),
+                  poisonedBytes(size_t(s.heads * s.headDim) * 4)};
+    c.outputs = {{0, Compare::Exact},
+                 {3, Compare::Float32, 1e-6},
+                 {4, Compare::Exact},
+                 {5, Compare::Float32, 1e-5}};
+    cases.push_back(std::move(c));
+  }
+}
+
 } // namespace
 
 std::vector<KernelCase> sequenceCases(std::mt19937 &rng) {
@@ -341,6 +388,7 @@ std::vector<KernelCase> sequenceCases(std::mt19937 &rng) {
   addKVCacheWriteCases(rng, cases);
   addRopeKVCacheWriteCases(rng, cases);
   addAttentionCases(rng, cases);
+  addRopeKVAttentionCases(rng, cases);
   return cases;
 }
 

@@ -100,7 +100,7 @@ void prepareProfile(PreparedEntry *entry, PreparedDispatch *dispatch) {
   }
   // Attention reads keys and values of every position up to its last row's, for all kv heads
   // (the caches are F32, checked at load); how many positions is known only per call.
-  if (dispatch->spec->family == "attention")
+  if (dispatch->spec->family == "attention" || dispatch->spec->family == "rope_kv_attention")
     dispatch->kvBytesPerPosition = 2 * uint64_t(dispatch->spec->getInt("kv_heads")) *
                                    uint64_t(dispatch->spec->getInt("head_dim")) * sizeof(float);
 }

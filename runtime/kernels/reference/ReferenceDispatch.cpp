@@ -28,6 +28,7 @@ enum class Family {
   KVCacheWrite,
   RopeKVCacheWrite,
   Attention,
+  RopeKVAttention,
   Add,
   Mul,
   BiasAdd,
@@ -56,6 +57,7 @@ constexpr FamilyName kFamilies[] = {
     {"kv_cache_write", Family::KVCacheWrite},
     {"rope_kv_cache_write", Family::RopeKVCacheWrite},
     {"attention", Family::Attention},
+    {"rope_kv_attention", Family::RopeKVAttention},
     {"add", Family::Add},
     {"mul", Family::Mul},
     {"bias_add", Family::BiasAdd},
@@ -337,6 +339,24 @@ tern_status_t parse(const KernelSpec &spec, Parsed *p) {
              (long long)p->heads, (long long)p->kvHeads);
     p->grid = p->heads;
     break;
+  case Family::RopeKVAttention: // rope_kv_cache_write's layout, then attention; one item
+    p->heads = r.integer("heads");
+    p->kvHeads = r.integer("kv_heads");
+    p->headDim = r.integer("head_dim");
+    p->stride = r.integer("stride", (p->heads + p->kvHeads) * p->headDim);
+    p->vStride = r.integer("v_stride", p->kvHeads * p->headDim);
+    p->neox = r.choice("style", kRopeStyles) == 1;
+    p->context = r.integer("context");
+    p->scale = r.real("scale");
+    if (p->headDim % 2)
+      r.note("parameter 'head_dim' is %lld, rope needs it even", (long long)p->headDim);
+    if (p->heads % p->kvHeads)
+      r.note("parameter 'heads' (%lld) is not a multiple of 'kv_heads' (%lld)", (long long)p->heads,
+             (long long)p->kvHeads);
+    if (p->stride < (p->heads + p->kvHeads) * p->headDim)
+      r.note("parameter 'stride' (%lld) is less than (heads + kv_heads) * head_dim",
+             (long long)p->stride);
+    break;
   }
   if (spec.ints.count("row_items")) {
     if (!isRowWiseFamily(spec.family))
@@ -438,6 +458,15 @@ std::vector<uint64_t> bindingBytes(const Parsed &p, int64_t rows) {
   case Family::Attention: {
     const uint64_t cache = uint64_t(p.context * p.kvHeads * p.headDim) * 4;
     return {strided(rows, p.heads * p.headDim, p.qStride), cache, cache,
+            r * p.heads * p.headDim * 4};
+  }
+  case Family::RopeKVAttention: {
+    const uint64_t cache = uint64_t(p.context * p.kvHeads * p.headDim) * 4;
+    return {strided(rows, (p.heads + p.kvHeads) * p.headDim, p.stride),
+            uint64_t(p.context * p.headDim) * 4,
+            strided(rows, p.kvHeads * p.headDim, p.vStride),
+            cache,
+            cache,
             r * p.heads * p.headDim * 4};
   }
   case Family::Add:
@@ -723,6 +752,24 @@ tern_status_t runReferenceKernel(const KernelSpec &spec, void *const *bindings, 
     for (int64_t t = 0; t < rows; ++t)
       ref::kvCacheWrite(layer, outF(2), outF(3), 0, pos + t, 1, in(0) + t * p.kStride,
                         in(1) + t * p.vStride);
+    break;
+  }
+  case Family::RopeKVAttention: {
+    // x, table, v, caches, out: rope_kv_cache_write on a copy of q and k (x stays as it is),
+    // then attention over the caches with the rotated q.
+    const int64_t qk = (p.heads + p.kvHeads) * p.headDim;
+    std::vector<float> rotated(size_t(rows * qk));
+    for (int64_t t = 0; t < rows; ++t)
+      std::copy(in(0) + t * p.stride, in(0) + t * p.stride + qk, rotated.begin() + t * qk);
+    ref::ropeFromTable(rotated.data(), rows, p.heads + p.kvHeads, p.headDim, qk, pos, in(1),
+                       p.neox);
+    const ref::KVCacheLayout layer{1, p.context, p.kvHeads, p.headDim};
+    for (int64_t t = 0; t < rows; ++t)
+      ref::kvCacheWrite(layer, outF(3), outF(4), 0, pos + t, 1,
+                        rotated.data() + t * qk + p.heads * p.headDim, in(2) + t * p.vStride);
+    std::vector<double> scratch(size_t(pos + rows));
+    ref::attentionHeads(outF(3), outF(4), p.kvHeads, p.headDim, p.heads, 0, p.heads, pos, rows,
+                        float(p.scale), rotated.data(), qk, scratch.data(), outF(5));
     break;
   }
   case Family::Attention: {
