@@ -27,6 +27,8 @@
 #     goldens.txt    hf-bitnet (transformers), ONNX graphs (ONNX Runtime) and stories260K
 #                    (llama.cpp) goldens on the GPU
 #     runtime.txt    the cuda device's own tests (greedy decode vs the CPU reference twins)
+#     goldens-fused.txt, runtime-fused.txt  the same for artifacts compiled with
+#                    --gpu-fuse-decode-attention (decode's rope and attention in one kernel)
 #     torch.json     copy bandwidth and torch bf16 GEMVs for the 2B-4T shapes
 #     bench-f16.txt, bench-q6.txt  `tern bench --device cuda --json` on the synthetic 2B-4T
 #                    model (lm_head f16, 6-bit): prefill 128 and 1024 tokens, decode with and
@@ -62,6 +64,18 @@ goldens_kit() {
   done
   compile stories260K models/stories260K.gguf
   cp "$root/../shared/data/golden/stories260K.greedy.json" "$kit/data/"
+  # The same checkpoints with decode's rope and attention fused (--gpu-fuse-decode-attention),
+  # which the goldens and runtime steps check as well.
+  local fused="$kit/artifacts-fused"
+  mkdir -p "$fused"
+  for model in tiny_a_online tiny_b_offline_bitlinear; do
+    "$ternc" compile "$root/../shared/data/hf-bitnet/$model" --target=sm_90 --max-batch-rows=4 \
+      --gpu-fuse-decode-attention -o "$fused/$model.tern" || return 1
+  done
+  "$ternc" compile "$root/../shared/data/hf-bitnet/tiny_b_offline_bitlinear" --target=sm_90 \
+    --gpu-fuse-decode-attention -o "$fused/tiny_b.tern" || return 1
+  "$ternc" compile models/stories260K.gguf --target=sm_90 --gpu-fuse-decode-attention \
+    -o "$fused/stories260K.tern" || return 1
 }
 
 # microsoft/BitNet's GPU kernel source, for the `bitnet` step to build with nvcc there and time
@@ -129,10 +143,22 @@ run() {
       --stories-golden "$kit/data/stories260K.greedy.json" "${onnx[@]}" --work "$work" 2>&1 |
       tee "$out/goldens.txt"
   fi
+  if wanted goldens && has artifacts-fused; then
+    echo "== goldens on the GPU, decode attention fused"
+    python3 benchmarks/gpu/check_goldens.py --prebuilt "$kit/artifacts-fused" --tern "$bin/tern" \
+      --hf-dir "$kit/data/hf-bitnet" --stories models/stories260K.gguf \
+      --stories-golden "$kit/data/stories260K.greedy.json" --work "$work" 2>&1 |
+      tee "$out/goldens-fused.txt"
+  fi
   if wanted runtime && has bin/CudaRuntimeSmokeTests; then
     echo "== cuda device tests"
     TERN_TEST_CUDA_ARTIFACT="$kit/artifacts/tiny_b.tern" "$bin/CudaRuntimeSmokeTests" 2>&1 |
       tee "$out/runtime.txt" | tail -5
+    if has artifacts-fused; then
+      echo "== cuda device tests, decode attention fused"
+      TERN_TEST_CUDA_ARTIFACT="$kit/artifacts-fused/tiny_b.tern" "$bin/CudaRuntimeSmokeTests" 2>&1 |
+        tee "$out/runtime-fused.txt" | tail -5
+    fi
   fi
   if wanted gemv && has bin/tern-gpu-gemv; then
     echo "== matmul kernels at batch 1"

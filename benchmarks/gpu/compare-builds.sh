@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Before/after on the GPU machine, in one call: the synthetic 2B-4T model compiled by the ternc
 # builds of a bench kit (.devkit-gpu/bin/ternc-base, any other ternc-*, and ternc; see
-# device-gpu.sh), each artifact benched alternately ROUNDS times (tern bench --device cuda:
-# prefill 128 and decode 128 tokens, then prefill 1024), then a per-kernel profile of the
-# newest build and its q6 lm_head variant. JSON results under $OUT; a summary line per run.
+# device-gpu.sh), and by the newest with --gpu-fuse-decode-attention (ternc-fused), each
+# artifact benched alternately ROUNDS times (tern bench --device cuda: prefill 128 and decode
+# 128 tokens, then prefill 1024), then a per-kernel profile of the newest build and its q6
+# lm_head variant. JSON results under $OUT; a summary line per run.
 #   benchmarks/gpu/compare-builds.sh [ROUNDS]   (run after `device-gpu.sh run` unpacked the kit)
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -23,6 +24,9 @@ for c in "${builds[@]}"; do
   "$bin/$c" compile "$work/2b.gguf" --target=sm_90 --max-batch-rows=512 -o "$work/$c.tern" \
     >/dev/null || { echo "$c: compile failed"; exit 1; }
 done
+"$bin/ternc" compile "$work/2b.gguf" --target=sm_90 --max-batch-rows=512 \
+  --gpu-fuse-decode-attention -o "$work/ternc-fused.tern" >/dev/null &&
+  builds+=(ternc-fused) || echo "ternc --gpu-fuse-decode-attention: compile failed"
 "$bin/ternc" compile "$work/2b.gguf" --target=sm_90 --max-batch-rows=512 --lm-head=q6 \
   -o "$work/ternc-q6.tern" >/dev/null || echo "ternc --lm-head=q6: compile failed"
 

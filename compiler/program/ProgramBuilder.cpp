@@ -46,9 +46,10 @@ class EntryPointBuilder {
 public:
   EntryPointBuilder(func::FuncOp forward, WeightSections &weights,
                     const llvm::StringMap<unsigned> &kernelIndex,
-                    llvm::ArrayRef<KernelSpec> kernels, const gpu::GpuTarget *gpu)
-      : forward(forward), weights(weights), kernelIndex(kernelIndex), kernels(kernels),
-        gpu(gpu) {
+                    llvm::ArrayRef<KernelSpec> kernels, const gpu::GpuTarget *gpu,
+                    bool fuseDecodeAttention)
+      : forward(forward), weights(weights), kernelIndex(kernelIndex), kernels(kernels), gpu(gpu),
+        fuseDecodeAttention(fuseDecodeAttention) {
     if (auto attr = forward->getAttrOfType<IntegerAttr>(kMaxRowsAttr))
       maxRows = attr.getInt();
   }
@@ -111,7 +112,7 @@ public:
         dispatch->grid = {shape->grid[0],  shape->grid[1],  shape->grid[2],
                           shape->block[0], shape->block[1], shape->block[2]};
       }
-      if (gpu && maxRows == 1 && !entry->dispatches.empty()) {
+      if (gpu && fuseDecodeAttention && maxRows == 1 && !entry->dispatches.empty()) {
         llvm::Expected<bool> fused = fuseRopeKVAttention(*entry->dispatches.back(), *dispatch);
         if (!fused)
           return fused.takeError();
@@ -415,6 +416,7 @@ private:
   const llvm::StringMap<unsigned> &kernelIndex;
   llvm::ArrayRef<KernelSpec> kernels;
   const gpu::GpuTarget *gpu = nullptr; // null for CPU targets
+  bool fuseDecodeAttention = false;    // ProgramOptions::fuseDecodeAttention
   int64_t maxRows = 1;
 
 public:
@@ -453,7 +455,8 @@ std::unique_ptr<schema::KernelDescriptorT> descriptorOf(const KernelSpec &spec) 
 
 } // namespace
 
-llvm::Expected<std::vector<KernelSpec>> outlineKernels(ModuleOp module, bool gpu) {
+llvm::Expected<std::vector<KernelSpec>> outlineKernels(ModuleOp module, bool gpu,
+                                                       bool fuseDecodeAttention) {
   if (!forwardOf(module))
     return llvm::createStringError("the module has no @forward function");
   PassManager pm(module.getContext(), ModuleOp::getOperationName());
@@ -473,7 +476,7 @@ llvm::Expected<std::vector<KernelSpec>> outlineKernels(ModuleOp module, bool gpu
       if (auto variant = gpu::oneRowVariant(kernels[i]))
         kernels.push_back(std::move(*variant));
     // And the decode entry point's rope_kv_attention kernels (fuseRopeKVAttention).
-    for (size_t r = 0; r < outlined; ++r)
+    for (size_t r = 0; fuseDecodeAttention && r < outlined; ++r)
       for (size_t a = 0; a < outlined; ++a)
         if (auto fused = gpu::ropeKVAttentionVariant(kernels[r], kernels[a]))
           kernels.push_back(std::move(*fused));
@@ -491,7 +494,9 @@ llvm::Expected<std::unique_ptr<Program>> buildProgram(ModuleOp module,
     if (options.progress)
       options.progress(step);
   };
-  auto kernels = outlineKernels(module, options.gpuTarget.has_value());
+  if (options.fuseDecodeAttention && !options.gpuTarget)
+    return llvm::createStringError("fusing decode's rope and attention needs a GPU target");
+  auto kernels = outlineKernels(module, options.gpuTarget.has_value(), options.fuseDecodeAttention);
   if (!kernels)
     return kernels.takeError();
   // On a CPU, the row-wise kernels get one work item per row of the largest call, so that the
@@ -552,7 +557,8 @@ llvm::Expected<std::unique_ptr<Program>> buildProgram(ModuleOp module,
     arenaBytes = std::max<uint64_t>(
         arenaBytes, forward->getAttrOfType<IntegerAttr>(kArenaBytesAttr).getInt());
     EntryPointBuilder builder(forward, weights, kernelIndex, *kernels,
-                              options.gpuTarget ? &*options.gpuTarget : nullptr);
+                              options.gpuTarget ? &*options.gpuTarget : nullptr,
+                              options.fuseDecodeAttention);
     builder.sections = &contents.sections;
     auto entry = builder.build(spec.name);
     if (!entry)

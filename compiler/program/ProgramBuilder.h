@@ -24,6 +24,10 @@ struct ProgramOptions {
   cpu::CpuTarget target;               // the CPU the kernels run on, unless |gpuTarget| is set
   std::optional<gpu::GpuTarget> gpuTarget; // set: PTX kernels for this GPU instead
   int64_t maxBatchRows = 64; // rows of one prefill call
+  // GPU targets: decode runs each layer's rope, KV-cache write and attention as one
+  // rope_kv_attention kernel (gpu::ropeKVAttentionVariant), a launch fewer per layer. Off by
+  // default until measured on a GPU (docs/perf/cuda.md).
+  bool fuseDecodeAttention = false;
   // Called with a short description before each long step (packing, code generation).
   std::function<void(llvm::StringRef)> progress;
 };
@@ -39,8 +43,10 @@ struct Program {
 
 // Outlines the kernels of |module| (the importer's @forward after tern-graph-pipeline; it is
 // modified in place) and returns them in symbol order. For a |gpu| target, pairs of dispatches
-// that run as one kernel there are fused (tern-fuse-gpu-dispatches).
-llvm::Expected<std::vector<KernelSpec>> outlineKernels(mlir::ModuleOp module, bool gpu);
+// that run as one kernel there are fused (tern-fuse-gpu-dispatches), and the one-row variants
+// (and, with |fuseDecodeAttention|, the rope_kv_attention kernels) that decode runs follow.
+llvm::Expected<std::vector<KernelSpec>> outlineKernels(mlir::ModuleOp module, bool gpu,
+                                                       bool fuseDecodeAttention = false);
 
 // Builds the whole program: outlines kernels, plans memory for each entry point, generates the
 // kernel library for |options.target| and lays out the weights of |model|.

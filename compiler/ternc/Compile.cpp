@@ -205,6 +205,11 @@ int runCompile(const CompileOptions &requested) {
     return reportError(llvm::createStringError(
         "--emit=ptx needs a GPU target (--target=sm_80, sm_90 or sm_90a), not '%s'",
         options.target.c_str()));
+  if (options.gpuFuseDecodeAttention && !target->gpu)
+    return reportError(llvm::createStringError(
+        "--gpu-fuse-decode-attention needs a GPU target (--target=sm_80, sm_90 or sm_90a), "
+        "not '%s'",
+        options.target.c_str()));
   if (target->gpu && options.emit == EmitKind::Asm)
     return reportError(llvm::createStringError(
         "--emit=asm prints CPU assembly; for --target=%s use --emit=ptx -o DIR",
@@ -286,7 +291,8 @@ int runCompile(const CompileOptions &requested) {
   }
 
   if (options.emit != EmitKind::Artifact) {
-    auto kernels = program::outlineKernels(**module, target->gpu.has_value());
+    auto kernels =
+        program::outlineKernels(**module, target->gpu.has_value(), options.gpuFuseDecodeAttention);
     if (!kernels)
       return reportError(kernels.takeError());
     progress("generating kernels");
@@ -308,6 +314,7 @@ int runCompile(const CompileOptions &requested) {
   programOptions.target = target->cpu;
   programOptions.gpuTarget = target->gpu;
   programOptions.maxBatchRows = options.maxBatchRows;
+  programOptions.fuseDecodeAttention = options.gpuFuseDecodeAttention;
   programOptions.progress = progress;
   auto built = program::buildProgram(**module, *model, programOptions);
   if (!built)

@@ -33,6 +33,8 @@ struct CompileOptions {
   // Lookup-table prefill kernels for AVX2 targets: "on", "off" or "auto" (on for target native
   // on an AMD Zen 1-3 host: cpu::defaultLutPrefill).
   std::string lutPrefill = "auto";
+  // GPU targets: one rope_kv_attention kernel per layer in decode (program::ProgramOptions).
+  bool gpuFuseDecodeAttention = false;
 };
 
 // Runs the compile command; returns the process exit code, having printed any error.

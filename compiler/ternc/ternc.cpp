@@ -122,6 +122,12 @@ static cl::opt<std::string> lutPrefill(
              "docs/codegen.md"),
     cl::value_desc("auto|on|off"), cl::init("auto"), cl::sub(compileCommand));
 
+static cl::opt<bool> gpuFuseDecodeAttention(
+    "gpu-fuse-decode-attention",
+    cl::desc("GPU targets: run each layer's rope, KV-cache write and attention as one kernel in "
+             "decode, a launch fewer per layer (off by default until measured; docs/gpu.md)"),
+    cl::sub(compileCommand));
+
 static cl::opt<std::string> tiedEmbedding(
     "tied-embedding",
     cl::desc("When --lm-head changes a tied embedding table: separate (default: the token "
@@ -201,6 +207,7 @@ static int runCompile() {
   options.ternaryPacking = ternaryPacking;
   options.amx = amx;
   options.lutPrefill = lutPrefill;
+  options.gpuFuseDecodeAttention = gpuFuseDecodeAttention;
   return tern::runCompile(options);
 }
 

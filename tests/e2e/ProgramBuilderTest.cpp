@@ -29,12 +29,12 @@ const std::string kDataDir = TERN_SHARED_DATA_DIR;
 
 // Compiles |model| for the generic CPU, or the GPU |gpuTarget| names (with
 // `--lm-head=`|lmHead|, `--tied-embedding=shared` when |shareEmbedding|) into a temporary file
-// and opens it; the program's kernels go to |kernels| when given.
-std::unique_ptr<Artifact> compileAndOpen(const std::string &model, int64_t maxBatchRows,
-                                         const std::string &lmHead = "source",
-                                         bool shareEmbedding = false,
-                                         const std::string &gpuTarget = "",
-                                         std::vector<KernelSpec> *kernels = nullptr) {
+// and opens it (a GPU program with `--gpu-fuse-decode-attention` when |fuseDecodeAttention|);
+// the program's kernels go to |kernels| when given.
+std::unique_ptr<Artifact>
+compileAndOpen(const std::string &model, int64_t maxBatchRows, const std::string &lmHead = "source",
+               bool shareEmbedding = false, const std::string &gpuTarget = "",
+               std::vector<KernelSpec> *kernels = nullptr, bool fuseDecodeAttention = false) {
   auto target = cpu::resolveCpuTarget("generic");
   if (!target) {
     ADD_FAILURE() << llvm::toString(target.takeError());
@@ -72,6 +72,7 @@ std::unique_ptr<Artifact> compileAndOpen(const std::string &model, int64_t maxBa
     options.gpuTarget = *resolved;
   }
   options.maxBatchRows = maxBatchRows;
+  options.fuseDecodeAttention = fuseDecodeAttention;
   auto built = program::buildProgram(**module, *description, options);
   if (!built) {
     ADD_FAILURE() << llvm::toString(built.takeError());
@@ -199,63 +200,69 @@ TEST(ProgramBuilder, EntryPointsBindInsideArenaAndSections) {
 
 // A GPU artifact: each layer's rope and KV-cache write are one dispatch (the keys come from
 // the rotation: x, table, v, the two caches), and a last-row dispatch is launched for one row.
-// In decode that dispatch and the attention after it are one rope_kv_attention dispatch (x,
-// table, v, the caches, out). The matmuls of decode and the last-row dispatches run the
-// one-row variants; prefill's other matmuls the general kernels.
+// With --gpu-fuse-decode-attention, decode runs that dispatch and the attention after it as one
+// rope_kv_attention dispatch (x, table, v, the caches, out). The matmuls of decode and the
+// last-row dispatches run the one-row variants; prefill's other matmuls the general kernels.
 TEST(ProgramBuilder, GpuDispatchesFuseRopeAndLaunchLastRowsForOneRow) {
   const std::string dir = kDataDir + "/hf-bitnet/tiny_b_offline_bitlinear";
   if (!llvm::sys::fs::exists(dir))
     GTEST_SKIP() << dir << " not present";
-  std::vector<KernelSpec> kernels;
-  auto artifact = compileAndOpen(dir, /*maxBatchRows=*/64, "source", false, "sm_90", &kernels);
-  ASSERT_TRUE(artifact);
-  const schema::Artifact &root = artifact->root();
-  ASSERT_EQ(root.kernel_libraries()->Get(0)->kernels()->size(), kernels.size());
   auto target = gpu::resolveGpuTarget("sm_90");
   ASSERT_TRUE(bool(target)) << llvm::toString(target.takeError());
-  for (const schema::EntryPoint *entry : *root.entry_points()) {
-    SCOPED_TRACE(entry->name()->str());
-    int fused = 0, attention = 0, lastRow = 0, oneRowMatmuls = 0;
-    for (const schema::KernelDispatch *d : *entry->dispatches()) {
-      const KernelSpec &spec = kernels[d->kernel()];
-      EXPECT_NE(spec.family, "rope");
-      EXPECT_NE(spec.family, "kv_cache_write");
-      if (spec.family == "rope_kv_cache_write") {
-        ++fused;
-        ASSERT_EQ(d->bindings()->size(), 5u);
-        EXPECT_EQ(d->bindings()->Get(3)->kind(), schema::BindingKind::KeyCache);
-        EXPECT_EQ(d->bindings()->Get(4)->kind(), schema::BindingKind::ValueCache);
-      }
-      if (spec.family == "rope_kv_attention") {
-        ++fused;
-        ASSERT_EQ(d->bindings()->size(), 6u);
-        EXPECT_EQ(d->bindings()->Get(0)->kind(), schema::BindingKind::ArenaSlice);
-        EXPECT_EQ(d->bindings()->Get(1)->kind(), schema::BindingKind::SectionSlice);
-        EXPECT_EQ(d->bindings()->Get(3)->kind(), schema::BindingKind::KeyCache);
-        EXPECT_EQ(d->bindings()->Get(4)->kind(), schema::BindingKind::ValueCache);
-        EXPECT_EQ(d->bindings()->Get(5)->kind(), schema::BindingKind::ArenaSlice);
-        EXPECT_EQ(d->bindings()->Get(3)->layer(), d->bindings()->Get(4)->layer());
-      }
-      attention += spec.family == "attention";
-      auto shape = gpu::launchShape(spec, d->last_row() ? 1 : entry->max_rows(), *target);
-      ASSERT_TRUE(bool(shape)) << llvm::toString(shape.takeError());
-      EXPECT_EQ(d->grid()->Get(0), shape->grid[0]) << spec.symbol;
-      lastRow += d->last_row();
-      if (spec.family.find("matmul") != std::string::npos) {
-        const bool oneRowCall = entry->max_rows() == 1 || d->last_row();
-        EXPECT_EQ(spec.getInt("one_row"), oneRowCall ? 1 : 0) << spec.symbol;
-        oneRowMatmuls += oneRowCall;
-      }
-    }
-    // Every matmul of decode (four ternary per layer and the lm_head), only the lm_head of
-    // prefill.
-    const std::string name = entry->name()->str();
-    EXPECT_EQ(oneRowMatmuls, name == "decode" ? 4 * int(root.memory_plan()->kv_cache()->layers()) + 1
-                             : name == "prefill" ? 1 : 0);
+  for (bool fuseAttention : {false, true}) {
+    SCOPED_TRACE(fuseAttention ? "decode attention fused" : "decode attention apart");
+    std::vector<KernelSpec> kernels;
+    auto artifact =
+        compileAndOpen(dir, /*maxBatchRows=*/64, "source", false, "sm_90", &kernels, fuseAttention);
+    ASSERT_TRUE(artifact);
+    const schema::Artifact &root = artifact->root();
+    ASSERT_EQ(root.kernel_libraries()->Get(0)->kernels()->size(), kernels.size());
+    EXPECT_EQ(std::count_if(kernels.begin(), kernels.end(),
+                            [](const KernelSpec &k) { return k.family == "rope_kv_attention"; }),
+              fuseAttention ? 1 : 0);
     const int layers = int(root.memory_plan()->kv_cache()->layers());
-    EXPECT_EQ(fused, layers);
-    EXPECT_EQ(attention, name == "decode" ? 0 : layers);
-    EXPECT_EQ(lastRow, entry->name()->str() == "prefill" ? 2 : 0); // final norm and lm_head
+    for (const schema::EntryPoint *entry : *root.entry_points()) {
+      SCOPED_TRACE(entry->name()->str());
+      int fused = 0, attention = 0, lastRow = 0, oneRowMatmuls = 0;
+      for (const schema::KernelDispatch *d : *entry->dispatches()) {
+        const KernelSpec &spec = kernels[d->kernel()];
+        EXPECT_NE(spec.family, "rope");
+        EXPECT_NE(spec.family, "kv_cache_write");
+        if (spec.family == "rope_kv_cache_write") {
+          ++fused;
+          ASSERT_EQ(d->bindings()->size(), 5u);
+          EXPECT_EQ(d->bindings()->Get(3)->kind(), schema::BindingKind::KeyCache);
+          EXPECT_EQ(d->bindings()->Get(4)->kind(), schema::BindingKind::ValueCache);
+        }
+        if (spec.family == "rope_kv_attention") {
+          ++fused;
+          ASSERT_EQ(d->bindings()->size(), 6u);
+          EXPECT_EQ(d->bindings()->Get(0)->kind(), schema::BindingKind::ArenaSlice);
+          EXPECT_EQ(d->bindings()->Get(1)->kind(), schema::BindingKind::SectionSlice);
+          EXPECT_EQ(d->bindings()->Get(3)->kind(), schema::BindingKind::KeyCache);
+          EXPECT_EQ(d->bindings()->Get(4)->kind(), schema::BindingKind::ValueCache);
+          EXPECT_EQ(d->bindings()->Get(5)->kind(), schema::BindingKind::ArenaSlice);
+          EXPECT_EQ(d->bindings()->Get(3)->layer(), d->bindings()->Get(4)->layer());
+        }
+        attention += spec.family == "attention";
+        auto shape = gpu::launchShape(spec, d->last_row() ? 1 : entry->max_rows(), *target);
+        ASSERT_TRUE(bool(shape)) << llvm::toString(shape.takeError());
+        EXPECT_EQ(d->grid()->Get(0), shape->grid[0]) << spec.symbol;
+        lastRow += d->last_row();
+        if (spec.family.find("matmul") != std::string::npos) {
+          const bool oneRowCall = entry->max_rows() == 1 || d->last_row();
+          EXPECT_EQ(spec.getInt("one_row"), oneRowCall ? 1 : 0) << spec.symbol;
+          oneRowMatmuls += oneRowCall;
+        }
+      }
+      // Every matmul of decode (four ternary per layer and the lm_head), only the lm_head of
+      // prefill.
+      const std::string name = entry->name()->str();
+      EXPECT_EQ(oneRowMatmuls, name == "decode" ? 4 * layers + 1 : name == "prefill" ? 1 : 0);
+      EXPECT_EQ(fused, layers);
+      EXPECT_EQ(attention, fuseAttention && name == "decode" ? 0 : layers);
+      EXPECT_EQ(lastRow, name == "prefill" ? 2 : 0); // final norm and lm_head
+    }
   }
 }
 
