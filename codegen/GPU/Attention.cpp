@@ -28,13 +28,14 @@
 // kv_heads x rows blocks (rounded up to whole clusters), row t attending to positions
 // 0 .. pos + t.
 //
-// rope_kv_attention (tern-build-program, decode only) is rope_kv_cache_write and attention in
-// one dispatch, for one query row: x holds q and k unrotated, and each lane rotates the q
-// elements it holds itself, the pairs' two elements lying in the lane's own chunks (neox: chunk
-// c pairs with c + chunks / 2, J / 2 of the lane's chunks further; normal: within a chunk). The
-// group whose position is the query's own takes k and v from x and v instead of the caches,
-// rotates k the same way and stores both to the caches for the tokens after it: no other block
-// reads that cache row, so no barrier is needed, and a launch per layer is saved.
+// rope_kv_attention (decode with ternc --gpu-fuse-decode-attention; the program builder merges
+// the two dispatches) is rope_kv_cache_write and attention in one dispatch, for one query row:
+// x holds q and k unrotated, and each lane rotates the q elements it holds itself, the pairs'
+// two elements lying in the lane's own chunks (neox: chunk c pairs with c + chunks / 2, J / 2
+// of the lane's chunks further; normal: within a chunk). The group whose position is the
+// query's own takes k and v from x and v instead of the caches, rotates k the same way and
+// stores both to the caches for the tokens after it: no other block reads that cache row, so
+// no barrier is needed, and a launch per layer is saved.
 #include "codegen/GPU/GPUKernelBuilder.h"
 #include "codegen/GPU/GPUKernelGenerators.h"
 
@@ -152,9 +153,10 @@ llvm::Error checkParams(const KernelSpec &spec, Params *out) {
   if (!std::isfinite(p.scale))
     return llvm::createStringError("parameter 'scale' must be finite");
   if (p.rope && !pairsInLane(p, planFor(p.heads / p.kvHeads, p.headDim)))
-    return llvm::createStringError("head_dim %lld (%s pairs) does not put each rotated pair "
-                                   "in one lane's chunks (ropeKVAttentionFits)",
-                                   (long long)p.headDim, p.neox ? "neox" : "normal");
+    return llvm::createStringError("head_dim %lld with %lld heads per kv head does not put "
+                                   "each rotated (%s) pair in one lane's chunks",
+                                   (long long)p.headDim, (long long)(p.heads / p.kvHeads),
+                                   p.neox ? "neox" : "normal");
   *out = p;
   return llvm::Error::success();
 }
