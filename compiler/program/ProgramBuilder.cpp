@@ -12,6 +12,7 @@
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -170,6 +171,11 @@ private:
     if (found == kernelIndex.end())
       return llvm::createStringError("decode: no rope_kv_attention kernel @%s in the library",
                                      fused->symbol.c_str());
+    // Two rope kernels paired with one attention kernel would name the same variant; the
+    // library holds the first pair's (outlineKernels), so the others stay apart.
+    const KernelSpec &held = kernels[found->second];
+    if (held < *fused || *fused < held)
+      return false;
     auto shape = gpu::launchShape(*fused, 1, *gpu);
     if (!shape)
       return shape.takeError();
@@ -479,7 +485,9 @@ llvm::Expected<std::vector<KernelSpec>> outlineKernels(ModuleOp module, bool gpu
     for (size_t r = 0; fuseDecodeAttention && r < outlined; ++r)
       for (size_t a = 0; a < outlined; ++a)
         if (auto fused = gpu::ropeKVAttentionVariant(kernels[r], kernels[a]))
-          kernels.push_back(std::move(*fused));
+          if (llvm::none_of(kernels,
+                            [&](const KernelSpec &k) { return k.symbol == fused->symbol; }))
+            kernels.push_back(std::move(*fused));
   }
   return kernels;
 }
