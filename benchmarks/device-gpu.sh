@@ -66,16 +66,15 @@ goldens_kit() {
   cp "$root/../shared/data/golden/stories260K.greedy.json" "$kit/data/"
   # The same checkpoints with decode's rope and attention fused (--gpu-fuse-decode-attention),
   # which the goldens and runtime steps check as well.
-  local fused="$kit/artifacts-fused"
-  mkdir -p "$fused"
+  art="$kit/artifacts-fused"
+  mkdir -p "$art"
   for model in tiny_a_online tiny_b_offline_bitlinear; do
-    "$ternc" compile "$root/../shared/data/hf-bitnet/$model" --target=sm_90 --max-batch-rows=4 \
-      --gpu-fuse-decode-attention -o "$fused/$model.tern" || return 1
+    compile "$model" "$root/../shared/data/hf-bitnet/$model" --max-batch-rows=4 \
+      --gpu-fuse-decode-attention || return 1
   done
-  "$ternc" compile "$root/../shared/data/hf-bitnet/tiny_b_offline_bitlinear" --target=sm_90 \
-    --gpu-fuse-decode-attention -o "$fused/tiny_b.tern" || return 1
-  "$ternc" compile models/stories260K.gguf --target=sm_90 --gpu-fuse-decode-attention \
-    -o "$fused/stories260K.tern" || return 1
+  compile tiny_b "$root/../shared/data/hf-bitnet/tiny_b_offline_bitlinear" \
+    --gpu-fuse-decode-attention || return 1
+  compile stories260K models/stories260K.gguf --gpu-fuse-decode-attention || return 1
 }
 
 # microsoft/BitNet's GPU kernel source, for the `bitnet` step to build with nvcc there and time

@@ -131,14 +131,21 @@ std::vector<Shape> stepKernels() {
   const size_t f = sizeof(float), cache = context * kvWidth * f;
   const int64_t pos = 255;
   std::vector<Shape> shapes;
-  shapes.push_back(stepKernel("rms_norm_quantize", "rms_norm_quantize", {{"width", hidden}},
-                              {hidden * f, hidden * f, hidden, f}, 2 * hidden * f + hidden));
-  shapes.push_back(stepKernel(
-      "rms_norm_quantize_residual", "rms_norm_quantize", {{"width", hidden}, {"residual", 1}},
-      {hidden * f, hidden * f, hidden * f, hidden, f, hidden * f}, 4 * hidden * f + hidden));
-  Shape gated = stepKernel("rms_norm_quantize_gated", "rms_norm_quantize",
-                           {{"width", ffn}, {"gated", 1}, {"in_stride", 2 * ffn}},
-                           {2 * ffn * f, 2 * ffn * f, ffn * f, ffn, f}, 3 * ffn * f + ffn);
+  auto norm = [&](const std::string &name, std::map<std::string, int64_t> ints,
+                  std::vector<size_t> bindingBytes, uint64_t bytes) {
+    Shape s =
+        stepKernel(name, "rms_norm_quantize", std::move(ints), std::move(bindingBytes), bytes);
+    s.spec.floats["eps"] = 1e-5;
+    return s;
+  };
+  shapes.push_back(norm("rms_norm_quantize", {{"width", hidden}},
+                        {hidden * f, hidden * f, hidden, f}, 2 * hidden * f + hidden));
+  shapes.push_back(norm("rms_norm_quantize_residual", {{"width", hidden}, {"residual", 1}},
+                        {hidden * f, hidden * f, hidden * f, hidden, f, hidden * f},
+                        4 * hidden * f + hidden));
+  Shape gated =
+      norm("rms_norm_quantize_gated", {{"width", ffn}, {"gated", 1}, {"in_stride", 2 * ffn}},
+           {2 * ffn * f, 2 * ffn * f, ffn * f, ffn, f}, 3 * ffn * f + ffn);
   gated.spec.strings["activation"] = "relu2";
   shapes.push_back(std::move(gated));
   Shape rope = stepKernel("rope_kv_cache_write", "rope_kv_cache_write",
@@ -172,9 +179,6 @@ std::vector<Shape> stepKernels() {
   ropeAttention.spec.floats["scale"] = 0.08838834764831845;
   ropeAttention.spec.strings["style"] = "neox";
   shapes.push_back(std::move(ropeAttention));
-  for (Shape &s : shapes)
-    if (s.spec.family == "rms_norm_quantize")
-      s.spec.floats["eps"] = 1e-5;
   return shapes;
 }
 

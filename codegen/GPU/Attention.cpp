@@ -208,11 +208,7 @@ std::optional<KernelSpec> ropeKVAttentionVariant(const KernelSpec &ropeKV,
     return std::nullopt;
   KernelSpec fused;
   fused.family = "rope_kv_attention";
-  const std::string suffix = "_attention";
-  const llvm::StringRef symbol = attention.symbol;
-  fused.symbol = symbol.ends_with(suffix)
-                     ? (symbol.drop_back(suffix.size()) + "_rope_kv_attention").str()
-                     : attention.symbol + "_rope_kv";
+  fused.symbol = variantSymbol(attention, "_rope_kv");
   fused.ints = {{"heads", heads},
                 {"kv_heads", kvHeads},
                 {"head_dim", headDim},

@@ -21,6 +21,11 @@ using GpuGenerator = mlir::LogicalResult (*)(mlir::gpu::GPUFuncOp fn, const Kern
 using GpuLaunchRule = llvm::Expected<LaunchShape> (*)(const KernelSpec &spec, int64_t maxRows,
                                                       const GpuTarget &target);
 
+// The symbol of a variant of |spec|'s kernel: |infix| before the family's name that ends the
+// symbol (`tern_k4_ternary_matmul`, "_one_row" -> `tern_k4_one_row_ternary_matmul`), or
+// appended when the symbol does not end with it.
+std::string variantSymbol(const KernelSpec &spec, llvm::StringRef infix);
+
 #define TERN_GPU_FAMILY(Name)                                                                  \
   mlir::LogicalResult generate##Name(mlir::gpu::GPUFuncOp fn, const KernelSpec &spec,          \
                                      const GpuTarget &target);                                 \

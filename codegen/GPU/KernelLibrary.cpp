@@ -320,12 +320,15 @@ std::optional<KernelSpec> oneRowVariant(const KernelSpec &spec) {
     return std::nullopt; // a variant already
   KernelSpec variant = spec;
   variant.ints["one_row"] = 1;
+  variant.symbol = variantSymbol(spec, "_one_row");
+  return variant;
+}
+
+std::string variantSymbol(const KernelSpec &spec, llvm::StringRef infix) {
   const std::string suffix = "_" + spec.family;
   const llvm::StringRef symbol = spec.symbol;
-  variant.symbol = symbol.ends_with(suffix)
-                       ? (symbol.drop_back(suffix.size()) + "_one_row" + suffix).str()
-                       : spec.symbol + "_one_row";
-  return variant;
+  return symbol.ends_with(suffix) ? (symbol.drop_back(suffix.size()) + infix + suffix).str()
+                                  : (symbol + infix).str();
 }
 
 llvm::Expected<LaunchShape> launchShape(const KernelSpec &spec, int64_t maxRows,
